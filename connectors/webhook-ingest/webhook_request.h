@@ -1,0 +1,47 @@
+#pragma once
+// What the ingest does with one HTTP request, as a plain function: which
+// status to answer, or which raw record to make durable before answering 202.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "cf/directory.h"
+#include "cf/records.h"
+#include "rate_limiter.h"
+
+namespace cf {
+
+struct IngestTopics {
+  std::string tiktok_raw = "webhooks.tiktok.raw";
+  std::string shipping_raw = "webhooks.shipping.raw";
+};
+
+struct WebhookRequest {
+  std::string_view method;
+  std::string_view target;
+  std::string_view body;
+  std::string_view authorization;  ///< TikTok: hex HMAC
+  std::string_view api_key;        ///< shipping: X-Api-Key
+  std::string_view content_type;
+};
+
+struct IngestDecision {
+  /// 0: make `record` durable, then answer 202 (or 503 if Kafka cannot take it).
+  int status = 0;
+  std::string reason;  ///< machine-readable, also the response's "error"
+  int64_t retry_after_ms = 0;
+  OutputRecord record;
+  std::string rate_key;
+};
+
+/// Decides a webhook request. `received_at_ms` (wall clock) and `request_id`
+/// go into the record headers; `now_ms` is monotonic time for rate limiting.
+IngestDecision decide_webhook(const WebhookRequest& request, const WebhookSecrets& secrets,
+                              TokenBucketRateLimiter& limiter, const IngestTopics& topics,
+                              int64_t now_ms, int64_t received_at_ms,
+                              const std::string& request_id);
+
+/// JSON body for a response: {"status":"accepted"} or {"error":"<reason>"}.
+std::string response_body(int status, const std::string& reason, const std::string& request_id);
+
+}  // namespace cf

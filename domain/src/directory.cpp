@@ -1,0 +1,109 @@
+#include "cf/directory.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <stdexcept>
+
+namespace cf {
+namespace {
+
+rapidjson::Document parse_or_throw(const std::string& json, const char* what) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str(), json.size());
+  if (doc.HasParseError()) {
+    throw std::invalid_argument(std::string(what) + ": " +
+                                rapidjson::GetParseError_En(doc.GetParseError()) +
+                                " at offset " + std::to_string(doc.GetErrorOffset()));
+  }
+  if (!doc.IsObject()) throw std::invalid_argument(std::string(what) + ": expected an object");
+  return doc;
+}
+
+std::string required_string(const rapidjson::Value& object, const char* member,
+                            const std::string& where) {
+  auto it = object.FindMember(member);
+  if (it == object.MemberEnd() || !it->value.IsString()) {
+    throw std::invalid_argument(where + ": missing string '" + member + "'");
+  }
+  return it->value.GetString();
+}
+
+}  // namespace
+
+ShopDirectory ShopDirectory::from_json(const std::string& json) {
+  auto doc = parse_or_throw(json, "shop directory");
+  ShopDirectory directory;
+  auto shops = doc.FindMember("shops");
+  if (shops == doc.MemberEnd() || !shops->value.IsObject()) {
+    throw std::invalid_argument("shop directory: missing object 'shops'");
+  }
+  for (auto& shop : shops->value.GetObject()) {
+    directory.add(shop.name.GetString(),
+                  required_string(shop.value, "creator_id",
+                                  std::string("shop directory: shops.") + shop.name.GetString()));
+  }
+  return directory;
+}
+
+void ShopDirectory::add(std::string shop_id, std::string creator_id) {
+  creators_[std::move(shop_id)] = std::move(creator_id);
+}
+
+const std::string* ShopDirectory::creator_of(std::string_view shop_id) const {
+  auto it = creators_.find(std::string(shop_id));
+  return it == creators_.end() ? nullptr : &it->second;
+}
+
+WebhookSecrets WebhookSecrets::from_json(const std::string& json) {
+  auto doc = parse_or_throw(json, "webhook secrets");
+  WebhookSecrets secrets;
+  auto tiktok = doc.FindMember("tiktok");
+  if (tiktok != doc.MemberEnd()) {
+    const auto& t = tiktok->value;
+    if (t.HasMember("app_key") || t.HasMember("app_secret")) {
+      secrets.tiktok_default_ = {required_string(t, "app_key", "webhook secrets: tiktok"),
+                                 required_string(t, "app_secret", "webhook secrets: tiktok")};
+    }
+    auto shops = t.FindMember("shops");
+    if (shops != t.MemberEnd() && shops->value.IsObject()) {
+      for (auto& shop : shops->value.GetObject()) {
+        std::string where = std::string("webhook secrets: tiktok.shops.") + shop.name.GetString();
+        secrets.set_tiktok_shop(shop.name.GetString(),
+                                {required_string(shop.value, "app_key", where),
+                                 required_string(shop.value, "app_secret", where)});
+      }
+    }
+  }
+  auto shipping = doc.FindMember("shipping");
+  if (shipping != doc.MemberEnd() && shipping->value.IsObject()) {
+    for (auto& provider : shipping->value.GetObject()) {
+      secrets.set_shipping_key(
+          provider.name.GetString(),
+          required_string(provider.value, "api_key",
+                          std::string("webhook secrets: shipping.") + provider.name.GetString()));
+    }
+  }
+  return secrets;
+}
+
+const TikTokAppCredentials* WebhookSecrets::tiktok_for(std::string_view shop_id) const {
+  auto it = tiktok_shops_.find(std::string(shop_id));
+  if (it != tiktok_shops_.end()) return &it->second;
+  return tiktok_default_.app_secret.empty() ? nullptr : &tiktok_default_;
+}
+
+const std::string* WebhookSecrets::shipping_api_key(std::string_view provider) const {
+  auto it = shipping_keys_.find(std::string(provider));
+  return it == shipping_keys_.end() ? nullptr : &it->second;
+}
+
+void WebhookSecrets::set_tiktok_shop(std::string shop_id, TikTokAppCredentials credentials) {
+  tiktok_shops_[std::move(shop_id)] = std::move(credentials);
+}
+
+void WebhookSecrets::set_shipping_key(std::string provider, std::string api_key) {
+  shipping_keys_[std::move(provider)] = std::move(api_key);
+}
+
+}  // namespace cf

@@ -1,0 +1,51 @@
+// validator: raw webhooks -> schema-checked domain events keyed by creator.
+#include <iostream>
+
+#include "cf/errors.h"
+#include "cf/logging.h"
+#include "validator_handler.h"
+
+int main(int argc, char** argv) {
+  cf::WorkerSettings settings;
+  settings.name = "validator";
+  cf::ValidatorTopics topics;
+  std::string schema_dir = cf::default_schema_directory();
+  std::string shops_file;
+  int64_t dedup_ttl_hours = 24;
+  try {
+    cf::OptionsParser options("validator", "Validates raw webhooks into domain events.");
+    options.add_worker_options(settings);
+    options.add()("schema-dir", boost::program_options::value(&schema_dir)->default_value(schema_dir),
+                  "directory of *.schema.json")(
+        "shops-file", boost::program_options::value(&shops_file)->required(),
+        "JSON shop directory mapping shop_id to creator_id")(
+        "dedup-ttl-hours", boost::program_options::value(&dedup_ttl_hours)->default_value(24),
+        "event-time window in which a repeated webhook id is a duplicate")(
+        "tiktok-topic", boost::program_options::value(&topics.tiktok_raw)->default_value(topics.tiktok_raw), "input")(
+        "shipping-topic", boost::program_options::value(&topics.shipping_raw)->default_value(topics.shipping_raw), "input")(
+        "output-topic", boost::program_options::value(&topics.validated)->default_value(topics.validated), "domain events")(
+        "rejected-topic", boost::program_options::value(&topics.rejected)->default_value(topics.rejected), "rejections")(
+        "dedup-changelog-topic", boost::program_options::value(&topics.dedup_changelog)->default_value(topics.dedup_changelog),
+        "compacted changelog of the dedup store");
+    if (!options.parse(argc, argv)) return 0;
+    if (dedup_ttl_hours <= 0) throw cf::ConfigError("--dedup-ttl-hours: must be positive");
+    cf::init_logging("validator", settings.log_level);
+
+    auto schemas = cf::SchemaRegistry::load_directory(schema_dir);
+    auto shops = cf::ShopDirectory::from_json(cf::read_file_or_throw(shops_file, "--shops-file"));
+    cf::WebhookValidator validator(schemas, shops);
+    cf::ValidatorHandler handler(validator, topics, settings.kafka, dedup_ttl_hours * 3600 * 1000);
+    cf::Worker worker(settings, {topics.tiktok_raw, topics.shipping_raw}, handler);
+    worker.run(cf::stop_requested_by_signal());
+  } catch (const cf::ConfigError& e) {
+    std::cerr << "validator: configuration error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "validator: configuration error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    spdlog::critical("validator failed: {}", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,46 @@
+#pragma once
+// Glue between the runtime and the validator transform: reads record headers,
+// keeps one TTL dedup store per input partition, and turns outcomes into
+// outputs (events.validated, or webhooks.rejected with the original bytes).
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "cf/config.h"
+#include "cf/metrics.h"
+#include "cf/state_store.h"
+#include "cf/worker.h"
+#include "webhook_validator.h"
+
+namespace cf {
+
+struct ValidatorTopics {
+  std::string tiktok_raw = "webhooks.tiktok.raw";
+  std::string shipping_raw = "webhooks.shipping.raw";
+  std::string validated = "events.validated";
+  std::string rejected = "webhooks.rejected";
+  std::string dedup_changelog = "validator.dedup.changelog";
+};
+
+class ValidatorHandler : public RecordHandler {
+ public:
+  ValidatorHandler(const WebhookValidator& validator, ValidatorTopics topics,
+                   KafkaSettings changelog_kafka, int64_t dedup_ttl_ms);
+  void handle(const InputRecord& input, std::vector<OutputRecord>& outputs) override;
+  void on_assigned(const std::vector<TopicPartition>& partitions) override;
+  void on_revoked(const std::vector<TopicPartition>& partitions) override;
+
+ private:
+  TtlDedupStore& store_for(std::string_view topic, int32_t partition);
+  const WebhookValidator& validator_;
+  ValidatorTopics topics_;
+  KafkaSettings changelog_kafka_;
+  int64_t dedup_ttl_ms_;
+  std::map<std::pair<std::string, int32_t>, std::unique_ptr<TtlDedupStore>> stores_;
+  Counter& events_out_;
+  Counter& duplicates_;
+  Counter& replays_;
+};
+
+}  // namespace cf

@@ -1,0 +1,309 @@
+#include "webhook_validator.h"
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "cf/signature.h"
+#include "cf/time_format.h"
+
+namespace cf {
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+constexpr int kTypeOrderStatusChange = 1;
+constexpr int kTypeInventoryStockSync = 1001;
+
+ValidationOutcome reject(std::string code, std::string field, std::string rule,
+                         std::string detail) {
+  ValidationOutcome out;
+  out.rejection = {std::move(code), std::move(field), std::move(rule), std::move(detail)};
+  return out;
+}
+
+ValidationOutcome reject(const SchemaViolation& v, const std::string& prefix = "") {
+  return reject("schema_violation", prefix + v.field, v.rule, v.detail);
+}
+
+void key_string(Writer& w, const char* key, std::string_view value) {
+  w.Key(key);
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+std::string_view str(const rapidjson::Value& v) {
+  return {v.GetString(), v.GetStringLength()};
+}
+
+// Writes the envelope up to (and including) the "data" key; the caller writes
+// the data object and closes the envelope.
+struct EnvelopeFields {
+  std::string_view event_type, aggregate_type, source;
+  std::string aggregate_id;
+  const std::string* creator_id;
+  int64_t occurred_at_ms;
+  std::string_view causation_id;
+};
+
+void begin_envelope(Writer& w, const std::string& event_id, const EnvelopeFields& f,
+                    const RawWebhook& raw) {
+  w.StartObject();
+  key_string(w, "event_id", event_id);
+  key_string(w, "event_type", f.event_type);
+  key_string(w, "aggregate_type", f.aggregate_type);
+  key_string(w, "aggregate_id", f.aggregate_id);
+  key_string(w, "creator_id", *f.creator_id);
+  w.Key("version");
+  w.Int(0);
+  key_string(w, "occurred_at", format_rfc3339_ms(f.occurred_at_ms));
+  if (raw.received_at_ms >= 0) key_string(w, "received_at", format_rfc3339_ms(raw.received_at_ms));
+  key_string(w, "source", f.source);
+  w.Key("metadata");
+  w.StartObject();
+  key_string(w, "correlation_id", raw.request_id);
+  key_string(w, "causation_id", f.causation_id);
+  w.Key("user_id");
+  w.Null();
+  w.EndObject();
+  w.Key("data");
+}
+
+DomainEvent finish(rapidjson::StringBuffer& buffer, std::string event_id, std::string_view type,
+                   const std::string& creator) {
+  return {std::move(event_id), std::string(type), creator,
+          std::string(buffer.GetString(), buffer.GetSize())};
+}
+
+}  // namespace
+
+int64_t parse_minor_units(std::string_view amount) {
+  if (amount.empty()) return -1;
+  int64_t units = 0, cents = 0;
+  size_t i = 0;
+  for (; i < amount.size() && amount[i] != '.'; ++i) {
+    if (amount[i] < '0' || amount[i] > '9' || i >= 12) return -1;
+    units = units * 10 + (amount[i] - '0');
+  }
+  if (i == 0) return -1;
+  if (i < amount.size()) {
+    size_t decimals = amount.size() - i - 1;
+    if (decimals == 0 || decimals > 2) return -1;
+    for (size_t j = i + 1; j < amount.size(); ++j) {
+      if (amount[j] < '0' || amount[j] > '9') return -1;
+      cents = cents * 10 + (amount[j] - '0');
+    }
+    if (decimals == 1) cents *= 10;
+  }
+  return units * 100 + cents;
+}
+
+std::string rejection_json(const Rejection& r, const std::string& processor,
+                           std::string_view source_topic, int32_t partition, int64_t offset) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  key_string(w, "code", r.code);
+  key_string(w, "field", r.field);
+  key_string(w, "rule", r.rule);
+  key_string(w, "detail", r.detail);
+  key_string(w, "processor", processor);
+  key_string(w, "source_topic", source_topic);
+  w.Key("source_partition");
+  w.Int(partition);
+  w.Key("source_offset");
+  w.Int64(offset);
+  w.EndObject();
+  return buffer.GetString();
+}
+
+WebhookValidator::WebhookValidator(const SchemaRegistry& schemas, const ShopDirectory& shops)
+    : schemas_(schemas), shops_(shops) {}
+
+ValidationOutcome WebhookValidator::validate(const RawWebhook& raw) const {
+  if (raw.source == "tiktok") return validate_tiktok(raw);
+  if (raw.source == "shipping") return validate_shipping(raw);
+  return reject("missing_header", "", "cf-source",
+                raw.source.empty() ? "record has no cf-source header"
+                                   : "cf-source must be tiktok or shipping");
+}
+
+namespace {
+bool parse_body(const RawWebhook& raw, rapidjson::Document& doc, ValidationOutcome& failure) {
+  doc.Parse(raw.body.data(), raw.body.size());
+  if (doc.HasParseError()) {
+    failure = reject("malformed_json", "", "json_syntax",
+                     std::string(rapidjson::GetParseError_En(doc.GetParseError())) +
+                         " at byte " + std::to_string(doc.GetErrorOffset()));
+    return false;
+  }
+  return true;
+}
+}  // namespace
+
+ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const {
+  rapidjson::Document doc;
+  ValidationOutcome failure;
+  if (!parse_body(raw, doc, failure)) return failure;
+  if (auto v = schemas_.validate("tiktok_webhook", doc)) return reject(*v);
+
+  const int64_t type = doc["type"].GetInt64();
+  const auto& data = doc["data"];
+  const std::string_view notification_id = str(doc["tts_notification_id"]);
+  const std::string_view shop_id = str(doc["shop_id"]);
+  const std::string* creator = shops_.creator_of(shop_id);
+  if (creator == nullptr) {
+    return reject("unknown_shop", "/shop_id", "shop_mapping",
+                  "shop is not in the shop directory");
+  }
+
+  ValidationOutcome out;
+  out.valid = true;
+  out.idempotency_key = "tiktok:" + std::string(notification_id);
+  out.event_time_ms = doc["timestamp"].GetInt64() * 1000;
+  const std::string id_base = out.idempotency_key + ":";
+
+  if (type == kTypeOrderStatusChange) {
+    if (auto v = schemas_.validate("tiktok_order_status_change", data)) return reject(*v, "/data");
+    const std::string order_id(str(data["order_id"]));
+    int64_t total = 0;
+    const auto& items = data["line_items"];
+    const std::string_view currency = str(items[0]["currency"]);
+    for (const auto& item : items.GetArray()) {
+      if (str(item["currency"]) != currency) {
+        return reject("schema_violation", "/data/line_items", "single_currency",
+                      "line items use more than one currency");
+      }
+      total += parse_minor_units(str(item["sale_price"])) * item["quantity"].GetInt64();
+    }
+    EnvelopeFields f{"order.received_from_tiktok", "order", "tiktok_webhook",
+                     "tiktok:" + order_id, creator, data["update_time"].GetInt64() * 1000,
+                     notification_id};
+    out.event_time_ms = f.occurred_at_ms;
+    {
+      rapidjson::StringBuffer buffer;
+      Writer w(buffer);
+      std::string event_id = deterministic_uuid(id_base + "0");
+      begin_envelope(w, event_id, f, raw);
+      w.StartObject();
+      key_string(w, "channel", "tiktok");
+      key_string(w, "shop_id", shop_id);
+      key_string(w, "order_id", order_id);
+      key_string(w, "status", str(data["order_status"]));
+      w.Key("on_hold");
+      w.Bool(data.HasMember("is_on_hold_order") && data["is_on_hold_order"].GetBool());
+      w.Key("line_items");
+      w.StartArray();
+      for (const auto& item : items.GetArray()) {
+        w.StartObject();
+        key_string(w, "sku_id", str(item["sku_id"]));
+        key_string(w, "seller_sku", str(item["seller_sku"]));
+        w.Key("quantity");
+        w.Int64(item["quantity"].GetInt64());
+        w.Key("unit_price_minor");
+        w.Int64(parse_minor_units(str(item["sale_price"])));
+        key_string(w, "currency", str(item["currency"]));
+        w.EndObject();
+      }
+      w.EndArray();
+      w.Key("total_minor");
+      w.Int64(total);
+      key_string(w, "currency", currency);
+      key_string(w, "updated_at", format_rfc3339_ms(f.occurred_at_ms));
+      w.EndObject();
+      w.EndObject();
+      out.events.push_back(finish(buffer, std::move(event_id), f.event_type, *creator));
+    }
+    auto payment = data.FindMember("payment");
+    if (payment != data.MemberEnd() && payment->value.HasMember("paid_time")) {
+      const auto& p = payment->value;
+      EnvelopeFields pf{"payment.completed", "payment", "tiktok_webhook", "tiktok:" + order_id,
+                        creator, p["paid_time"].GetInt64() * 1000, notification_id};
+      rapidjson::StringBuffer buffer;
+      Writer w(buffer);
+      std::string event_id = deterministic_uuid(id_base + "1");
+      begin_envelope(w, event_id, pf, raw);
+      w.StartObject();
+      key_string(w, "channel", "tiktok");
+      key_string(w, "order_id", order_id);
+      w.Key("amount_minor");
+      w.Int64(parse_minor_units(str(p["total_amount"])));
+      key_string(w, "currency", str(p["currency"]));
+      key_string(w, "paid_at", format_rfc3339_ms(pf.occurred_at_ms));
+      w.EndObject();
+      w.EndObject();
+      out.events.push_back(finish(buffer, std::move(event_id), pf.event_type, *creator));
+    }
+    return out;
+  }
+
+  if (type == kTypeInventoryStockSync) {
+    if (auto v = schemas_.validate("inventory_stock_sync", data)) return reject(*v, "/data");
+    EnvelopeFields f{"inventory.stock_updated", "inventory", "scheduled_sync",
+                     "tiktok:" + std::string(str(data["sku_id"])), creator,
+                     data["update_time"].GetInt64() * 1000, notification_id};
+    out.event_time_ms = f.occurred_at_ms;
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    std::string event_id = deterministic_uuid(id_base + "0");
+    begin_envelope(w, event_id, f, raw);
+    w.StartObject();
+    key_string(w, "channel", "tiktok");
+    key_string(w, "sku_id", str(data["sku_id"]));
+    key_string(w, "seller_sku", str(data["seller_sku"]));
+    if (data.HasMember("warehouse_id")) key_string(w, "warehouse_id", str(data["warehouse_id"]));
+    w.Key("available");
+    w.Int64(data["available_stock"].GetInt64());
+    key_string(w, "updated_at", format_rfc3339_ms(f.occurred_at_ms));
+    w.EndObject();
+    w.EndObject();
+    out.events.push_back(finish(buffer, std::move(event_id), f.event_type, *creator));
+    return out;
+  }
+
+  return reject("unsupported_type", "/type", "supported_types",
+                "notification type " + std::to_string(type) +
+                    " is not handled (supported: 1 ORDER_STATUS_CHANGE, 1001 INVENTORY_STOCK_SYNC)");
+}
+
+ValidationOutcome WebhookValidator::validate_shipping(const RawWebhook& raw) const {
+  if (raw.provider.empty()) {
+    return reject("missing_header", "", "cf-provider", "shipping record has no cf-provider header");
+  }
+  rapidjson::Document doc;
+  ValidationOutcome failure;
+  if (!parse_body(raw, doc, failure)) return failure;
+  if (auto v = schemas_.validate("shipping_webhook", doc)) return reject(*v);
+  auto occurred = parse_rfc3339_ms(str(doc["occurred_at"]));
+  if (!occurred) {
+    return reject("schema_violation", "/occurred_at", "format",
+                  "not a valid RFC 3339 date-time");
+  }
+  const std::string* creator = shops_.creator_of(str(doc["shop_id"]));
+  if (creator == nullptr) {
+    return reject("unknown_shop", "/shop_id", "shop_mapping", "shop is not in the shop directory");
+  }
+  ValidationOutcome out;
+  out.valid = true;
+  out.idempotency_key =
+      "shipping:" + std::string(raw.provider) + ":" + std::string(str(doc["event_id"]));
+  out.event_time_ms = *occurred;
+  EnvelopeFields f{"shipment.tracking_updated", "shipment", "shipping_provider",
+                   std::string(raw.provider) + ":" + std::string(str(doc["tracking_number"])),
+                   creator, *occurred, str(doc["event_id"])};
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  std::string event_id = deterministic_uuid(out.idempotency_key + ":0");
+  begin_envelope(w, event_id, f, raw);
+  w.StartObject();
+  key_string(w, "provider", raw.provider);
+  if (doc.HasMember("carrier")) key_string(w, "carrier", str(doc["carrier"]));
+  key_string(w, "tracking_number", str(doc["tracking_number"]));
+  key_string(w, "status", str(doc["status"]));
+  key_string(w, "order_id", str(doc["order_id"]));
+  w.EndObject();
+  w.EndObject();
+  out.events.push_back(finish(buffer, std::move(event_id), f.event_type, *creator));
+  return out;
+}
+
+}  // namespace cf

@@ -1,0 +1,66 @@
+#pragma once
+// The validator's transform: raw webhook bytes -> domain events or a precise
+// rejection. Pure: no Kafka, no clock (event time comes from the webhook).
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cf/directory.h"
+#include "cf/schemas.h"
+
+namespace cf {
+
+/// A raw record as webhook-ingest wrote it.
+struct RawWebhook {
+  std::string_view body;        ///< exact HTTP body bytes
+  std::string_view source;      ///< header cf-source: "tiktok" or "shipping"
+  std::string_view provider;    ///< header cf-provider (shipping only)
+  std::string_view request_id;  ///< header cf-request-id: the correlation id
+  int64_t received_at_ms = -1;  ///< header cf-received-at
+};
+
+/// Why a webhook was refused; serialised as the cf-reject-reason header.
+struct Rejection {
+  std::string code;    ///< malformed_json | schema_violation | unknown_shop | unsupported_type | missing_header
+  std::string field;   ///< JSON pointer of the offending field
+  std::string rule;    ///< the rule broken
+  std::string detail;  ///< human-readable, never containing personal data
+};
+
+/// One normalised domain event, keyed by creator.
+struct DomainEvent {
+  std::string event_id;
+  std::string event_type;
+  std::string creator_id;
+  std::string json;  ///< the full envelope
+};
+
+struct ValidationOutcome {
+  bool valid = false;
+  Rejection rejection;               ///< when !valid
+  std::vector<DomainEvent> events;   ///< when valid
+  std::string idempotency_key;       ///< "tiktok:<tts_notification_id>" or "shipping:<provider>:<event_id>"
+  int64_t event_time_ms = 0;         ///< drives dedup expiry
+};
+
+class WebhookValidator {
+ public:
+  WebhookValidator(const SchemaRegistry& schemas, const ShopDirectory& shops);
+  ValidationOutcome validate(const RawWebhook& raw) const;
+
+ private:
+  ValidationOutcome validate_tiktok(const RawWebhook& raw) const;
+  ValidationOutcome validate_shipping(const RawWebhook& raw) const;
+  const SchemaRegistry& schemas_;
+  const ShopDirectory& shops_;
+};
+
+/// Parses a decimal money string ("12.34", "7", "0.5") into minor units; -1 if invalid.
+int64_t parse_minor_units(std::string_view amount);
+
+/// JSON text of a rejection plus where the record came from.
+std::string rejection_json(const Rejection& rejection, const std::string& processor,
+                           std::string_view source_topic, int32_t partition, int64_t offset);
+
+}  // namespace cf

@@ -1,0 +1,84 @@
+#pragma once
+// Keyed state for one input partition, mirrored to the same partition of a
+// compacted changelog topic. Every write appends a changelog record to the
+// outputs of the input that caused it, so the runtime acknowledges the
+// changelog write before it stores that input's offset.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "cf/config.h"
+#include "cf/records.h"
+
+namespace cf {
+
+class ChangelogStore {
+ public:
+  /// `key_prefix` namespaces this store inside a changelog shared by several
+  /// input topics (e.g. "webhooks.tiktok.raw|").
+  ChangelogStore(std::string changelog_topic, int32_t partition, std::string key_prefix);
+
+  const std::string* get(const std::string& key) const;
+  void put(const std::string& key, std::string value, std::vector<OutputRecord>& outputs);
+  void erase(const std::string& key, std::vector<OutputRecord>& outputs);
+  /// Applies one changelog record during restore (value nullptr: tombstone).
+  /// Records of other prefixes are ignored. Returns true if it applied.
+  bool apply_changelog(std::string_view key, const std::string_view* value);
+  size_t size() const { return entries_.size(); }
+  const std::string& changelog_topic() const { return changelog_topic_; }
+  int32_t partition() const { return partition_; }
+  const std::string& key_prefix() const { return key_prefix_; }
+
+ private:
+  std::string changelog_topic_;
+  int32_t partition_;
+  std::string key_prefix_;
+  std::unordered_map<std::string, std::string> entries_;
+};
+
+/// What a TTL dedup store says about an id.
+enum class DedupVerdict {
+  kFirst,      ///< never seen: process it
+  kReplay,     ///< seen at this very input offset: a re-delivery after a crash, process again
+  kDuplicate,  ///< seen at another offset within the TTL: drop it
+};
+
+/// Idempotency keys remembered for `ttl_ms` of event time, on a ChangelogStore.
+/// Expiry follows the partition's stream time (largest event time seen), never
+/// the wall clock, so a replay gives the same verdicts.
+class TtlDedupStore {
+ public:
+  TtlDedupStore(std::string changelog_topic, int32_t partition, std::string key_prefix,
+                int64_t ttl_ms);
+  /// Checks `id` seen at event time `event_time_ms` at input `offset`, records
+  /// it when first seen, and expires old ids. Changelog writes go to `outputs`.
+  DedupVerdict check(const std::string& id, int64_t event_time_ms, int64_t offset,
+                     std::vector<OutputRecord>& outputs);
+  bool apply_changelog(std::string_view key, const std::string_view* value);
+  size_t size() const { return store_.size(); }
+  int64_t stream_time_ms() const { return stream_time_ms_; }
+
+ private:
+  void expire(std::vector<OutputRecord>& outputs);
+  ChangelogStore store_;
+  int64_t ttl_ms_;
+  int64_t stream_time_ms_ = 0;
+  std::multimap<int64_t, std::string> expiry_;  // expires_at -> id
+};
+
+/// Reads the given partitions of a changelog `topic` from their start to the
+/// end they have now, with one consumer, and calls apply(partition, key, value)
+/// per record (value nullptr for tombstones). Logs an error and counts
+/// cf_changelog_truncated_total for a partition that no longer starts at
+/// offset 0 (the development broker drops old records and never compacts).
+/// Returns the number of records read.
+int64_t read_changelog(
+    const KafkaSettings& settings, const std::string& topic, const std::vector<int32_t>& partitions,
+    const std::function<void(int32_t, std::string_view, const std::string_view*)>& apply);
+
+}  // namespace cf

@@ -1,0 +1,135 @@
+#pragma once
+// The consume -> transform -> produce loop every processor runs.
+//
+// Delivery guarantee: an input offset is stored (and later committed) only
+// after every output derived from it -- changelog writes and dead letters
+// included -- has been acknowledged by Kafka (acks=all), and only when every
+// earlier input of the same partition is done too. A crash therefore replays
+// inputs whose outputs may already exist (at-least-once); outputs carry
+// deterministic ids so sinks de-duplicate them.
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cf/config.h"
+#include "cf/kafka_handles.h"
+#include "cf/metrics.h"
+#include "cf/metrics_server.h"
+#include "cf/producer.h"
+#include "cf/records.h"
+
+namespace cf {
+
+/// A processor's logic as the runtime sees it. Called on the worker thread only.
+class RecordHandler {
+ public:
+  virtual ~RecordHandler() = default;
+  /// Appends the outputs of one input. Throw RetriableError for a transient
+  /// failure (retried with backoff, then dead-lettered); any other exception
+  /// dead-letters the record at once. Rejections that are part of the domain
+  /// (e.g. invalid webhooks) are ordinary outputs, not exceptions.
+  virtual void handle(const InputRecord& input, std::vector<OutputRecord>& outputs) = 0;
+  /// Partitions were assigned: restore their state before returning.
+  virtual void on_assigned(const std::vector<TopicPartition>& partitions) { (void)partitions; }
+  /// Partitions were revoked after their outputs were acknowledged: drop their state.
+  virtual void on_revoked(const std::vector<TopicPartition>& partitions) { (void)partitions; }
+};
+
+/// Counters a caller (tests, benchmarks, the demo) may read from any thread.
+struct WorkerStats {
+  std::atomic<uint64_t> records_in{0};
+  std::atomic<uint64_t> records_completed{0};  ///< every output acknowledged
+  std::atomic<uint64_t> outputs_acknowledged{0};
+  std::atomic<uint64_t> dead_lettered{0};
+  std::atomic<uint64_t> data_loss_records{0};
+};
+
+/// Backoff before retry `attempt` (0-based): base * 2^attempt capped at max,
+/// scaled by jitter in [0.5, 1.0] from `unit_random` in [0, 1).
+int retry_delay_ms(int attempt, int base_ms, int max_ms, double unit_random);
+
+/// The dead-letter record for `input`: original key and bytes, original
+/// headers, plus cf-dlq-* headers naming the error, processor and source.
+OutputRecord make_dead_letter(const InputRecord& input, const std::string& dead_letter_topic,
+                              const std::string& processor, const std::string& error_class,
+                              const std::string& error);
+
+class Worker : private DeliveryListener {
+ public:
+  Worker(WorkerSettings settings, std::vector<std::string> input_topics, RecordHandler& handler);
+  ~Worker() override;
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  /// Runs until `stop` turns true, then shuts down gracefully: stops fetching,
+  /// waits for in-flight outputs, stores and commits offsets, leaves the group.
+  /// Throws KafkaError on a fatal error (after committing what is safe).
+  void run(const std::atomic<bool>& stop);
+
+  const WorkerStats& stats() const { return stats_; }
+  /// Port of /metrics and /healthz, or -1 when disabled.
+  int metrics_port() const;
+
+ private:
+  struct PartitionProgress;
+  struct PendingInput {
+    PartitionProgress* partition;
+    int64_t offset;
+    uint32_t remaining;
+  };
+  struct PartitionProgress {
+    std::string topic;
+    int32_t partition = 0;
+    std::deque<PendingInput> pending;  // in offset order; push_back keeps references valid
+    int64_t expected_next = -1;        // next offset we expect to read; -1 unknown
+    int64_t store_next = -1;           // offset to store; -1 nothing new
+    bool retired = false;              // revoked; kept alive until its deliveries return
+  };
+
+  void on_delivery(rd_kafka_resp_err_t error, void* token) override;
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t error,
+                           rd_kafka_topic_partition_list_t* partitions, void* opaque);
+  static int on_statistics(rd_kafka_t* rk, char* json, size_t json_len, void* opaque);
+  void assign(rd_kafka_topic_partition_list_t* partitions);
+  void revoke(rd_kafka_topic_partition_list_t* partitions);
+  void process(const rd_kafka_message_t* message);
+  PartitionProgress& progress_of(const rd_kafka_message_t* message);
+  void advance(PartitionProgress& progress);
+  void store_offsets();
+  bool drain(const std::vector<PartitionProgress*>& partitions, int timeout_ms);
+  void send_heartbeat();
+  void release_retired();
+
+  WorkerSettings settings_;
+  std::vector<std::string> input_topics_;
+  RecordHandler& handler_;
+  WorkerStats stats_;
+  std::unique_ptr<Producer> producer_;
+  KafkaHandle consumer_;
+  std::unique_ptr<MetricsServer> metrics_server_;
+  std::map<std::pair<std::string, int32_t>, std::unique_ptr<PartitionProgress>> partitions_;
+  std::vector<std::unique_ptr<PartitionProgress>> retired_;
+  std::vector<PartitionProgress*> dirty_;
+  const rd_kafka_topic_t* cached_topic_ = nullptr;
+  int32_t cached_partition_ = -1;
+  PartitionProgress* cached_progress_ = nullptr;
+  std::vector<OutputRecord> outputs_;
+  /// Partitions whose state is restored and whose records are being processed.
+  Gauge& assigned_partitions_ = metrics().gauge(
+      "cf_assigned_partitions", "input partitions assigned, state restored");
+  std::atomic<int64_t> last_loop_ms_{0};
+  std::atomic<bool> failed_{false};
+  std::string failure_;
+};
+
+/// Installs SIGINT/SIGTERM handlers once and returns the flag they set.
+const std::atomic<bool>& stop_requested_by_signal();
+
+/// host-pid, for instance ids.
+std::string default_instance_id();
+
+}  // namespace cf

@@ -1,0 +1,175 @@
+#include "cf/state_store.h"
+
+#include <chrono>
+#include <map>
+
+#include "cf/errors.h"
+#include "cf/kafka_handles.h"
+#include "cf/logging.h"
+#include "cf/metrics.h"
+
+namespace cf {
+
+ChangelogStore::ChangelogStore(std::string changelog_topic, int32_t partition,
+                               std::string key_prefix)
+    : changelog_topic_(std::move(changelog_topic)),
+      partition_(partition),
+      key_prefix_(std::move(key_prefix)) {}
+
+const std::string* ChangelogStore::get(const std::string& key) const {
+  auto it = entries_.find(key);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+void ChangelogStore::put(const std::string& key, std::string value,
+                         std::vector<OutputRecord>& outputs) {
+  OutputRecord record{changelog_topic_, key_prefix_ + key, value, {}, partition_};
+  outputs.push_back(std::move(record));
+  entries_[key] = std::move(value);
+}
+
+void ChangelogStore::erase(const std::string& key, std::vector<OutputRecord>& outputs) {
+  if (entries_.erase(key) == 0) return;
+  OutputRecord tombstone{changelog_topic_, key_prefix_ + key, {}, {}, partition_, true};
+  outputs.push_back(std::move(tombstone));
+}
+
+bool ChangelogStore::apply_changelog(std::string_view key, const std::string_view* value) {
+  if (key.substr(0, key_prefix_.size()) != key_prefix_) return false;
+  std::string local(key.substr(key_prefix_.size()));
+  if (value == nullptr) {
+    entries_.erase(local);
+  } else {
+    entries_[local] = std::string(*value);
+  }
+  return true;
+}
+
+TtlDedupStore::TtlDedupStore(std::string changelog_topic, int32_t partition,
+                             std::string key_prefix, int64_t ttl_ms)
+    : store_(std::move(changelog_topic), partition, std::move(key_prefix)), ttl_ms_(ttl_ms) {}
+
+namespace {
+// Stored value: "<expires_at_ms>|<input offset of first sighting>".
+std::string encode(int64_t expires_at, int64_t offset) {
+  return std::to_string(expires_at) + '|' + std::to_string(offset);
+}
+bool decode(std::string_view value, int64_t& expires_at, int64_t& offset) {
+  auto bar = value.find('|');
+  if (bar == std::string_view::npos) return false;
+  try {
+    expires_at = std::stoll(std::string(value.substr(0, bar)));
+    offset = std::stoll(std::string(value.substr(bar + 1)));
+  } catch (const std::exception&) {
+    return false;
+  }
+  return true;
+}
+}  // namespace
+
+DedupVerdict TtlDedupStore::check(const std::string& id, int64_t event_time_ms, int64_t offset,
+                                  std::vector<OutputRecord>& outputs) {
+  if (event_time_ms > stream_time_ms_) stream_time_ms_ = event_time_ms;
+  expire(outputs);
+  if (const std::string* seen = store_.get(id)) {
+    int64_t expires_at = 0, first_offset = -1;
+    if (decode(*seen, expires_at, first_offset) && expires_at > stream_time_ms_) {
+      return first_offset == offset ? DedupVerdict::kReplay : DedupVerdict::kDuplicate;
+    }
+  }
+  // A late event is remembered for a full TTL from the current stream time;
+  // expiring it at once would let its own duplicate through.
+  int64_t expires_at = std::max(event_time_ms, stream_time_ms_) + ttl_ms_;
+  store_.put(id, encode(expires_at, offset), outputs);
+  expiry_.emplace(expires_at, id);
+  return DedupVerdict::kFirst;
+}
+
+void TtlDedupStore::expire(std::vector<OutputRecord>& outputs) {
+  while (!expiry_.empty() && expiry_.begin()->first <= stream_time_ms_) {
+    auto node = expiry_.extract(expiry_.begin());
+    const std::string* current = store_.get(node.mapped());
+    int64_t expires_at = 0, offset = 0;
+    // Only erase if this expiry entry is the live one (an id may be re-recorded).
+    if (current && decode(*current, expires_at, offset) && expires_at == node.key()) {
+      store_.erase(node.mapped(), outputs);
+    }
+  }
+}
+
+bool TtlDedupStore::apply_changelog(std::string_view key, const std::string_view* value) {
+  if (!store_.apply_changelog(key, value)) return false;
+  int64_t expires_at = 0, offset = 0;
+  if (value && decode(*value, expires_at, offset)) {
+    expiry_.emplace(expires_at, std::string(key.substr(store_.key_prefix().size())));
+    if (expires_at - ttl_ms_ > stream_time_ms_) stream_time_ms_ = expires_at - ttl_ms_;
+  }
+  return true;
+}
+
+int64_t read_changelog(
+    const KafkaSettings& settings, const std::string& topic, const std::vector<int32_t>& partitions,
+    const std::function<void(int32_t, std::string_view, const std::string_view*)>& apply) {
+  static auto log = component_logger("state");
+  if (partitions.empty()) return 0;
+  ConfHandle conf(rd_kafka_conf_new());
+  set_kafka_property(conf.get(), "group.id", "cf.changelog-restore");  // assign() only; never commits
+  set_kafka_property(conf.get(), "enable.auto.commit", "false");
+  set_kafka_property(conf.get(), "enable.partition.eof", "true");
+  apply_kafka_settings(conf.get(), settings);
+  route_kafka_logs(conf.get());
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err);
+  if (!rk) throw ConfigError(std::string("cannot create restore consumer: ") + err);
+  conf.release();
+  KafkaHandle consumer(rk);
+
+  std::map<int32_t, int64_t> end;  // partitions still to read -> their end offset
+  PartitionListHandle list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  for (int32_t partition : partitions) {
+    int64_t low = 0, high = 0;
+    auto werr = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &low, &high, 10000);
+    if (werr) throw KafkaError("watermarks of " + topic + "/" + std::to_string(partition), werr);
+    if (low > 0) {
+      metrics().counter("cf_changelog_truncated_total",
+                        "changelog partitions found truncated at restore",
+                        label("topic", topic)).inc();
+      log->error("changelog {}/{} starts at offset {}, not 0: state written before it is lost "
+                 "(retention or the development broker's per-partition cap); restored state "
+                 "is partial", topic, partition, low);
+    }
+    if (high > low) {
+      end[partition] = high;
+      rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = low;
+    }
+  }
+  if (end.empty()) return 0;
+  if (auto e = rd_kafka_assign(rk, list.get())) throw KafkaError("assign changelog", e);
+  int64_t read = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (!end.empty()) {
+    MessageHandle msg(rd_kafka_consumer_poll(rk, 100));
+    if (!msg) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        throw KafkaError("restore of " + topic + " timed out", RD_KAFKA_RESP_ERR__TIMED_OUT);
+      }
+      continue;
+    }
+    auto it = end.find(msg->partition);
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (it != end.end() && msg->offset >= it->second) end.erase(it);
+      continue;
+    }
+    if (msg->err) throw KafkaError("restore of " + topic, msg->err);
+    if (it == end.end() || msg->offset >= it->second) continue;
+    std::string_view key(static_cast<const char*>(msg->key), msg->key_len);
+    std::string_view value(static_cast<const char*>(msg->payload), msg->len);
+    apply(msg->partition, key, msg->payload == nullptr ? nullptr : &value);
+    ++read;
+    if (msg->offset + 1 >= it->second) end.erase(it);
+  }
+  rd_kafka_consumer_close(rk);
+  return read;
+}
+
+}  // namespace cf

@@ -1,0 +1,451 @@
+#include "cf/worker.h"
+
+#include <rapidjson/document.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <random>
+#include <thread>
+
+#include "cf/errors.h"
+#include "cf/logging.h"
+#include "cf/metrics.h"
+
+namespace cf {
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::atomic<bool> g_stop{false};
+extern "C" void handle_stop_signal(int) { g_stop.store(true); }
+
+}  // namespace
+
+int retry_delay_ms(int attempt, int base_ms, int max_ms, double unit_random) {
+  double delay = base_ms;
+  for (int i = 0; i < attempt && delay < max_ms; ++i) delay *= 2;
+  if (delay > max_ms) delay = max_ms;
+  return static_cast<int>(delay * (0.5 + 0.5 * unit_random));
+}
+
+OutputRecord make_dead_letter(const InputRecord& input, const std::string& dead_letter_topic,
+                              const std::string& processor, const std::string& error_class,
+                              const std::string& error) {
+  OutputRecord record;
+  record.topic = dead_letter_topic;
+  record.key = std::string(input.key());
+  record.value = std::string(input.value());
+  for (auto& [name, value] : input.headers()) record.headers.push_back({name, value});
+  record.headers.push_back({"cf-dlq-error", error});
+  record.headers.push_back({"cf-dlq-error-class", error_class});
+  record.headers.push_back({"cf-dlq-processor", processor});
+  record.headers.push_back({"cf-dlq-source-topic", std::string(input.topic())});
+  record.headers.push_back({"cf-dlq-source-partition", std::to_string(input.partition())});
+  record.headers.push_back({"cf-dlq-source-offset", std::to_string(input.offset())});
+  return record;
+}
+
+const std::atomic<bool>& stop_requested_by_signal() {
+  static bool installed = [] {
+    struct sigaction action {};
+    action.sa_handler = handle_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    return true;
+  }();
+  (void)installed;
+  return g_stop;
+}
+
+std::string default_instance_id() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + "-" + std::to_string(getpid());
+}
+
+Worker::Worker(WorkerSettings settings, std::vector<std::string> input_topics,
+               RecordHandler& handler)
+    : settings_(std::move(settings)), input_topics_(std::move(input_topics)), handler_(handler) {
+  if (settings_.instance_id.empty()) settings_.instance_id = default_instance_id();
+  if (settings_.group.empty()) settings_.group = "cf." + settings_.name;
+  if (settings_.dead_letter_topic.empty()) settings_.dead_letter_topic = "dlq." + settings_.name;
+  if (settings_.max_retries < 1) throw ConfigError("--max-retries: must be at least 1");
+
+  // message.timeout.ms=0: a worker never gives up on an output; while Kafka is
+  // away it stops consuming (backpressure) instead of dropping or skipping.
+  producer_ = std::make_unique<Producer>(
+      settings_.kafka, settings_.name + "-" + settings_.instance_id,
+      static_cast<DeliveryListener*>(this),
+      std::vector<std::pair<std::string, std::string>>{{"message.timeout.ms", "0"}});
+
+  ConfHandle conf(rd_kafka_conf_new());
+  set_kafka_property(conf.get(), "group.id", settings_.group);
+  set_kafka_property(conf.get(), "client.id", settings_.name + "-" + settings_.instance_id);
+  set_kafka_property(conf.get(), "partition.assignment.strategy", "cooperative-sticky");
+  set_kafka_property(conf.get(), "enable.auto.offset.store", "false");
+  set_kafka_property(conf.get(), "enable.auto.commit", "true");
+  set_kafka_property(conf.get(), "auto.offset.reset", "earliest");
+  set_kafka_property(conf.get(), "statistics.interval.ms", "5000");
+  set_kafka_property(conf.get(), "log.connection.close", "false");
+  apply_kafka_settings(conf.get(), settings_.kafka);
+  route_kafka_logs(conf.get());
+  rd_kafka_conf_set_rebalance_cb(conf.get(), &Worker::on_rebalance);
+  rd_kafka_conf_set_stats_cb(conf.get(), &Worker::on_statistics);
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err);
+  if (!rk) throw ConfigError(std::string("cannot create consumer: ") + err);
+  conf.release();
+  consumer_.reset(rk);
+  rd_kafka_poll_set_consumer(rk);
+
+  if (settings_.metrics_port >= 0) {
+    metrics_server_ = std::make_unique<MetricsServer>(settings_.metrics_port, [this] {
+      return !failed_.load() && steady_ms() - last_loop_ms_.load() < 30000;
+    });
+  }
+}
+
+Worker::~Worker() {
+  // Deliveries still queued point into partitions_; flush before they go.
+  if (producer_) producer_->flush(1000);
+}
+
+int Worker::metrics_port() const { return metrics_server_ ? metrics_server_->port() : -1; }
+
+void Worker::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t error,
+                          rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+  auto* self = static_cast<Worker*>(opaque);
+  bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  if (error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    self->assign(partitions);
+    if (cooperative) {
+      KafkaErrorHandle e(rd_kafka_incremental_assign(rk, partitions));
+      if (e) throw KafkaError("incremental assign", e.get());
+    } else {
+      rd_kafka_assign(rk, partitions);
+    }
+  } else {
+    self->revoke(partitions);
+    if (cooperative) {
+      KafkaErrorHandle e(rd_kafka_incremental_unassign(rk, partitions));
+      if (e) spdlog::warn("incremental unassign: {}", rd_kafka_error_string(e.get()));
+    } else {
+      rd_kafka_assign(rk, nullptr);
+    }
+  }
+}
+
+void Worker::assign(rd_kafka_topic_partition_list_t* partitions) {
+  PartitionListHandle committed(rd_kafka_topic_partition_list_copy(partitions));
+  auto err = rd_kafka_committed(consumer_.get(), committed.get(), 10000);
+  if (err) spdlog::warn("could not read committed offsets at assignment: {}", rd_kafka_err2str(err));
+  std::vector<TopicPartition> assigned;
+  for (int i = 0; i < committed->cnt; ++i) {
+    const auto& tp = committed->elems[i];
+    auto progress = std::make_unique<PartitionProgress>();
+    progress->topic = tp.topic;
+    progress->partition = tp.partition;
+    progress->expected_next = (!err && tp.err == 0 && tp.offset >= 0) ? tp.offset : -1;
+    assigned.push_back({tp.topic, tp.partition});
+    partitions_[{tp.topic, tp.partition}] = std::move(progress);
+  }
+  cached_topic_ = nullptr;
+  spdlog::info("assigned {} partition(s); restoring state", assigned.size());
+  handler_.on_assigned(assigned);
+  assigned_partitions_.set(static_cast<double>(partitions_.size()));
+}
+
+void Worker::revoke(rd_kafka_topic_partition_list_t* partitions) {
+  std::vector<PartitionProgress*> leaving;
+  std::vector<TopicPartition> revoked;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    auto it = partitions_.find({partitions->elems[i].topic, partitions->elems[i].partition});
+    if (it == partitions_.end()) continue;
+    leaving.push_back(it->second.get());
+    revoked.push_back({it->second->topic, it->second->partition});
+  }
+  bool lost = rd_kafka_assignment_lost(consumer_.get());
+  if (!lost) {
+    if (!drain(leaving, settings_.shutdown_timeout_ms)) {
+      spdlog::error("revoking {} partition(s) with outputs still unacknowledged; the next owner "
+                    "re-reads those inputs (repeats, no loss)", leaving.size());
+    }
+    store_offsets();
+    auto err = rd_kafka_commit(consumer_.get(), nullptr, 0);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+      spdlog::warn("commit at revoke: {}", rd_kafka_err2str(err));
+    }
+  }
+  handler_.on_revoked(revoked);
+  for (auto& tp : revoked) {
+    auto it = partitions_.find({tp.topic, tp.partition});
+    it->second->retired = true;
+    retired_.push_back(std::move(it->second));
+    partitions_.erase(it);
+  }
+  cached_topic_ = nullptr;
+  dirty_.clear();
+  release_retired();
+  assigned_partitions_.set(static_cast<double>(partitions_.size()));
+  spdlog::info("revoked {} partition(s){}", revoked.size(), lost ? " (lost)" : "");
+}
+
+bool Worker::drain(const std::vector<PartitionProgress*>& partitions, int timeout_ms) {
+  auto deadline = steady_ms() + timeout_ms;
+  auto busy = [&] {
+    for (auto* p : partitions)
+      if (!p->pending.empty()) return true;
+    return false;
+  };
+  while (busy()) {
+    if (steady_ms() > deadline || failed_) return false;
+    producer_->poll(10);
+  }
+  return true;
+}
+
+void Worker::release_retired() {
+  retired_.erase(std::remove_if(retired_.begin(), retired_.end(),
+                                [](const auto& p) { return p->pending.empty(); }),
+                 retired_.end());
+}
+
+Worker::PartitionProgress& Worker::progress_of(const rd_kafka_message_t* message) {
+  if (message->rkt == cached_topic_ && message->partition == cached_partition_) {
+    return *cached_progress_;
+  }
+  auto key = std::make_pair(std::string(rd_kafka_topic_name(message->rkt)), message->partition);
+  auto& slot = partitions_[key];
+  if (!slot) {  // a message for a partition we were not told about: track it anyway
+    slot = std::make_unique<PartitionProgress>();
+    slot->topic = key.first;
+    slot->partition = key.second;
+  }
+  cached_topic_ = message->rkt;
+  cached_partition_ = message->partition;
+  cached_progress_ = slot.get();
+  return *slot;
+}
+
+void Worker::on_delivery(rd_kafka_resp_err_t error, void* token) {
+  if (token == nullptr) {  // heartbeat
+    if (error) spdlog::warn("heartbeat not delivered: {}", rd_kafka_err2str(error));
+    return;
+  }
+  auto* pending = static_cast<PendingInput*>(token);
+  if (error) {
+    // With message.timeout.ms=0 only permanent errors get here (unknown topic,
+    // authorization, size). Stop: storing this offset would lose the output.
+    if (!failed_.exchange(true)) {
+      failure_ = std::string("output of ") + pending->partition->topic + "/" +
+                 std::to_string(pending->partition->partition) + "@" +
+                 std::to_string(pending->offset) + " not delivered: " + rd_kafka_err2str(error);
+    }
+    return;
+  }
+  static Counter& acknowledged =
+      metrics().counter("cf_outputs_acknowledged_total", "outputs acknowledged by Kafka");
+  acknowledged.inc();
+  stats_.outputs_acknowledged.fetch_add(1, std::memory_order_relaxed);
+  if (--pending->remaining == 0) advance(*pending->partition);
+}
+
+void Worker::advance(PartitionProgress& progress) {
+  bool moved = false;
+  while (!progress.pending.empty() && progress.pending.front().remaining == 0) {
+    progress.store_next = progress.pending.front().offset + 1;
+    progress.pending.pop_front();
+    stats_.records_completed.fetch_add(1, std::memory_order_relaxed);
+    moved = true;
+  }
+  if (moved && !progress.retired) dirty_.push_back(&progress);
+}
+
+void Worker::store_offsets() {
+  if (dirty_.empty()) return;
+  PartitionListHandle list(rd_kafka_topic_partition_list_new(static_cast<int>(dirty_.size())));
+  for (auto* p : dirty_) {
+    if (p->store_next < 0) continue;
+    rd_kafka_topic_partition_list_add(list.get(), p->topic.c_str(), p->partition)->offset =
+        p->store_next;
+  }
+  dirty_.clear();
+  if (list->cnt == 0) return;
+  auto err = rd_kafka_offsets_store(consumer_.get(), list.get());
+  if (err) spdlog::debug("offsets_store: {}", rd_kafka_err2str(err));
+}
+
+void Worker::process(const rd_kafka_message_t* message) {
+  static Counter& data_loss = metrics().counter(
+      "cf_data_loss_records_total",
+      "records skipped because the log no longer held them (offset reset on a known position)");
+  static Counter& records_in = metrics().counter("cf_records_in_total", "records consumed");
+  static Counter& dead_letters =
+      metrics().counter("cf_dead_letters_total", "records sent to the dead-letter topic");
+  static Histogram& handle_latency =
+      metrics().histogram("cf_handle_seconds", "time spent in the record handler");
+
+  stats_.records_in.fetch_add(1, std::memory_order_relaxed);
+  records_in.inc();
+  PartitionProgress& progress = progress_of(message);
+  if (progress.expected_next >= 0 && message->offset > progress.expected_next) {
+    auto lost = static_cast<uint64_t>(message->offset - progress.expected_next);
+    data_loss.inc(lost);
+    stats_.data_loss_records.fetch_add(lost);
+    spdlog::error("DATA LOSS: {}/{} jumped from offset {} to {}: {} record(s) were removed "
+                  "before this group read them (retention, or the development broker's cap)",
+                  progress.topic, progress.partition, progress.expected_next, message->offset,
+                  lost);
+  }
+  progress.expected_next = message->offset + 1;
+
+  InputRecord input(message);
+  bool dead_lettered = false;
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  for (int attempt = 0;; ++attempt) {
+    outputs_.clear();
+    auto started = std::chrono::steady_clock::now();
+    try {
+      handler_.handle(input, outputs_);
+      handle_latency.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      break;
+    } catch (const RetriableError& e) {
+      if (attempt + 1 >= settings_.max_retries) {
+        outputs_.clear();
+        outputs_.push_back(make_dead_letter(input, settings_.dead_letter_topic, settings_.name,
+                                            "retries_exhausted", e.what()));
+        dead_lettered = true;
+        break;
+      }
+      int delay = retry_delay_ms(attempt, settings_.retry_backoff_ms,
+                                 settings_.retry_backoff_max_ms,
+                                 std::uniform_real_distribution<double>(0, 1)(rng));
+      spdlog::warn("{}/{}@{}: transient failure (attempt {}), retrying in {} ms: {}",
+                   progress.topic, progress.partition, message->offset, attempt + 1, delay,
+                   e.what());
+      auto until = steady_ms() + delay;
+      while (steady_ms() < until) producer_->poll(std::min<int64_t>(10, until - steady_ms()));
+    } catch (const std::exception& e) {
+      outputs_.clear();
+      outputs_.push_back(make_dead_letter(input, settings_.dead_letter_topic, settings_.name,
+                                          "handler_error", e.what()));
+      dead_lettered = true;
+      break;
+    }
+  }
+  if (dead_lettered) {
+    stats_.dead_lettered.fetch_add(1);
+    dead_letters.inc();
+    spdlog::warn("{}/{}@{} dead-lettered to {}", progress.topic, progress.partition,
+                 message->offset, settings_.dead_letter_topic);
+  }
+
+  progress.pending.push_back({&progress, message->offset, static_cast<uint32_t>(outputs_.size())});
+  PendingInput* pending = &progress.pending.back();
+  if (outputs_.empty()) {
+    advance(progress);
+    return;
+  }
+  for (const auto& out : outputs_) producer_->produce(out, pending);
+}
+
+int Worker::on_statistics(rd_kafka_t*, char* json, size_t json_len, void*) {
+  rapidjson::Document doc;
+  doc.Parse(json, json_len);
+  if (doc.HasParseError() || !doc.HasMember("topics")) return 0;
+  for (auto& topic : doc["topics"].GetObject()) {
+    int64_t lag = 0;
+    if (!topic.value.HasMember("partitions")) continue;
+    for (auto& part : topic.value["partitions"].GetObject()) {
+      if (part.name.GetString()[0] == '-') continue;  // the internal UA partition
+      auto it = part.value.FindMember("consumer_lag");
+      if (it != part.value.MemberEnd() && it->value.IsInt64() && it->value.GetInt64() > 0) {
+        lag += it->value.GetInt64();
+      }
+    }
+    metrics().gauge("cf_consumer_lag", "records behind the end of the log, per input topic",
+                    label("topic", topic.name.GetString())).set(static_cast<double>(lag));
+  }
+  return 0;
+}
+
+void Worker::send_heartbeat() {
+  std::string value = "{\"worker\":\"" + settings_.name + "\",\"instance\":\"" +
+                      settings_.instance_id + "\",\"ts_ms\":" + std::to_string(now_ms()) +
+                      ",\"assigned_partitions\":" + std::to_string(partitions_.size()) +
+                      ",\"metrics\":" + metrics().render_json() + "}";
+  OutputRecord heartbeat{settings_.heartbeat_topic, settings_.name, std::move(value)};
+  producer_->produce(heartbeat, nullptr, 0);
+}
+
+void Worker::run(const std::atomic<bool>& stop) {
+  std::vector<std::string> topics = input_topics_;
+  PartitionListHandle subscription(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
+  for (auto& t : topics) {
+    rd_kafka_topic_partition_list_add(subscription.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+  }
+  if (auto err = rd_kafka_subscribe(consumer_.get(), subscription.get())) {
+    throw KafkaError("subscribe", err);
+  }
+  spdlog::info("{} started: group {}, inputs {} topic(s), metrics port {}", settings_.name,
+               settings_.group, topics.size(), metrics_port());
+  int64_t next_heartbeat = steady_ms();
+  uint32_t since_store = 0;
+  while (!stop.load(std::memory_order_relaxed) && !failed_) {
+    last_loop_ms_.store(steady_ms(), std::memory_order_relaxed);
+    MessageHandle message(rd_kafka_consumer_poll(consumer_.get(), producer_->outq_len() ? 1 : 50));
+    if (message) {
+      if (message->err) {
+        if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          spdlog::warn("consumer: {}", rd_kafka_message_errstr(message.get()));
+        }
+      } else {
+        process(message.get());
+      }
+    }
+    producer_->poll(0);
+    if (++since_store >= 256 || !message) {
+      since_store = 0;
+      store_offsets();
+      release_retired();
+      if (settings_.heartbeat_interval_ms > 0 && steady_ms() >= next_heartbeat) {
+        next_heartbeat = steady_ms() + settings_.heartbeat_interval_ms;
+        send_heartbeat();
+      }
+    }
+  }
+
+  // Graceful shutdown: no more fetching; wait for in-flight outputs; commit.
+  std::vector<PartitionProgress*> all;
+  for (auto& [key, p] : partitions_) all.push_back(p.get());
+  bool drained = drain(all, settings_.shutdown_timeout_ms);
+  store_offsets();
+  auto err = rd_kafka_commit(consumer_.get(), nullptr, 0);
+  if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+    spdlog::warn("final commit: {}", rd_kafka_err2str(err));
+  }
+  rd_kafka_consumer_close(consumer_.get());
+  producer_->flush(drained ? 5000 : 0);
+  spdlog::info("{} stopped: {} in, {} completed, {} dead-lettered, {} output(s) left unacknowledged",
+               settings_.name, stats_.records_in.load(), stats_.records_completed.load(),
+               stats_.dead_lettered.load(), producer_->outq_len());
+  if (failed_) throw KafkaError(failure_, RD_KAFKA_RESP_ERR__FAIL, true);
+}
+
+}  // namespace cf

@@ -1,0 +1,115 @@
+#include <gtest/gtest.h>
+
+#include "cf/signature.h"
+#include "webhook_request.h"
+
+namespace cf {
+namespace {
+
+class IngestRequestTest : public ::testing::Test {
+ protected:
+  IngestRequestTest() : limiter_(1000, 1000) {
+    secrets_.set_tiktok_default({"app", "secret"});
+    secrets_.set_tiktok_shop("vip-shop", {"vip-app", "vip-secret"});
+    secrets_.set_shipping_key("shipfast", "ship-key");
+  }
+  IngestDecision post(const std::string& target, const std::string& body,
+                      const std::string& authorization = "", const std::string& api_key = "",
+                      const std::string& method = "POST") {
+    WebhookRequest r;
+    r.method = method;
+    r.target = target;
+    r.body = body;
+    r.authorization = authorization;
+    r.api_key = api_key;
+    r.content_type = "application/json";
+    return decide_webhook(r, secrets_, limiter_, topics_, 0, 1795000000123, "req-9");
+  }
+  WebhookSecrets secrets_;
+  TokenBucketRateLimiter limiter_;
+  IngestTopics topics_;
+};
+
+const std::string kBody = R"({"type":1,"tts_notification_id":"n","shop_id":"shop-1","timestamp":1,"data":{}})";
+
+TEST_F(IngestRequestTest, SignedTikTokWebhookBecomesARawRecord) {
+  auto d = post("/webhooks/tiktok", kBody, hmac_sha256_hex("secret", "app" + kBody));
+  ASSERT_EQ(d.status, 0) << d.reason;
+  EXPECT_EQ(d.record.topic, "webhooks.tiktok.raw");
+  EXPECT_EQ(d.record.key, "shop-1");
+  EXPECT_EQ(d.record.value, kBody);  // byte for byte
+  auto header = [&](const std::string& name) {
+    for (auto& h : d.record.headers)
+      if (h.name == name) return h.value;
+    return std::string("<absent>");
+  };
+  EXPECT_EQ(header("cf-source"), "tiktok");
+  EXPECT_EQ(header("cf-received-at"), "1795000000123");
+  EXPECT_EQ(header("cf-request-id"), "req-9");
+  EXPECT_EQ(header("content-type"), "application/json");
+}
+
+TEST_F(IngestRequestTest, ShopSpecificSecretWins) {
+  std::string body = R"({"shop_id":"vip-shop"})";
+  EXPECT_EQ(post("/webhooks/tiktok", body, hmac_sha256_hex("vip-secret", "vip-app" + body)).status, 0);
+  EXPECT_EQ(post("/webhooks/tiktok", body, hmac_sha256_hex("secret", "app" + body)).status, 401);
+}
+
+TEST_F(IngestRequestTest, BadSignaturesAre401WithTheReason) {
+  auto sig = hmac_sha256_hex("secret", "app" + kBody);
+  EXPECT_EQ(post("/webhooks/tiktok", kBody).reason, "missing_signature");
+  EXPECT_EQ(post("/webhooks/tiktok", kBody, "abc").reason, "malformed_signature");
+  auto tampered = post("/webhooks/tiktok", kBody + " ", sig);
+  EXPECT_EQ(tampered.status, 401);
+  EXPECT_EQ(tampered.reason, "signature_mismatch");
+}
+
+TEST_F(IngestRequestTest, UnparsableBodyWithValidSignatureIsStoredForTheValidator) {
+  std::string body = "{not json";
+  auto d = post("/webhooks/tiktok", body, hmac_sha256_hex("secret", "app" + body));
+  EXPECT_EQ(d.status, 0);
+  EXPECT_EQ(d.record.value, body);
+}
+
+TEST_F(IngestRequestTest, ShippingNeedsTheProvidersApiKey) {
+  std::string body = R"({"tracking_number":"1Z9"})";
+  auto ok = post("/webhooks/shipping/shipfast", body, "", "ship-key");
+  ASSERT_EQ(ok.status, 0);
+  EXPECT_EQ(ok.record.topic, "webhooks.shipping.raw");
+  EXPECT_EQ(ok.record.key, "shipfast:1Z9");
+  EXPECT_EQ(post("/webhooks/shipping/shipfast", body).reason, "missing_api_key");
+  EXPECT_EQ(post("/webhooks/shipping/shipfast", body, "", "nope").reason, "api_key_mismatch");
+  EXPECT_EQ(post("/webhooks/shipping/unknown", body, "", "ship-key").status, 404);
+  EXPECT_EQ(post("/webhooks/shipping/../x", body, "", "ship-key").status, 404);
+}
+
+TEST_F(IngestRequestTest, RoutingAndMethods) {
+  EXPECT_EQ(post("/nope", kBody).status, 404);
+  EXPECT_EQ(post("/webhooks/tiktok", kBody, "", "", "GET").status, 405);
+  auto sig = hmac_sha256_hex("secret", "app" + kBody);
+  EXPECT_EQ(post("/webhooks/tiktok?x=1", kBody, sig).status, 0);
+}
+
+TEST_F(IngestRequestTest, RateLimitIsPerShopWithRetryAfter) {
+  TokenBucketRateLimiter tight(1, 2);
+  auto sig = hmac_sha256_hex("secret", "app" + kBody);
+  WebhookRequest r{"POST", "/webhooks/tiktok", kBody, sig, "", ""};
+  EXPECT_EQ(decide_webhook(r, secrets_, tight, topics_, 0, 0, "a").status, 0);
+  EXPECT_EQ(decide_webhook(r, secrets_, tight, topics_, 0, 0, "b").status, 0);
+  auto limited = decide_webhook(r, secrets_, tight, topics_, 0, 0, "c");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(limited.retry_after_ms, 1000);
+  std::string other = R"({"shop_id":"shop-2"})";
+  std::string other_signature = hmac_sha256_hex("secret", "app" + other);
+  WebhookRequest r2{"POST", "/webhooks/tiktok", other, other_signature, "", ""};
+  EXPECT_EQ(decide_webhook(r2, secrets_, tight, topics_, 0, 0, "d").status, 0);
+}
+
+TEST(ResponseBody, NamesTheErrorAndRequest) {
+  EXPECT_EQ(response_body(202, "", "r1"), R"({"status":"accepted","request_id":"r1"})");
+  EXPECT_EQ(response_body(401, "signature_mismatch", "r2"),
+            R"({"error":"signature_mismatch","request_id":"r2"})");
+}
+
+}  // namespace
+}  // namespace cf

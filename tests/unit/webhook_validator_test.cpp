@@ -1,0 +1,247 @@
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include "cf/signature.h"
+#include "webhook_generator.h"
+#include "webhook_validator.h"
+
+namespace cf {
+namespace {
+
+class WebhookValidatorTest : public ::testing::Test {
+ protected:
+  WebhookValidatorTest()
+      : schemas_(SchemaRegistry::load_directory(CF_SCHEMA_DIR)), validator_(schemas_, shops_) {
+    shops_.add("shop-1", "creator-1");
+  }
+
+  ValidationOutcome tiktok(const std::string& body) {
+    RawWebhook raw;
+    raw.body = body;
+    raw.source = "tiktok";
+    raw.request_id = "req-1";
+    raw.received_at_ms = 1795000001000;
+    return validator_.validate(raw);
+  }
+  ValidationOutcome shipping(const std::string& body, const std::string& provider = "shipfast") {
+    RawWebhook raw;
+    raw.body = body;
+    raw.source = "shipping";
+    raw.provider = provider;
+    raw.request_id = "req-2";
+    return validator_.validate(raw);
+  }
+  // Checks an emitted event against the envelope schema and its data schema.
+  void expect_schema_valid(const DomainEvent& e) {
+    rapidjson::Document doc;
+    doc.Parse(e.json.c_str());
+    ASSERT_FALSE(doc.HasParseError()) << e.json;
+    auto envelope = schemas_.validate("event_envelope", doc);
+    EXPECT_FALSE(envelope.has_value()) << envelope->field << " " << envelope->detail;
+    auto data = schemas_.validate(e.event_type, doc["data"]);
+    EXPECT_FALSE(data.has_value()) << data->field << " " << data->detail;
+  }
+
+  static std::string order(const std::string& status, const std::string& extra_data = "",
+                           const std::string& items = R"([{"sku_id":"1729","seller_sku":"CASE-PRO","quantity":2,"sale_price":"12.34","currency":"USD"}])") {
+    return R"({"type":1,"tts_notification_id":"n-1","shop_id":"shop-1","timestamp":1795000000,"data":{"order_id":"576","order_status":")" +
+           status + R"(","update_time":1795000000,"line_items":)" + items + extra_data + "}}";
+  }
+
+  ShopDirectory shops_;
+  SchemaRegistry schemas_;
+  WebhookValidator validator_;
+};
+
+TEST_F(WebhookValidatorTest, NormalisesAnUnpaidOrderIntoOneEvent) {
+  auto out = tiktok(order("UNPAID"));
+  ASSERT_TRUE(out.valid) << out.rejection.detail;
+  ASSERT_EQ(out.events.size(), 1u);
+  const auto& e = out.events[0];
+  EXPECT_EQ(e.event_type, "order.received_from_tiktok");
+  EXPECT_EQ(e.creator_id, "creator-1");
+  EXPECT_EQ(e.event_id, deterministic_uuid("tiktok:n-1:0"));
+  EXPECT_EQ(out.idempotency_key, "tiktok:n-1");
+  EXPECT_EQ(out.event_time_ms, 1795000000000);
+  rapidjson::Document doc;
+  doc.Parse(e.json.c_str());
+  EXPECT_STREQ(doc["aggregate_id"].GetString(), "tiktok:576");
+  EXPECT_STREQ(doc["source"].GetString(), "tiktok_webhook");
+  EXPECT_STREQ(doc["occurred_at"].GetString(), "2026-11-18T11:06:40.000Z");
+  EXPECT_STREQ(doc["received_at"].GetString(), "2026-11-18T11:06:41.000Z");
+  EXPECT_STREQ(doc["metadata"]["correlation_id"].GetString(), "req-1");
+  EXPECT_STREQ(doc["metadata"]["causation_id"].GetString(), "n-1");
+  EXPECT_EQ(doc["data"]["line_items"][0]["unit_price_minor"].GetInt64(), 1234);
+  EXPECT_EQ(doc["data"]["total_minor"].GetInt64(), 2468);
+  EXPECT_STREQ(doc["data"]["status"].GetString(), "UNPAID");
+  expect_schema_valid(e);
+}
+
+TEST_F(WebhookValidatorTest, PaidOrderAlsoEmitsPaymentCompleted) {
+  auto out = tiktok(order("AWAITING_SHIPMENT",
+                          R"(,"payment":{"total_amount":"24.68","currency":"USD","paid_time":1795000005})"));
+  ASSERT_TRUE(out.valid) << out.rejection.detail;
+  ASSERT_EQ(out.events.size(), 2u);
+  EXPECT_EQ(out.events[1].event_type, "payment.completed");
+  EXPECT_EQ(out.events[1].event_id, deterministic_uuid("tiktok:n-1:1"));
+  rapidjson::Document doc;
+  doc.Parse(out.events[1].json.c_str());
+  EXPECT_EQ(doc["data"]["amount_minor"].GetInt64(), 2468);
+  EXPECT_STREQ(doc["occurred_at"].GetString(), "2026-11-18T11:06:45.000Z");
+  for (const auto& e : out.events) expect_schema_valid(e);
+}
+
+TEST_F(WebhookValidatorTest, NormalisesStockSync) {
+  auto out = tiktok(R"({"type":1001,"tts_notification_id":"s-9","shop_id":"shop-1","timestamp":1795000000,"data":{"sku_id":"1729","seller_sku":"CASE-PRO","warehouse_id":"wh-1","available_stock":12,"update_time":1795000100}})");
+  ASSERT_TRUE(out.valid) << out.rejection.detail;
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].event_type, "inventory.stock_updated");
+  rapidjson::Document doc;
+  doc.Parse(out.events[0].json.c_str());
+  EXPECT_EQ(doc["data"]["available"].GetInt(), 12);
+  EXPECT_STREQ(doc["source"].GetString(), "scheduled_sync");
+  EXPECT_STREQ(doc["aggregate_id"].GetString(), "tiktok:1729");
+  EXPECT_EQ(out.event_time_ms, 1795000100000);
+  expect_schema_valid(out.events[0]);
+}
+
+TEST_F(WebhookValidatorTest, NormalisesShippingTrackingAndDropsPersonalData) {
+  auto out = shipping(R"({"event_id":"e-1","tracking_number":"1Z999","carrier":"UPS","status":"in_transit","order_id":"576","shop_id":"shop-1","occurred_at":"2026-11-19T08:26:40.5+01:00","recipient":{"name":"Jane Doe","address":"1 Main St"}})");
+  ASSERT_TRUE(out.valid) << out.rejection.detail;
+  ASSERT_EQ(out.events.size(), 1u);
+  const auto& e = out.events[0];
+  EXPECT_EQ(e.event_type, "shipment.tracking_updated");
+  EXPECT_EQ(out.idempotency_key, "shipping:shipfast:e-1");
+  EXPECT_EQ(e.event_id, deterministic_uuid("shipping:shipfast:e-1:0"));
+  EXPECT_EQ(e.json.find("Jane"), std::string::npos);
+  EXPECT_EQ(e.json.find("Main St"), std::string::npos);
+  rapidjson::Document doc;
+  doc.Parse(e.json.c_str());
+  EXPECT_STREQ(doc["occurred_at"].GetString(), "2026-11-19T07:26:40.500Z");
+  EXPECT_STREQ(doc["aggregate_id"].GetString(), "shipfast:1Z999");
+  expect_schema_valid(e);
+}
+
+struct RejectionCase {
+  const char* name;
+  std::string body;
+  std::string code, field, rule, detail_part;
+};
+
+TEST_F(WebhookValidatorTest, ReportsEachProblemPrecisely) {
+  const std::string items_wrong_qty = R"([{"sku_id":"1","seller_sku":"A","quantity":0,"sale_price":"1.00","currency":"USD"}])";
+  const std::string items_bad_price = R"([{"sku_id":"1","seller_sku":"A","quantity":1,"sale_price":"1.234","currency":"USD"}])";
+  const std::string items_two_currencies = R"([{"sku_id":"1","seller_sku":"A","quantity":1,"sale_price":"1.00","currency":"USD"},{"sku_id":"2","seller_sku":"B","quantity":1,"sale_price":"1.00","currency":"EUR"}])";
+  std::vector<RejectionCase> cases = {
+      {"truncated json", R"({"type":1,"shop_id":)", "malformed_json", "", "json_syntax", "at byte"},
+      {"not json", "hello", "malformed_json", "", "json_syntax", "Invalid value"},
+      {"missing id", R"({"type":1,"shop_id":"shop-1","timestamp":1795000000,"data":{}})",
+       "schema_violation", "/tts_notification_id", "required", "missing required property 'tts_notification_id'"},
+      {"wrong type", R"({"type":"1","tts_notification_id":"n","shop_id":"shop-1","timestamp":1795000000,"data":{}})",
+       "schema_violation", "/type", "type", "got string"},
+      {"timestamp in ms", R"({"type":1,"tts_notification_id":"n","shop_id":"shop-1","timestamp":1795000000000,"data":{}})",
+       "schema_violation", "/timestamp", "maximum", "violates maximum"},
+      {"bad status", order("SHIPPED"), "schema_violation", "/data/order_status", "enum", "\"SHIPPED\" is not one of"},
+      {"missing order id", R"({"type":1,"tts_notification_id":"n","shop_id":"shop-1","timestamp":1795000000,"data":{"order_status":"UNPAID","update_time":1795000000,"line_items":[{"sku_id":"1","seller_sku":"A","quantity":1,"sale_price":"1.00","currency":"USD"}]}})",
+       "schema_violation", "/data/order_id", "required", "missing required property 'order_id'"},
+      {"zero quantity", order("UNPAID", "", items_wrong_qty), "schema_violation", "/data/line_items/0/quantity", "minimum", "violates minimum"},
+      {"three decimals", order("UNPAID", "", items_bad_price), "schema_violation", "/data/line_items/0/sale_price", "pattern", "violates pattern"},
+      {"mixed currencies", order("UNPAID", "", items_two_currencies), "schema_violation", "/data/line_items", "single_currency", "more than one currency"},
+      {"unknown shop", R"({"type":1,"tts_notification_id":"n","shop_id":"shop-404","timestamp":1795000000,"data":{}})",
+       "unknown_shop", "/shop_id", "shop_mapping", "not in the shop directory"},
+      {"unsupported type", R"({"type":6,"tts_notification_id":"n","shop_id":"shop-1","timestamp":1795000000,"data":{}})",
+       "unsupported_type", "/type", "supported_types", "type 6"},
+  };
+  for (const auto& c : cases) {
+    auto out = tiktok(c.body);
+    EXPECT_FALSE(out.valid) << c.name;
+    EXPECT_EQ(out.rejection.code, c.code) << c.name;
+    EXPECT_EQ(out.rejection.field, c.field) << c.name;
+    EXPECT_EQ(out.rejection.rule, c.rule) << c.name;
+    EXPECT_NE(out.rejection.detail.find(c.detail_part), std::string::npos)
+        << c.name << ": " << out.rejection.detail;
+    EXPECT_TRUE(out.events.empty()) << c.name;
+  }
+}
+
+TEST_F(WebhookValidatorTest, RejectsBadShippingInput) {
+  auto bad_date = shipping(R"({"event_id":"e","tracking_number":"t","status":"delivered","order_id":"o","shop_id":"shop-1","occurred_at":"2026-13-40T99:00:00Z"})");
+  EXPECT_FALSE(bad_date.valid);
+  EXPECT_EQ(bad_date.rejection.field, "/occurred_at");
+  EXPECT_EQ(bad_date.rejection.rule, "format");
+  auto bad_status = shipping(R"({"event_id":"e","tracking_number":"t","status":"lost_in_space","order_id":"o","shop_id":"shop-1","occurred_at":"2026-11-19T08:26:40Z"})");
+  EXPECT_EQ(bad_status.rejection.field, "/status");
+  EXPECT_EQ(bad_status.rejection.rule, "enum");
+  auto no_provider = shipping("{}", "");
+  EXPECT_EQ(no_provider.rejection.code, "missing_header");
+  EXPECT_EQ(no_provider.rejection.rule, "cf-provider");
+}
+
+TEST_F(WebhookValidatorTest, RejectsRecordsWithoutSource) {
+  RawWebhook raw;
+  raw.body = "{}";
+  auto out = validator_.validate(raw);
+  EXPECT_FALSE(out.valid);
+  EXPECT_EQ(out.rejection.code, "missing_header");
+  EXPECT_EQ(out.rejection.rule, "cf-source");
+}
+
+TEST_F(WebhookValidatorTest, SameInputGivesByteIdenticalOutput) {
+  auto a = tiktok(order("AWAITING_SHIPMENT", R"(,"payment":{"total_amount":"1.00","currency":"USD","paid_time":1795000005})"));
+  auto b = tiktok(order("AWAITING_SHIPMENT", R"(,"payment":{"total_amount":"1.00","currency":"USD","paid_time":1795000005})"));
+  ASSERT_EQ(a.events.size(), b.events.size());
+  for (size_t i = 0; i < a.events.size(); ++i) EXPECT_EQ(a.events[i].json, b.events[i].json);
+}
+
+TEST_F(WebhookValidatorTest, AgreesWithTheLoadGeneratorsGroundTruth) {
+  GeneratorSettings settings;
+  settings.shops = 5;
+  settings.seed = 7;
+  settings.duplicate_share = 0;
+  settings.oversize_share = 0;
+  WebhookGenerator generator(settings);
+  ShopDirectory shops = ShopDirectory::from_json(generator.shop_directory_json());
+  WebhookValidator validator(schemas_, shops);
+  int valid = 0, invalid = 0;
+  for (int i = 0; i < 2000; ++i) {
+    GeneratedWebhook w = generator.next();
+    if (w.expect == Expectation::kBadSignature) continue;
+    RawWebhook raw;
+    raw.body = w.body;
+    raw.source = w.path == "/webhooks/tiktok" ? "tiktok" : "shipping";
+    raw.provider = raw.source == "shipping" ? std::string_view(settings.shipping_provider) : std::string_view();
+    auto out = validator.validate(raw);
+    if (w.expect == Expectation::kInvalid) {
+      ++invalid;
+      EXPECT_FALSE(out.valid) << w.body;
+      EXPECT_EQ(out.rejection.code, w.reject_code) << w.body;
+      continue;
+    }
+    ++valid;
+    ASSERT_TRUE(out.valid) << out.rejection.detail << " " << w.body;
+    EXPECT_EQ(out.idempotency_key, w.idempotency_key);
+    ASSERT_EQ(out.events.size(), w.event_ids.size()) << w.body;
+    for (size_t k = 0; k < out.events.size(); ++k) {
+      EXPECT_EQ(out.events[k].event_id, w.event_ids[k]);
+      expect_schema_valid(out.events[k]);
+    }
+  }
+  EXPECT_GT(valid, 1500);
+  EXPECT_GT(invalid, 20);
+}
+
+TEST(MinorUnits, ParsesDecimalMoneyStrictly) {
+  EXPECT_EQ(parse_minor_units("12.34"), 1234);
+  EXPECT_EQ(parse_minor_units("12.3"), 1230);
+  EXPECT_EQ(parse_minor_units("12"), 1200);
+  EXPECT_EQ(parse_minor_units("0.05"), 5);
+  EXPECT_EQ(parse_minor_units(""), -1);
+  EXPECT_EQ(parse_minor_units(".5"), -1);
+  EXPECT_EQ(parse_minor_units("1."), -1);
+  EXPECT_EQ(parse_minor_units("1.234"), -1);
+  EXPECT_EQ(parse_minor_units("-1"), -1);
+  EXPECT_EQ(parse_minor_units("1e3"), -1);
+}
+
+}  // namespace
+}  // namespace cf

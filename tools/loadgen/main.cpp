@@ -1,0 +1,303 @@
+// cf-loadgen: posts seeded, realistic webhook traffic to webhook-ingest over
+// HTTP (many keep-alive connections, a target rate), or writes the same
+// traffic straight to the raw topics. Optionally writes a JSON-lines report
+// of every request and its answer, which the integration tests use as ground truth.
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "cf/config.h"
+#include "cf/errors.h"
+#include "cf/logging.h"
+#include "cf/producer.h"
+#include "cf/worker.h"
+#include "webhook_generator.h"
+
+namespace po = boost::program_options;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Options {
+  cf::GeneratorSettings generator;
+  std::string target = "127.0.0.1:8080";
+  int connections = 16;
+  double rate = 1000;  // requests/s, 0 = as fast as possible
+  int64_t count = 10000;
+  double duration_s = 0;  // when > 0, stop after this long instead of count
+  std::string report_file;
+  std::string write_shops_file;
+  std::string write_secrets_file;
+  bool to_kafka = false;
+  cf::KafkaSettings kafka;
+  bool retry_unavailable = false;
+};
+
+struct Result {
+  cf::GeneratedWebhook webhook;
+  int status;
+  std::string request_id;
+  double latency_ms;
+};
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+class Reporter {
+ public:
+  explicit Reporter(const std::string& path) {
+    if (!path.empty()) {
+      out_.open(path);
+      if (!out_) throw cf::ConfigError("--report: cannot write '" + path + "'");
+    }
+  }
+  void record(const Result& r) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++by_status_[r.status];
+    ++by_expectation_[cf::to_string(r.webhook.expect)];
+    latencies_.push_back(r.latency_ms);
+    if (!out_.is_open()) return;
+    out_ << "{\"seq\":" << r.webhook.sequence << ",\"kind\":\"" << r.webhook.kind
+         << "\",\"expect\":\"" << cf::to_string(r.webhook.expect) << "\",\"status\":" << r.status
+         << ",\"request_id\":\"" << json_escape(r.request_id) << "\",\"reject_code\":\""
+         << r.webhook.reject_code << "\",\"idempotency_key\":\"" << r.webhook.idempotency_key
+         << "\",\"partition_key\":\"" << r.webhook.partition_key << "\",\"sku_id\":\""
+         << r.webhook.sku_id << "\",\"event_ids\":[";
+    for (size_t i = 0; i < r.webhook.event_ids.size(); ++i) {
+      out_ << (i ? "," : "") << '"' << r.webhook.event_ids[i] << '"';
+    }
+    out_ << "]}\n";
+  }
+  void summary(double seconds) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::sort(latencies_.begin(), latencies_.end());
+    auto q = [&](double p) {
+      return latencies_.empty() ? 0.0 : latencies_[std::min(latencies_.size() - 1, static_cast<size_t>(p * static_cast<double>(latencies_.size())))];
+    };
+    std::cout << "loadgen: " << latencies_.size() << " requests in " << seconds << " s ("
+              << static_cast<double>(latencies_.size()) / std::max(seconds, 1e-9) << "/s)\n  by status:";
+    for (auto& [status, n] : by_status_) std::cout << ' ' << status << '=' << n;
+    std::cout << "\n  by kind of input:";
+    for (auto& [kind, n] : by_expectation_) std::cout << ' ' << kind << '=' << n;
+    std::cout << "\n  latency ms p50=" << q(0.5) << " p99=" << q(0.99) << " max=" << q(1.0) << std::endl;
+    if (out_.is_open()) out_.flush();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::ofstream out_;
+  std::map<int, uint64_t> by_status_;
+  std::map<std::string, uint64_t> by_expectation_;
+  std::vector<double> latencies_;
+};
+
+// Hands out webhooks in sequence, paced to the target rate.
+class Feed {
+ public:
+  explicit Feed(const Options& o) : generator_(o.generator), options_(o), start_(Clock::now()) {}
+  bool next(cf::GeneratedWebhook& out, const std::atomic<bool>& stop) {
+    Clock::time_point slot;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stop) return false;
+      if (options_.duration_s > 0) {
+        if (Clock::now() - start_ > std::chrono::duration<double>(options_.duration_s)) return false;
+      } else if (issued_ >= options_.count) {
+        return false;
+      }
+      out = generator_.next();
+      slot = start_ + std::chrono::duration_cast<Clock::duration>(
+                          std::chrono::duration<double>(options_.rate > 0 ? static_cast<double>(issued_) / options_.rate : 0));
+      ++issued_;
+    }
+    std::this_thread::sleep_until(slot);
+    return true;
+  }
+
+ private:
+  std::mutex mutex_;
+  cf::WebhookGenerator generator_;
+  const Options& options_;
+  Clock::time_point start_;
+  int64_t issued_ = 0;
+};
+
+std::string extract_request_id(const std::string& body) {
+  auto pos = body.find("\"request_id\":\"");
+  if (pos == std::string::npos) return {};
+  pos += 14;
+  return body.substr(pos, body.find('"', pos) - pos);
+}
+
+void http_worker(const Options& o, Feed& feed, Reporter& reporter, const std::atomic<bool>& stop) {
+  auto colon = o.target.rfind(':');
+  std::string host = o.target.substr(0, colon), port = o.target.substr(colon + 1);
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  auto endpoints = resolver.resolve(host, port);
+  std::unique_ptr<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+  cf::GeneratedWebhook w;
+  while (feed.next(w, stop)) {
+    for (int attempt = 0;; ++attempt) {
+      auto started = Clock::now();
+      int status = 0;
+      std::string request_id;
+      try {
+        if (!stream) {
+          stream = std::make_unique<beast::tcp_stream>(io);
+          stream->connect(endpoints);
+          stream->socket().set_option(tcp::no_delay(true));
+        }
+        http::request<http::string_body> req{http::verb::post, w.path, 11};
+        req.set(http::field::host, host);
+        req.set(http::field::content_type, "application/json");
+        if (!w.authorization.empty()) req.set(http::field::authorization, w.authorization);
+        if (!w.api_key.empty()) req.set("X-Api-Key", w.api_key);
+        req.body() = w.body;
+        req.prepare_payload();
+        stream->expires_after(std::chrono::seconds(30));
+        http::write(*stream, req);
+        http::response_parser<http::string_body> parser;
+        parser.body_limit(1 << 20);
+        http::read(*stream, buffer, parser);
+        auto& res = parser.get();
+        status = res.result_int();
+        request_id = extract_request_id(res.body());
+        if (!res.keep_alive()) stream.reset();
+      } catch (const std::exception& e) {
+        // The server closes the connection after 413; a reset then is the answer.
+        stream.reset();
+        buffer.clear();
+        status = w.expect == cf::Expectation::kOversize ? 413 : 0;
+        if (status == 0) std::cerr << "loadgen: request failed: " << e.what() << "\n";
+      }
+      double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+      if (o.retry_unavailable && (status == 503 || status == 0 || status == 429) && attempt < 50 && !stop) {
+        reporter.record({w, status, request_id, ms});
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      reporter.record({w, status, request_id, ms});
+      break;
+    }
+  }
+}
+
+struct KafkaFeedListener : cf::DeliveryListener {
+  std::atomic<uint64_t> failed{0};
+  void on_delivery(rd_kafka_resp_err_t error, void*) override {
+    if (error) failed.fetch_add(1);
+  }
+};
+
+int write_to_kafka(const Options& o, Feed& feed, Reporter& reporter, const std::atomic<bool>& stop) {
+  KafkaFeedListener listener;
+  cf::Producer producer(o.kafka, "cf-loadgen", &listener);
+  cf::GeneratedWebhook w;
+  uint64_t n = 0;
+  while (feed.next(w, stop)) {
+    if (w.expect == cf::Expectation::kBadSignature || w.expect == cf::Expectation::kOversize) continue;
+    cf::OutputRecord rec;
+    bool tiktok = w.path == "/webhooks/tiktok";
+    rec.topic = tiktok ? "webhooks.tiktok.raw" : "webhooks.shipping.raw";
+    rec.key = w.partition_key;
+    rec.value = w.body;
+    rec.headers.push_back({"cf-source", tiktok ? "tiktok" : "shipping"});
+    if (!tiktok) rec.headers.push_back({"cf-provider", o.generator.shipping_provider});
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch()).count();
+    rec.headers.push_back({"cf-received-at", std::to_string(now_ms)});
+    std::string request_id = "lg-" + std::to_string(w.sequence);
+    rec.headers.push_back({"cf-request-id", request_id});
+    producer.produce(rec, nullptr);
+    if ((++n & 1023) == 0) producer.poll(0);
+    reporter.record({w, 202, request_id, 0});
+  }
+  producer.flush(60000);
+  return listener.failed ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  std::string log_level = "warn";
+  try {
+    cf::OptionsParser options("cf-loadgen", "Seeded webhook traffic generator.");
+    options.add_kafka_options(o.kafka);
+    options.add_logging_options(log_level);
+    auto& g = o.generator;
+    options.add()("target", po::value(&o.target)->default_value(o.target), "ingest host:port")(
+        "connections", po::value(&o.connections)->default_value(o.connections), "parallel keep-alive connections")(
+        "rate", po::value(&o.rate)->default_value(o.rate), "requests per second in total (0: as fast as possible)")(
+        "count", po::value(&o.count)->default_value(o.count), "number of webhooks")(
+        "duration", po::value(&o.duration_s)->default_value(0), "seconds to run instead of --count")(
+        "seed", po::value(&g.seed)->default_value(g.seed), "random seed")(
+        "shops", po::value(&g.shops)->default_value(g.shops), "number of shops")(
+        "skus", po::value(&g.skus)->default_value(g.skus), "number of SKUs (Zipf popularity)")(
+        "zipf", po::value(&g.zipf_exponent)->default_value(g.zipf_exponent), "Zipf exponent")(
+        "duplicates", po::value(&g.duplicate_share)->default_value(g.duplicate_share), "share of re-sent webhooks")(
+        "bad-signatures", po::value(&g.bad_signature_share)->default_value(g.bad_signature_share), "share with a wrong signature")(
+        "malformed", po::value(&g.malformed_share)->default_value(g.malformed_share), "share of broken JSON")(
+        "schema-invalid", po::value(&g.schema_invalid_share)->default_value(g.schema_invalid_share), "share breaking the schema")(
+        "oversize", po::value(&g.oversize_share)->default_value(g.oversize_share), "share of bodies over the ingest's limit")(
+        "burst-every", po::value(&g.burst_every)->default_value(g.burst_every), "a viral burst every N webhooks")(
+        "burst-length", po::value(&g.burst_length)->default_value(g.burst_length), "orders per burst")(
+        "start-time", po::value(&g.start_time_s)->default_value(g.start_time_s), "event time (epoch s) of the first webhook")(
+        "report", po::value(&o.report_file), "write one JSON line per request here")(
+        "retry-unavailable", po::bool_switch(&o.retry_unavailable), "re-send after 503/429/connection errors, as a real sender does")(
+        "to-kafka", po::bool_switch(&o.to_kafka), "write raw records straight to Kafka instead of HTTP")(
+        "write-shops-file", po::value(&o.write_shops_file), "write the matching shop directory and exit")(
+        "write-secrets-file", po::value(&o.write_secrets_file), "write the matching webhook secrets and exit");
+    if (!options.parse(argc, argv)) return 0;
+    cf::init_logging("loadgen", log_level);
+    if (!o.write_shops_file.empty() || !o.write_secrets_file.empty()) {
+      cf::WebhookGenerator gen(o.generator);
+      if (!o.write_shops_file.empty()) std::ofstream(o.write_shops_file) << gen.shop_directory_json();
+      if (!o.write_secrets_file.empty()) std::ofstream(o.write_secrets_file) << gen.secrets_json();
+      return 0;
+    }
+    if (o.connections < 1) throw cf::ConfigError("--connections: at least 1");
+    const auto& stop = cf::stop_requested_by_signal();
+    Reporter reporter(o.report_file);
+    Feed feed(o);
+    auto started = Clock::now();
+    int rc = 0;
+    if (o.to_kafka) {
+      rc = write_to_kafka(o, feed, reporter, stop);
+    } else {
+      std::vector<std::thread> threads;
+      for (int i = 0; i < o.connections; ++i) {
+        threads.emplace_back([&] { http_worker(o, feed, reporter, stop); });
+      }
+      for (auto& t : threads) t.join();
+    }
+    reporter.summary(std::chrono::duration<double>(Clock::now() - started).count());
+    return rc;
+  } catch (const cf::ConfigError& e) {
+    std::cerr << "cf-loadgen: configuration error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "cf-loadgen: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,243 @@
+#include "webhook_generator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "cf/signature.h"
+#include "cf/time_format.h"
+
+namespace cf {
+namespace {
+
+const char* const kStatuses[] = {"UNPAID",     "AWAITING_SHIPMENT", "AWAITING_COLLECTION",
+                                 "IN_TRANSIT", "DELIVERED",         "COMPLETED"};
+const char* const kTracking[] = {"label_created", "picked_up", "in_transit", "out_for_delivery",
+                                 "delivered"};
+
+std::string price_text(int64_t minor) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%lld.%02lld", static_cast<long long>(minor / 100),
+                static_cast<long long>(minor % 100));
+  return buf;
+}
+
+}  // namespace
+
+const char* to_string(Expectation e) {
+  switch (e) {
+    case Expectation::kValid: return "valid";
+    case Expectation::kDuplicate: return "duplicate";
+    case Expectation::kInvalid: return "invalid";
+    case Expectation::kBadSignature: return "bad_signature";
+    case Expectation::kOversize: return "oversize";
+  }
+  return "?";
+}
+
+WebhookGenerator::WebhookGenerator(GeneratorSettings settings)
+    : settings_(std::move(settings)), rng_(settings_.seed) {
+  double total = 0;
+  for (int k = 1; k <= settings_.skus; ++k) {
+    total += 1.0 / std::pow(k, settings_.zipf_exponent);
+    sku_cdf_.push_back(total);
+  }
+  for (auto& c : sku_cdf_) c /= total;
+}
+
+std::string WebhookGenerator::shop_id(int index) const {
+  return "shop-" + std::to_string(7000 + index);
+}
+
+std::string WebhookGenerator::shop_directory_json() const {
+  std::string json = "{\"shops\":{";
+  for (int i = 0; i < settings_.shops; ++i) {
+    json += (i ? "," : "") + std::string("\"") + shop_id(i) + "\":{\"creator_id\":\"creator-" +
+            std::to_string(100 + i) + "\"}";
+  }
+  return json + "}}";
+}
+
+std::string WebhookGenerator::secrets_json() const {
+  return "{\"tiktok\":{\"app_key\":\"" + settings_.app_key + "\",\"app_secret\":\"" +
+         settings_.app_secret + "\"},\"shipping\":{\"" + settings_.shipping_provider +
+         "\":{\"api_key\":\"" + settings_.shipping_api_key + "\"}}}";
+}
+
+int WebhookGenerator::pick_sku() {
+  if (burst_remaining_ > 0) {
+    --burst_remaining_;
+    return burst_sku_;
+  }
+  double u = std::uniform_real_distribution<double>(0, 1)(rng_);
+  return static_cast<int>(std::lower_bound(sku_cdf_.begin(), sku_cdf_.end(), u) - sku_cdf_.begin());
+}
+
+void WebhookGenerator::sign(GeneratedWebhook& w) const {
+  if (w.path == "/webhooks/tiktok") {
+    w.authorization = hmac_sha256_hex(settings_.app_secret, settings_.app_key + w.body);
+  } else {
+    w.api_key = settings_.shipping_api_key;
+  }
+}
+
+GeneratedWebhook WebhookGenerator::make_order(int64_t ts) {
+  GeneratedWebhook w;
+  w.kind = "order";
+  w.path = "/webhooks/tiktok";
+  std::uniform_real_distribution<double> unit(0, 1);
+  OpenOrder order;
+  bool update_existing = !open_orders_.empty() && unit(rng_) < 0.35;
+  if (update_existing) {
+    size_t i = std::uniform_int_distribution<size_t>(0, open_orders_.size() - 1)(rng_);
+    order = open_orders_[i];
+    order.status_index = std::min(order.status_index + 1, 5);
+    open_orders_[i] = order;
+  } else {
+    order.order_id = "57" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(10000000 + order_counter_++);
+    order.shop = std::uniform_int_distribution<int>(0, settings_.shops - 1)(rng_);
+    order.status_index = unit(rng_) < 0.15 ? 0 : 1;
+    open_orders_.push_back(order);
+    if (open_orders_.size() > 2000) open_orders_.pop_front();
+  }
+  // The order's content is a function of its id, so every notification of one
+  // order carries the same line items.
+  std::mt19937_64 order_rng(std::hash<std::string>{}(order.order_id));
+  int lines = 1 + static_cast<int>(order_rng() % 3);
+  std::string items;
+  int64_t total = 0;
+  for (int l = 0; l < lines; ++l) {
+    int sku = l == 0 && !update_existing ? pick_sku() : static_cast<int>(order_rng() % static_cast<uint64_t>(settings_.skus));
+    if (l == 0) w.sku_id = "17" + std::to_string(300000 + sku);
+    int qty = 1 + static_cast<int>(order_rng() % 3);
+    int64_t price = 499 + static_cast<int64_t>((sku * 7919) % 5000);
+    total += price * qty;
+    items += (l ? "," : "") + std::string("{\"sku_id\":\"17") + std::to_string(300000 + sku) +
+             "\",\"seller_sku\":\"CF-" + std::to_string(sku) + "\",\"quantity\":" +
+             std::to_string(qty) + ",\"sale_price\":\"" + price_text(price) +
+             "\",\"currency\":\"USD\"}";
+  }
+  const char* status = kStatuses[order.status_index];
+  std::string payment;
+  bool paid = order.status_index >= 1;
+  if (paid) {
+    payment = ",\"payment\":{\"total_amount\":\"" + price_text(total) +
+              "\",\"currency\":\"USD\",\"paid_time\":" + std::to_string(ts) + "}";
+  }
+  std::string notification_id = "7" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
+  w.body = "{\"type\":1,\"tts_notification_id\":\"" + notification_id + "\",\"shop_id\":\"" +
+           shop_id(order.shop) + "\",\"timestamp\":" + std::to_string(ts) +
+           ",\"data\":{\"order_id\":\"" + order.order_id + "\",\"order_status\":\"" + status +
+           "\",\"is_on_hold_order\":false,\"update_time\":" + std::to_string(ts) +
+           ",\"line_items\":[" + items + "]" + payment + "}}";
+  w.partition_key = shop_id(order.shop);
+  w.idempotency_key = "tiktok:" + notification_id;
+  w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
+  if (paid) w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":1"));
+  return w;
+}
+
+GeneratedWebhook WebhookGenerator::make_stock(int64_t ts) {
+  GeneratedWebhook w;
+  w.kind = "stock";
+  w.path = "/webhooks/tiktok";
+  int sku = pick_sku();
+  int shop = std::uniform_int_distribution<int>(0, settings_.shops - 1)(rng_);
+  int stock = std::uniform_int_distribution<int>(0, 400)(rng_);
+  std::string notification_id = "9" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
+  w.sku_id = "17" + std::to_string(300000 + sku);
+  w.body = "{\"type\":1001,\"tts_notification_id\":\"" + notification_id + "\",\"shop_id\":\"" +
+           shop_id(shop) + "\",\"timestamp\":" + std::to_string(ts) + ",\"data\":{\"sku_id\":\"" +
+           w.sku_id + "\",\"seller_sku\":\"CF-" + std::to_string(sku) +
+           "\",\"warehouse_id\":\"wh-1\",\"available_stock\":" + std::to_string(stock) +
+           ",\"update_time\":" + std::to_string(ts) + "}}";
+  w.partition_key = shop_id(shop);
+  w.idempotency_key = "tiktok:" + notification_id;
+  w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
+  return w;
+}
+
+GeneratedWebhook WebhookGenerator::make_shipping(int64_t ts) {
+  GeneratedWebhook w;
+  w.kind = "shipping";
+  w.path = "/webhooks/shipping/" + settings_.shipping_provider;
+  int shop = std::uniform_int_distribution<int>(0, settings_.shops - 1)(rng_);
+  std::string order_id = open_orders_.empty() ? "5700000000000" : open_orders_.back().order_id;
+  std::string tracking = "SF" + std::to_string(100000000 + (sequence_ * 7) % 5000);
+  std::string event_id = "evt-" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
+  const char* status = kTracking[sequence_ % 5];
+  w.body = "{\"event_id\":\"" + event_id + "\",\"tracking_number\":\"" + tracking +
+           "\",\"carrier\":\"USPS\",\"status\":\"" + status + "\",\"order_id\":\"" + order_id +
+           "\",\"shop_id\":\"" + shop_id(shop) + "\",\"occurred_at\":\"" +
+           format_rfc3339_ms(ts * 1000) + "\"}";
+  w.partition_key = settings_.shipping_provider + ":" + tracking;
+  w.idempotency_key = "shipping:" + settings_.shipping_provider + ":" + event_id;
+  w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
+  return w;
+}
+
+GeneratedWebhook WebhookGenerator::next() {
+  std::uniform_real_distribution<double> unit(0, 1);
+  uint64_t seq = sequence_;
+  int64_t ts = settings_.start_time_s +
+               static_cast<int64_t>(static_cast<double>(seq) * settings_.event_seconds_per_webhook);
+  if (settings_.burst_every > 0 && seq > 0 && seq % static_cast<uint64_t>(settings_.burst_every) == 0) {
+    burst_remaining_ = settings_.burst_length;
+    burst_sku_ = std::uniform_int_distribution<int>(0, settings_.skus - 1)(rng_);
+  }
+  double roll = unit(rng_);
+  GeneratedWebhook w;
+  if (roll < settings_.duplicate_share && !recent_valid_.empty()) {
+    size_t i = std::uniform_int_distribution<size_t>(0, recent_valid_.size() - 1)(rng_);
+    w = recent_valid_[i];
+    w.expect = Expectation::kDuplicate;
+  } else {
+    double kind = unit(rng_);
+    if (kind < settings_.shipping_share) {
+      w = make_shipping(ts);
+    } else if (kind < settings_.shipping_share + settings_.stock_sync_share) {
+      w = make_stock(ts);
+    } else {
+      w = make_order(ts);
+    }
+    w.event_time_ms = ts * 1000;
+    roll -= settings_.duplicate_share;
+    if (roll >= 0 && roll < settings_.bad_signature_share) {
+      sign(w);
+      w.expect = Expectation::kBadSignature;
+      if (!w.authorization.empty()) {
+        w.authorization[5] = w.authorization[5] == 'a' ? 'b' : 'a';
+      } else {
+        w.api_key = "wrong-key";
+      }
+      w.event_ids.clear();
+    } else if ((roll -= settings_.bad_signature_share) >= 0 && roll < settings_.malformed_share) {
+      w.body = w.body.substr(0, w.body.size() / 2) + "#garbage";
+      w.expect = Expectation::kInvalid;
+      w.reject_code = "malformed_json";
+      w.event_ids.clear();
+      sign(w);
+    } else if ((roll -= settings_.malformed_share) >= 0 && roll < settings_.schema_invalid_share) {
+      auto pos = w.body.find("\"shop_id\"");
+      w.body.replace(pos, 9, "\"shop_ident\"");
+      w.expect = Expectation::kInvalid;
+      w.reject_code = "schema_violation";
+      w.event_ids.clear();
+      sign(w);
+    } else if ((roll -= settings_.schema_invalid_share) >= 0 && roll < settings_.oversize_share) {
+      w.body.insert(w.body.size() - 1, ",\"padding\":\"" + std::string(settings_.oversize_bytes, 'x') + "\"");
+      w.expect = Expectation::kOversize;
+      w.event_ids.clear();
+      sign(w);
+    } else {
+      sign(w);
+      recent_valid_.push_back(w);
+      if (recent_valid_.size() > 500) recent_valid_.pop_front();
+    }
+  }
+  w.sequence = seq;
+  ++sequence_;
+  return w;
+}
+
+}  // namespace cf

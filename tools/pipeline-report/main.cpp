@@ -1,0 +1,147 @@
+// cf-pipeline-report: what the pipeline did, read back from its topics:
+// webhooks accepted and refused, rejections by reason, events by type,
+// throughput, and latency from HTTP accept (received_at) to validated event.
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "cf/errors.h"
+#include "cf/logging.h"
+#include "cf/time_format.h"
+#include "cf/topic_reader.h"
+
+namespace po = boost::program_options;
+
+namespace {
+
+double percentile(std::vector<double>& values, double q) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  auto i = static_cast<size_t>(q * static_cast<double>(values.size() - 1));
+  return values[i];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cf::KafkaSettings kafka;
+  std::string loadgen_report, log_level = "warn";
+  try {
+    cf::OptionsParser options("cf-pipeline-report", "Summarises what the pipeline did.");
+    options.add_kafka_options(kafka);
+    options.add_logging_options(log_level);
+    options.add()("loadgen-report", po::value(&loadgen_report), "cf-loadgen --report file (HTTP answers)");
+    if (!options.parse(argc, argv)) return 0;
+    cf::init_logging("report", log_level);
+
+    std::map<int, uint64_t> http_status;
+    uint64_t posted = 0;
+    if (!loadgen_report.empty()) {
+      std::ifstream in(loadgen_report);
+      std::string line;
+      std::map<uint64_t, int> last_status;  // retried requests count once, by their final answer
+      while (std::getline(in, line)) {
+        rapidjson::Document doc;
+        doc.Parse(line.c_str());
+        if (doc.HasParseError()) continue;
+        last_status[doc["seq"].GetUint64()] = doc["status"].GetInt();
+      }
+      for (auto& [seq, status] : last_status) ++http_status[status];
+      posted = last_status.size();
+    }
+
+    uint64_t raw = 0;
+    for (const char* topic : {"webhooks.tiktok.raw", "webhooks.shipping.raw"}) {
+      raw += static_cast<uint64_t>(cf::read_topic(kafka, topic, {}, [](const cf::InputRecord&) { return true; }));
+    }
+
+    std::map<std::string, uint64_t> rejected_by_code;
+    uint64_t rejected = 0;
+    cf::read_topic(kafka, "webhooks.rejected", {}, [&](const cf::InputRecord& r) {
+      ++rejected;
+      rapidjson::Document reason;
+      auto header = r.header("cf-reject-reason");
+      if (header) reason.Parse(header->data(), header->size());
+      std::string code = "unknown";
+      if (header && !reason.HasParseError() && reason.HasMember("code")) {
+        std::string field = reason["field"].GetString();
+        code = std::string(reason["code"].GetString()) + " (" + (field.empty() ? "" : field + " ") +
+               reason["rule"].GetString() + ")";
+      }
+      ++rejected_by_code[code];
+      return true;
+    });
+
+    std::map<std::string, uint64_t> events_by_type;
+    std::set<std::string> event_ids, sources;
+    std::vector<double> latencies_ms;
+    int64_t first_ms = INT64_MAX, last_ms = 0;
+    uint64_t events = 0;
+    cf::read_topic(kafka, "events.validated", {}, [&](const cf::InputRecord& r) {
+      rapidjson::Document doc;
+      doc.Parse(r.value().data(), r.value().size());
+      if (doc.HasParseError()) return true;
+      ++events;
+      ++events_by_type[doc["event_type"].GetString()];
+      event_ids.insert(doc["event_id"].GetString());
+      sources.insert(doc["metadata"]["causation_id"].GetString());
+      int64_t produced = r.timestamp_ms();
+      first_ms = std::min(first_ms, produced);
+      last_ms = std::max(last_ms, produced);
+      if (doc.HasMember("received_at")) {
+        if (auto received = cf::parse_rfc3339_ms(doc["received_at"].GetString())) {
+          latencies_ms.push_back(static_cast<double>(produced - *received));
+        }
+      }
+      return true;
+    });
+
+    std::printf("\n=== CreatorFlow Streams: what happened ===\n");
+    if (posted) {
+      std::printf("webhooks posted over HTTP          %8llu\n", static_cast<unsigned long long>(posted));
+      const std::map<int, const char*> meaning = {
+          {202, "accepted (durable in Kafka)"}, {400, "malformed HTTP"}, {401, "bad signature / API key"},
+          {413, "body too large"}, {429, "rate limited"}, {503, "Kafka unavailable"}, {0, "no answer"}};
+      for (auto& [status, n] : http_status) {
+        auto m = meaning.find(status);
+        std::printf("  HTTP %3d %-26s %8llu\n", status, m == meaning.end() ? "" : m->second,
+                    static_cast<unsigned long long>(n));
+      }
+    }
+    std::printf("raw records in Kafka               %8llu\n", static_cast<unsigned long long>(raw));
+    std::printf("rejected by the validator          %8llu  (on webhooks.rejected)\n",
+                static_cast<unsigned long long>(rejected));
+    for (auto& [code, n] : rejected_by_code) {
+      std::printf("  %-40s %6llu\n", code.c_str(), static_cast<unsigned long long>(n));
+    }
+    uint64_t distinct_sources = sources.size();
+    uint64_t duplicates = raw >= rejected + distinct_sources ? raw - rejected - distinct_sources : 0;
+    std::printf("duplicates dropped                 %8llu\n", static_cast<unsigned long long>(duplicates));
+    std::printf("domain events on events.validated  %8llu  (%zu distinct ids)\n",
+                static_cast<unsigned long long>(events), event_ids.size());
+    for (auto& [type, n] : events_by_type) {
+      std::printf("  %-32s %8llu\n", type.c_str(), static_cast<unsigned long long>(n));
+    }
+    if (events > 1 && last_ms > first_ms) {
+      std::printf("throughput                         %8.0f events/s over %.1f s\n",
+                  static_cast<double>(events) * 1000.0 / static_cast<double>(last_ms - first_ms),
+                  static_cast<double>(last_ms - first_ms) / 1000.0);
+    }
+    double p50 = percentile(latencies_ms, 0.5), p99 = percentile(latencies_ms, 0.99);
+    std::printf("latency HTTP accept -> validated   p50 %.0f ms, p99 %.0f ms (%zu events)\n", p50, p99,
+                latencies_ms.size());
+  } catch (const cf::ConfigError& e) {
+    std::cerr << "cf-pipeline-report: configuration error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "cf-pipeline-report: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
