@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "cf/clients.h"
 #include "cf/logging.h"
 #include "cf/metrics.h"
 #include "cf/producer.h"
@@ -22,17 +23,8 @@ using tcp = asio::ip::tcp;
 namespace cf {
 namespace {
 
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t steady_ms() { return steady_clock_ms(); }
+int64_t wall_ms() { return wall_clock_ms(); }
 
 std::string new_request_id() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};

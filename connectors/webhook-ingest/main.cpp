@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "cf/main_guard.h"
 #include "cf/errors.h"
 #include "cf/logging.h"
 #include "cf/worker.h"
@@ -13,7 +14,7 @@ int main(int argc, char** argv) {
   cf::IngestSettings s;
   std::string log_level = "info";
   std::string secrets_file;
-  try {
+  return cf::guarded_main("webhook-ingest", [&]() -> int {
     cf::OptionsParser options("webhook-ingest",
                               "Receives TikTok Shop and shipping webhooks over HTTP and makes "
                               "them durable in Kafka before answering 202.");
@@ -57,12 +58,6 @@ int main(int argc, char** argv) {
     cf::IngestServer server(s, std::move(secrets));
     std::cout << "listening " << server.port() << std::endl;
     server.run(stop);
-  } catch (const cf::ConfigError& e) {
-    std::cerr << "webhook-ingest: configuration error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "webhook-ingest: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

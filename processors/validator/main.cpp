@@ -1,6 +1,7 @@
 // validator: raw webhooks -> schema-checked domain events keyed by creator.
 #include <iostream>
 
+#include "cf/main_guard.h"
 #include "cf/errors.h"
 #include "cf/logging.h"
 #include "validator_handler.h"
@@ -12,7 +13,7 @@ int main(int argc, char** argv) {
   std::string schema_dir = cf::default_schema_directory();
   std::string shops_file;
   int64_t dedup_ttl_hours = 24;
-  try {
+  return cf::guarded_main("validator", [&]() -> int {
     cf::OptionsParser options("validator", "Validates raw webhooks into domain events.");
     options.add_worker_options(settings);
     options.add()("schema-dir", boost::program_options::value(&schema_dir)->default_value(schema_dir),
@@ -37,15 +38,6 @@ int main(int argc, char** argv) {
     cf::ValidatorHandler handler(validator, topics, settings.kafka, dedup_ttl_hours * 3600 * 1000);
     cf::Worker worker(settings, {topics.tiktok_raw, topics.shipping_raw}, handler);
     worker.run(cf::stop_requested_by_signal());
-  } catch (const cf::ConfigError& e) {
-    std::cerr << "validator: configuration error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "validator: configuration error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    spdlog::critical("validator failed: {}", e.what());
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

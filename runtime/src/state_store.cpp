@@ -3,6 +3,7 @@
 #include <chrono>
 #include <map>
 
+#include "cf/clients.h"
 #include "cf/errors.h"
 #include "cf/kafka_handles.h"
 #include "cf/logging.h"
@@ -112,17 +113,8 @@ int64_t read_changelog(
     const std::function<void(int32_t, std::string_view, const std::string_view*)>& apply) {
   static auto log = component_logger("state");
   if (partitions.empty()) return 0;
-  ConfHandle conf(rd_kafka_conf_new());
-  set_kafka_property(conf.get(), "group.id", "cf.changelog-restore");  // assign() only; never commits
-  set_kafka_property(conf.get(), "enable.auto.commit", "false");
-  set_kafka_property(conf.get(), "enable.partition.eof", "true");
-  apply_kafka_settings(conf.get(), settings);
-  route_kafka_logs(conf.get());
-  char err[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err);
-  if (!rk) throw ConfigError(std::string("cannot create restore consumer: ") + err);
-  conf.release();
-  KafkaHandle consumer(rk);
+  KafkaHandle consumer = make_reader(settings, "cf.changelog-restore");
+  rd_kafka_t* rk = consumer.get();
 
   std::map<int32_t, int64_t> end;  // partitions still to read -> their end offset
   PartitionListHandle list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));

@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "cf/clients.h"
 #include "cf/errors.h"
 #include "cf/kafka_handles.h"
 #include "cf/logging.h"
@@ -11,12 +12,6 @@
 
 namespace cf {
 namespace {
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Returns a logical offset, or sets time_ms and returns RD_KAFKA_OFFSET_END
 // (the start is then looked up by time).
@@ -32,7 +27,7 @@ int64_t parse_start(const std::string& start, int64_t& time_ms) {
       std::string amount = start.substr(6);
       char unit = amount.back();
       int64_t scale = unit == 'h' ? 3600000 : unit == 'm' ? 60000 : 1000;
-      time_ms = wall_ms() - std::stoll(amount) * scale;
+      time_ms = wall_clock_ms() - std::stoll(amount) * scale;
       return RD_KAFKA_OFFSET_END;
     } else if (start.rfind("time:", 0) == 0) {
       if (auto t = parse_rfc3339_ms(start.substr(5))) {
@@ -55,17 +50,8 @@ int64_t read_topic(const KafkaSettings& settings, const std::string& topic,
   int64_t time_ms = -1;
   const int64_t start = parse_start(options.start, time_ms);
 
-  ConfHandle conf(rd_kafka_conf_new());
-  set_kafka_property(conf.get(), "group.id", "cf.reader");  // assign() only; never commits
-  set_kafka_property(conf.get(), "enable.auto.commit", "false");
-  set_kafka_property(conf.get(), "enable.partition.eof", "true");
-  apply_kafka_settings(conf.get(), settings);
-  route_kafka_logs(conf.get());
-  char err[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err);
-  if (!rk) throw ConfigError(std::string("cannot create consumer: ") + err);
-  conf.release();
-  KafkaHandle consumer(rk);
+  KafkaHandle consumer = make_reader(settings, "cf.reader");
+  rd_kafka_t* rk = consumer.get();
 
   const rd_kafka_metadata_t* raw_metadata = nullptr;
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);

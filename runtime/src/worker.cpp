@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "cf/clients.h"
 #include "cf/errors.h"
 #include "cf/logging.h"
 #include "cf/metrics.h"
@@ -17,17 +18,7 @@
 namespace cf {
 namespace {
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+int64_t steady_ms() { return steady_clock_ms(); }
 
 std::atomic<bool> g_stop{false};
 extern "C" void handle_stop_signal(int) { g_stop.store(true); }
@@ -387,7 +378,7 @@ int Worker::on_statistics(rd_kafka_t*, char* json, size_t json_len, void*) {
 
 void Worker::send_heartbeat() {
   std::string value = "{\"worker\":\"" + settings_.name + "\",\"instance\":\"" +
-                      settings_.instance_id + "\",\"ts_ms\":" + std::to_string(now_ms()) +
+                      settings_.instance_id + "\",\"ts_ms\":" + std::to_string(wall_clock_ms()) +
                       ",\"assigned_partitions\":" + std::to_string(partitions_.size()) +
                       ",\"metrics\":" + metrics().render_json() + "}";
   OutputRecord heartbeat{settings_.heartbeat_topic, settings_.name, std::move(value)};

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <random>
 
+#include "cf/clients.h"
 #include "cf/config.h"
 #include "cf/kafka_handles.h"
 #include "cf/producer.h"
@@ -65,10 +66,7 @@ TEST(DataLossDetection, OffsetBeyondTheLogStartIsReportedAsLoss) {
   {
     KafkaSettings settings;
     settings.brokers = broker.bootstrap();
-    ConfHandle conf(rd_kafka_conf_new());
-    apply_kafka_settings(conf.get(), settings);
-    char err[256];
-    KafkaHandle rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf.release(), err, sizeof err));
+    KafkaHandle rk = make_reader(settings, "test-watermarks");
     ASSERT_EQ(rd_kafka_query_watermark_offsets(rk.get(), "webhooks.tiktok.raw", 0, &low, &high, 10000), 0);
   }
   ASSERT_GT(low, 10) << "the development broker should have dropped the oldest records";

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "cf/main_guard.h"
 #include "cf/config.h"
 #include "cf/errors.h"
 #include "cf/kafka_handles.h"
@@ -112,7 +113,8 @@ int main(int argc, char** argv) {
   std::string control_fifo;
   std::string log_level = "warn";
   int partitions_override = 0;
-  try {
+  std::vector<std::string> extra_topics;
+  return cf::guarded_main("cf-dev-broker", [&]() -> int {
     cf::OptionsParser options("cf-dev-broker",
                               "Development Kafka broker on librdkafka's mock cluster (in memory; "
                               "keeps about 5 MiB per partition and drops older records).");
@@ -123,13 +125,26 @@ int main(int argc, char** argv) {
         "control-fifo", po::value(&control_fifo),
         "also read fault commands from this FIFO (created if missing)")(
         "partitions", po::value(&partitions_override)->default_value(0),
-        "override every topic's partition count (0: as in the catalog)");
+        "override every topic's partition count (0: as in the catalog)")(
+        "extra-topic", po::value(&extra_topics)->composing(),
+        "also create NAME:PARTITIONS (repeatable), e.g. for benchmarks");
     if (!options.parse(argc, argv)) return 0;
     if (brokers < 1 || brokers > 9) throw cf::ConfigError("--brokers-count: 1..9");
     cf::init_logging("dev-broker", log_level);
     const auto& stop = cf::stop_requested_by_signal();
 
     auto specs = cf::parse_topic_catalog(cf::read_file_or_throw(catalog_path, "--catalog"));
+    for (const auto& extra : extra_topics) {
+      auto colon = extra.rfind(':');
+      cf::TopicSpec spec;
+      spec.name = extra.substr(0, colon);
+      try {
+        spec.partitions = colon == std::string::npos ? 1 : std::stoi(extra.substr(colon + 1));
+      } catch (const std::exception&) {
+        throw cf::ConfigError("--extra-topic: expected NAME:PARTITIONS, got '" + extra + "'");
+      }
+      specs.push_back(spec);
+    }
     MockCluster cluster(brokers);
     for (auto spec : specs) {
       if (partitions_override > 0) spec.partitions = partitions_override;
@@ -159,11 +174,6 @@ int main(int argc, char** argv) {
     if (!bootstrap_file.empty()) std::remove(bootstrap_file.c_str());
     std::cout << "stopped" << std::endl;
     std::_Exit(0);  // detached readers may sit in blocking reads; skip their teardown
-  } catch (const cf::ConfigError& e) {
-    std::cerr << "cf-dev-broker: configuration error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "cf-dev-broker: " << e.what() << "\n";
-    return 1;
-  }
+    return 0;
+  });
 }

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "cf/main_guard.h"
 #include "cf/config.h"
 #include "cf/errors.h"
 #include "cf/logging.h"
@@ -241,7 +242,7 @@ int write_to_kafka(const Options& o, Feed& feed, Reporter& reporter, const std::
 int main(int argc, char** argv) {
   Options o;
   std::string log_level = "warn";
-  try {
+  return cf::guarded_main("cf-loadgen", [&]() -> int {
     cf::OptionsParser options("cf-loadgen", "Seeded webhook traffic generator.");
     options.add_kafka_options(o.kafka);
     options.add_logging_options(log_level);
@@ -293,11 +294,6 @@ int main(int argc, char** argv) {
     }
     reporter.summary(std::chrono::duration<double>(Clock::now() - started).count());
     return rc;
-  } catch (const cf::ConfigError& e) {
-    std::cerr << "cf-loadgen: configuration error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "cf-loadgen: " << e.what() << "\n";
-    return 1;
-  }
+    return 0;
+  });
 }

@@ -11,6 +11,7 @@
 #include <set>
 #include <vector>
 
+#include "cf/main_guard.h"
 #include "cf/errors.h"
 #include "cf/logging.h"
 #include "cf/time_format.h"
@@ -32,7 +33,7 @@ double percentile(std::vector<double>& values, double q) {
 int main(int argc, char** argv) {
   cf::KafkaSettings kafka;
   std::string loadgen_report, log_level = "warn";
-  try {
+  return cf::guarded_main("cf-pipeline-report", [&]() -> int {
     cf::OptionsParser options("cf-pipeline-report", "Summarises what the pipeline did.");
     options.add_kafka_options(kafka);
     options.add_logging_options(log_level);
@@ -136,12 +137,6 @@ int main(int argc, char** argv) {
     double p50 = percentile(latencies_ms, 0.5), p99 = percentile(latencies_ms, 0.99);
     std::printf("latency HTTP accept -> validated   p50 %.0f ms, p99 %.0f ms (%zu events)\n", p50, p99,
                 latencies_ms.size());
-  } catch (const cf::ConfigError& e) {
-    std::cerr << "cf-pipeline-report: configuration error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "cf-pipeline-report: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

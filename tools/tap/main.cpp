@@ -6,6 +6,7 @@
 
 #include <iostream>
 
+#include "cf/main_guard.h"
 #include "cf/errors.h"
 #include "cf/logging.h"
 #include "cf/time_format.h"
@@ -19,7 +20,7 @@ int main(int argc, char** argv) {
   cf::ReadOptions read;
   std::string topic, creator, event_type, log_level = "warn";
   bool with_headers = false;
-  try {
+  return cf::guarded_main("cf-tap", [&]() -> int {
     cf::OptionsParser options("cf-tap", "Prints a topic as JSON lines.");
     options.add_kafka_options(kafka);
     options.add_logging_options(log_level);
@@ -82,12 +83,6 @@ int main(int argc, char** argv) {
       return read.max_records < 0 || printed < read.max_records;
     }, &stop);
     std::cout.flush();
-  } catch (const cf::ConfigError& e) {
-    std::cerr << "cf-tap: configuration error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "cf-tap: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

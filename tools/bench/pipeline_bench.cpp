@@ -1,0 +1,218 @@
+// cf-bench: validator throughput next to a bare librdkafka consume->produce
+// loop, on the same generated webhooks fed live into the development broker
+// (it keeps only ~5 MiB per partition, so the input cannot be preloaded).
+//   cf-bench --brokers B --mode passthrough|validator --records N
+// Prints one line: mode, records, seconds, records/s, feeder records/s.
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "cf/main_guard.h"
+#include "cf/clients.h"
+#include "cf/errors.h"
+#include "cf/kafka_handles.h"
+#include "cf/logging.h"
+#include "cf/producer.h"
+#include "cf/schemas.h"
+#include "cf/worker.h"
+#include "validator_handler.h"
+#include "webhook_generator.h"
+
+namespace po = boost::program_options;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct NullListener : cf::DeliveryListener {
+  std::atomic<uint64_t> delivered{0}, failed{0};
+  void on_delivery(rd_kafka_resp_err_t error, void*) override {
+    if (error) failed.fetch_add(1); else delivered.fetch_add(1);
+  }
+};
+
+std::vector<cf::OutputRecord> generate(size_t count, uint64_t seed, const std::string& topic_override) {
+  cf::GeneratorSettings settings;
+  settings.seed = seed;
+  settings.oversize_share = 0;
+  cf::WebhookGenerator generator(settings);
+  std::vector<cf::OutputRecord> records;
+  records.reserve(count);
+  while (records.size() < count) {
+    cf::GeneratedWebhook w = generator.next();
+    if (w.expect == cf::Expectation::kBadSignature) continue;  // the ingest refuses those
+    bool tiktok = w.path == "/webhooks/tiktok";
+    cf::OutputRecord r;
+    r.topic = !topic_override.empty() ? topic_override : tiktok ? "webhooks.tiktok.raw" : "webhooks.shipping.raw";
+    r.key = w.partition_key;
+    r.value = std::move(w.body);
+    r.headers = {{"cf-source", tiktok ? "tiktok" : "shipping"},
+                 {"cf-received-at", "1795000000000"},
+                 {"cf-request-id", "bench-" + std::to_string(w.sequence)}};
+    if (!tiktok) r.headers.push_back({"cf-provider", settings.shipping_provider});
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
+// Records the measured loop has consumed; the feeder stays at most
+// kFeedWindow ahead so the development broker (~5 MiB per partition) never
+// drops input the loop has not read yet.
+std::atomic<uint64_t> g_consumed{0};
+constexpr uint64_t kFeedWindow = 100000;
+
+// Produces every record as fast as the producer takes them (within the
+// window); returns records/s.
+double feed(const cf::KafkaSettings& kafka, const std::vector<cf::OutputRecord>& records) {
+  NullListener listener;
+  cf::Producer producer(kafka, "bench-feeder", &listener);
+  auto start = Clock::now();
+  uint64_t i = 0;
+  for (const auto& r : records) {
+    while (i >= g_consumed.load() + kFeedWindow) {
+      producer.poll(1);
+    }
+    producer.produce(r, nullptr);
+    if ((++i & 4095) == 0) producer.poll(0);
+  }
+  producer.flush(300000);
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (listener.failed) std::cerr << "cf-bench: " << listener.failed << " feed records failed\n";
+  return static_cast<double>(records.size()) / seconds;
+}
+
+// The ceiling: consume, produce the same bytes, no per-record bookkeeping.
+double bare_loop(const cf::KafkaSettings& kafka, size_t expected, const std::string& input,
+                 const std::string& output) {
+  NullListener listener;
+  cf::Producer producer(kafka, "bench-bare-producer", &listener);
+  cf::KafkaHandle consumer = cf::make_client(
+      kafka, cf::ClientRole::kConsumer, {{"group.id", "bench-bare"}, {"auto.offset.reset", "earliest"}});
+  rd_kafka_poll_set_consumer(consumer.get());
+  cf::PartitionListHandle topics(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(topics.get(), input.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_subscribe(consumer.get(), topics.get());
+  size_t consumed = 0;
+  Clock::time_point first;
+  cf::OutputRecord out{output, "", "", {}};
+  auto last_progress = Clock::now();
+  uint64_t last_delivered = 0;
+  while (listener.delivered < expected) {
+    if (listener.delivered != last_delivered) {
+      last_delivered = listener.delivered;
+      last_progress = Clock::now();
+    } else if (Clock::now() - last_progress > std::chrono::seconds(20)) {
+      throw std::runtime_error("no progress for 20 s at " + std::to_string(last_delivered) + " of " +
+                               std::to_string(expected));
+    }
+    cf::MessageHandle msg(rd_kafka_consumer_poll(consumer.get(), consumed < expected ? 1 : 10));
+    if (msg && !msg->err) {
+      if (consumed++ == 0) first = Clock::now();
+      g_consumed.store(consumed, std::memory_order_relaxed);
+      out.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+      out.value.assign(static_cast<const char*>(msg->payload), msg->len);
+      producer.produce(out, nullptr);
+    }
+    producer.poll(0);
+  }
+  double seconds = std::chrono::duration<double>(Clock::now() - first).count();
+  rd_kafka_consumer_close(consumer.get());
+  return static_cast<double>(expected) / seconds;
+}
+
+// The runtime with a copy-through handler: what the worker loop itself costs
+// (per-input acknowledgement tracking, offset storing) without a transform.
+class CopyThrough : public cf::RecordHandler {
+ public:
+  void handle(const cf::InputRecord& input, std::vector<cf::OutputRecord>& outputs) override {
+    outputs.push_back({"bench.output", std::string(input.key()), std::string(input.value()), {}});
+  }
+};
+
+double worker_loop(const cf::KafkaSettings& kafka, size_t expected, cf::RecordHandler& handler,
+                   std::vector<std::string> inputs) {
+  cf::WorkerSettings settings;
+  settings.name = "validator";
+  settings.group = "bench-validator";
+  settings.kafka = kafka;
+  settings.metrics_port = -1;
+  settings.heartbeat_interval_ms = 0;
+  cf::Worker worker(settings, inputs, handler);
+  std::atomic<bool> stop{false};
+  std::thread runner([&] { worker.run(stop); });
+  // Throughput counts inputs whose outputs (events, rejections, changelog
+  // writes) are all acknowledged: the same bar as the bare loop's deliveries.
+  while (worker.stats().records_in == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  auto first = Clock::now();
+  auto last_progress = Clock::now();
+  uint64_t last_completed = 0;
+  while (worker.stats().records_completed < expected) {
+    g_consumed.store(worker.stats().records_in.load(), std::memory_order_relaxed);
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    uint64_t completed = worker.stats().records_completed.load();
+    if (completed != last_completed) {
+      last_completed = completed;
+      last_progress = Clock::now();
+    } else if (Clock::now() - last_progress > std::chrono::seconds(20)) {
+      stop = true;
+      runner.join();
+      throw std::runtime_error("no progress for 20 s at " + std::to_string(completed) + " of " +
+                               std::to_string(expected) + " (data lost: " +
+                               std::to_string(worker.stats().data_loss_records.load()) + ")");
+    }
+  }
+  double seconds = std::chrono::duration<double>(Clock::now() - first).count();
+  stop = true;
+  runner.join();
+  return static_cast<double>(expected) / seconds;
+}
+
+double validator_loop(const cf::KafkaSettings& kafka, size_t expected) {
+  auto schemas = cf::SchemaRegistry::load_directory(cf::default_schema_directory());
+  cf::WebhookGenerator reference{cf::GeneratorSettings{}};
+  auto shops = cf::ShopDirectory::from_json(reference.shop_directory_json());
+  cf::WebhookValidator validator(schemas, shops);
+  cf::ValidatorHandler handler(validator, cf::ValidatorTopics{}, kafka, 24LL * 3600 * 1000);
+  return worker_loop(kafka, expected, handler, {"webhooks.tiktok.raw", "webhooks.shipping.raw"});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cf::KafkaSettings kafka;
+  std::string mode = "validator", log_level = "warn";
+  size_t records = 600000;
+  uint64_t seed = 42;
+  return cf::guarded_main("cf-bench", [&]() -> int {
+    cf::OptionsParser options("cf-bench", "Validator throughput next to a bare consume->produce loop.");
+    options.add_kafka_options(kafka);
+    options.add_logging_options(log_level);
+    options.add()("mode", po::value(&mode)->default_value(mode), "passthrough (bare librdkafka loop), runtime (worker loop, copy-through) or validator")(
+        "records", po::value(&records)->default_value(records), "records to feed and process")(
+        "seed", po::value(&seed)->default_value(seed), "generator seed");
+    if (!options.parse(argc, argv)) return 0;
+    cf::init_logging("bench", log_level);
+    if (mode != "passthrough" && mode != "validator" && mode != "runtime") {
+      throw cf::ConfigError("--mode: passthrough, runtime or validator");
+    }
+    std::cerr << "cf-bench: generating " << records << " webhooks\n";
+    auto input = generate(records, seed, mode == "validator" ? "" : "bench.input");
+    size_t bytes = 0;
+    for (auto& r : input) bytes += r.value.size();
+    double feed_rate = 0, rate = 0;
+    std::thread feeder([&] { feed_rate = feed(kafka, input); });
+    if (mode == "passthrough") {
+      rate = bare_loop(kafka, records, "bench.input", "bench.output");
+    } else if (mode == "runtime") {
+      CopyThrough copy;
+      rate = worker_loop(kafka, records, copy, {"bench.input"});
+    } else {
+      rate = validator_loop(kafka, records);
+    }
+    feeder.join();
+    std::printf("%s records=%zu avg_bytes=%zu records_per_s=%.0f feeder_records_per_s=%.0f\n", mode.c_str(),
+                records, bytes / records, rate, feed_rate);
+    return 0;
+  });
+}

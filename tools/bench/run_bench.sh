@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# ./cf bench: every figure next to a ceiling measured in the same run.
+#  1. validator events/s vs a bare librdkafka consume->produce loop, same
+#     generated webhooks fed live into a fresh development broker each;
+#  2. per-record cost of the pure transforms (Google Benchmark);
+#  3. webhook-ingest requests/s and p99 at saturation (wrk) vs nginx
+#     answering a fixed 202 on the same box.
+# Usage: run_bench.sh BIN_DIR [--records N] [--http-seconds S]
+set -euo pipefail
+BIN="$1"; shift
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+records=600000 http_seconds=10
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --records) records="$2"; shift 2 ;;
+    --http-seconds) http_seconds="$2"; shift 2 ;;
+    *) echo "bench: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+WORK="$(mktemp -d /tmp/cf-bench.XXXXXX)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  sleep 0.5
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+export CF_SCHEMA_DIR="$ROOT/schemas"
+
+start_broker() {  # $1: name; extra args follow; sets broker_pid and b (bootstrap)
+  local name="$1"; shift
+  rm -f "$WORK/$name.bootstrap"
+  "$BIN/cf-dev-broker" --bootstrap-file "$WORK/$name.bootstrap" --catalog "$ROOT/topics/catalog.json" "$@" \
+    >"$WORK/$name.log" 2>&1 &
+  broker_pid=$!
+  pids+=($broker_pid)
+  for _ in $(seq 100); do [ -s "$WORK/$name.bootstrap" ] && break; sleep 0.1; done
+  b="$(cat "$WORK/$name.bootstrap")"
+}
+stop_broker() { kill -TERM "$broker_pid" 2>/dev/null || true; wait "$broker_pid" 2>/dev/null || true; }
+
+echo "== 1. validator vs bare consume->produce loop ($records webhooks, ~400 B, fed live) =="
+start_broker bare --extra-topic bench.input:12 --extra-topic bench.output:12
+bare=$("$BIN/cf-bench" --brokers "$b" --mode passthrough --records "$records" 2>"$WORK/bare.err" | tail -1)
+stop_broker
+start_broker runtime --extra-topic bench.input:12 --extra-topic bench.output:12
+runtime=$("$BIN/cf-bench" --brokers "$b" --mode runtime --records "$records" 2>"$WORK/runtime.err" | tail -1)
+stop_broker
+start_broker validator
+val=$("$BIN/cf-bench" --brokers "$b" --mode validator --records "$records" 2>"$WORK/validator.err" | tail -1)
+stop_broker
+echo "  ceiling  $bare"
+echo "  runtime  $runtime   (worker loop, copy-through handler)"
+echo "  measured $val"
+bare_rate=$(sed -E 's/.* records_per_s=([0-9]+).*/\1/' <<<"$bare")
+val_rate=$(sed -E 's/.* records_per_s=([0-9]+).*/\1/' <<<"$val")
+echo "  validator = $((100 * val_rate / bare_rate))% of the bare loop (target >= 50%)"
+
+echo
+echo "== 2. pure transforms, one core (Google Benchmark) =="
+"$BIN/cf-bench-transforms" --benchmark_min_time=0.5 2>/dev/null | grep -E '^BM_' | sed 's/^/  /'
+
+echo
+echo "== 3. webhook-ingest vs nginx fixed 202, wrk -t2 -c64 ${http_seconds}s on the same box =="
+if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
+  echo "  skipped: wrk and nginx are needed (./cf installs them)"; exit 0
+fi
+port_nginx=18991 port_ingest=18992
+cat >"$WORK/nginx.conf" <<NGINX
+worker_processes 2;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$port_nginx;
+    location / { return 202 '{"status":"accepted"}'; }
+  }
+}
+NGINX
+nginx -c "$WORK/nginx.conf"
+"$BIN/cf-loadgen" --write-shops-file "$WORK/shops.json" --write-secrets-file "$WORK/secrets.json"
+body='{"type":1,"tts_notification_id":"bench-1","shop_id":"shop-7000","timestamp":1795000000,"data":{"order_id":"5700001","order_status":"AWAITING_SHIPMENT","update_time":1795000000,"line_items":[{"sku_id":"17300001","seller_sku":"CF-1","quantity":1,"sale_price":"19.99","currency":"USD"}],"payment":{"total_amount":"19.99","currency":"USD","paid_time":1795000000}}}'
+signature=$(printf '%s%s' "cf-dev-app" "$body" | openssl dgst -sha256 -hmac "cf-dev-app-secret" -r | cut -d' ' -f1)
+cat >"$WORK/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$body'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "$signature"
+LUA
+start_broker http
+"$BIN/webhook-ingest" --brokers "$b" --port "$port_ingest" --secrets-file "$WORK/secrets.json" \
+  --rate-per-shop 10000000 --burst-per-shop 10000000 --threads 2 --log-level warn >"$WORK/ingest.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port_ingest/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fs -X POST -H "Authorization: $signature" -d "$body" "http://127.0.0.1:$port_ingest/webhooks/tiktok" >/dev/null \
+  || { echo "  ingest refused the benchmark request"; exit 1; }
+summarise() {  # wrk output on stdin -> "N req/s, p50 X, p99 Y, non-2xx Z"
+  awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /Non-2xx/ {bad=$5}
+       END {printf "%s req/s, p50 %s, p99 %s, non-2xx %s", rps, p50, p99, (bad==""?0:bad)}'
+}
+nginx_line=$(wrk -t2 -c64 -d"${http_seconds}s" --latency -s "$WORK/post.lua" "http://127.0.0.1:$port_nginx/webhooks/tiktok" | summarise)
+ingest_line=$(wrk -t2 -c64 -d"${http_seconds}s" --latency -s "$WORK/post.lua" "http://127.0.0.1:$port_ingest/webhooks/tiktok" | summarise)
+echo "  nginx (ceiling)  $nginx_line"
+echo "  webhook-ingest   $ingest_line (each 202 waited for acks=all from the broker)"
+n=$(cut -d' ' -f1 <<<"$nginx_line"); i=$(cut -d' ' -f1 <<<"$ingest_line")
+awk -v n="$n" -v i="$i" 'BEGIN {printf "  webhook-ingest = %.0f%% of nginx (target >= 25%%)\n", 100*i/n}'

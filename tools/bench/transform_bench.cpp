@@ -1,0 +1,107 @@
+// Google Benchmark of the pure transforms (no Kafka): where the validator's
+// CPU goes per record.
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include "cf/schemas.h"
+#include "cf/signature.h"
+#include "cf/state_store.h"
+#include "webhook_generator.h"
+#include "webhook_validator.h"
+
+namespace {
+
+struct Fixture {
+  cf::SchemaRegistry schemas = cf::SchemaRegistry::load_directory(cf::default_schema_directory());
+  cf::WebhookGenerator generator{cf::GeneratorSettings{}};
+  cf::ShopDirectory shops = cf::ShopDirectory::from_json(generator.shop_directory_json());
+  std::vector<cf::GeneratedWebhook> webhooks;
+  Fixture() {
+    while (webhooks.size() < 4096) {
+      auto w = generator.next();
+      if (w.expect == cf::Expectation::kValid) webhooks.push_back(std::move(w));
+    }
+  }
+  cf::RawWebhook raw(size_t i) const {
+    const auto& w = webhooks[i % webhooks.size()];
+    cf::RawWebhook r;
+    r.body = w.body;
+    r.source = w.path == "/webhooks/tiktok" ? "tiktok" : "shipping";
+    r.provider = "shipfast";
+    r.request_id = "bench";
+    r.received_at_ms = 1795000000000;
+    return r;
+  }
+};
+
+Fixture& fixture() {
+  static Fixture f;
+  return f;
+}
+
+void BM_ValidateAndNormalise(benchmark::State& state) {
+  auto& f = fixture();
+  cf::WebhookValidator validator(f.schemas, f.shops);
+  size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(validator.validate(f.raw(i++)));
+  state.SetItemsProcessed(static_cast<int64_t>(i));
+}
+BENCHMARK(BM_ValidateAndNormalise);
+
+void BM_ParseOnly(benchmark::State& state) {
+  auto& f = fixture();
+  size_t i = 0;
+  for (auto _ : state) {
+    rapidjson::Document doc;
+    auto raw = f.raw(i++);
+    doc.Parse(raw.body.data(), raw.body.size());
+    benchmark::DoNotOptimize(doc.IsObject());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(i));
+}
+BENCHMARK(BM_ParseOnly);
+
+void BM_EnvelopeSchemaOnly(benchmark::State& state) {
+  auto& f = fixture();
+  std::vector<rapidjson::Document> docs(64);
+  for (size_t k = 0; k < docs.size(); ++k) {
+    const auto& body = f.webhooks[k].body;
+    docs[k].Parse(body.data(), body.size());
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    const auto& d = docs[i++ % docs.size()];
+    benchmark::DoNotOptimize(f.schemas.validate(d.HasMember("tts_notification_id") ? "tiktok_webhook" : "shipping_webhook", d));
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(i));
+}
+BENCHMARK(BM_EnvelopeSchemaOnly);
+
+void BM_DedupCheck(benchmark::State& state) {
+  cf::TtlDedupStore store("cl", 0, "t|", 24LL * 3600 * 1000);
+  std::vector<cf::OutputRecord> out;
+  int64_t i = 0;
+  for (auto _ : state) {
+    out.clear();
+    benchmark::DoNotOptimize(store.check("tiktok:" + std::to_string(i), 1795000000000 + i, i, out));
+    ++i;
+  }
+  state.SetItemsProcessed(i);
+}
+BENCHMARK(BM_DedupCheck);
+
+void BM_TikTokSignature(benchmark::State& state) {
+  auto& f = fixture();
+  size_t i = 0;
+  for (auto _ : state) {
+    const auto& w = f.webhooks[i++ % f.webhooks.size()];
+    benchmark::DoNotOptimize(cf::verify_tiktok_signature("cf-dev-app", "cf-dev-app-secret", w.body, w.authorization));
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(i));
+}
+BENCHMARK(BM_TikTokSignature);
+
+}  // namespace
+
+BENCHMARK_MAIN();
