@@ -44,10 +44,18 @@ void fail(beast::error_code ec, const char* what) {
 struct IngestMetrics {
   Histogram& ack_latency = metrics().histogram(
       "cf_ingest_ack_seconds", "time from request to Kafka acknowledgement of the raw record");
+  /// Looked up once per status: the registry takes a lock per lookup.
   Counter& counter(int status) {
-    return metrics().counter("cf_ingest_responses_total", "HTTP responses by status",
+    if (status < 100 || status > 599) status = 599;
+    Counter* c = by_status[status - 100].load(std::memory_order_acquire);
+    if (c == nullptr) {
+      c = &metrics().counter("cf_ingest_responses_total", "HTTP responses by status",
                              label("status", std::to_string(status)));
+      by_status[status - 100].store(c, std::memory_order_release);
+    }
+    return *c;
   }
+  std::atomic<Counter*> by_status[500] = {};
 };
 
 }  // namespace

@@ -52,7 +52,11 @@ IngestDecision decide_webhook(const WebhookRequest& request, const WebhookSecret
   if (!tiktok && !shipping) return refuse(404, "unknown_path");
   if (request.method != "POST") return refuse(405, "method_not_allowed");
 
-  rapidjson::Document doc;
+  // Values go to a per-thread buffer: the default pool allocates 64 KiB per
+  // document, which showed in the ingest's per-request cost.
+  thread_local char value_buffer[16 * 1024];
+  rapidjson::MemoryPoolAllocator<> allocator(value_buffer, sizeof value_buffer);
+  rapidjson::Document doc(&allocator);
   doc.Parse(request.body.data(), request.body.size());
 
   IngestDecision d;

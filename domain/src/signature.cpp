@@ -1,7 +1,8 @@
 #include "cf/signature.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/sha.h>
 
 namespace cf {
@@ -18,11 +19,46 @@ std::string to_hex(const unsigned char* data, size_t size) {
   return out;
 }
 
+// OpenSSL 3's one-shot HMAC() and SHA256() look the algorithm up on every
+// call, which costs more than hashing a webhook; fetch once, keep a context
+// per thread.
+struct MacContext {
+  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
+  ~MacContext() {
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+  }
+};
+
+struct DigestContext {
+  EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~DigestContext() {
+    EVP_MD_CTX_free(ctx);
+    EVP_MD_free(md);
+  }
+};
+
 size_t hmac(std::string_view secret, std::string_view data, unsigned char* out) {
-  unsigned int size = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &size);
+  thread_local MacContext mac;
+  char digest_name[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest_name, 0), OSSL_PARAM_END};
+  size_t size = 0;
+  if (!EVP_MAC_init(mac.ctx, reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), params) ||
+      !EVP_MAC_update(mac.ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) ||
+      !EVP_MAC_final(mac.ctx, out, &size, EVP_MAX_MD_SIZE)) {
+    return 0;  // an empty digest never matches a signature
+  }
   return size;
+}
+
+void sha256(std::string_view data, unsigned char* out) {
+  thread_local DigestContext digest;
+  unsigned int size = 0;
+  EVP_DigestInit_ex2(digest.ctx, digest.md, nullptr);
+  EVP_DigestUpdate(digest.ctx, data.data(), data.size());
+  EVP_DigestFinal_ex(digest.ctx, out, &size);
 }
 
 }  // namespace
@@ -79,13 +115,13 @@ SignatureCheck verify_tiktok_signature(std::string_view app_key, std::string_vie
 
 std::string sha256_hex(std::string_view data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  sha256(data, digest);
   return to_hex(digest, sizeof digest);
 }
 
 std::string deterministic_uuid(std::string_view name) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(name.data()), name.size(), digest);
+  sha256(name, digest);
   digest[6] = static_cast<unsigned char>((digest[6] & 0x0f) | 0x80);  // version 8
   digest[8] = static_cast<unsigned char>((digest[8] & 0x3f) | 0x80);  // RFC 9562 variant
   std::string hex = to_hex(digest, 16);

@@ -1,16 +1,13 @@
 #include "webhook_validator.h"
 
 #include <rapidjson/error/en.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
+#include "cf/json_builder.h"
 #include "cf/signature.h"
 #include "cf/time_format.h"
 
 namespace cf {
 namespace {
-
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 constexpr int kTypeOrderStatusChange = 1;
 constexpr int kTypeInventoryStockSync = 1001;
@@ -26,9 +23,8 @@ ValidationOutcome reject(const SchemaViolation& v, const std::string& prefix = "
   return reject("schema_violation", prefix + v.field, v.rule, v.detail);
 }
 
-void key_string(Writer& w, const char* key, std::string_view value) {
-  w.Key(key);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+void key_string(JsonBuilder& w, std::string_view key, std::string_view value) {
+  w.key(key).string(value);
 }
 
 std::string_view str(const rapidjson::Value& v) {
@@ -45,33 +41,29 @@ struct EnvelopeFields {
   std::string_view causation_id;
 };
 
-void begin_envelope(Writer& w, const std::string& event_id, const EnvelopeFields& f,
+void begin_envelope(JsonBuilder& w, const std::string& event_id, const EnvelopeFields& f,
                     const RawWebhook& raw) {
-  w.StartObject();
+  w.begin_object();
   key_string(w, "event_id", event_id);
   key_string(w, "event_type", f.event_type);
   key_string(w, "aggregate_type", f.aggregate_type);
   key_string(w, "aggregate_id", f.aggregate_id);
   key_string(w, "creator_id", *f.creator_id);
-  w.Key("version");
-  w.Int(0);
+  w.key("version").number(0);
   key_string(w, "occurred_at", format_rfc3339_ms(f.occurred_at_ms));
   if (raw.received_at_ms >= 0) key_string(w, "received_at", format_rfc3339_ms(raw.received_at_ms));
   key_string(w, "source", f.source);
-  w.Key("metadata");
-  w.StartObject();
+  w.key("metadata").begin_object();
   key_string(w, "correlation_id", raw.request_id);
   key_string(w, "causation_id", f.causation_id);
-  w.Key("user_id");
-  w.Null();
-  w.EndObject();
-  w.Key("data");
+  w.key("user_id").null();
+  w.end_object();
+  w.key("data");
 }
 
-DomainEvent finish(rapidjson::StringBuffer& buffer, std::string event_id, std::string_view type,
+DomainEvent finish(JsonBuilder& json, std::string event_id, std::string_view type,
                    const std::string& creator) {
-  return {std::move(event_id), std::string(type), creator,
-          std::string(buffer.GetString(), buffer.GetSize())};
+  return {std::move(event_id), std::string(type), creator, json.take()};
 }
 
 }  // namespace
@@ -99,21 +91,18 @@ int64_t parse_minor_units(std::string_view amount) {
 
 std::string rejection_json(const Rejection& r, const std::string& processor,
                            std::string_view source_topic, int32_t partition, int64_t offset) {
-  rapidjson::StringBuffer buffer;
-  Writer w(buffer);
-  w.StartObject();
+  JsonBuilder w(256);
+  w.begin_object();
   key_string(w, "code", r.code);
   key_string(w, "field", r.field);
   key_string(w, "rule", r.rule);
   key_string(w, "detail", r.detail);
   key_string(w, "processor", processor);
   key_string(w, "source_topic", source_topic);
-  w.Key("source_partition");
-  w.Int(partition);
-  w.Key("source_offset");
-  w.Int64(offset);
-  w.EndObject();
-  return buffer.GetString();
+  w.key("source_partition").number(partition);
+  w.key("source_offset").number(offset);
+  w.end_object();
+  return w.take();
 }
 
 WebhookValidator::WebhookValidator(const SchemaRegistry& schemas, const ShopDirectory& shops)
@@ -128,6 +117,27 @@ ValidationOutcome WebhookValidator::validate(const RawWebhook& raw) const {
 }
 
 namespace {
+
+// A parsed webhook whose values live in a per-thread buffer: a Document's
+// default pool allocates a 64 KiB chunk per parse, more than the parse costs.
+class ParsedBody {
+ public:
+  ParsedBody() : allocator_(buffer(), kBufferSize), doc(&allocator_) {}
+  ParsedBody(const ParsedBody&) = delete;
+  ParsedBody& operator=(const ParsedBody&) = delete;
+
+ private:
+  static constexpr size_t kBufferSize = 32 * 1024;
+  static char* buffer() {
+    thread_local char storage[kBufferSize];
+    return storage;
+  }
+  rapidjson::MemoryPoolAllocator<> allocator_;
+
+ public:
+  rapidjson::Document doc;
+};
+
 bool parse_body(const RawWebhook& raw, rapidjson::Document& doc, ValidationOutcome& failure) {
   doc.Parse(raw.body.data(), raw.body.size());
   if (doc.HasParseError()) {
@@ -141,7 +151,8 @@ bool parse_body(const RawWebhook& raw, rapidjson::Document& doc, ValidationOutco
 }  // namespace
 
 ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const {
-  rapidjson::Document doc;
+  ParsedBody body;
+  rapidjson::Document& doc = body.doc;
   ValidationOutcome failure;
   if (!parse_body(raw, doc, failure)) return failure;
   if (auto v = schemas_.validate("tiktok_webhook", doc)) return reject(*v);
@@ -180,58 +191,50 @@ ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const
                      notification_id};
     out.event_time_ms = f.occurred_at_ms;
     {
-      rapidjson::StringBuffer buffer;
-      Writer w(buffer);
+      JsonBuilder w;
       std::string event_id = deterministic_uuid(id_base + "0");
       begin_envelope(w, event_id, f, raw);
-      w.StartObject();
+      w.begin_object();
       key_string(w, "channel", "tiktok");
       key_string(w, "shop_id", shop_id);
       key_string(w, "order_id", order_id);
       key_string(w, "status", str(data["order_status"]));
-      w.Key("on_hold");
-      w.Bool(data.HasMember("is_on_hold_order") && data["is_on_hold_order"].GetBool());
-      w.Key("line_items");
-      w.StartArray();
+      w.key("on_hold").boolean(data.HasMember("is_on_hold_order") && data["is_on_hold_order"].GetBool());
+      w.key("line_items").begin_array();
       for (const auto& item : items.GetArray()) {
-        w.StartObject();
+        w.begin_object();
         key_string(w, "sku_id", str(item["sku_id"]));
         key_string(w, "seller_sku", str(item["seller_sku"]));
-        w.Key("quantity");
-        w.Int64(item["quantity"].GetInt64());
-        w.Key("unit_price_minor");
-        w.Int64(parse_minor_units(str(item["sale_price"])));
+        w.key("quantity").number(item["quantity"].GetInt64());
+        w.key("unit_price_minor").number(parse_minor_units(str(item["sale_price"])));
         key_string(w, "currency", str(item["currency"]));
-        w.EndObject();
+        w.end_object();
       }
-      w.EndArray();
-      w.Key("total_minor");
-      w.Int64(total);
+      w.end_array();
+      w.key("total_minor").number(total);
       key_string(w, "currency", currency);
       key_string(w, "updated_at", format_rfc3339_ms(f.occurred_at_ms));
-      w.EndObject();
-      w.EndObject();
-      out.events.push_back(finish(buffer, std::move(event_id), f.event_type, *creator));
+      w.end_object();
+      w.end_object();
+      out.events.push_back(finish(w, std::move(event_id), f.event_type, *creator));
     }
     auto payment = data.FindMember("payment");
     if (payment != data.MemberEnd() && payment->value.HasMember("paid_time")) {
       const auto& p = payment->value;
       EnvelopeFields pf{"payment.completed", "payment", "tiktok_webhook", "tiktok:" + order_id,
                         creator, p["paid_time"].GetInt64() * 1000, notification_id};
-      rapidjson::StringBuffer buffer;
-      Writer w(buffer);
+      JsonBuilder w;
       std::string event_id = deterministic_uuid(id_base + "1");
       begin_envelope(w, event_id, pf, raw);
-      w.StartObject();
+      w.begin_object();
       key_string(w, "channel", "tiktok");
       key_string(w, "order_id", order_id);
-      w.Key("amount_minor");
-      w.Int64(parse_minor_units(str(p["total_amount"])));
+      w.key("amount_minor").number(parse_minor_units(str(p["total_amount"])));
       key_string(w, "currency", str(p["currency"]));
       key_string(w, "paid_at", format_rfc3339_ms(pf.occurred_at_ms));
-      w.EndObject();
-      w.EndObject();
-      out.events.push_back(finish(buffer, std::move(event_id), pf.event_type, *creator));
+      w.end_object();
+      w.end_object();
+      out.events.push_back(finish(w, std::move(event_id), pf.event_type, *creator));
     }
     return out;
   }
@@ -242,21 +245,19 @@ ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const
                      "tiktok:" + std::string(str(data["sku_id"])), creator,
                      data["update_time"].GetInt64() * 1000, notification_id};
     out.event_time_ms = f.occurred_at_ms;
-    rapidjson::StringBuffer buffer;
-    Writer w(buffer);
+    JsonBuilder w;
     std::string event_id = deterministic_uuid(id_base + "0");
     begin_envelope(w, event_id, f, raw);
-    w.StartObject();
+    w.begin_object();
     key_string(w, "channel", "tiktok");
     key_string(w, "sku_id", str(data["sku_id"]));
     key_string(w, "seller_sku", str(data["seller_sku"]));
     if (data.HasMember("warehouse_id")) key_string(w, "warehouse_id", str(data["warehouse_id"]));
-    w.Key("available");
-    w.Int64(data["available_stock"].GetInt64());
+    w.key("available").number(data["available_stock"].GetInt64());
     key_string(w, "updated_at", format_rfc3339_ms(f.occurred_at_ms));
-    w.EndObject();
-    w.EndObject();
-    out.events.push_back(finish(buffer, std::move(event_id), f.event_type, *creator));
+    w.end_object();
+    w.end_object();
+    out.events.push_back(finish(w, std::move(event_id), f.event_type, *creator));
     return out;
   }
 
@@ -269,7 +270,8 @@ ValidationOutcome WebhookValidator::validate_shipping(const RawWebhook& raw) con
   if (raw.provider.empty()) {
     return reject("missing_header", "", "cf-provider", "shipping record has no cf-provider header");
   }
-  rapidjson::Document doc;
+  ParsedBody body;
+  rapidjson::Document& doc = body.doc;
   ValidationOutcome failure;
   if (!parse_body(raw, doc, failure)) return failure;
   if (auto v = schemas_.validate("shipping_webhook", doc)) return reject(*v);
@@ -290,19 +292,18 @@ ValidationOutcome WebhookValidator::validate_shipping(const RawWebhook& raw) con
   EnvelopeFields f{"shipment.tracking_updated", "shipment", "shipping_provider",
                    std::string(raw.provider) + ":" + std::string(str(doc["tracking_number"])),
                    creator, *occurred, str(doc["event_id"])};
-  rapidjson::StringBuffer buffer;
-  Writer w(buffer);
+  JsonBuilder w;
   std::string event_id = deterministic_uuid(out.idempotency_key + ":0");
   begin_envelope(w, event_id, f, raw);
-  w.StartObject();
+  w.begin_object();
   key_string(w, "provider", raw.provider);
   if (doc.HasMember("carrier")) key_string(w, "carrier", str(doc["carrier"]));
   key_string(w, "tracking_number", str(doc["tracking_number"]));
   key_string(w, "status", str(doc["status"]));
   key_string(w, "order_id", str(doc["order_id"]));
-  w.EndObject();
-  w.EndObject();
-  out.events.push_back(finish(buffer, std::move(event_id), f.event_type, *creator));
+  w.end_object();
+  w.end_object();
+  out.events.push_back(finish(w, std::move(event_id), f.event_type, *creator));
   return out;
 }
 

@@ -6,7 +6,10 @@
 #include <set>
 #include <sstream>
 
+#include <rapidjson/document.h>
+
 #include "cf/directory.h"
+#include "cf/json_builder.h"
 #include "cf/errors.h"
 #include "cf/metrics.h"
 #include "cf/signature.h"
@@ -196,6 +199,30 @@ TEST(LoadGenerator, ViralBurstConcentratesOnOneSku) {
   int top = 0;
   for (auto& [sku, n] : skus) top = std::max(top, n);
   EXPECT_GE(top, 25);  // new orders in the burst all take the hot SKU
+}
+
+}  // namespace
+}  // namespace cf
+
+namespace cf {
+namespace {
+
+TEST(JsonBuilder, WritesValidJsonAndEscapesValues) {
+  JsonBuilder b;
+  b.begin_object()
+      .key("s").string("plain")
+      .key("q").string("a\"b\\c\n\t\x01z")
+      .key("n").number(-42)
+      .key("t").boolean(true)
+      .key("x").null()
+      .key("a").begin_array().number(1).string("é").begin_object().end_object().end_array()
+      .end_object();
+  EXPECT_EQ(b.str(),
+            R"({"s":"plain","q":"a\"b\\c\n\t\u0001z","n":-42,"t":true,"x":null,"a":[1,"é",{}]})");
+  rapidjson::Document doc;
+  doc.Parse(b.str().c_str());
+  ASSERT_FALSE(doc.HasParseError());
+  EXPECT_STREQ(doc["q"].GetString(), "a\"b\\c\n\t\x01z");
 }
 
 }  // namespace

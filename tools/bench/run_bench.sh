@@ -5,13 +5,15 @@
 #  2. per-record cost of the pure transforms (Google Benchmark);
 #  3. webhook-ingest requests/s and p99 at saturation (wrk) vs nginx
 #     answering a fixed 202 on the same box.
-# Usage: run_bench.sh BIN_DIR [--records N] [--http-seconds S]
+# Usage: run_bench.sh BIN_DIR [--records N] [--http-seconds S] [--only pipeline|transforms|http]
 set -euo pipefail
 BIN="$1"; shift
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-records=600000 http_seconds=10
+records=600000 http_seconds=10 only=all connections=64
 while [ $# -gt 0 ]; do
   case "$1" in
+    --only) only="$2"; shift 2 ;;
+    --connections) connections="$2"; shift 2 ;;
     --records) records="$2"; shift 2 ;;
     --http-seconds) http_seconds="$2"; shift 2 ;;
     *) echo "bench: unknown option $1" >&2; exit 2 ;;
@@ -41,6 +43,7 @@ start_broker() {  # $1: name; extra args follow; sets broker_pid and b (bootstra
 }
 stop_broker() { kill -TERM "$broker_pid" 2>/dev/null || true; wait "$broker_pid" 2>/dev/null || true; }
 
+if [ "$only" = all ] || [ "$only" = pipeline ]; then
 echo "== 1. validator vs bare consume->produce loop ($records webhooks, ~400 B, fed live) =="
 start_broker bare --extra-topic bench.input:12 --extra-topic bench.output:12
 bare=$("$BIN/cf-bench" --brokers "$b" --mode passthrough --records "$records" 2>"$WORK/bare.err" | tail -1)
@@ -58,12 +61,16 @@ bare_rate=$(sed -E 's/.* records_per_s=([0-9]+).*/\1/' <<<"$bare")
 val_rate=$(sed -E 's/.* records_per_s=([0-9]+).*/\1/' <<<"$val")
 echo "  validator = $((100 * val_rate / bare_rate))% of the bare loop (target >= 50%)"
 
+fi
+if [ "$only" = all ] || [ "$only" = transforms ]; then
 echo
 echo "== 2. pure transforms, one core (Google Benchmark) =="
 "$BIN/cf-bench-transforms" --benchmark_min_time=0.5 2>/dev/null | grep -E '^BM_' | sed 's/^/  /'
+fi
+[ "$only" = all ] || [ "$only" = http ] || exit 0
 
 echo
-echo "== 3. webhook-ingest vs nginx fixed 202, wrk -t2 -c64 ${http_seconds}s on the same box =="
+echo "== 3. webhook-ingest vs nginx fixed 202, wrk -t2 -c${connections} ${http_seconds}s on the same box =="
 if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
   echo "  skipped: wrk and nginx are needed (./cf installs them)"; exit 0
 fi
@@ -102,8 +109,8 @@ summarise() {  # wrk output on stdin -> "N req/s, p50 X, p99 Y, non-2xx Z"
   awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /Non-2xx/ {bad=$5}
        END {printf "%s req/s, p50 %s, p99 %s, non-2xx %s", rps, p50, p99, (bad==""?0:bad)}'
 }
-nginx_line=$(wrk -t2 -c64 -d"${http_seconds}s" --latency -s "$WORK/post.lua" "http://127.0.0.1:$port_nginx/webhooks/tiktok" | summarise)
-ingest_line=$(wrk -t2 -c64 -d"${http_seconds}s" --latency -s "$WORK/post.lua" "http://127.0.0.1:$port_ingest/webhooks/tiktok" | summarise)
+nginx_line=$(wrk -t2 -c"$connections" -d"${http_seconds}s" --latency -s "$WORK/post.lua" "http://127.0.0.1:$port_nginx/webhooks/tiktok" | summarise)
+ingest_line=$(wrk -t2 -c"$connections" -d"${http_seconds}s" --latency -s "$WORK/post.lua" "http://127.0.0.1:$port_ingest/webhooks/tiktok" | summarise)
 echo "  nginx (ceiling)  $nginx_line"
 echo "  webhook-ingest   $ingest_line (each 202 waited for acks=all from the broker)"
 n=$(cut -d' ' -f1 <<<"$nginx_line"); i=$(cut -d' ' -f1 <<<"$ingest_line")

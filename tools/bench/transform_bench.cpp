@@ -104,4 +104,34 @@ BENCHMARK(BM_TikTokSignature);
 
 }  // namespace
 
+
+namespace {
+
+void BM_OrderDataSchemaOnly(benchmark::State& state) {
+  auto& f = fixture();
+  std::vector<rapidjson::Document> docs;
+  for (const auto& w : f.webhooks) {
+    if (w.kind != "order") continue;
+    docs.emplace_back();
+    docs.back().Parse(w.body.data(), w.body.size());
+    if (docs.size() == 64) break;
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(f.schemas.validate("tiktok_order_status_change", docs[i++ % docs.size()]["data"]));
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(i));
+}
+BENCHMARK(BM_OrderDataSchemaOnly);
+
+}  // namespace
+namespace {
+void BM_DeterministicUuid(benchmark::State& state) {
+  size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(cf::deterministic_uuid("tiktok:742-" + std::to_string(i++) + ":0"));
+  state.SetItemsProcessed(static_cast<int64_t>(i));
+}
+BENCHMARK(BM_DeterministicUuid);
+}  // namespace
+
 BENCHMARK_MAIN();
