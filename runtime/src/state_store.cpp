@@ -8,6 +8,7 @@
 #include "cf/kafka_handles.h"
 #include "cf/logging.h"
 #include "cf/metrics.h"
+#include "cf/worker.h"
 
 namespace cf {
 
@@ -140,6 +141,10 @@ int64_t read_changelog(
   int64_t read = 0;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   while (!end.empty()) {
+    if (shutdown_requested()) {
+      log->warn("restore of {} interrupted by shutdown after {} record(s)", topic, read);
+      break;
+    }
     MessageHandle msg(rd_kafka_consumer_poll(rk, 100));
     if (!msg) {
       if (std::chrono::steady_clock::now() > deadline) {

@@ -49,6 +49,8 @@ OutputRecord make_dead_letter(const InputRecord& input, const std::string& dead_
   return record;
 }
 
+bool shutdown_requested() { return g_stop.load(std::memory_order_relaxed); }
+
 const std::atomic<bool>& stop_requested_by_signal() {
   static bool installed = [] {
     struct sigaction action {};
@@ -121,6 +123,18 @@ int Worker::metrics_port() const { return metrics_server_ ? metrics_server_->por
 void Worker::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t error,
                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
   auto* self = static_cast<Worker*>(opaque);
+  // librdkafka calls this from C: no exception may leave it. A failure stops
+  // the worker (run() rethrows) with nothing stored for unprocessed inputs.
+  try {
+    self->rebalance(rk, error, partitions);
+  } catch (const std::exception& e) {
+    if (!self->failed_.exchange(true)) self->failure_ = std::string("rebalance: ") + e.what();
+  }
+}
+
+void Worker::rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t error,
+                       rd_kafka_topic_partition_list_t* partitions) {
+  Worker* self = this;
   bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
   if (error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     self->assign(partitions);
@@ -177,7 +191,10 @@ void Worker::revoke(rd_kafka_topic_partition_list_t* partitions) {
                     "re-reads those inputs (repeats, no loss)", leaving.size());
     }
     store_offsets();
-    auto err = rd_kafka_commit(consumer_.get(), nullptr, 0);
+    // While closing, commit asynchronously: the close commits stored offsets
+    // itself, and a synchronous commit would hang a shutdown whose brokers
+    // are gone.
+    auto err = rd_kafka_commit(consumer_.get(), nullptr, closing_ ? 1 : 0);
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
       spdlog::warn("commit at revoke: {}", rd_kafka_err2str(err));
     }
@@ -406,7 +423,9 @@ void Worker::run(const std::atomic<bool>& stop) {
         if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
           spdlog::warn("consumer: {}", rd_kafka_message_errstr(message.get()));
         }
-      } else {
+      } else if (!stop.load(std::memory_order_relaxed) && !failed_) {
+        // A stop during a rebalance may leave state half restored: do not
+        // process; the record is not stored and is read again later.
         process(message.get());
       }
     }
@@ -422,17 +441,36 @@ void Worker::run(const std::atomic<bool>& stop) {
     }
   }
 
-  // Graceful shutdown: no more fetching; wait for in-flight outputs; commit.
+  // Graceful shutdown: no more fetching; wait for in-flight outputs; store
+  // their offsets; leave the group (which commits them). Every step is
+  // bounded by --shutdown-timeout-ms, so SIGTERM ends the process even when
+  // the brokers are unreachable; what is not committed is re-read by the next
+  // owner (repeats, never loss).
+  closing_ = true;
+  const int64_t deadline = steady_ms() + settings_.shutdown_timeout_ms;
   std::vector<PartitionProgress*> all;
   for (auto& [key, p] : partitions_) all.push_back(p.get());
   bool drained = drain(all, settings_.shutdown_timeout_ms);
   store_offsets();
-  auto err = rd_kafka_commit(consumer_.get(), nullptr, 0);
-  if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-    spdlog::warn("final commit: {}", rd_kafka_err2str(err));
+  QueueHandle close_queue(rd_kafka_queue_new(consumer_.get()));
+  KafkaErrorHandle close_error(rd_kafka_consumer_close_queue(consumer_.get(), close_queue.get()));
+  bool closed = !close_error;
+  if (close_error) spdlog::warn("consumer close: {}", rd_kafka_error_string(close_error.get()));
+  while (closed && !rd_kafka_consumer_closed(consumer_.get())) {
+    if (steady_ms() > deadline) {
+      closed = false;
+      break;
+    }
+    rd_kafka_queue_poll_callback(close_queue.get(), 100);
   }
-  rd_kafka_consumer_close(consumer_.get());
-  producer_->flush(drained ? 5000 : 0);
+  if (!closed) {
+    spdlog::error("shutdown: could not leave the group within {} ms (brokers unreachable?); "
+                  "offsets not committed are re-read by the next owner",
+                  settings_.shutdown_timeout_ms);
+    // rd_kafka_destroy would try the close again and block.
+    rd_kafka_destroy_flags(consumer_.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  }
+  producer_->flush(drained ? static_cast<int>(std::max<int64_t>(0, deadline - steady_ms())) : 0);
   spdlog::info("{} stopped: {} in, {} completed, {} dead-lettered, {} output(s) left unacknowledged",
                settings_.name, stats_.records_in.load(), stats_.records_completed.load(),
                stats_.dead_lettered.load(), producer_->outq_len());

@@ -3,6 +3,7 @@
 // everything answered 202 reaches events.validated.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
 
 #include "harness.h"
@@ -75,6 +76,34 @@ TEST(BrokerOutage, IngestAnswers503AndRecovers) {
   std::cout << "outage test: " << unavailable << " answered 503 during the outage; "
             << must_exist.size() << " events acknowledged and delivered" << std::endl;
 }
+
+void expect_bounded_shutdown(bool kill_broker) {
+  TempDir dir;
+  write_reference_files(dir);
+  DevBroker broker(dir);
+  int metrics_port = free_port();
+  Process validator({bin("validator"), "--brokers", broker.bootstrap(), "--shops-file",
+                     dir.file("shops.json"), "--schema-dir", source_dir() + "/schemas",
+                     "--metrics-port", std::to_string(metrics_port), "--shutdown-timeout-ms", "3000"},
+                    dir.file("validator.log"));
+  ASSERT_TRUE(wait_until([&] { return scrape_metric(metrics_port, "cf_assigned_partitions") > 0; }, 30000))
+      << validator.log();
+  if (kill_broker) {
+    broker.kill();
+  } else {
+    broker.command("down all");
+  }
+  auto started = std::chrono::steady_clock::now();
+  validator.signal(SIGTERM);
+  auto status = validator.wait(20000);
+  ASSERT_TRUE(status.has_value()) << "SIGTERM with every broker down must still end the process";
+  EXPECT_EQ(*status, 0) << validator.log();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(15));
+}
+
+TEST(BrokerOutage, ValidatorShutdownIsBoundedWhenBrokersAreDown) { expect_bounded_shutdown(false); }
+
+TEST(BrokerOutage, ValidatorShutdownIsBoundedWhenTheBrokerProcessIsGone) { expect_bounded_shutdown(true); }
 
 }  // namespace
 }  // namespace cf::test

@@ -93,6 +93,8 @@ class Worker : private DeliveryListener {
   void on_delivery(rd_kafka_resp_err_t error, void* token) override;
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t error,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque);
+  void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t error,
+                 rd_kafka_topic_partition_list_t* partitions);
   static int on_statistics(rd_kafka_t* rk, char* json, size_t json_len, void* opaque);
   void assign(rd_kafka_topic_partition_list_t* partitions);
   void revoke(rd_kafka_topic_partition_list_t* partitions);
@@ -123,11 +125,15 @@ class Worker : private DeliveryListener {
       "cf_assigned_partitions", "input partitions assigned, state restored");
   std::atomic<int64_t> last_loop_ms_{0};
   std::atomic<bool> failed_{false};
+  bool closing_ = false;
   std::string failure_;
 };
 
 /// Installs SIGINT/SIGTERM handlers once and returns the flag they set.
 const std::atomic<bool>& stop_requested_by_signal();
+
+/// True once SIGINT/SIGTERM arrived (long operations such as restores poll it).
+bool shutdown_requested();
 
 /// host-pid, for instance ids.
 std::string default_instance_id();
