@@ -100,7 +100,7 @@ wrk.headers["Authorization"] = "$signature"
 LUA
 start_broker http
 "$BIN/webhook-ingest" --brokers "$b" --port "$port_ingest" --secrets-file "$WORK/secrets.json" \
-  --rate-per-shop 10000000 --burst-per-shop 10000000 --threads 2 --log-level warn >"$WORK/ingest.log" 2>&1 &
+  --rate-per-shop 10000000 --burst-per-shop 10000000 --threads 2 --log-level warn ${CF_BENCH_INGEST_ARGS:-} >"$WORK/ingest.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port_ingest/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fs -X POST -H "Authorization: $signature" -d "$body" "http://127.0.0.1:$port_ingest/webhooks/tiktok" >/dev/null \
