@@ -19,28 +19,18 @@ while [ $# -gt 0 ]; do
     *) echo "bench: unknown option $1" >&2; exit 2 ;;
   esac
 done
+# shellcheck source=../lib/processes.sh
+. "$ROOT/tools/lib/processes.sh"
 WORK="$(mktemp -d /tmp/cf-bench.XXXXXX)"
-pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  sleep 0.5
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  cf_stop_children
   [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 export CF_SCHEMA_DIR="$ROOT/schemas"
 
-start_broker() {  # $1: name; extra args follow; sets broker_pid and b (bootstrap)
-  local name="$1"; shift
-  rm -f "$WORK/$name.bootstrap"
-  "$BIN/cf-dev-broker" --bootstrap-file "$WORK/$name.bootstrap" --catalog "$ROOT/topics/catalog.json" "$@" \
-    >"$WORK/$name.log" 2>&1 &
-  broker_pid=$!
-  pids+=($broker_pid)
-  for _ in $(seq 100); do [ -s "$WORK/$name.bootstrap" ] && break; sleep 0.1; done
-  b="$(cat "$WORK/$name.bootstrap")"
-}
+start_broker() { cf_start_broker "$BIN" "$WORK" "$@"; b="$BROKERS"; }
 stop_broker() { kill -TERM "$broker_pid" 2>/dev/null || true; wait "$broker_pid" 2>/dev/null || true; }
 
 if [ "$only" = all ] || [ "$only" = pipeline ]; then
@@ -101,7 +91,7 @@ LUA
 start_broker http
 "$BIN/webhook-ingest" --brokers "$b" --port "$port_ingest" --secrets-file "$WORK/secrets.json" \
   --rate-per-shop 10000000 --burst-per-shop 10000000 --threads 2 --log-level warn ${CF_BENCH_INGEST_ARGS:-} >"$WORK/ingest.log" 2>&1 &
-pids+=($!)
+cf_pids+=($!)
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port_ingest/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fs -X POST -H "Authorization: $signature" -d "$body" "http://127.0.0.1:$port_ingest/webhooks/tiktok" >/dev/null \
   || { echo "  ingest refused the benchmark request"; exit 1; }

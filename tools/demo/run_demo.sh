@@ -16,14 +16,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+# shellcheck source=../lib/processes.sh
+. "$ROOT/tools/lib/processes.sh"
 WORK="$(mktemp -d /tmp/cf-demo.XXXXXX)"
-pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
+  cf_stop_children
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -33,10 +30,7 @@ stop=0
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)); }
 
 echo "demo: logs in $WORK"
-"$BIN/cf-dev-broker" --bootstrap-file "$WORK/bootstrap" --catalog "$ROOT/topics/catalog.json" >"$WORK/broker.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$WORK/bootstrap" ] && break; sleep 0.1; done
-BROKERS="$(cat "$WORK/bootstrap")"
+cf_start_broker "$BIN" "$WORK" broker
 echo "demo: development broker (3 brokers, librdkafka mock cluster) at $BROKERS"
 
 "$BIN/cf-loadgen" --write-shops-file "$WORK/shops.json" --write-secrets-file "$WORK/secrets.json"
@@ -44,10 +38,10 @@ PORT=$(free_port)
 VALIDATOR_METRICS=$(free_port)
 "$BIN/webhook-ingest" --brokers "$BROKERS" --port "$PORT" --secrets-file "$WORK/secrets.json" \
   --rate-per-shop 5000 --burst-per-shop 10000 >"$WORK/ingest.log" 2>&1 &
-pids+=($!)
+cf_pids+=($!)
 "$BIN/validator" --brokers "$BROKERS" --shops-file "$WORK/shops.json" --schema-dir "$ROOT/schemas" \
   --metrics-port "$VALIDATOR_METRICS" >"$WORK/validator.log" 2>&1 &
-pids+=($!)
+cf_pids+=($!)
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 # The validator is ready once its consumer group formed (~3 s on this broker) and state is restored.
 for _ in $(seq 300); do
@@ -56,10 +50,10 @@ for _ in $(seq 300); do
 done
 echo "demo: webhook-ingest on http://127.0.0.1:$PORT (metrics at /metrics), validator metrics on :$VALIDATOR_METRICS"
 
-run_for=$duration
-[ "$forever" = 1 ] && run_for=31536000
-echo "demo: posting generated TikTok Shop and shipping webhooks at $rate/s for ${run_for}s" \
-     "(duplicates, bad signatures, malformed, oversize included)${forever:+; Ctrl-C to stop}"
+run_for=$duration how_long="for ${duration}s"
+if [ "$forever" = 1 ]; then run_for=31536000 how_long="until Ctrl-C"; fi
+echo "demo: posting generated TikTok Shop and shipping webhooks at $rate/s $how_long" \
+     "(duplicates, bad signatures, malformed, oversize included)"
 "$BIN/cf-loadgen" --target "127.0.0.1:$PORT" --rate "$rate" --duration "$run_for" --connections 16 \
   --oversize 0.005 --report "$WORK/report.jsonl" --seed "$RANDOM" &
 loadgen=$!

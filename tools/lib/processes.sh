@@ -1,0 +1,28 @@
+# Shared by the demo and the benchmark: child processes that are always
+# stopped (SIGTERM, up to 10 s for a graceful exit, then SIGKILL), and the
+# development broker.
+cf_pids=()
+
+cf_stop_children() {
+  local pid
+  for pid in "${cf_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${cf_pids[@]}"; do
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+
+# cf_start_broker BIN_DIR WORK_DIR NAME [broker args...]: sets broker_pid and
+# BROKERS (the bootstrap address).
+cf_start_broker() {
+  local bin="$1" work="$2" name="$3"
+  shift 3
+  rm -f "$work/$name.bootstrap"
+  "$bin/cf-dev-broker" --bootstrap-file "$work/$name.bootstrap" --catalog "$ROOT/topics/catalog.json" "$@" \
+    >"$work/$name.log" 2>&1 &
+  broker_pid=$!
+  cf_pids+=("$broker_pid")
+  for _ in $(seq 100); do [ -s "$work/$name.bootstrap" ] && break; sleep 0.1; done
+  [ -s "$work/$name.bootstrap" ] || { echo "development broker did not start: $(cat "$work/$name.log")" >&2; exit 1; }
+  BROKERS="$(cat "$work/$name.bootstrap")"
+}
