@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
     cf::ValidatorHandler handler(validator, topics, settings.kafka, dedup_ttl_hours * 3600 * 1000);
     cf::Worker worker(settings, {topics.tiktok_raw, topics.shipping_raw}, handler);
     worker.run(cf::stop_requested_by_signal());
+    if (worker.abandoned()) cf::exit_after_abandoned_shutdown(0);
     return 0;
   });
 }

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <thread>
@@ -64,6 +66,12 @@ const std::atomic<bool>& stop_requested_by_signal() {
   return g_stop;
 }
 
+void exit_after_abandoned_shutdown(int code) {
+  spdlog::default_logger()->flush();
+  std::fflush(nullptr);
+  std::_Exit(code);
+}
+
 std::string default_instance_id() {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
@@ -115,7 +123,7 @@ Worker::Worker(WorkerSettings settings, std::vector<std::string> input_topics,
 
 Worker::~Worker() {
   // Deliveries still queued point into partitions_; flush before they go.
-  if (producer_) producer_->flush(1000);
+  if (producer_ && !abandoned_) producer_->flush(1000);
 }
 
 int Worker::metrics_port() const { return metrics_server_ ? metrics_server_->port() : -1; }
@@ -461,15 +469,31 @@ void Worker::run(const std::atomic<bool>& stop) {
       closed = false;
       break;
     }
-    rd_kafka_queue_poll_callback(close_queue.get(), 100);
+    // Events, not callbacks: serving this queue with callbacks trips a
+    // librdkafka assertion on ops that have none (seen with the broker dying
+    // during the close).
+    EventHandle event(rd_kafka_queue_poll(close_queue.get(), 100));
+    if (event && rd_kafka_event_type(event.get()) == RD_KAFKA_EVENT_REBALANCE) {
+      try {
+        rebalance(consumer_.get(), rd_kafka_event_error(event.get()),
+                  rd_kafka_event_topic_partition_list(event.get()));
+      } catch (const std::exception& e) {
+        spdlog::warn("rebalance during close: {}", e.what());
+      }
+    }
   }
   if (!closed) {
     spdlog::error("shutdown: could not leave the group within {} ms (brokers unreachable?); "
                   "offsets not committed are re-read by the next owner",
                   settings_.shutdown_timeout_ms);
-    // rd_kafka_destroy would try the close again and block.
-    rd_kafka_destroy_flags(consumer_.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    // Destroying the handle would wait for the close already under way, which
+    // needs the brokers: abandon it instead. The binary exits right after run()
+    // (see abandoned()), so nothing outlives the process.
+    close_queue.release();
+    (void)consumer_.release();
+    abandoned_ = true;
   }
+  close_queue.reset();
   producer_->flush(drained ? static_cast<int>(std::max<int64_t>(0, deadline - steady_ms())) : 0);
   spdlog::info("{} stopped: {} in, {} completed, {} dead-lettered, {} output(s) left unacknowledged",
                settings_.name, stats_.records_in.load(), stats_.records_completed.load(),

@@ -21,7 +21,7 @@ done
 WORK="$(mktemp -d /tmp/cf-demo.XXXXXX)"
 cleanup() {
   cf_stop_children
-  rm -rf "$WORK"
+  if [ -n "${CF_KEEP_LOGS:-}" ]; then echo "demo: logs kept in $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'echo; echo "demo: stopping"; stop=1' INT TERM
@@ -36,10 +36,10 @@ echo "demo: development broker (3 brokers, librdkafka mock cluster) at $BROKERS"
 "$BIN/cf-loadgen" --write-shops-file "$WORK/shops.json" --write-secrets-file "$WORK/secrets.json"
 PORT=$(free_port)
 VALIDATOR_METRICS=$(free_port)
-"$BIN/webhook-ingest" --brokers "$BROKERS" --port "$PORT" --secrets-file "$WORK/secrets.json" \
+setsid "$BIN/webhook-ingest" --brokers "$BROKERS" --port "$PORT" --secrets-file "$WORK/secrets.json" \
   --rate-per-shop 5000 --burst-per-shop 10000 >"$WORK/ingest.log" 2>&1 &
 cf_pids+=($!)
-"$BIN/validator" --brokers "$BROKERS" --shops-file "$WORK/shops.json" --schema-dir "$ROOT/schemas" \
+setsid "$BIN/validator" --brokers "$BROKERS" --shops-file "$WORK/shops.json" --schema-dir "$ROOT/schemas" \
   --metrics-port "$VALIDATOR_METRICS" >"$WORK/validator.log" 2>&1 &
 cf_pids+=($!)
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -57,7 +57,10 @@ echo "demo: posting generated TikTok Shop and shipping webhooks at $rate/s $how_
 "$BIN/cf-loadgen" --target "127.0.0.1:$PORT" --rate "$rate" --duration "$run_for" --connections 16 \
   --oversize 0.005 --report "$WORK/report.jsonl" --seed "$RANDOM" &
 loadgen=$!
-while kill -0 "$loadgen" 2>/dev/null && [ "$stop" = 0 ]; do sleep 0.2; done
+cf_pids+=("$loadgen")
+# A Ctrl-C also interrupts this sleep; `|| true` keeps set -e from ending the
+# script before the summary.
+while kill -0 "$loadgen" 2>/dev/null && [ "$stop" = 0 ]; do sleep 0.2 || true; done
 kill -TERM "$loadgen" 2>/dev/null || true
 wait "$loadgen" 2>/dev/null || true
 
@@ -65,9 +68,9 @@ wait "$loadgen" 2>/dev/null || true
 for _ in $(seq 100); do
   lag=$(curl -fs "http://127.0.0.1:$VALIDATOR_METRICS/metrics" | awk '/^cf_consumer_lag/ {s+=$2} END {print s+0}')
   [ "${lag:-1}" = 0 ] && break
-  sleep 0.2
+  sleep 0.2 || true
 done
-sleep 1
+sleep 1 || true
 "$BIN/cf-pipeline-report" --brokers "$BROKERS" --loadgen-report "$WORK/report.jsonl"
 echo
 echo "Look further (while the broker runs, e.g. with --keep):"
@@ -76,5 +79,5 @@ echo "  $BIN/cf-tap --brokers $BROKERS --topic webhooks.rejected --headers --max
 if [ "$keep" = 1 ]; then
   echo "demo: topology kept running; Ctrl-C to stop"
   stop=0
-  while [ "$stop" = 0 ]; do sleep 1; done
+  while [ "$stop" = 0 ]; do sleep 1 || true; done
 fi

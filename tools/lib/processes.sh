@@ -1,13 +1,17 @@
 # Shared by the demo and the benchmark: child processes that are always
 # stopped (SIGTERM, up to 10 s for a graceful exit, then SIGKILL), and the
-# development broker.
+# development broker. Children run under setsid so a Ctrl-C reaches only the
+# script, which then stops them in order (load first, topology last).
 cf_pids=()
 
+# Newest first: load generators, then workers, then the broker, so every
+# worker can still commit and leave its group while it stops.
 cf_stop_children() {
-  local pid
-  for pid in "${cf_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${cf_pids[@]}"; do
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  local i pid
+  for ((i = ${#cf_pids[@]} - 1; i >= 0; i--)); do
+    pid="${cf_pids[$i]}"
+    kill -TERM "$pid" 2>/dev/null || continue
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1 || true; done
     kill -KILL "$pid" 2>/dev/null || true
   done
 }
@@ -18,7 +22,7 @@ cf_start_broker() {
   local bin="$1" work="$2" name="$3"
   shift 3
   rm -f "$work/$name.bootstrap"
-  "$bin/cf-dev-broker" --bootstrap-file "$work/$name.bootstrap" --catalog "$ROOT/topics/catalog.json" "$@" \
+  setsid "$bin/cf-dev-broker" --bootstrap-file "$work/$name.bootstrap" --catalog "$ROOT/topics/catalog.json" "$@" \
     >"$work/$name.log" 2>&1 &
   broker_pid=$!
   cf_pids+=("$broker_pid")

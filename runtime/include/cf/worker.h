@@ -71,6 +71,9 @@ class Worker : private DeliveryListener {
   void run(const std::atomic<bool>& stop);
 
   const WorkerStats& stats() const { return stats_; }
+  /// True when shutdown could not leave the group in time and the consumer
+  /// handle was abandoned: exit the process promptly (exit_after_abandoned_shutdown).
+  bool abandoned() const { return abandoned_; }
   /// Port of /metrics and /healthz, or -1 when disabled.
   int metrics_port() const;
 
@@ -126,6 +129,7 @@ class Worker : private DeliveryListener {
   std::atomic<int64_t> last_loop_ms_{0};
   std::atomic<bool> failed_{false};
   bool closing_ = false;
+  bool abandoned_ = false;
   std::string failure_;
 };
 
@@ -134,6 +138,10 @@ const std::atomic<bool>& stop_requested_by_signal();
 
 /// True once SIGINT/SIGTERM arrived (long operations such as restores poll it).
 bool shutdown_requested();
+
+/// Flushes logs and ends the process at once, skipping destructors that would
+/// wait on an abandoned Kafka handle. Call after run() when abandoned().
+[[noreturn]] void exit_after_abandoned_shutdown(int code);
 
 /// host-pid, for instance ids.
 std::string default_instance_id();
