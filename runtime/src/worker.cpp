@@ -142,10 +142,9 @@ void Worker::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t error,
 
 void Worker::rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t error,
                        rd_kafka_topic_partition_list_t* partitions) {
-  Worker* self = this;
   bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
   if (error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    self->assign(partitions);
+    assign(partitions);
     if (cooperative) {
       KafkaErrorHandle e(rd_kafka_incremental_assign(rk, partitions));
       if (e) throw KafkaError("incremental assign", e.get());
@@ -153,7 +152,7 @@ void Worker::rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t error,
       rd_kafka_assign(rk, partitions);
     }
   } else {
-    self->revoke(partitions);
+    revoke(partitions);
     if (cooperative) {
       KafkaErrorHandle e(rd_kafka_incremental_unassign(rk, partitions));
       if (e) spdlog::warn("incremental unassign: {}", rd_kafka_error_string(e.get()));

@@ -71,6 +71,9 @@ std::map<std::string, ExistingTopic> describe_cluster(rd_kafka_t* rk, const std:
       for (size_t j = 0; j < entries; ++j) {
         const char* value = rd_kafka_ConfigEntry_value(list[j]);
         configs[rd_kafka_ConfigEntry_name(list[j])] = value ? value : "";
+        if (rd_kafka_ConfigEntry_source(list[j]) == RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG && value) {
+          cluster[rd_kafka_ConfigResource_name(described[i])].dynamic_configs[rd_kafka_ConfigEntry_name(list[j])] = value;
+        }
       }
       cluster[rd_kafka_ConfigResource_name(described[i])].configs = configs;
     }
@@ -78,6 +81,16 @@ std::map<std::string, ExistingTopic> describe_cluster(rd_kafka_t* rk, const std:
     std::cerr << "cf-topics: configs not described (" << e.what() << "); partitions only\n";
   }
   return cluster;
+}
+
+// Throws for the first topic whose admin request failed.
+void throw_on_topic_errors(const rd_kafka_topic_result_t** results, size_t count, const std::string& what) {
+  for (size_t i = 0; i < count; ++i) {
+    if (auto e = rd_kafka_topic_result_error(results[i])) {
+      const char* detail = rd_kafka_topic_result_error_string(results[i]);
+      throw KafkaError(what + (detail ? std::string(": ") + detail : ""), e);
+    }
+  }
 }
 
 void apply_actions(rd_kafka_t* rk, const std::vector<TopicSpec>& catalog,
@@ -101,12 +114,7 @@ void apply_actions(rd_kafka_t* rk, const std::vector<TopicSpec>& catalog,
       size_t n = 0;
       const rd_kafka_topic_result_t** results =
           rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event.get()), &n);
-      for (size_t i = 0; i < n; ++i) {
-        if (auto e = rd_kafka_topic_result_error(results[i])) {
-          const char* detail = rd_kafka_topic_result_error_string(results[i]);
-          throw KafkaError("create " + spec.name + (detail ? std::string(": ") + detail : ""), e);
-        }
-      }
+      throw_on_topic_errors(results, n, "create " + spec.name);
     } else if (action.kind == TopicAction::Kind::kAddPartitions) {
       NewPartitionsHandle np(rd_kafka_NewPartitions_new(action.topic.c_str(),
                                                         static_cast<size_t>(action.partitions), err, sizeof err));
@@ -117,14 +125,12 @@ void apply_actions(rd_kafka_t* rk, const std::vector<TopicSpec>& catalog,
       size_t n = 0;
       const rd_kafka_topic_result_t** results = rd_kafka_CreatePartitions_result_topics(
           rd_kafka_event_CreatePartitions_result(event.get()), &n);
-      for (size_t i = 0; i < n; ++i) {
-        if (auto e = rd_kafka_topic_result_error(results[i])) throw KafkaError("add partitions to " + action.topic, e);
-      }
+      throw_on_topic_errors(results, n, "add partitions to " + action.topic);
     } else if (action.kind == TopicAction::Kind::kAlterConfigs) {
-      // AlterConfigs replaces a topic's whole dynamic config, so send the
-      // catalog's managed keys on top of everything else the topic has set.
+      // AlterConfigs replaces a topic's whole dynamic config; the plan's set
+      // is the topic's other overrides plus the catalog's managed keys.
       ConfigResourceHandle resource(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, action.topic.c_str()));
-      for (const auto& [key, value] : desired_configs(*specs.at(action.topic))) {
+      for (const auto& [key, value] : action.configs) {
         rd_kafka_ConfigResource_set_config(resource.get(), key.c_str(), value.c_str());
       }
       rd_kafka_ConfigResource_t* list[] = {resource.get()};

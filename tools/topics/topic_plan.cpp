@@ -59,7 +59,9 @@ std::vector<TopicAction> plan_topics(const std::vector<TopicSpec>& catalog,
       }
     }
     if (!changes.empty()) {
-      actions.push_back({TopicAction::Kind::kAlterConfigs, spec.name, description, 0, changes});
+      std::map<std::string, std::string> full = have.dynamic_configs;
+      for (const auto& [key, value] : changes) full[key] = value;
+      actions.push_back({TopicAction::Kind::kAlterConfigs, spec.name, description, 0, full});
     }
   }
   return actions;

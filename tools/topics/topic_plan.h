@@ -14,8 +14,11 @@ namespace cf {
 struct ExistingTopic {
   int partitions = 0;
   int replication_factor = 0;
-  /// Only the configs the catalog manages; absent when the broker would not say.
+  /// Every config the broker described; absent when it would not say.
   std::optional<std::map<std::string, std::string>> configs;
+  /// The topic's own overrides (source DYNAMIC_TOPIC_CONFIG): AlterConfigs
+  /// replaces all of them, so changing one must resend the others.
+  std::map<std::string, std::string> dynamic_configs;
 };
 
 struct TopicAction {
@@ -23,7 +26,9 @@ struct TopicAction {
   std::string topic;
   std::string description;
   int partitions = 0;                          ///< kCreate, kAddPartitions
-  std::map<std::string, std::string> configs;  ///< kCreate, kAlterConfigs: desired values
+  /// kCreate: the configs to create with; kAlterConfigs: the topic's full set
+  /// of overrides after the change (its other overrides kept).
+  std::map<std::string, std::string> configs;
 };
 
 /// The catalog's managed configs of a topic: cleanup.policy, retention.ms, min.insync.replicas.
