@@ -1,5 +1,7 @@
 #include "cf/json_builder.h"
 
+#include <cstdio>
+
 namespace cf {
 
 JsonBuilder& JsonBuilder::string(std::string_view value) {
@@ -30,6 +32,12 @@ JsonBuilder& JsonBuilder::string(std::string_view value) {
   out_ += '"';
   need_comma_ = true;
   return *this;
+}
+
+JsonBuilder& JsonBuilder::fixed(double value, int decimals) {
+  char buffer[64];
+  int n = std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
+  return literal(std::string_view(buffer, static_cast<size_t>(n)));
 }
 
 }  // namespace cf

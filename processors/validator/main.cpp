@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
     auto schemas = cf::SchemaRegistry::load_directory(schema_dir);
     auto shops = cf::ShopDirectory::from_json(cf::read_file_or_throw(shops_file, "--shops-file"));
     cf::WebhookValidator validator(schemas, shops);
-    cf::ValidatorHandler handler(validator, topics, settings.kafka, dedup_ttl_hours * 3600 * 1000);
+    cf::ValidatorHandler handler(validator, topics, settings.kafka, dedup_ttl_hours * 3600 * 1000,
+                                 settings.allow_truncated_changelog);
     cf::Worker worker(settings, {topics.tiktok_raw, topics.shipping_raw}, handler);
     worker.run(cf::stop_requested_by_signal());
     if (worker.abandoned()) cf::exit_after_abandoned_shutdown(0);

@@ -8,11 +8,13 @@
 namespace cf {
 
 ValidatorHandler::ValidatorHandler(const WebhookValidator& validator, ValidatorTopics topics,
-                                   KafkaSettings changelog_kafka, int64_t dedup_ttl_ms)
+                                   KafkaSettings changelog_kafka, int64_t dedup_ttl_ms,
+                                   bool allow_truncated_changelog)
     : validator_(validator),
       topics_(std::move(topics)),
       changelog_kafka_(std::move(changelog_kafka)),
       dedup_ttl_ms_(dedup_ttl_ms),
+      allow_truncated_changelog_(allow_truncated_changelog),
       events_out_(metrics().counter("cf_validator_events_total", "domain events emitted")),
       duplicates_(metrics().counter("cf_validator_duplicates_total",
                                     "webhooks dropped as duplicates of an earlier one")),
@@ -39,15 +41,15 @@ void ValidatorHandler::on_assigned(const std::vector<TopicPartition>& partitions
     stores.push_back(&store_for(tp.topic, tp.partition));
   }
   auto started = std::chrono::steady_clock::now();
-  int64_t read = read_changelog(
-      changelog_kafka_, topics_.dedup_changelog, changelog_partitions,
+  std::map<int32_t, int64_t> from;
+  for (int32_t p : changelog_partitions) from[p] = 0;
+  int64_t read = replay_changelog(
+      changelog_kafka_, topics_.dedup_changelog, from, allow_truncated_changelog_,
       [&](int32_t partition, std::string_view key, const std::string_view* value) {
         for (TtlDedupStore* store : stores_by_partition[partition]) {
           if (store->apply_changelog(key, value)) break;
         }
       });
-  metrics().counter("cf_state_restored_records_total", "changelog records read at restore")
-      .inc(static_cast<uint64_t>(read));
   size_t live = 0;
   for (const auto& tp : partitions) live += store_for(tp.topic, tp.partition).size();
   spdlog::info("restored dedup stores of {} partition(s) from {} changelog record(s) in {} ms: {} live key(s)",

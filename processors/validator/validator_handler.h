@@ -26,7 +26,8 @@ struct ValidatorTopics {
 class ValidatorHandler : public RecordHandler {
  public:
   ValidatorHandler(const WebhookValidator& validator, ValidatorTopics topics,
-                   KafkaSettings changelog_kafka, int64_t dedup_ttl_ms);
+                   KafkaSettings changelog_kafka, int64_t dedup_ttl_ms,
+                   bool allow_truncated_changelog);
   void handle(const InputRecord& input, std::vector<OutputRecord>& outputs) override;
   void on_assigned(const std::vector<TopicPartition>& partitions) override;
   void on_revoked(const std::vector<TopicPartition>& partitions) override;
@@ -37,6 +38,7 @@ class ValidatorHandler : public RecordHandler {
   ValidatorTopics topics_;
   KafkaSettings changelog_kafka_;
   int64_t dedup_ttl_ms_;
+  bool allow_truncated_changelog_;
   std::map<std::pair<std::string, int32_t>, std::unique_ptr<TtlDedupStore>> stores_;
   Counter& events_out_;
   Counter& duplicates_;

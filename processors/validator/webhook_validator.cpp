@@ -2,6 +2,7 @@
 
 #include <rapidjson/error/en.h>
 
+#include "cf/event_envelope.h"
 #include "cf/json_builder.h"
 #include "cf/signature.h"
 #include "cf/time_format.h"
@@ -31,34 +32,27 @@ std::string_view str(const rapidjson::Value& v) {
   return {v.GetString(), v.GetStringLength()};
 }
 
-// Writes the envelope up to (and including) the "data" key; the caller writes
-// the data object and closes the envelope.
-struct EnvelopeFields {
-  std::string_view event_type, aggregate_type, source;
-  std::string aggregate_id;
-  const std::string* creator_id;
-  int64_t occurred_at_ms;
-  std::string_view causation_id;
-};
+EnvelopeFields fields(std::string_view type, std::string_view aggregate_type,
+                      std::string_view source, std::string_view aggregate_id,
+                      std::string_view creator, int64_t occurred_at_ms,
+                      std::string_view causation_id) {
+  EnvelopeFields f;
+  f.event_type = type;
+  f.aggregate_type = aggregate_type;
+  f.source = source;
+  f.aggregate_id = aggregate_id;
+  f.creator_id = creator;
+  f.occurred_at_ms = occurred_at_ms;
+  f.causation_id = causation_id;
+  return f;
+}
 
-void begin_envelope(JsonBuilder& w, const std::string& event_id, const EnvelopeFields& f,
+// The envelope of an event derived from `raw`.
+void begin_envelope(JsonBuilder& w, const std::string& event_id, EnvelopeFields f,
                     const RawWebhook& raw) {
-  w.begin_object();
-  key_string(w, "event_id", event_id);
-  key_string(w, "event_type", f.event_type);
-  key_string(w, "aggregate_type", f.aggregate_type);
-  key_string(w, "aggregate_id", f.aggregate_id);
-  key_string(w, "creator_id", *f.creator_id);
-  w.key("version").number(0);
-  key_string(w, "occurred_at", format_rfc3339_ms(f.occurred_at_ms));
-  if (raw.received_at_ms >= 0) key_string(w, "received_at", format_rfc3339_ms(raw.received_at_ms));
-  key_string(w, "source", f.source);
-  w.key("metadata").begin_object();
-  key_string(w, "correlation_id", raw.request_id);
-  key_string(w, "causation_id", f.causation_id);
-  w.key("user_id").null();
-  w.end_object();
-  w.key("data");
+  f.received_at_ms = raw.received_at_ms;
+  f.correlation_id = raw.request_id;
+  cf::begin_envelope(w, event_id, f);
 }
 
 DomainEvent finish(JsonBuilder& json, std::string event_id, std::string_view type,
@@ -186,9 +180,10 @@ ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const
       }
       total += parse_minor_units(str(item["sale_price"])) * item["quantity"].GetInt64();
     }
-    EnvelopeFields f{"order.received_from_tiktok", "order", "tiktok_webhook",
-                     "tiktok:" + order_id, creator, data["update_time"].GetInt64() * 1000,
-                     notification_id};
+    const std::string order_aggregate = "tiktok:" + order_id;
+    EnvelopeFields f = fields("order.received_from_tiktok", "order", "tiktok_webhook",
+                              order_aggregate, *creator, data["update_time"].GetInt64() * 1000,
+                              notification_id);
     out.event_time_ms = f.occurred_at_ms;
     {
       JsonBuilder w;
@@ -221,8 +216,9 @@ ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const
     auto payment = data.FindMember("payment");
     if (payment != data.MemberEnd() && payment->value.HasMember("paid_time")) {
       const auto& p = payment->value;
-      EnvelopeFields pf{"payment.completed", "payment", "tiktok_webhook", "tiktok:" + order_id,
-                        creator, p["paid_time"].GetInt64() * 1000, notification_id};
+      EnvelopeFields pf = fields("payment.completed", "payment", "tiktok_webhook",
+                                 order_aggregate, *creator, p["paid_time"].GetInt64() * 1000,
+                                 notification_id);
       JsonBuilder w;
       std::string event_id = deterministic_uuid(id_base + "1");
       begin_envelope(w, event_id, pf, raw);
@@ -241,9 +237,10 @@ ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const
 
   if (type == kTypeInventoryStockSync) {
     if (auto v = schemas_.validate("inventory_stock_sync", data)) return reject(*v, "/data");
-    EnvelopeFields f{"inventory.stock_updated", "inventory", "scheduled_sync",
-                     "tiktok:" + std::string(str(data["sku_id"])), creator,
-                     data["update_time"].GetInt64() * 1000, notification_id};
+    const std::string sku_aggregate = "tiktok:" + std::string(str(data["sku_id"]));
+    EnvelopeFields f = fields("inventory.stock_updated", "inventory", "scheduled_sync",
+                              sku_aggregate, *creator, data["update_time"].GetInt64() * 1000,
+                              notification_id);
     out.event_time_ms = f.occurred_at_ms;
     JsonBuilder w;
     std::string event_id = deterministic_uuid(id_base + "0");
@@ -289,9 +286,10 @@ ValidationOutcome WebhookValidator::validate_shipping(const RawWebhook& raw) con
   out.idempotency_key =
       "shipping:" + std::string(raw.provider) + ":" + std::string(str(doc["event_id"]));
   out.event_time_ms = *occurred;
-  EnvelopeFields f{"shipment.tracking_updated", "shipment", "shipping_provider",
-                   std::string(raw.provider) + ":" + std::string(str(doc["tracking_number"])),
-                   creator, *occurred, str(doc["event_id"])};
+  const std::string shipment_aggregate =
+      std::string(raw.provider) + ":" + std::string(str(doc["tracking_number"]));
+  EnvelopeFields f = fields("shipment.tracking_updated", "shipment", "shipping_provider",
+                            shipment_aggregate, *creator, *occurred, str(doc["event_id"]));
   JsonBuilder w;
   std::string event_id = deterministic_uuid(out.idempotency_key + ":0");
   begin_envelope(w, event_id, f, raw);

@@ -61,7 +61,14 @@ void OptionsParser::add_worker_options(WorkerSettings& s) {
       "upper bound of the retry delay")(
       "shutdown-timeout-ms",
       po::value(&s.shutdown_timeout_ms)->default_value(s.shutdown_timeout_ms),
-      "how long a graceful shutdown may wait for in-flight outputs");
+      "how long a graceful shutdown may wait for in-flight outputs")(
+      "state-dir", po::value(&s.state_dir),
+      "directory of local state snapshots (default: $TMPDIR/creatorflow-state/<group>)")(
+      "snapshot-interval-ms", po::value(&s.snapshot_interval_ms)->default_value(s.snapshot_interval_ms),
+      "how often keyed state is snapshotted locally, so a restart replays only the changelog's "
+      "tail; 0 snapshots only when partitions are revoked")(
+      "allow-truncated-changelog", po::bool_switch(&s.allow_truncated_changelog),
+      "restore with partial state when a changelog lost records (default: stop with an error)");
 }
 
 bool OptionsParser::parse(int argc, const char* const* argv) {

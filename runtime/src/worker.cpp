@@ -288,7 +288,10 @@ void Worker::advance(PartitionProgress& progress) {
     stats_.records_completed.fetch_add(1, std::memory_order_relaxed);
     moved = true;
   }
-  if (moved && !progress.retired) dirty_.push_back(&progress);
+  if (moved && !progress.retired) {
+    dirty_.push_back(&progress);
+    handler_.on_inputs_completed(progress.topic, progress.partition, progress.store_next);
+  }
 }
 
 void Worker::store_offsets() {
@@ -441,6 +444,7 @@ void Worker::run(const std::atomic<bool>& stop) {
       since_store = 0;
       store_offsets();
       release_retired();
+      handler_.maintain(steady_ms());
       if (settings_.heartbeat_interval_ms > 0 && steady_ms() >= next_heartbeat) {
         next_heartbeat = steady_ms() + settings_.heartbeat_interval_ms;
         send_heartbeat();

@@ -173,7 +173,7 @@ double validator_loop(const cf::KafkaSettings& kafka, size_t expected) {
   cf::WebhookGenerator reference{cf::GeneratorSettings{}};
   auto shops = cf::ShopDirectory::from_json(reference.shop_directory_json());
   cf::WebhookValidator validator(schemas, shops);
-  cf::ValidatorHandler handler(validator, cf::ValidatorTopics{}, kafka, 24LL * 3600 * 1000);
+  cf::ValidatorHandler handler(validator, cf::ValidatorTopics{}, kafka, 24LL * 3600 * 1000, false);
   return worker_loop(kafka, expected, handler, {"webhooks.tiktok.raw", "webhooks.shipping.raw"});
 }
 

@@ -33,6 +33,8 @@ class JsonBuilder {
     need_comma_ = true;
     return *this;
   }
+  /// A decimal with exactly `decimals` digits after the point (deterministic text).
+  JsonBuilder& fixed(double value, int decimals);
   JsonBuilder& boolean(bool value) { return literal(value ? "true" : "false"); }
   JsonBuilder& null() { return literal("null"); }
 

@@ -37,6 +37,12 @@ struct WorkerSettings {
   int retry_backoff_ms = 100;
   int retry_backoff_max_ms = 10000;
   int shutdown_timeout_ms = 30000;
+  /// Local snapshots of keyed state; shared safely by copies on one host
+  /// (one file per changelog partition, replaced atomically).
+  std::string state_dir;
+  int snapshot_interval_ms = 30000;  ///< 0 disables periodic snapshots
+  /// Restore from a truncated changelog with partial state instead of stopping.
+  bool allow_truncated_changelog = false;
 };
 
 /// Wraps Boost.Program_options with the project's conventions.

@@ -42,4 +42,12 @@ class RetriableError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// State a worker needs is gone: its changelog no longer holds the records a
+/// restore must read (retention, or the development broker's per-partition
+/// cap). Running on would silently compute from partial state, so workers stop.
+class StateLossError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace cf

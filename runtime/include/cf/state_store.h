@@ -71,14 +71,17 @@ class TtlDedupStore {
   std::multimap<int64_t, std::string> expiry_;  // expires_at -> id
 };
 
-/// Reads the given partitions of a changelog `topic` from their start to the
-/// end they have now, with one consumer, and calls apply(partition, key, value)
-/// per record (value nullptr for tombstones). Logs an error and counts
-/// cf_changelog_truncated_total for a partition that no longer starts at
-/// offset 0 (the development broker drops old records and never compacts).
-/// Returns the number of records read.
-int64_t read_changelog(
-    const KafkaSettings& settings, const std::string& topic, const std::vector<int32_t>& partitions,
-    const std::function<void(int32_t, std::string_view, const std::string_view*)>& apply);
+using ChangelogApply = std::function<void(int32_t, std::string_view, const std::string_view*)>;
+
+/// Reads changelog `topic` from the given offset of each partition to the end
+/// it has now, with one consumer, calling apply(partition, key, value) per
+/// record (value nullptr for tombstones); logs progress every second and
+/// exports cf_state_restore_remaining_records. A partition that no longer
+/// starts at or before its offset lost state: StateLossError, or with
+/// `allow_truncated` an error log and the records that remain.
+/// cf_changelog_truncated_total counts such partitions either way.
+int64_t replay_changelog(const KafkaSettings& settings, const std::string& topic,
+                         const std::map<int32_t, int64_t>& from, bool allow_truncated,
+                         const ChangelogApply& apply);
 
 }  // namespace cf

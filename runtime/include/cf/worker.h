@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cf/config.h"
@@ -37,6 +38,17 @@ class RecordHandler {
   virtual void on_assigned(const std::vector<TopicPartition>& partitions) { (void)partitions; }
   /// Partitions were revoked after their outputs were acknowledged: drop their state.
   virtual void on_revoked(const std::vector<TopicPartition>& partitions) { (void)partitions; }
+  /// Every output of the inputs of `partition` below `next_offset` is
+  /// acknowledged: those inputs can never need their outputs re-sent.
+  virtual void on_inputs_completed(std::string_view topic, int32_t partition,
+                                   int64_t next_offset) {
+    (void)topic;
+    (void)partition;
+    (void)next_offset;
+  }
+  /// Called between records about every 256 records or when idle, on the
+  /// worker thread: periodic housekeeping such as local state snapshots.
+  virtual void maintain(int64_t steady_now_ms) { (void)steady_now_ms; }
 };
 
 /// Counters a caller (tests, benchmarks, the demo) may read from any thread.

@@ -1,0 +1,220 @@
+#pragma once
+// Fault-tolerant keyed state: one in-memory store per input partition,
+// mirrored to the same partition of a compacted changelog topic, with a local
+// snapshot so a restart replays only the changelog's tail.
+//
+// Restore of a partition: load <state-dir>/<changelog>/<partition>.snap (the
+// entries plus the changelog offset the snapshot covers), then read the
+// changelog from that offset to its current end. If the changelog no longer
+// starts at or before that offset (retention, or the development broker's
+// 5 MiB-per-partition cap), records the state needs are gone: the restore
+// throws StateLossError instead of running on partial state, unless
+// --allow-truncated-changelog says otherwise.
+//
+// Snapshot consistency: the covered offset is the changelog's high watermark
+// read *before* the entries are copied. Every record below it is reflected in
+// the copy; records at or above it are replayed on restore, and replaying a
+// put that the copy already holds is harmless because each changelog record is
+// a key's whole value. A copy may hold writes not yet acknowledged; processors
+// record the input offset that last changed a key inside the value, so an
+// input re-read after a crash is recognised as already applied.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "cf/config.h"
+#include "cf/kafka_handles.h"
+#include "cf/records.h"
+
+namespace cf {
+
+/// What the restore machinery needs of a store.
+class RestorableStore {
+ public:
+  virtual ~RestorableStore() = default;
+  /// One changelog or snapshot record; value nullptr is a tombstone.
+  virtual void apply_encoded(std::string_view key, const std::string_view* value) = 0;
+  virtual void for_each_encoded(
+      const std::function<void(const std::string& key, const std::string& value)>& visit) const = 0;
+  virtual size_t size() const = 0;
+  virtual void clear() = 0;
+};
+
+/// Typed keyed store on a changelog partition. Codec provides
+/// `using Value = ...; static std::string encode(const Value&);
+///  static bool decode(std::string_view, Value&);`.
+/// Values live decoded in memory; every put appends the encoded value to the
+/// outputs of the input that caused it.
+template <class Codec>
+class KeyedStore final : public RestorableStore {
+ public:
+  using Value = typename Codec::Value;
+  KeyedStore(std::string changelog_topic, int32_t partition)
+      : changelog_topic_(std::move(changelog_topic)), partition_(partition) {}
+
+  Value* find(const std::string& key) {
+    auto it = entries_.find(key);
+    return it == entries_.end() ? nullptr : &it->second;
+  }
+  const Value* find(const std::string& key) const {
+    auto it = entries_.find(key);
+    return it == entries_.end() ? nullptr : &it->second;
+  }
+  /// Stores `value` and writes it to the changelog.
+  Value& put(const std::string& key, Value value, std::vector<OutputRecord>& outputs) {
+    outputs.push_back({changelog_topic_, key, Codec::encode(value), {}, partition_});
+    return entries_[key] = std::move(value);
+  }
+  /// Writes the current value of `key` (changed in place) to the changelog.
+  void persist(const std::string& key, std::vector<OutputRecord>& outputs) {
+    auto it = entries_.find(key);
+    if (it != entries_.end()) {
+      outputs.push_back({changelog_topic_, key, Codec::encode(it->second), {}, partition_});
+    }
+  }
+  void erase(const std::string& key, std::vector<OutputRecord>& outputs) {
+    if (entries_.erase(key) == 0) return;
+    outputs.push_back({changelog_topic_, key, {}, {}, partition_, true});
+  }
+  const std::unordered_map<std::string, Value>& entries() const { return entries_; }
+  int32_t partition() const { return partition_; }
+
+  void apply_encoded(std::string_view key, const std::string_view* value) override {
+    if (value == nullptr) {
+      entries_.erase(std::string(key));
+      return;
+    }
+    Value decoded{};
+    if (Codec::decode(*value, decoded)) {
+      entries_[std::string(key)] = std::move(decoded);
+    } else {
+      ++undecodable_;
+    }
+  }
+  void for_each_encoded(const std::function<void(const std::string&, const std::string&)>& visit)
+      const override {
+    for (const auto& [key, value] : entries_) visit(key, Codec::encode(value));
+  }
+  size_t size() const override { return entries_.size(); }
+  void clear() override { entries_.clear(); }
+  /// Changelog records that could not be decoded at restore (skipped).
+  uint64_t undecodable() const { return undecodable_; }
+
+ private:
+  std::string changelog_topic_;
+  int32_t partition_;
+  std::unordered_map<std::string, Value> entries_;
+  uint64_t undecodable_ = 0;
+};
+
+/// Where and how state is kept: from the worker's settings.
+struct StateOptions {
+  std::string changelog_topic;
+  std::string snapshot_dir;  ///< empty: no snapshots
+  int snapshot_interval_ms = 30000;
+  bool allow_truncated_changelog = false;
+  KafkaSettings kafka;
+};
+StateOptions state_options(const WorkerSettings& settings, std::string changelog_topic);
+
+/// What one restore did.
+struct RestoreReport {
+  size_t partitions = 0;
+  int64_t snapshot_keys = 0;      ///< entries loaded from snapshots
+  int64_t changelog_records = 0;  ///< records replayed from the changelog
+  int64_t elapsed_ms = 0;
+};
+
+/// Snapshot file of one changelog partition: write to a temporary file, then
+/// rename, so a crash leaves the old snapshot or the new one, never half.
+void write_snapshot_file(const std::string& path, int64_t covered_offset,
+                         const RestorableStore& store);
+/// Loads a snapshot into `store` (cleared first); returns its covered offset,
+/// or -1 when there is none or it is corrupt (the store is then left empty).
+int64_t load_snapshot_file(const std::string& path, RestorableStore& store);
+
+/// Restores `stores` (changelog partition -> store) of `options.changelog_topic`.
+/// Throws StateLossError on a truncated changelog (see the header comment).
+RestoreReport restore_stores(const StateOptions& options,
+                             const std::map<int32_t, RestorableStore*>& stores);
+
+/// The per-partition stores of one changelog, for one processor.
+template <class Store>
+class PartitionedState {
+ public:
+  explicit PartitionedState(StateOptions options) : options_(std::move(options)) {}
+
+  /// Restores the partitions not held yet. Blocks; throws StateLossError.
+  RestoreReport restore(const std::vector<int32_t>& partitions) {
+    std::map<int32_t, RestorableStore*> fresh;
+    for (int32_t p : partitions) {
+      auto& slot = stores_[p];
+      if (slot) continue;
+      slot = std::make_unique<Store>(options_.changelog_topic, p);
+      fresh[p] = slot.get();
+    }
+    try {
+      return restore_stores(options_, fresh);
+    } catch (...) {
+      for (auto& [p, store] : fresh) stores_.erase(p);
+      throw;
+    }
+  }
+  /// Snapshots, then forgets the partitions (their inputs went elsewhere).
+  void release(const std::vector<int32_t>& partitions) {
+    for (int32_t p : partitions) {
+      auto it = stores_.find(p);
+      if (it == stores_.end()) continue;
+      snapshot(p, *it->second);
+      stores_.erase(it);
+    }
+  }
+  Store* find(int32_t partition) {
+    auto it = stores_.find(partition);
+    return it == stores_.end() ? nullptr : it->second.get();
+  }
+  Store& at(int32_t partition) {
+    auto it = stores_.find(partition);
+    if (it == stores_.end()) {
+      throw std::logic_error("state of partition " + std::to_string(partition) + " not restored");
+    }
+    return *it->second;
+  }
+  std::map<int32_t, std::unique_ptr<Store>>& partitions() { return stores_; }
+  /// Snapshots every store when the interval has passed; call from the worker thread.
+  void maybe_snapshot(int64_t now_ms) {
+    if (options_.snapshot_interval_ms <= 0 || options_.snapshot_dir.empty()) return;
+    if (next_snapshot_ms_ == 0) next_snapshot_ms_ = now_ms + options_.snapshot_interval_ms;
+    if (now_ms < next_snapshot_ms_) return;
+    next_snapshot_ms_ = now_ms + options_.snapshot_interval_ms;
+    for (auto& [p, store] : stores_) snapshot(p, *store);
+  }
+  void snapshot_all() {
+    for (auto& [p, store] : stores_) snapshot(p, *store);
+  }
+  const StateOptions& options() const { return options_; }
+
+ private:
+  void snapshot(int32_t partition, const Store& store);
+  StateOptions options_;
+  std::map<int32_t, std::unique_ptr<Store>> stores_;
+  int64_t next_snapshot_ms_ = 0;
+  KafkaHandle watermark_client_;
+};
+
+/// Writes the snapshot of one partition (no-op without a snapshot directory).
+/// `client` is created on first use and reused for watermark queries.
+void snapshot_partition(const StateOptions& options, KafkaHandle& client, int32_t partition,
+                        const RestorableStore& store);
+
+template <class Store>
+void PartitionedState<Store>::snapshot(int32_t partition, const Store& store) {
+  snapshot_partition(options_, watermark_client_, partition, store);
+}
+
+}  // namespace cf
