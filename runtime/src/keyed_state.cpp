@@ -1,5 +1,6 @@
 #include "cf/keyed_state.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -293,4 +294,14 @@ void snapshot_partition(const StateOptions& options, KafkaHandle& client, int32_
   }
 }
 
+}  // namespace cf
+
+namespace cf {
+std::vector<int32_t> partition_numbers(const std::vector<TopicPartition>& partitions) {
+  std::vector<int32_t> numbers;
+  for (const auto& tp : partitions) numbers.push_back(tp.partition);
+  std::sort(numbers.begin(), numbers.end());
+  numbers.erase(std::unique(numbers.begin(), numbers.end()), numbers.end());
+  return numbers;
+}
 }  // namespace cf

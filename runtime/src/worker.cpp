@@ -96,7 +96,11 @@ Worker::Worker(WorkerSettings settings, std::vector<std::string> input_topics,
   ConfHandle conf(rd_kafka_conf_new());
   set_kafka_property(conf.get(), "group.id", settings_.group);
   set_kafka_property(conf.get(), "client.id", settings_.name + "-" + settings_.instance_id);
-  set_kafka_property(conf.get(), "partition.assignment.strategy", "cooperative-sticky");
+  // Stateful workers with several inputs need partition p of every input on
+  // one instance (its state covers them all): the range assignor guarantees
+  // that for topics of equal partition counts; cooperative-sticky does not.
+  set_kafka_property(conf.get(), "partition.assignment.strategy",
+                     settings_.co_partitioned_inputs ? "range" : "cooperative-sticky");
   set_kafka_property(conf.get(), "enable.auto.offset.store", "false");
   set_kafka_property(conf.get(), "enable.auto.commit", "true");
   set_kafka_property(conf.get(), "auto.offset.reset", "earliest");

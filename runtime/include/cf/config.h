@@ -43,6 +43,9 @@ struct WorkerSettings {
   int snapshot_interval_ms = 30000;  ///< 0 disables periodic snapshots
   /// Restore from a truncated changelog with partial state instead of stopping.
   bool allow_truncated_changelog = false;
+  /// Set by binaries whose state spans partition p of several inputs: the
+  /// group then uses the range assignor, which keeps those together.
+  bool co_partitioned_inputs = false;
 };
 
 /// Wraps Boost.Program_options with the project's conventions.

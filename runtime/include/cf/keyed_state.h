@@ -218,3 +218,9 @@ void PartitionedState<Store>::snapshot(int32_t partition, const Store& store) {
 }
 
 }  // namespace cf
+
+namespace cf {
+/// The distinct partition numbers of `partitions` (state is per partition
+/// number when inputs are co-partitioned).
+std::vector<int32_t> partition_numbers(const std::vector<TopicPartition>& partitions);
+}  // namespace cf

@@ -1,0 +1,51 @@
+#include "velocity_handler.h"
+
+namespace cf {
+
+VelocityHandler::VelocityHandler(VelocityEngine& engine, VelocityInputs inputs, StateOptions state)
+    : engine_(engine), inputs_(std::move(inputs)), state_(std::move(state)) {}
+
+void VelocityHandler::handle(const InputRecord& input, std::vector<OutputRecord>& outputs) {
+  InventoryPartitionState& state = state_.at(input.partition());
+  if (input.topic() == inputs_.commands) {
+    engine_.on_command(state, input.value(), outputs);
+  } else {
+    engine_.on_event(state, input.value(), input.offset(), outputs);
+  }
+}
+
+void VelocityHandler::on_assigned(const std::vector<TopicPartition>& partitions) {
+  state_.restore(partition_numbers(partitions));
+}
+
+void VelocityHandler::on_revoked(const std::vector<TopicPartition>& partitions) {
+  state_.release(partition_numbers(partitions));
+}
+
+void VelocityHandler::maintain(int64_t steady_now_ms) {
+  state_.maybe_snapshot(steady_now_ms);
+  export_counters();
+}
+
+void VelocityHandler::export_counters() {
+  static Counter& late = metrics().counter(
+      "cf_late_events_total", "events older than stream time minus the allowed lateness: applied "
+      "to the ledger, kept out of the windows");
+  static Counter& stale = metrics().counter(
+      "cf_inventory_stale_syncs_total", "stock counts older than the one applied, ignored");
+  static Counter& replays = metrics().counter(
+      "cf_inventory_replayed_inputs_total", "inputs re-read after a restart, recognised as applied");
+  static Counter& discrepancies = metrics().counter(
+      "cf_inventory_discrepancies_total", "channel counts off the ledger by more than the threshold");
+  static Counter& snapshots = metrics().counter("cf_velocity_snapshots_total",
+                                                "inventory.velocity records sent");
+  const VelocityCounters& now = engine_.counters();
+  late.inc(now.late_events - exported_.late_events);
+  stale.inc(now.stale_syncs - exported_.stale_syncs);
+  replays.inc(now.replays - exported_.replays);
+  discrepancies.inc(now.discrepancies - exported_.discrepancies);
+  snapshots.inc(now.snapshots - exported_.snapshots);
+  exported_ = now;
+}
+
+}  // namespace cf
