@@ -1,0 +1,234 @@
+// reconciler's rules: transitions, source priority, immutable payments and
+// shipments, stock decreases, escalation thresholds, replay. No broker.
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include "event_fixtures.h"
+#include "reconciler.h"
+
+namespace cf {
+namespace {
+
+using test::kT0;
+
+std::string order(const std::string& status, int64_t at, std::string_view source, const std::string& id,
+                  int64_t total = 2000) {
+  return test::event_json(
+      "order.received_from_tiktok", "c1", at,
+      R"({"channel":"tiktok","order_id":"O1","status":")" + status +
+          R"(","on_hold":false,"line_items":[{"sku_id":"17","seller_sku":"CF-1","quantity":2,"unit_price_minor":1000,"currency":"USD"}],"total_minor":)" +
+          std::to_string(total) + R"(,"currency":"USD","updated_at":"x"})",
+      id, source, "tiktok:O1");
+}
+
+std::string stock(int64_t available, int64_t at, std::string_view source, const std::string& id) {
+  return test::event_json("inventory.stock_updated", "c1", at,
+                          R"({"channel":"tiktok","sku_id":"17","seller_sku":"CF-1","available":)" +
+                              std::to_string(available) + R"(,"updated_at":"x"})",
+                          id, source, "tiktok:17");
+}
+
+std::string payment(int64_t amount, int64_t at, const std::string& id) {
+  return test::event_json("payment.completed", "c1", at,
+                          R"({"channel":"tiktok","order_id":"O1","amount_minor":)" + std::to_string(amount) +
+                              R"(,"currency":"USD","paid_at":"x"})",
+                          id, "tiktok_webhook", "tiktok:O1");
+}
+
+std::string shipment(const std::string& tracking, const std::string& status, int64_t at, const std::string& id) {
+  return test::event_json("shipment.tracking_updated", "c1", at,
+                          R"({"provider":"shipfast","carrier":"USPS","tracking_number":")" + tracking +
+                              R"(","status":")" + status + R"(","order_id":"O1"})",
+                          id, "shipping_provider", "shipfast:" + tracking);
+}
+
+struct Rig {
+  Reconciler reconciler{ReconcilerSettings{}, ReconcilerTopics{}, SkuMapping{}};
+  EntityStore store{"reconciler.entities.changelog", 0};
+  std::vector<OutputRecord> out;
+  int64_t offset = 0;
+  void feed(const std::string& json) { reconciler.on_event(store, json, offset, offset, out), ++offset; }
+  std::vector<rapidjson::Document> on(const std::string& topic) const {
+    std::vector<rapidjson::Document> docs;
+    for (auto& o : out) {
+      if (o.topic != topic) continue;
+      docs.emplace_back();
+      docs.back().Parse(o.value.c_str());
+    }
+    return docs;
+  }
+};
+
+TEST(Transitions, TableOfValidAndInvalidSteps) {
+  EXPECT_TRUE(valid_order_transition("UNPAID", "AWAITING_SHIPMENT"));
+  EXPECT_TRUE(valid_order_transition("UNPAID", "ON_HOLD"));
+  EXPECT_TRUE(valid_order_transition("AWAITING_SHIPMENT", "IN_TRANSIT"));
+  EXPECT_TRUE(valid_order_transition("DELIVERED", "COMPLETED"));
+  EXPECT_TRUE(valid_order_transition("AWAITING_COLLECTION", "CANCELLED"));
+  EXPECT_FALSE(valid_order_transition("DELIVERED", "AWAITING_SHIPMENT"));
+  EXPECT_FALSE(valid_order_transition("IN_TRANSIT", "CANCELLED"));
+  EXPECT_FALSE(valid_order_transition("CANCELLED", "AWAITING_SHIPMENT"));
+  EXPECT_FALSE(valid_order_transition("COMPLETED", "DELIVERED"));
+  EXPECT_FALSE(valid_order_transition("UNPAID", "UNPAID"));
+  EXPECT_FALSE(valid_order_transition("UNPAID", "LOST"));
+}
+
+TEST(Priorities, FollowTheDesign) {
+  EXPECT_GT(source_priority("tiktok_webhook"), source_priority("payment_processor"));
+  EXPECT_GT(source_priority("payment_processor"), source_priority("shipping_provider"));
+  EXPECT_GT(source_priority("shipping_provider"), source_priority("manual_admin"));
+  EXPECT_GT(source_priority("manual_admin"), source_priority("automated_system"));
+  EXPECT_GT(source_priority("automated_system"), source_priority("scheduled_sync"));
+}
+
+TEST(Orders, VersionsSaleAndCancellationRestock) {
+  Rig r;
+  r.feed(order("UNPAID", kT0, "tiktok_webhook", "e1"));
+  r.feed(order("AWAITING_SHIPMENT", kT0 + 60000, "tiktok_webhook", "e2"));
+  r.feed(order("AWAITING_SHIPMENT", kT0 + 70000, "tiktok_webhook", "e3"));  // repeat: nothing
+  r.feed(order("CANCELLED", kT0 + 90000, "tiktok_webhook", "e4"));
+  auto orders = r.on("orders.events");
+  ASSERT_EQ(orders.size(), 3u);
+  EXPECT_EQ(orders[0]["version"].GetInt64(), 1);
+  EXPECT_EQ(orders[2]["version"].GetInt64(), 3);
+  EXPECT_STREQ(orders[2]["data"]["previous_status"].GetString(), "AWAITING_SHIPMENT");
+  auto inventory = r.on("inventory.events");
+  ASSERT_EQ(inventory.size(), 2u);
+  EXPECT_STREQ(inventory[0]["event_type"].GetString(), "inventory.sale_recorded");
+  EXPECT_STREQ(inventory[0]["data"]["items"][0]["product_sku"].GetString(), "CF-1");
+  EXPECT_EQ(inventory[0]["data"]["items"][0]["quantity"].GetInt64(), 2);
+  EXPECT_STREQ(inventory[1]["event_type"].GetString(), "inventory.sale_cancelled");
+  EXPECT_TRUE(inventory[1]["data"]["restock"].GetBool());
+  EXPECT_TRUE(r.on("conflicts.audit").empty());
+}
+
+TEST(Orders, NonsenseTransitionIsAConflictNotAnOverwrite) {
+  Rig r;
+  r.feed(order("DELIVERED", kT0, "tiktok_webhook", "e1"));
+  r.feed(order("AWAITING_SHIPMENT", kT0 + 60000, "tiktok_webhook", "e2"));
+  EXPECT_EQ(r.on("orders.events").size(), 1u);
+  auto audit = r.on("conflicts.audit");
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_STREQ(audit[0]["kind"].GetString(), "invalid_transition");
+  EXPECT_STREQ(audit[0]["winner"].GetString(), "current");
+  EXPECT_STREQ(audit[0]["states"]["current"]["status"].GetString(), "DELIVERED");
+  EXPECT_STREQ(audit[0]["states"]["incoming"]["status"].GetString(), "AWAITING_SHIPMENT");
+  EXPECT_FALSE(audit[0]["escalated"].GetBool());
+}
+
+TEST(Orders, ShippedOrdersAreImmutableAndExpensiveOnesEscalate) {
+  Rig r;
+  r.feed(order("AWAITING_SHIPMENT", kT0, "tiktok_webhook", "e1", 150000));
+  r.feed(shipment("T1", "picked_up", kT0 + 60000, "s1"));
+  r.feed(order("CANCELLED", kT0 + 120000, "tiktok_webhook", "e2", 150000));
+  auto audit = r.on("conflicts.audit");
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_STREQ(audit[0]["strategy"].GetString(), "shipped_orders_immutable");
+  EXPECT_TRUE(audit[0]["escalated"].GetBool());  // $1500 > $1000
+  EXPECT_EQ(r.on("conflicts.manual").size(), 1u);
+  EXPECT_EQ(r.on("inventory.events").size(), 1u);  // the sale, never a cancellation
+}
+
+TEST(Orders, ConcurrentUpdatesResolveBySourcePriority) {
+  Rig r;
+  r.feed(order("AWAITING_SHIPMENT", kT0, "tiktok_webhook", "e1"));
+  // 2 s later a lower-priority source moves it on: conflict, the webhook's state stays.
+  r.feed(order("AWAITING_COLLECTION", kT0 + 2000, "automated_system", "e2"));
+  auto audit = r.on("conflicts.audit");
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_STREQ(audit[0]["strategy"].GetString(), "last_write_wins_by_source_priority");
+  EXPECT_STREQ(audit[0]["winner"].GetString(), "current");
+  EXPECT_EQ(r.on("orders.events").size(), 1u);
+  // 6 s later (outside the window) the same update is no conflict.
+  r.feed(order("AWAITING_COLLECTION", kT0 + 8000, "automated_system", "e3"));
+  EXPECT_EQ(r.on("orders.events").size(), 2u);
+  EXPECT_EQ(r.on("conflicts.audit").size(), 1u);
+}
+
+TEST(Shipments, FirstSuccessfulShipmentWinsAndFieldsMerge) {
+  Rig r;
+  r.feed(order("AWAITING_SHIPMENT", kT0, "tiktok_webhook", "e1"));
+  r.feed(shipment("T1", "picked_up", kT0 + 1000, "s1"));  // 1 s after the status: merge
+  r.feed(shipment("T2", "in_transit", kT0 + 60000, "s2"));
+  auto audit = r.on("conflicts.audit");
+  ASSERT_EQ(audit.size(), 2u);
+  EXPECT_STREQ(audit[0]["strategy"].GetString(), "field_level_merge");
+  EXPECT_STREQ(audit[0]["winner"].GetString(), "merged");
+  EXPECT_STREQ(audit[1]["strategy"].GetString(), "first_successful_shipment_wins");
+  auto orders = r.on("orders.events");
+  EXPECT_EQ(orders.size(), 2u);  // status, first shipment; not the second
+}
+
+TEST(Payments, CompletedPaymentsAreImmutable) {
+  Rig r;
+  r.feed(payment(2000, kT0, "p1"));
+  r.feed(payment(2000, kT0 + 60000, "p2"));  // repeated: nothing
+  EXPECT_EQ(r.on("orders.events").size(), 1u);
+  r.feed(payment(2500, kT0 + 90000, "p3"));
+  auto audit = r.on("conflicts.audit");
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_STREQ(audit[0]["strategy"].GetString(), "completed_payments_immutable");
+  EXPECT_FALSE(audit[0]["escalated"].GetBool());
+  r.feed(payment(60000, kT0 + 99000, "p4"));  // $600 > $500
+  EXPECT_TRUE(r.on("conflicts.audit").back()["escalated"].GetBool());
+  EXPECT_EQ(r.on("orders.events").size(), 1u);
+}
+
+TEST(Inventory, StockDecreasesWinAndBigDiscrepanciesEscalate) {
+  Rig r;
+  r.feed(stock(100, kT0, "scheduled_sync", "i1"));
+  r.feed(stock(105, kT0 + 1000, "manual_admin", "i2"));  // higher, within 5 s: kept out
+  r.feed(stock(95, kT0 + 2000, "tiktok_webhook", "i3"));  // lower, within 5 s of manual? no: of i1's entity state
+  auto inventory = r.on("inventory.events");
+  ASSERT_EQ(inventory.size(), 2u);
+  EXPECT_EQ(inventory[0]["data"]["available"].GetInt64(), 100);
+  EXPECT_EQ(inventory[1]["data"]["available"].GetInt64(), 95);
+  auto audit = r.on("conflicts.audit");
+  ASSERT_EQ(audit.size(), 2u);
+  EXPECT_STREQ(audit[0]["winner"].GetString(), "current");
+  EXPECT_STREQ(audit[1]["winner"].GetString(), "incoming");
+  EXPECT_FALSE(audit[1]["escalated"].GetBool());
+  r.feed(stock(50, kT0 + 3000, "scheduled_sync", "i4"));  // 47% under: escalated
+  EXPECT_TRUE(r.on("conflicts.audit").back()["escalated"].GetBool());
+  EXPECT_EQ(r.on("conflicts.manual").size(), 1u);
+}
+
+TEST(Replay, ReReadInputResendsTheSameOutputsAndAppliesNothing) {
+  Rig r;
+  std::string e1 = order("AWAITING_SHIPMENT", kT0, "tiktok_webhook", "e1");
+  r.reconciler.on_event(r.store, e1, 5, 0, r.out);
+  std::vector<OutputRecord> first = r.out;
+  std::vector<OutputRecord> again;
+  r.reconciler.on_event(r.store, e1, 5, 0, again);
+  ASSERT_EQ(again.size(), first.size() - 1);  // all but the changelog write
+  for (size_t i = 0; i < again.size(); ++i) EXPECT_EQ(again[i].value, first[i].value);
+  EXPECT_EQ(r.store.find("order|tiktok:O1")->version, 1);
+}
+
+TEST(Determinism, SameInputTwiceGivesByteIdenticalOutputs) {
+  std::vector<std::string> input = {order("UNPAID", kT0, "tiktok_webhook", "a"),
+                                    order("AWAITING_SHIPMENT", kT0 + 1000, "tiktok_webhook", "b"),
+                                    shipment("T1", "picked_up", kT0 + 2000, "c"),
+                                    order("CANCELLED", kT0 + 3000, "tiktok_webhook", "d"),
+                                    stock(10, kT0, "scheduled_sync", "e"), payment(1, kT0, "f")};
+  auto run = [&] {
+    Rig r;
+    for (auto& e : input) r.feed(e);
+    return r.out;
+  };
+  auto a = run(), b = run();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].value, b[i].value);
+}
+
+TEST(SkuMapping, ChannelIdsMapToOneProduct) {
+  auto m = SkuMapping::from_json(R"({"tiktok":{"17":"CASE-PRO"},"shopify":{"4711":"CASE-PRO"}})");
+  EXPECT_EQ(m.product_sku("tiktok", "17", "CF-1"), "CASE-PRO");
+  EXPECT_EQ(m.product_sku("shopify", "4711", ""), "CASE-PRO");
+  EXPECT_EQ(m.product_sku("tiktok", "18", "CF-2"), "CF-2");
+  EXPECT_EQ(m.product_sku("shopify", "9", ""), "shopify:9");
+  EXPECT_THROW(SkuMapping::from_json(R"({"tiktok":{"17":5}})"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace cf
