@@ -25,6 +25,7 @@ struct KafkaDeleter {
   void operator()(rd_kafka_ConfigResource_t* h) const { rd_kafka_ConfigResource_destroy(h); }
   void operator()(const rd_kafka_metadata_t* h) const { rd_kafka_metadata_destroy(h); }
   void operator()(rd_kafka_error_t* h) const { rd_kafka_error_destroy(h); }
+  void operator()(rd_kafka_topic_t* h) const { rd_kafka_topic_destroy(h); }
 };
 
 /// Owned client handle (producer or consumer).
@@ -36,6 +37,7 @@ using PartitionListHandle = std::unique_ptr<rd_kafka_topic_partition_list_t, Kaf
 using MessageHandle = std::unique_ptr<rd_kafka_message_t, KafkaDeleter>;
 using HeadersHandle = std::unique_ptr<rd_kafka_headers_t, KafkaDeleter>;
 using QueueHandle = std::unique_ptr<rd_kafka_queue_t, KafkaDeleter>;
+using TopicHandle = std::unique_ptr<rd_kafka_topic_t, KafkaDeleter>;
 using EventHandle = std::unique_ptr<rd_kafka_event_t, KafkaDeleter>;
 using AdminOptionsHandle = std::unique_ptr<rd_kafka_AdminOptions_t, KafkaDeleter>;
 using NewTopicHandle = std::unique_ptr<rd_kafka_NewTopic_t, KafkaDeleter>;
