@@ -42,6 +42,19 @@ cf_pids+=($!)
 setsid "$BIN/validator" --brokers "$BROKERS" --shops-file "$WORK/shops.json" --schema-dir "$ROOT/schemas" \
   --metrics-port "$VALIDATOR_METRICS" >"$WORK/validator.log" 2>&1 &
 cf_pids+=($!)
+# The stateful heart: reconciler -> inventory-velocity -> stockout-predictor,
+# their local snapshots under $WORK/state, and ticks on inventory.events.
+STATEFUL_METRICS=()
+for worker in reconciler inventory-velocity stockout-predictor; do
+  port=$(free_port)
+  STATEFUL_METRICS+=("$port")
+  setsid "$BIN/$worker" --brokers "$BROKERS" --metrics-port "$port" --state-dir "$WORK/state/$worker" \
+    >"$WORK/$worker.log" 2>&1 &
+  cf_pids+=($!)
+done
+setsid "$BIN/cf-ticker" --brokers "$BROKERS" --topic inventory.events --interval-ms 1000 \
+  >"$WORK/ticker.log" 2>&1 &
+cf_pids+=($!)
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 # The validator is ready once its consumer group formed (~3 s on this broker) and state is restored.
 for _ in $(seq 300); do
@@ -55,7 +68,7 @@ if [ "$forever" = 1 ]; then run_for=31536000 how_long="until Ctrl-C"; fi
 echo "demo: posting generated TikTok Shop and shipping webhooks at $rate/s $how_long" \
      "(duplicates, bad signatures, malformed, oversize included)"
 "$BIN/cf-loadgen" --target "127.0.0.1:$PORT" --rate "$rate" --duration "$run_for" --connections 16 \
-  --oversize 0.005 --report "$WORK/report.jsonl" --seed "$RANDOM" &
+  --oversize 0.005 --report "$WORK/report.jsonl" --seed "$RANDOM" --start-time "$(date +%s)" &
 loadgen=$!
 cf_pids+=("$loadgen")
 # A Ctrl-C also interrupts this sleep; `|| true` keeps set -e from ending the
@@ -64,11 +77,13 @@ while kill -0 "$loadgen" 2>/dev/null && [ "$stop" = 0 ]; do sleep 0.2 || true; d
 kill -TERM "$loadgen" 2>/dev/null || true
 wait "$loadgen" 2>/dev/null || true
 
-# Let the validator drain what is in flight (its consumer lag reaches zero).
-for _ in $(seq 100); do
-  lag=$(curl -fs "http://127.0.0.1:$VALIDATOR_METRICS/metrics" | awk '/^cf_consumer_lag/ {s+=$2} END {print s+0}')
-  [ "${lag:-1}" = 0 ] && break
-  sleep 0.2 || true
+# Let every stage drain what is in flight (consumer lag reaches zero), in order.
+for port in "$VALIDATOR_METRICS" "${STATEFUL_METRICS[@]}"; do
+  for _ in $(seq 100); do
+    lag=$(curl -fs "http://127.0.0.1:$port/metrics" | awk '/^cf_consumer_lag/ {s+=$2} END {print s+0}')
+    [ "${lag:-1}" = 0 ] && break
+    sleep 0.2 || true
+  done
 done
 sleep 1 || true
 "$BIN/cf-pipeline-report" --brokers "$BROKERS" --loadgen-report "$WORK/report.jsonl"
@@ -76,6 +91,8 @@ echo
 echo "Look further (while the broker runs, e.g. with --keep):"
 echo "  $BIN/cf-tap --brokers $BROKERS --topic events.validated --event-type payment.completed --max 5"
 echo "  $BIN/cf-tap --brokers $BROKERS --topic webhooks.rejected --headers --max 5"
+echo "  $BIN/cf-tap --brokers $BROKERS --topic inventory.alerts --max 5"
+echo "  $BIN/cf-tap --brokers $BROKERS --topic conflicts.audit --max 5"
 if [ "$keep" = 1 ]; then
   echo "demo: topology kept running; Ctrl-C to stop"
   stop=0

@@ -137,6 +137,86 @@ int main(int argc, char** argv) {
     double p50 = percentile(latencies_ms, 0.5), p99 = percentile(latencies_ms, 0.99);
     std::printf("latency HTTP accept -> validated   p50 %.0f ms, p99 %.0f ms (%zu events)\n", p50, p99,
                 latencies_ms.size());
+
+    // The stateful processors: latest prediction per SKU, alerts, conflicts.
+    struct Latest {
+      int64_t version = -1;
+      int64_t available = 0;
+      double rate = 0, hours = -1, low = -1, high = -1;
+      int64_t reorder = 0;
+    };
+    std::map<std::string, Latest> predictions;
+    cf::read_topic(kafka, "inventory.predictions", {}, [&](const cf::InputRecord& r) {
+      rapidjson::Document d;
+      d.Parse(r.value().data(), r.value().size());
+      if (d.HasParseError() || !d.IsObject() || !d.HasMember("version")) return true;
+      std::string key = std::string(d["creator_id"].GetString()) + " " + d["product_sku"].GetString();
+      Latest& l = predictions[key];
+      if (d["version"].GetInt64() < l.version) return true;
+      l.version = d["version"].GetInt64();
+      l.available = d["available"].GetInt64();
+      l.rate = d["rate_per_hour"].GetDouble();
+      auto hours = [](const rapidjson::Value& v) { return v.IsNumber() ? v.GetDouble() : -1.0; };
+      l.hours = hours(d["time_to_stockout_hours"]);
+      l.low = hours(d["interval_90"]["low_hours"]);
+      l.high = hours(d["interval_90"]["high_hours"]);
+      l.reorder = d["reorder"]["quantity"].GetInt64();
+      return true;
+    });
+    std::vector<std::pair<std::string, Latest>> critical(predictions.begin(), predictions.end());
+    critical.erase(std::remove_if(critical.begin(), critical.end(),
+                                  [](auto& p) { return p.second.hours < 0; }), critical.end());
+    std::sort(critical.begin(), critical.end(),
+              [](auto& a, auto& b) { return a.second.hours < b.second.hours; });
+    std::printf("\n--- inventory (inventory-velocity -> stockout-predictor) ---\n");
+    std::printf("SKUs with a prediction              %8zu\n", predictions.size());
+    std::printf("most critical SKUs:\n  %-26s %7s %9s %12s %17s %8s\n", "creator / SKU", "stock",
+                "sold/h", "stockout in", "90% interval (h)", "reorder");
+    for (size_t i = 0; i < critical.size() && i < 10; ++i) {
+      const Latest& l = critical[i].second;
+      char interval[48];
+      if (l.high >= 0) {
+        std::snprintf(interval, sizeof interval, "%.1f - %.1f", l.low, l.high);
+      } else {
+        std::snprintf(interval, sizeof interval, "%.1f - inf", l.low);
+      }
+      std::printf("  %-26s %7lld %9.1f %10.1f h %17s %8lld\n", critical[i].first.c_str(),
+                  static_cast<long long>(l.available), l.rate, l.hours, interval,
+                  static_cast<long long>(l.reorder));
+    }
+    std::map<std::string, std::pair<uint64_t, uint64_t>> alerts;  // alert -> raised, cleared
+    cf::read_topic(kafka, "inventory.alerts", {}, [&](const cf::InputRecord& r) {
+      rapidjson::Document d;
+      d.Parse(r.value().data(), r.value().size());
+      if (d.HasParseError() || !d.IsObject() || !d.HasMember("alert")) return true;
+      auto& counts = alerts[d["alert"].GetString()];
+      ++(std::string(d["state"].GetString()) == "raised" ? counts.first : counts.second);
+      return true;
+    });
+    std::printf("alerts (raised / cleared, transitions only):\n");
+    for (auto& [alert, counts] : alerts) {
+      std::printf("  %-20s %6llu / %llu\n", alert.c_str(), static_cast<unsigned long long>(counts.first),
+                  static_cast<unsigned long long>(counts.second));
+    }
+    std::map<std::string, uint64_t> conflicts;
+    std::set<std::string> conflict_ids;
+    cf::read_topic(kafka, "conflicts.audit", {}, [&](const cf::InputRecord& r) {
+      rapidjson::Document d;
+      d.Parse(r.value().data(), r.value().size());
+      if (d.HasParseError() || !d.IsObject() || !d.HasMember("conflict_id")) return true;
+      if (!conflict_ids.insert(d["conflict_id"].GetString()).second) return true;
+      ++conflicts[std::string(d["kind"].GetString()) + " -> " + d["strategy"].GetString() + " (winner " +
+                  (d.HasMember("winner") ? d["winner"].GetString() : "ledger") + ")"];
+      return true;
+    });
+    uint64_t manual = static_cast<uint64_t>(
+        cf::read_topic(kafka, "conflicts.manual", {}, [](const cf::InputRecord&) { return true; }));
+    std::printf("\n--- conflicts (reconciler, inventory-velocity) ---\n");
+    std::printf("conflicts resolved                 %8zu  (%llu escalated to conflicts.manual)\n",
+                conflict_ids.size(), static_cast<unsigned long long>(manual));
+    for (auto& [what, n] : conflicts) {
+      std::printf("  %-64s %6llu\n", what.c_str(), static_cast<unsigned long long>(n));
+    }
     return 0;
   });
 }
