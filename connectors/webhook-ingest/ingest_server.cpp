@@ -150,10 +150,16 @@ class Session : public std::enable_shared_from_this<Session> {
     };
     webhook.authorization = header(http::field::authorization);
     webhook.content_type = header(http::field::content_type);
-    auto api_key = request_.find("X-Api-Key");
-    if (api_key != request_.end()) {
-      webhook.api_key = std::string_view(api_key->value().data(), api_key->value().size());
-    }
+    auto named = [&](const char* name) {
+      auto it = request_.find(name);
+      return it == request_.end() ? std::string_view{}
+                                  : std::string_view(it->value().data(), it->value().size());
+    };
+    webhook.api_key = named("X-Api-Key");
+    webhook.shopify_hmac = named("X-Shopify-Hmac-SHA256");
+    webhook.shopify_topic = named("X-Shopify-Topic");
+    webhook.shopify_shop_domain = named("X-Shopify-Shop-Domain");
+    webhook.shopify_webhook_id = named("X-Shopify-Webhook-Id");
     IngestDecision decision = decide_webhook(webhook, server_.secrets, server_.limiter,
                                              server_.settings.topics, steady_ms(), wall_ms(),
                                              request_id_);

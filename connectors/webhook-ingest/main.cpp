@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
         "secrets-file", po::value(&secrets_file),
         "webhook secrets JSON (default: the JSON in env CF_WEBHOOK_SECRETS); never a flag value")(
         "tiktok-topic", po::value(&s.topics.tiktok_raw)->default_value(s.topics.tiktok_raw), "raw TikTok topic")(
-        "shipping-topic", po::value(&s.topics.shipping_raw)->default_value(s.topics.shipping_raw), "raw shipping topic");
+        "shipping-topic", po::value(&s.topics.shipping_raw)->default_value(s.topics.shipping_raw), "raw shipping topic")(
+        "shopify-topic", po::value(&s.topics.shopify_raw)->default_value(s.topics.shopify_raw), "raw Shopify topic");
     if (!options.parse(argc, argv)) return 0;
     cf::init_logging("webhook-ingest", log_level);
     if (s.port < 0 || s.port > 65535) throw cf::ConfigError("--port: 0..65535");

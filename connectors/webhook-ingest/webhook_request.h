@@ -14,6 +14,7 @@ namespace cf {
 struct IngestTopics {
   std::string tiktok_raw = "webhooks.tiktok.raw";
   std::string shipping_raw = "webhooks.shipping.raw";
+  std::string shopify_raw = "webhooks.shopify.raw";
 };
 
 struct WebhookRequest {
@@ -23,7 +24,14 @@ struct WebhookRequest {
   std::string_view authorization;  ///< TikTok: hex HMAC
   std::string_view api_key;        ///< shipping: X-Api-Key
   std::string_view content_type;
+  std::string_view shopify_hmac;         ///< X-Shopify-Hmac-SHA256: base64 HMAC of the body
+  std::string_view shopify_topic;        ///< X-Shopify-Topic, e.g. orders/create
+  std::string_view shopify_shop_domain;  ///< X-Shopify-Shop-Domain
+  std::string_view shopify_webhook_id;   ///< X-Shopify-Webhook-Id: the idempotency key
 };
+
+/// The Shopify webhook topics the pipeline takes.
+bool supported_shopify_topic(std::string_view topic);
 
 struct IngestDecision {
   /// 0: make `record` durable, then answer 202 (or 503 if Kafka cannot take it).

@@ -84,6 +84,10 @@ WebhookSecrets WebhookSecrets::from_json(const std::string& json) {
                           std::string("webhook secrets: shipping.") + provider.name.GetString()));
     }
   }
+  auto shopify = doc.FindMember("shopify");
+  if (shopify != doc.MemberEnd()) {
+    secrets.shopify_secret_ = required_string(shopify->value, "app_secret", "webhook secrets: shopify");
+  }
   return secrets;
 }
 

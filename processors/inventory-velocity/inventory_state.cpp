@@ -76,6 +76,13 @@ std::string encode_ledger(const SkuLedger& l) {
     out += '|';
     out += std::to_string(v);
   }
+  out += '|';
+  bool first = true;
+  for (const auto& [at, units] : l.recent) {
+    if (!first) out += ',';
+    first = false;
+    out += std::to_string(at) + ':' + std::to_string(units);
+  }
   return out;
 }
 
@@ -90,10 +97,22 @@ bool decode_ledger(std::string_view text, SkuLedger& l) {
     auto bar = text.find('|');
     std::string_view part = bar == std::string_view::npos ? text : text.substr(0, bar);
     if (!parse_int(part, *fields[i])) return false;
-    if (i + 1 < std::size(fields)) {
-      if (bar == std::string_view::npos) return false;
-      text.remove_prefix(bar + 1);
+    if (bar == std::string_view::npos) return i + 1 == std::size(fields);
+    text.remove_prefix(bar + 1);
+  }
+  l.recent.clear();
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    std::string_view entry = text.substr(0, comma);
+    auto colon = entry.find(':');
+    int64_t at = 0, units = 0;
+    if (colon == std::string_view::npos || !parse_int(entry.substr(0, colon), at) ||
+        !parse_int(entry.substr(colon + 1), units)) {
+      return false;
     }
+    l.recent[at] = units;
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
   }
   return true;
 }

@@ -34,6 +34,10 @@ struct SkuLedger {
   int64_t emitted_sales_1h = -1;
   int64_t emitted_sales_24h = -1;
   std::map<int64_t, int64_t> minute_sales;  ///< minute index -> units; from B| records
+  /// Units added to `sold` (negative: restocked) by event time, kept for the
+  /// allowed lateness: a channel count at time T then resets `sold` to what
+  /// happened after T, whatever order the count and the sales arrived in.
+  std::map<int64_t, int64_t> recent;
 
   int64_t available() const { return total - reserved - sold; }
 };

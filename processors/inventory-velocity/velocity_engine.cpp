@@ -166,6 +166,8 @@ void VelocityEngine::on_event(InventoryPartitionState& state, std::string_view j
       return;
     }
     change(l);
+    l.recent.erase(l.recent.begin(),
+                   l.recent.lower_bound(state.stream_time_ms() - settings_.allowed_lateness_ms));
     l.version += 1;
     l.applied_offset = offset;
     if (t > l.last_event_ms) l.last_event_ms = t;
@@ -174,12 +176,18 @@ void VelocityEngine::on_event(InventoryPartitionState& state, std::string_view j
   };
   if (late) ++counters_.late_events;
   state.advance_stream_time(t);
+  // A sale or return before the last count is inside that count already.
+  auto change_sold = [&](SkuLedger& l, int64_t units) {
+    if (l.last_set_ms >= 0 && t < l.last_set_ms) return;
+    l.sold += units;
+    if (!late) l.recent[t] += units;
+  };
 
   const std::string_view type = event->event_type;
   if (type == "inventory.sale_recorded") {
     for (auto& [sku, quantity] : items_by_sku(data)) {
       apply(sku, [&, q = quantity](SkuLedger& l) {
-        l.sold += q;
+        change_sold(l, q);
         if (!late) state.add_sales(l, minute_of(t), q, outputs);
       });
     }
@@ -190,7 +198,7 @@ void VelocityEngine::on_event(InventoryPartitionState& state, std::string_view j
     }
     if (!restock->value.GetBool()) return;  // shipped or refunded without return: stock unchanged
     for (auto& [sku, quantity] : items_by_sku(data)) {
-      apply(sku, [q = quantity](SkuLedger& l) { l.sold -= q; });
+      apply(sku, [&, q = quantity](SkuLedger& l) { change_sold(l, -q); });
     }
   } else if (type == "inventory.stock_set") {
     std::string sku(string_member(data, "product_sku"));
@@ -219,8 +227,11 @@ void VelocityEngine::on_event(InventoryPartitionState& state, std::string_view j
         }
       }
       l.total = reported;
-      l.sold = 0;
       l.last_set_ms = t;
+      // The count includes what happened before t; what came after stays sold.
+      l.recent.erase(l.recent.begin(), l.recent.lower_bound(t));
+      l.sold = 0;
+      for (const auto& [at, units] : l.recent) l.sold += units;
     });
   } else if (type == "inventory.stock_adjusted") {
     std::string sku(string_member(data, "product_sku"));

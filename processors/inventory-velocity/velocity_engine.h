@@ -24,7 +24,7 @@
 namespace cf {
 
 struct VelocitySettings {
-  int64_t allowed_lateness_ms = 5 * 60 * 1000;
+  int64_t allowed_lateness_ms = 60 * 1000;
   int64_t coalesce_ms = 1000;  ///< at most one snapshot per SKU per this much stream time
   double spike_factor = 3.0;
   int64_t spike_min_units = 20;

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
         "event-time window in which a repeated webhook id is a duplicate")(
         "tiktok-topic", boost::program_options::value(&topics.tiktok_raw)->default_value(topics.tiktok_raw), "input")(
         "shipping-topic", boost::program_options::value(&topics.shipping_raw)->default_value(topics.shipping_raw), "input")(
+        "shopify-topic", boost::program_options::value(&topics.shopify_raw)->default_value(topics.shopify_raw), "input")(
         "output-topic", boost::program_options::value(&topics.validated)->default_value(topics.validated), "domain events")(
         "rejected-topic", boost::program_options::value(&topics.rejected)->default_value(topics.rejected), "rejections")(
         "dedup-changelog-topic", boost::program_options::value(&topics.dedup_changelog)->default_value(topics.dedup_changelog),
@@ -37,7 +38,7 @@ int main(int argc, char** argv) {
     cf::WebhookValidator validator(schemas, shops);
     cf::ValidatorHandler handler(validator, topics, settings.kafka, dedup_ttl_hours * 3600 * 1000,
                                  settings.allow_truncated_changelog);
-    cf::Worker worker(settings, {topics.tiktok_raw, topics.shipping_raw}, handler);
+    cf::Worker worker(settings, {topics.tiktok_raw, topics.shipping_raw, topics.shopify_raw}, handler);
     worker.run(cf::stop_requested_by_signal());
     if (worker.abandoned()) cf::exit_after_abandoned_shutdown(0);
     return 0;

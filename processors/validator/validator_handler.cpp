@@ -75,6 +75,9 @@ void ValidatorHandler::handle(const InputRecord& input, std::vector<OutputRecord
   raw.source = header_or_empty(input, "cf-source");
   raw.provider = header_or_empty(input, "cf-provider");
   raw.request_id = header_or_empty(input, "cf-request-id");
+  raw.shopify_topic = header_or_empty(input, "cf-shopify-topic");
+  raw.shopify_webhook_id = header_or_empty(input, "cf-shopify-webhook-id");
+  raw.shop_domain = header_or_empty(input, "cf-shop-domain");
   auto received = header_or_empty(input, "cf-received-at");
   int64_t received_ms = -1;
   if (!received.empty() &&

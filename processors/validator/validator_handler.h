@@ -18,6 +18,7 @@ namespace cf {
 struct ValidatorTopics {
   std::string tiktok_raw = "webhooks.tiktok.raw";
   std::string shipping_raw = "webhooks.shipping.raw";
+  std::string shopify_raw = "webhooks.shopify.raw";
   std::string validated = "events.validated";
   std::string rejected = "webhooks.rejected";
   std::string dedup_changelog = "validator.dedup.changelog";

@@ -105,9 +105,10 @@ WebhookValidator::WebhookValidator(const SchemaRegistry& schemas, const ShopDire
 ValidationOutcome WebhookValidator::validate(const RawWebhook& raw) const {
   if (raw.source == "tiktok") return validate_tiktok(raw);
   if (raw.source == "shipping") return validate_shipping(raw);
+  if (raw.source == "shopify") return validate_shopify(raw);
   return reject("missing_header", "", "cf-source",
                 raw.source.empty() ? "record has no cf-source header"
-                                   : "cf-source must be tiktok or shipping");
+                                   : "cf-source must be tiktok, shopify or shipping");
 }
 
 namespace {
@@ -302,6 +303,121 @@ ValidationOutcome WebhookValidator::validate_shipping(const RawWebhook& raw) con
   w.end_object();
   w.end_object();
   out.events.push_back(finish(w, std::move(event_id), f.event_type, *creator));
+  return out;
+}
+
+}  // namespace cf
+
+namespace cf {
+
+ValidationOutcome WebhookValidator::validate_shopify(const RawWebhook& raw) const {
+  if (raw.shopify_webhook_id.empty() || raw.shop_domain.empty() || raw.shopify_topic.empty()) {
+    return reject("missing_header", "", "cf-shopify-webhook-id",
+                  "Shopify record needs cf-shopify-topic, cf-shopify-webhook-id and cf-shop-domain");
+  }
+  ParsedBody body;
+  rapidjson::Document& doc = body.doc;
+  ValidationOutcome failure;
+  if (!parse_body(raw, doc, failure)) return failure;
+  const std::string* creator = shops_.creator_of(raw.shop_domain);
+  const bool inventory = raw.shopify_topic == "inventory_levels/update";
+  const bool cancelled = raw.shopify_topic == "orders/cancelled";
+  if (!inventory && !cancelled && raw.shopify_topic != "orders/create") {
+    return reject("unsupported_type", "", "shopify_topic",
+                  "Shopify topic " + std::string(raw.shopify_topic) + " is not handled");
+  }
+  if (auto v = schemas_.validate(inventory ? "shopify_inventory_level" : "shopify_order", doc)) {
+    return reject(*v);
+  }
+  if (creator == nullptr) {
+    return reject("unknown_shop", "", "shop_mapping", "shop domain is not in the shop directory");
+  }
+  auto updated = parse_rfc3339_ms(str(doc["updated_at"]));
+  if (!updated) return reject("schema_violation", "/updated_at", "rfc3339", "updated_at is not an RFC 3339 time");
+
+  ValidationOutcome out;
+  out.valid = true;
+  out.idempotency_key = "shopify:" + std::string(raw.shopify_webhook_id);
+  out.event_time_ms = *updated;
+  const std::string id_base = out.idempotency_key + ":";
+
+  if (inventory) {
+    const std::string item = std::to_string(doc["inventory_item_id"].GetInt64());
+    const std::string aggregate = "shopify:" + item;
+    EnvelopeFields f = fields("inventory.stock_updated", "inventory", "shopify_webhook", aggregate, *creator,
+                              *updated, raw.shopify_webhook_id);
+    JsonBuilder w;
+    std::string event_id = deterministic_uuid(id_base + "0");
+    begin_envelope(w, event_id, f, raw);
+    w.begin_object();
+    key_string(w, "channel", "shopify");
+    key_string(w, "sku_id", item);
+    key_string(w, "warehouse_id", std::to_string(doc["location_id"].GetInt64()));
+    w.key("available").number(doc["available"].GetInt64());
+    key_string(w, "updated_at", format_rfc3339_ms(*updated));
+    w.end_object();
+    w.end_object();
+    out.events.push_back(finish(w, std::move(event_id), f.event_type, *creator));
+    return out;
+  }
+
+  const std::string order_id = std::to_string(doc["id"].GetInt64());
+  const std::string aggregate = "shopify:" + order_id;
+  const std::string_view financial = str(doc["financial_status"]);
+  const bool paid = financial == "paid";
+  const std::string_view currency = str(doc["currency"]);
+  int64_t total = parse_minor_units(str(doc["total_price"]));
+  EnvelopeFields f = fields("order.received_from_shopify", "order", "shopify_webhook", aggregate, *creator,
+                            *updated, raw.shopify_webhook_id);
+  {
+    JsonBuilder w;
+    std::string event_id = deterministic_uuid(id_base + "0");
+    begin_envelope(w, event_id, f, raw);
+    w.begin_object();
+    key_string(w, "channel", "shopify");
+    key_string(w, "shop_domain", raw.shop_domain);
+    key_string(w, "order_id", order_id);
+    key_string(w, "status", cancelled ? "CANCELLED" : paid ? "AWAITING_SHIPMENT" : "UNPAID");
+    w.key("on_hold").boolean(false);
+    w.key("line_items").begin_array();
+    for (const auto& item : doc["line_items"].GetArray()) {
+      w.begin_object();
+      const auto& variant = item.HasMember("variant_id") ? item["variant_id"] : item["id"];
+      key_string(w, "sku_id", std::to_string(variant.IsInt64() ? variant.GetInt64() : item["id"].GetInt64()));
+      key_string(w, "seller_sku", str(item["sku"]));
+      w.key("quantity").number(item["quantity"].GetInt64());
+      w.key("unit_price_minor").number(parse_minor_units(str(item["price"])));
+      key_string(w, "currency", currency);
+      w.end_object();
+    }
+    w.end_array();
+    w.key("total_minor").number(total);
+    key_string(w, "currency", currency);
+    key_string(w, "updated_at", format_rfc3339_ms(*updated));
+    w.end_object();
+    w.end_object();
+    out.events.push_back(finish(w, std::move(event_id), f.event_type, *creator));
+  }
+  if (paid && !cancelled) {
+    int64_t paid_at = *updated;
+    if (doc.HasMember("processed_at") && doc["processed_at"].IsString()) {
+      if (auto processed = parse_rfc3339_ms(str(doc["processed_at"]))) paid_at = *processed;
+    }
+    EnvelopeFields pf = fields("payment.completed", "payment", "shopify_webhook", aggregate, *creator, paid_at,
+                               raw.shopify_webhook_id);
+    JsonBuilder w;
+    std::string event_id = deterministic_uuid(id_base + "1");
+    begin_envelope(w, event_id, pf, raw);
+    w.begin_object();
+    key_string(w, "channel", "shopify");
+    key_string(w, "order_id", order_id);
+    w.key("amount_minor").number(total);
+    key_string(w, "currency", currency);
+    key_string(w, "paid_at", format_rfc3339_ms(paid_at));
+    w.end_object();
+    w.end_object();
+    out.events.push_back(finish(w, std::move(event_id), pf.event_type, *creator));
+  }
   return out;
 }
 

@@ -18,6 +18,9 @@ struct RawWebhook {
   std::string_view provider;    ///< header cf-provider (shipping only)
   std::string_view request_id;  ///< header cf-request-id: the correlation id
   int64_t received_at_ms = -1;  ///< header cf-received-at
+  std::string_view shopify_topic;       ///< header cf-shopify-topic
+  std::string_view shopify_webhook_id;  ///< header cf-shopify-webhook-id
+  std::string_view shop_domain;         ///< header cf-shop-domain
 };
 
 /// Why a webhook was refused; serialised as the cf-reject-reason header.
@@ -40,7 +43,7 @@ struct ValidationOutcome {
   bool valid = false;
   Rejection rejection;               ///< when !valid
   std::vector<DomainEvent> events;   ///< when valid
-  std::string idempotency_key;       ///< "tiktok:<tts_notification_id>" or "shipping:<provider>:<event_id>"
+  std::string idempotency_key;       ///< "tiktok:<tts_notification_id>", "shopify:<webhook id>" or "shipping:<provider>:<event_id>"
   int64_t event_time_ms = 0;         ///< drives dedup expiry
 };
 
@@ -52,6 +55,7 @@ class WebhookValidator {
  private:
   ValidationOutcome validate_tiktok(const RawWebhook& raw) const;
   ValidationOutcome validate_shipping(const RawWebhook& raw) const;
+  ValidationOutcome validate_shopify(const RawWebhook& raw) const;
   const SchemaRegistry& schemas_;
   const ShopDirectory& shops_;
 };

@@ -9,6 +9,7 @@
 #include <map>
 #include <unistd.h>
 #include <random>
+#include <tuple>
 
 #include "cf/event_envelope.h"
 #include "event_fixtures.h"
@@ -178,12 +179,30 @@ TEST(Replay, AnInputReadAgainAfterACrashIsNotAppliedTwice) {
 
 TEST(Late, BeyondAllowedLatenessChangesLedgerNotWindows) {
   Rig r;
-  r.feed(test::stock_set("c1", kT0 + 10 * kMinute, "A", 100, "s1"));
+  r.feed(test::stock_set("c1", kT0, "A", 100, "s1"));
   r.feed(test::sale("c1", kT0 + 10 * kMinute, {{"A", 1}}, "o1"));
-  r.feed(test::sale("c1", kT0, {{"A", 5}}, "late"));  // 10 min late, lateness 5 min
+  r.feed(test::sale("c1", kT0 + kMinute, {{"A", 5}}, "late"));  // 9 min late, lateness 1 min
   EXPECT_EQ(r.engine.counters().late_events, 1u);
   EXPECT_EQ(r.sku("A").sold, 6);
   EXPECT_EQ(compute_velocity(r.sku("A"), r.state.stream_time_ms(), {}).sales_1h, 1);
+}
+
+TEST(Ledger, CountAndSalesGiveTheSameStockInAnyOrder) {
+  // A count at T covers everything before T: sales before it are in it,
+  // sales after it are not, whichever arrives first.
+  std::vector<std::string> events = {
+      test::sale("c1", kT0 + 1000, {{"A", 2}}, "before"),
+      test::stock_set("c1", kT0 + 2000, "A", 50, "count"),
+      test::sale("c1", kT0 + 3000, {{"A", 3}}, "after"),
+      test::cancel("c1", kT0 + 4000, {{"A", 1}}, true, "return"),
+      test::sale("c1", kT0 + 2000, {{"A", 4}}, "same-ms"),  // at the count's time: after it
+  };
+  std::vector<int> order = {0, 1, 2, 3, 4};
+  do {
+    Rig r;
+    for (int i : order) r.feed(events[static_cast<size_t>(i)]);
+    EXPECT_EQ(r.sku("A").available(), 50 - 3 + 1 - 4);
+  } while (std::next_permutation(order.begin(), order.end()));
 }
 
 TEST(Commands, ReserveReleaseAndRepeats) {
@@ -272,20 +291,20 @@ TEST(Determinism, ShuffledWithinLatenessGivesTheSameVelocity) {
                                "o" + std::to_string(i)));
   }
   auto shuffled = sales;
-  // Swap records within windows of 120 s: every record stays within 2 min of
-  // its place, under the 5 min lateness.
-  for (size_t start = 0; start < shuffled.size(); start += 120) {
+  // Shuffle within windows of 50 s: every record stays within 50 s of its
+  // place, under the 60 s lateness.
+  for (size_t start = 0; start < shuffled.size(); start += 50) {
     std::shuffle(shuffled.begin() + static_cast<long>(start),
-                 shuffled.begin() + static_cast<long>(std::min(start + 120, shuffled.size())), rng);
+                 shuffled.begin() + static_cast<long>(std::min(start + 50, shuffled.size())), rng);
   }
   auto final_figures = [](const std::vector<std::string>& input) {
     Rig r;
     for (auto& e : input) r.feed(e);
     r.tick(kT0 + 3000 * 1000 + 5000);
-    std::map<std::string, std::pair<int64_t, int64_t>> out;
+    std::map<std::string, std::tuple<int64_t, int64_t, int64_t>> out;
     for (auto& [key, l] : r.state.ledgers()) {
       auto f = compute_velocity(l, r.state.stream_time_ms(), {});
-      out[key] = {f.sales_1h, f.sales_24h};
+      out[key] = {f.sales_1h, f.sales_24h, l.available()};
     }
     EXPECT_EQ(r.engine.counters().late_events, 0u);
     return out;

@@ -27,7 +27,8 @@ struct TikTokAppCredentials {
 /// Webhook secrets, from JSON:
 /// {"tiktok": {"app_key": "...", "app_secret": "...",
 ///             "shops": {"<shop_id>": {"app_key": "...", "app_secret": "..."}}},
-///  "shipping": {"<provider>": {"api_key": "..."}}}
+///  "shipping": {"<provider>": {"api_key": "..."}},
+///  "shopify": {"app_secret": "..."}}
 /// A shop without its own entry uses the app-wide credentials, as TikTok signs
 /// every shop's notifications with the app's secret.
 class WebhookSecrets {
@@ -36,6 +37,11 @@ class WebhookSecrets {
   /// Credentials for the shop, else the app-wide ones; nullptr if neither.
   const TikTokAppCredentials* tiktok_for(std::string_view shop_id) const;
   const std::string* shipping_api_key(std::string_view provider) const;
+  /// The Shopify app's secret (signs every shop's webhooks); nullptr if none.
+  const std::string* shopify_secret() const {
+    return shopify_secret_.empty() ? nullptr : &shopify_secret_;
+  }
+  void set_shopify_secret(std::string secret) { shopify_secret_ = std::move(secret); }
   void set_tiktok_default(TikTokAppCredentials credentials) { tiktok_default_ = std::move(credentials); }
   void set_tiktok_shop(std::string shop_id, TikTokAppCredentials credentials);
   void set_shipping_key(std::string provider, std::string api_key);
@@ -44,6 +50,7 @@ class WebhookSecrets {
   TikTokAppCredentials tiktok_default_;
   std::unordered_map<std::string, TikTokAppCredentials> tiktok_shops_;
   std::unordered_map<std::string, std::string> shipping_keys_;
+  std::string shopify_secret_;
 };
 
 }  // namespace cf
