@@ -104,6 +104,8 @@ std::string velocity_snapshot_json(const SkuLedger& l, const VelocityFigures& f,
   w.key("reserved").number(l.reserved);
   w.key("sold").number(l.sold);
   w.key("available").number(l.available());
+  // False until a channel count arrived: the ledger then knows sales, not stock.
+  w.key("counted").boolean(l.last_set_ms >= 0);
   w.key("sales_1h").number(f.sales_1h);
   w.key("sales_24h").number(f.sales_24h);
   w.key("velocity_1h").fixed(f.velocity_1h, 4);

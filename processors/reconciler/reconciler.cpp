@@ -221,8 +221,8 @@ void Reconciler::on_event(EntityStore& store, std::string_view json, int64_t off
     primary = "shipment|" + std::string(string_member(c.data, "order_id"));
   } else if (type == "inventory.stock_updated") {
     std::string_view channel = string_member(c.data, "channel");
-    primary = "inventory|" + mapping_.product_sku(channel, string_member(c.data, "sku_id"),
-                                                  string_member(c.data, "seller_sku"));
+    primary = "inventory|" + c.creator + "|" +
+              mapping_.product_sku(channel, string_member(c.data, "sku_id"), string_member(c.data, "seller_sku"));
   } else {
     throw std::invalid_argument("reconciler has no rule for event type '" + std::string(type) + "'");
   }
@@ -517,7 +517,7 @@ void Reconciler::inventory(Context& c) {
   const std::string sku = mapping_.product_sku(channel, channel_sku, string_member(c.data, "seller_sku"));
   const int64_t available = int_member(c.data, "available", -1);
   if (available < 0) throw std::invalid_argument("inventory.stock_updated needs a non-negative /data/available");
-  const std::string key = "inventory|" + sku;
+  const std::string key = "inventory|" + c.creator + "|" + sku;
   EntityState* found = c.store.find(key);
   EntityState e = found ? *found : EntityState{};
   if (found && e.source != c.event.source &&

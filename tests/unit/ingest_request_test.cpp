@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "cf/signature.h"
 #include "webhook_request.h"
 
@@ -109,6 +111,45 @@ TEST(ResponseBody, NamesTheErrorAndRequest) {
   EXPECT_EQ(response_body(202, "", "r1"), R"({"status":"accepted","request_id":"r1"})");
   EXPECT_EQ(response_body(401, "signature_mismatch", "r2"),
             R"({"error":"signature_mismatch","request_id":"r2"})");
+}
+
+TEST_F(IngestRequestTest, ShopifyVerifiesTheBase64HmacOfTheRawBody) {
+  auto shopify = [&](const std::string& body, const std::string& hmac, const std::string& topic = "orders/create",
+                     const std::string& webhook_id = "wh-1") {
+    WebhookRequest r;
+    r.method = "POST";
+    r.target = "/webhooks/shopify";
+    r.body = body;
+    r.shopify_hmac = hmac;
+    r.shopify_topic = topic;
+    r.shopify_shop_domain = "cases.myshopify.com";
+    r.shopify_webhook_id = webhook_id;
+    return decide_webhook(r, secrets_, limiter_, topics_, 0, 1795000000123, "req-9");
+  };
+  const std::string body = R"({"id":1})";
+  EXPECT_EQ(shopify(body, hmac_sha256_base64("shop-secret", body)).reason, "shopify_not_configured");
+  secrets_.set_shopify_secret("shop-secret");
+  // Shopify's documented example: base64 of the HMAC-SHA256 digest.
+  EXPECT_EQ(hmac_sha256_base64("hush", "{\"id\":1}").size(), 44u);
+  auto d = shopify(body, hmac_sha256_base64("shop-secret", body));
+  ASSERT_EQ(d.status, 0) << d.reason;
+  EXPECT_EQ(d.record.topic, "webhooks.shopify.raw");
+  EXPECT_EQ(d.record.key, "cases.myshopify.com");
+  EXPECT_EQ(d.record.value, body);
+  std::map<std::string, std::string> headers;
+  for (auto& h : d.record.headers) headers[h.name] = h.value;
+  EXPECT_EQ(headers["cf-source"], "shopify");
+  EXPECT_EQ(headers["cf-shopify-topic"], "orders/create");
+  EXPECT_EQ(headers["cf-shopify-webhook-id"], "wh-1");
+  EXPECT_EQ(headers["cf-shop-domain"], "cases.myshopify.com");
+  EXPECT_EQ(shopify(body, "").reason, "missing_signature");
+  EXPECT_EQ(shopify(body, hmac_sha256_base64("other", body)).reason, "signature_mismatch");
+  EXPECT_EQ(shopify(body + " ", hmac_sha256_base64("shop-secret", body)).status, 401);  // body changed
+  EXPECT_EQ(shopify(body, hmac_sha256_hex("shop-secret", body)).status, 401);  // hex is not Shopify's encoding
+  EXPECT_EQ(shopify(body, hmac_sha256_base64("shop-secret", body), "products/update").reason,
+            "unsupported_shopify_topic");
+  EXPECT_EQ(shopify(body, hmac_sha256_base64("shop-secret", body), "orders/create", "").reason,
+            "missing_shopify_headers");
 }
 
 }  // namespace

@@ -188,7 +188,7 @@ TEST(LoadGenerator, ViralBurstConcentratesOnOneSku) {
   s.burst_every = 100;
   s.burst_length = 50;
   s.duplicate_share = s.bad_signature_share = s.malformed_share = s.schema_invalid_share = 0;
-  s.shipping_share = s.stock_sync_share = 0;
+  s.shipping_share = s.stock_sync_share = s.shopify_share = 0;
   WebhookGenerator g(s);
   for (int i = 0; i < 100; ++i) g.next();
   std::map<std::string, int> skus;

@@ -202,15 +202,19 @@ TEST_F(WebhookValidatorTest, AgreesWithTheLoadGeneratorsGroundTruth) {
   WebhookGenerator generator(settings);
   ShopDirectory shops = ShopDirectory::from_json(generator.shop_directory_json());
   WebhookValidator validator(schemas_, shops);
-  int valid = 0, invalid = 0;
+  int valid = 0, invalid = 0, shopify = 0;
   for (int i = 0; i < 2000; ++i) {
     GeneratedWebhook w = generator.next();
     if (w.expect == Expectation::kBadSignature) continue;
     RawWebhook raw;
     raw.body = w.body;
-    raw.source = w.path == "/webhooks/tiktok" ? "tiktok" : "shipping";
+    raw.source = w.path == "/webhooks/tiktok" ? "tiktok" : w.shopify_topic.empty() ? "shipping" : "shopify";
     raw.provider = raw.source == "shipping" ? std::string_view(settings.shipping_provider) : std::string_view();
+    raw.shopify_topic = w.shopify_topic;
+    raw.shopify_webhook_id = w.shopify_webhook_id;
+    raw.shop_domain = w.shop_domain;
     auto out = validator.validate(raw);
+    if (raw.source == "shopify" && out.valid) ++shopify;
     if (w.expect == Expectation::kInvalid) {
       ++invalid;
       EXPECT_FALSE(out.valid) << w.body;
@@ -228,6 +232,69 @@ TEST_F(WebhookValidatorTest, AgreesWithTheLoadGeneratorsGroundTruth) {
   }
   EXPECT_GT(valid, 1500);
   EXPECT_GT(invalid, 20);
+  EXPECT_GT(shopify, 200);  // orders/create, orders/cancelled and inventory_levels/update
+}
+
+TEST_F(WebhookValidatorTest, ShopifyWebhooksBecomeChannelEvents) {
+  ShopDirectory shops;
+  shops.add("cases.myshopify.com", "creator-1");
+  WebhookValidator validator(schemas_, shops);
+  RawWebhook raw;
+  raw.source = "shopify";
+  raw.shopify_webhook_id = "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043";
+  raw.shop_domain = "cases.myshopify.com";
+  raw.shopify_topic = "orders/create";
+  std::string order = R"({"id":820982911946154508,"currency":"USD","total_price":"598.94","financial_status":"paid",)"
+                      R"("updated_at":"2026-11-18T19:00:00-05:00","processed_at":"2026-11-18T18:59:00-05:00",)"
+                      R"("line_items":[{"id":1,"variant_id":808950810,"sku":"IPOD2008RED","quantity":1,"price":"199.00"},)"
+                      R"({"id":2,"variant_id":null,"sku":"CASE","quantity":2,"price":"199.97"}]})";
+  raw.body = order;
+  auto out = validator.validate(raw);
+  ASSERT_TRUE(out.valid) << out.rejection.detail;
+  EXPECT_EQ(out.idempotency_key, "shopify:b54557e4-bdd9-4b37-8a5f-bf7d70bcd043");
+  ASSERT_EQ(out.events.size(), 2u);
+  EXPECT_EQ(out.events[0].event_type, "order.received_from_shopify");
+  EXPECT_EQ(out.events[1].event_type, "payment.completed");
+  for (auto& e : out.events) expect_schema_valid(e);
+  rapidjson::Document d;
+  d.Parse(out.events[0].json.c_str());
+  EXPECT_STREQ(d["data"]["status"].GetString(), "AWAITING_SHIPMENT");
+  EXPECT_STREQ(d["occurred_at"].GetString(), "2026-11-19T00:00:00.000Z");  // offset applied
+  EXPECT_EQ(d["data"]["total_minor"].GetInt64(), 59894);
+  EXPECT_STREQ(d["data"]["line_items"][0]["sku_id"].GetString(), "808950810");
+  EXPECT_STREQ(d["data"]["line_items"][1]["sku_id"].GetString(), "2");  // no variant: the line id
+  EXPECT_STREQ(d["source"].GetString(), "shopify_webhook");
+
+  raw.shopify_topic = "orders/cancelled";
+  out = validator.validate(raw);
+  ASSERT_TRUE(out.valid);
+  ASSERT_EQ(out.events.size(), 1u);
+  d.Parse(out.events[0].json.c_str());
+  EXPECT_STREQ(d["data"]["status"].GetString(), "CANCELLED");
+
+  raw.shopify_topic = "inventory_levels/update";
+  std::string level = R"({"inventory_item_id":271878346596884015,"location_id":24826418,"available":6,"updated_at":"2026-11-18T19:00:00-05:00"})";
+  raw.body = level;
+  out = validator.validate(raw);
+  ASSERT_TRUE(out.valid) << out.rejection.detail;
+  expect_schema_valid(out.events[0]);
+  d.Parse(out.events[0].json.c_str());
+  EXPECT_STREQ(d["data"]["sku_id"].GetString(), "271878346596884015");
+  EXPECT_EQ(d["data"]["available"].GetInt64(), 6);
+
+  raw.shopify_topic = "products/update";
+  EXPECT_EQ(validator.validate(raw).rejection.code, "unsupported_type");
+  raw.shopify_topic = "inventory_levels/update";
+  raw.shop_domain = "stranger.myshopify.com";
+  EXPECT_EQ(validator.validate(raw).rejection.code, "unknown_shop");
+  raw.shop_domain = "cases.myshopify.com";
+  std::string broken = R"({"inventory_item_id":1,"location_id":2,"available":-1,"updated_at":"2026-11-18T19:00:00Z"})";
+  raw.body = broken;
+  out = validator.validate(raw);
+  EXPECT_EQ(out.rejection.code, "schema_violation");
+  EXPECT_EQ(out.rejection.field, "/available");
+  raw.shopify_webhook_id = {};
+  EXPECT_EQ(validator.validate(raw).rejection.code, "missing_header");
 }
 
 TEST(MinorUnits, ParsesDecimalMoneyStrictly) {

@@ -41,6 +41,8 @@ struct Options {
   std::string report_file;
   std::string write_shops_file;
   std::string write_secrets_file;
+  std::string write_sku_mapping_file;
+  std::string write_stock_file;
   bool to_kafka = false;
   cf::KafkaSettings kafka;
   bool retry_unavailable = false;
@@ -132,6 +134,10 @@ class Feed {
     std::this_thread::sleep_until(slot);
     return true;
   }
+  std::string stock_json() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return generator_.stock_json();
+  }
 
  private:
   std::mutex mutex_;
@@ -173,6 +179,12 @@ void http_worker(const Options& o, Feed& feed, Reporter& reporter, const std::at
         req.set(http::field::content_type, "application/json");
         if (!w.authorization.empty()) req.set(http::field::authorization, w.authorization);
         if (!w.api_key.empty()) req.set("X-Api-Key", w.api_key);
+        if (!w.shopify_topic.empty()) {
+          req.set("X-Shopify-Topic", w.shopify_topic);
+          req.set("X-Shopify-Hmac-SHA256", w.shopify_hmac);
+          req.set("X-Shopify-Shop-Domain", w.shop_domain);
+          req.set("X-Shopify-Webhook-Id", w.shopify_webhook_id);
+        }
         req.body() = w.body;
         req.prepare_payload();
         stream->expires_after(std::chrono::seconds(30));
@@ -219,11 +231,18 @@ int write_to_kafka(const Options& o, Feed& feed, Reporter& reporter, const std::
     if (w.expect == cf::Expectation::kBadSignature || w.expect == cf::Expectation::kOversize) continue;
     cf::OutputRecord rec;
     bool tiktok = w.path == "/webhooks/tiktok";
-    rec.topic = tiktok ? "webhooks.tiktok.raw" : "webhooks.shipping.raw";
+    bool shopify = !w.shopify_topic.empty();
+    rec.topic = tiktok ? "webhooks.tiktok.raw" : shopify ? "webhooks.shopify.raw" : "webhooks.shipping.raw";
     rec.key = w.partition_key;
     rec.value = w.body;
-    rec.headers.push_back({"cf-source", tiktok ? "tiktok" : "shipping"});
-    if (!tiktok) rec.headers.push_back({"cf-provider", o.generator.shipping_provider});
+    rec.headers.push_back({"cf-source", tiktok ? "tiktok" : shopify ? "shopify" : "shipping"});
+    if (shopify) {
+      rec.headers.push_back({"cf-shopify-topic", w.shopify_topic});
+      rec.headers.push_back({"cf-shopify-webhook-id", w.shopify_webhook_id});
+      rec.headers.push_back({"cf-shop-domain", w.shop_domain});
+    } else if (!tiktok) {
+      rec.headers.push_back({"cf-provider", o.generator.shipping_provider});
+    }
     auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch()).count();
     rec.headers.push_back({"cf-received-at", std::to_string(now_ms)});
@@ -264,15 +283,31 @@ int main(int argc, char** argv) {
         "burst-every", po::value(&g.burst_every)->default_value(g.burst_every), "a viral burst every N webhooks")(
         "burst-length", po::value(&g.burst_length)->default_value(g.burst_length), "orders per burst")(
         "start-time", po::value(&g.start_time_s)->default_value(g.start_time_s), "event time (epoch s) of the first webhook")(
+        "event-seconds-per-webhook",
+        po::value(&g.event_seconds_per_webhook)->default_value(g.event_seconds_per_webhook),
+        "event time between consecutive webhooks (1/rate keeps event time near the wall clock)")(
         "report", po::value(&o.report_file), "write one JSON line per request here")(
         "retry-unavailable", po::bool_switch(&o.retry_unavailable), "re-send after 503/429/connection errors, as a real sender does")(
         "to-kafka", po::bool_switch(&o.to_kafka), "write raw records straight to Kafka instead of HTTP")(
         "write-shops-file", po::value(&o.write_shops_file), "write the matching shop directory and exit")(
-        "write-secrets-file", po::value(&o.write_secrets_file), "write the matching webhook secrets and exit");
+        "write-secrets-file", po::value(&o.write_secrets_file), "write the matching webhook secrets and exit")(
+        "write-sku-mapping-file", po::value(&o.write_sku_mapping_file),
+        "write the reconciler's SKU mapping for the generated Shopify items and exit")(
+        "write-stock-file", po::value(&o.write_stock_file),
+        "at the end, write each creator's units per product SKU (ground truth; assumes every "
+        "generated webhook that should be accepted was: use --to-kafka or --retry-unavailable)")(
+        "shopify-share", po::value(&g.shopify_share)->default_value(g.shopify_share), "share of Shopify webhooks")(
+        "cancel-share", po::value(&g.cancel_share)->default_value(g.cancel_share),
+        "share of TikTok order updates that cancel an unshipped order")(
+        "stock-sync-share", po::value(&g.stock_sync_share)->default_value(g.stock_sync_share),
+        "share of TikTok stock counts")(
+        "shipping-share", po::value(&g.shipping_share)->default_value(g.shipping_share),
+        "share of shipping tracking updates");
     if (!options.parse(argc, argv)) return 0;
     cf::init_logging("loadgen", log_level);
-    if (!o.write_shops_file.empty() || !o.write_secrets_file.empty()) {
+    if (!o.write_shops_file.empty() || !o.write_secrets_file.empty() || !o.write_sku_mapping_file.empty()) {
       cf::WebhookGenerator gen(o.generator);
+      if (!o.write_sku_mapping_file.empty()) std::ofstream(o.write_sku_mapping_file) << gen.sku_mapping_json();
       if (!o.write_shops_file.empty()) std::ofstream(o.write_shops_file) << gen.shop_directory_json();
       if (!o.write_secrets_file.empty()) std::ofstream(o.write_secrets_file) << gen.secrets_json();
       return 0;
@@ -293,7 +328,7 @@ int main(int argc, char** argv) {
       for (auto& t : threads) t.join();
     }
     reporter.summary(std::chrono::duration<double>(Clock::now() - started).count());
+    if (!o.write_stock_file.empty()) std::ofstream(o.write_stock_file) << feed.stock_json();
     return rc;
-    return 0;
   });
 }

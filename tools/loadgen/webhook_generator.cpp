@@ -52,8 +52,8 @@ std::string WebhookGenerator::shop_id(int index) const {
 std::string WebhookGenerator::shop_directory_json() const {
   std::string json = "{\"shops\":{";
   for (int i = 0; i < settings_.shops; ++i) {
-    json += (i ? "," : "") + std::string("\"") + shop_id(i) + "\":{\"creator_id\":\"creator-" +
-            std::to_string(100 + i) + "\"}";
+    json += (i ? "," : "") + std::string("\"") + shop_id(i) + "\":{\"creator_id\":\"" + creator_of_shop(i) +
+            "\"},\"" + shop_domain(i) + "\":{\"creator_id\":\"" + creator_of_shop(i) + "\"}";
   }
   return json + "}}";
 }
@@ -61,7 +61,8 @@ std::string WebhookGenerator::shop_directory_json() const {
 std::string WebhookGenerator::secrets_json() const {
   return "{\"tiktok\":{\"app_key\":\"" + settings_.app_key + "\",\"app_secret\":\"" +
          settings_.app_secret + "\"},\"shipping\":{\"" + settings_.shipping_provider +
-         "\":{\"api_key\":\"" + settings_.shipping_api_key + "\"}}}";
+         "\":{\"api_key\":\"" + settings_.shipping_api_key + "\"}},\"shopify\":{\"app_secret\":\"" +
+         settings_.shopify_secret + "\"}}";
 }
 
 int WebhookGenerator::pick_sku() {
@@ -74,11 +75,78 @@ int WebhookGenerator::pick_sku() {
 }
 
 void WebhookGenerator::sign(GeneratedWebhook& w) const {
-  if (w.path == "/webhooks/tiktok") {
+  if (w.path == "/webhooks/shopify") {
+    w.shopify_hmac = hmac_sha256_base64(settings_.shopify_secret, w.body);
+  } else if (w.path == "/webhooks/tiktok") {
     w.authorization = hmac_sha256_hex(settings_.app_secret, settings_.app_key + w.body);
   } else {
     w.api_key = settings_.shipping_api_key;
   }
+}
+
+int64_t& WebhookGenerator::stock(int shop, int sku) {
+  auto [it, inserted] = stock_.try_emplace({shop, sku}, 0);
+  if (inserted) it->second = 300 + (sku * 37) % 1200;
+  return it->second;
+}
+
+int64_t WebhookGenerator::reported_stock(int shop, int sku, int64_t ts) {
+  int64_t units = stock(shop, sku);
+  auto it = same_second_.find({shop, sku});
+  if (it != same_second_.end() && it->second.first == ts) units -= it->second.second;
+  return units;
+}
+
+int64_t WebhookGenerator::count_with_restock(GeneratedWebhook& w, int shop, int sku, int64_t ts) {
+  int64_t units = reported_stock(shop, sku, ts);
+  if (units < 100) {
+    w.restock_key = {shop, sku};
+    w.restock_units = 1500;
+    units += w.restock_units;
+  }
+  return std::max<int64_t>(0, units);
+}
+
+void WebhookGenerator::apply_effects(const GeneratedWebhook& w) {
+  if (w.expect != Expectation::kValid) return;
+  if (w.restock_units > 0) stock(w.restock_key.first, w.restock_key.second) += w.restock_units;
+  if (w.stock_effects.empty()) return;
+  auto order = orders_.find(w.order_key);
+  if (order == orders_.end()) return;
+  // A sale counts once, at the first accepted paid notification; a return
+  // only undoes a counted sale.
+  if (w.sale_effect == order->second.sale_counted) return;
+  order->second.sale_counted = w.sale_effect;
+  const int64_t second = w.event_time_ms / 1000;
+  for (const auto& [key, units] : w.stock_effects) {
+    stock(key.first, key.second) += units;
+    auto& same = same_second_[key];
+    if (same.first != second) same = {second, 0};
+    same.second += units;
+  }
+}
+
+std::string WebhookGenerator::stock_json() const {
+  std::string json = "{";
+  bool first = true;
+  for (const auto& [key, units] : stock_) {
+    json += (first ? "\"" : ",\"") + creator_of_shop(key.first) + "|CF-" + std::to_string(key.second) +
+            "\":" + std::to_string(units);
+    first = false;
+  }
+  return json + "}";
+}
+
+std::string WebhookGenerator::sku_mapping_json() const {
+  std::string json = "{\"shopify\":{";
+  for (int k = 0; k < settings_.skus; ++k) {
+    json += (k ? ",\"" : "\"") + std::to_string(50000000 + k) + "\":\"CF-" + std::to_string(k) + "\"";
+  }
+  return json + "}}";
+}
+
+std::string WebhookGenerator::shop_domain(int index) const {
+  return "shop-" + std::to_string(7000 + index) + ".myshopify.com";
 }
 
 GeneratedWebhook WebhookGenerator::make_order(int64_t ts) {
@@ -86,30 +154,39 @@ GeneratedWebhook WebhookGenerator::make_order(int64_t ts) {
   w.kind = "order";
   w.path = "/webhooks/tiktok";
   std::uniform_real_distribution<double> unit(0, 1);
-  OpenOrder order;
   bool update_existing = !open_orders_.empty() && unit(rng_) < 0.35;
+  OpenOrder* order = nullptr;
+  bool cancel = false;
   if (update_existing) {
     size_t i = std::uniform_int_distribution<size_t>(0, open_orders_.size() - 1)(rng_);
-    order = open_orders_[i];
-    order.status_index = std::min(order.status_index + 1, 5);
-    open_orders_[i] = order;
+    order = &orders_[open_orders_[i]];
+    cancel = order->status_index <= 1 && !order->shipped && unit(rng_) < settings_.cancel_share;
+    if (cancel) {
+      open_orders_.erase(open_orders_.begin() + static_cast<long>(i));
+    } else {
+      order->status_index = std::min(order->status_index + 1, 5);
+    }
   } else {
-    order.order_id = "57" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(10000000 + order_counter_++);
-    order.shop = std::uniform_int_distribution<int>(0, settings_.shops - 1)(rng_);
-    order.status_index = unit(rng_) < 0.15 ? 0 : 1;
-    open_orders_.push_back(order);
+    std::string id = "57" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(10000000 + order_counter_++);
+    order = &orders_[id];
+    order->order_id = id;
+    order->shop = std::uniform_int_distribution<int>(0, settings_.shops - 1)(rng_);
+    order->status_index = unit(rng_) < 0.15 ? 0 : 1;
+    std::mt19937_64 order_rng(std::hash<std::string>{}(id));
+    int lines = 1 + static_cast<int>(order_rng() % 3);
+    for (int l = 0; l < lines; ++l) {
+      int sku = l == 0 ? pick_sku() : static_cast<int>(order_rng() % static_cast<uint64_t>(settings_.skus));
+      order->items.emplace_back(sku, 1 + static_cast<int>(order_rng() % 3));
+    }
+    open_orders_.push_back(id);
     if (open_orders_.size() > 2000) open_orders_.pop_front();
   }
-  // The order's content is a function of its id, so every notification of one
-  // order carries the same line items.
-  std::mt19937_64 order_rng(std::hash<std::string>{}(order.order_id));
-  int lines = 1 + static_cast<int>(order_rng() % 3);
+  // Every notification of one order carries the same line items.
   std::string items;
   int64_t total = 0;
-  for (int l = 0; l < lines; ++l) {
-    int sku = l == 0 && !update_existing ? pick_sku() : static_cast<int>(order_rng() % static_cast<uint64_t>(settings_.skus));
+  for (size_t l = 0; l < order->items.size(); ++l) {
+    auto [sku, qty] = order->items[l];
     if (l == 0) w.sku_id = "17" + std::to_string(300000 + sku);
-    int qty = 1 + static_cast<int>(order_rng() % 3);
     int64_t price = 499 + static_cast<int64_t>((sku * 7919) % 5000);
     total += price * qty;
     items += (l ? "," : "") + std::string("{\"sku_id\":\"17") + std::to_string(300000 + sku) +
@@ -117,23 +194,28 @@ GeneratedWebhook WebhookGenerator::make_order(int64_t ts) {
              std::to_string(qty) + ",\"sale_price\":\"" + price_text(price) +
              "\",\"currency\":\"USD\"}";
   }
-  const char* status = kStatuses[order.status_index];
+  const char* status = cancel ? "CANCELLED" : kStatuses[order->status_index];
   std::string payment;
-  bool paid = order.status_index >= 1;
+  bool paid = !cancel && order->status_index >= 1;
   if (paid) {
     payment = ",\"payment\":{\"total_amount\":\"" + price_text(total) +
               "\",\"currency\":\"USD\",\"paid_time\":" + std::to_string(ts) + "}";
   }
   std::string notification_id = "7" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
   w.body = "{\"type\":1,\"tts_notification_id\":\"" + notification_id + "\",\"shop_id\":\"" +
-           shop_id(order.shop) + "\",\"timestamp\":" + std::to_string(ts) +
-           ",\"data\":{\"order_id\":\"" + order.order_id + "\",\"order_status\":\"" + status +
+           shop_id(order->shop) + "\",\"timestamp\":" + std::to_string(ts) +
+           ",\"data\":{\"order_id\":\"" + order->order_id + "\",\"order_status\":\"" + status +
            "\",\"is_on_hold_order\":false,\"update_time\":" + std::to_string(ts) +
            ",\"line_items\":[" + items + "]" + payment + "}}";
-  w.partition_key = shop_id(order.shop);
+  w.partition_key = shop_id(order->shop);
   w.idempotency_key = "tiktok:" + notification_id;
   w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
   if (paid) w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":1"));
+  if (paid || cancel) {
+    w.order_key = order->order_id;
+    w.sale_effect = paid;
+    for (auto [sku, qty] : order->items) w.stock_effects.push_back({{order->shop, sku}, paid ? -qty : qty});
+  }
   return w;
 }
 
@@ -143,13 +225,13 @@ GeneratedWebhook WebhookGenerator::make_stock(int64_t ts) {
   w.path = "/webhooks/tiktok";
   int sku = pick_sku();
   int shop = std::uniform_int_distribution<int>(0, settings_.shops - 1)(rng_);
-  int stock = std::uniform_int_distribution<int>(0, 400)(rng_);
+  int64_t units = count_with_restock(w, shop, sku, ts);
   std::string notification_id = "9" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
   w.sku_id = "17" + std::to_string(300000 + sku);
   w.body = "{\"type\":1001,\"tts_notification_id\":\"" + notification_id + "\",\"shop_id\":\"" +
            shop_id(shop) + "\",\"timestamp\":" + std::to_string(ts) + ",\"data\":{\"sku_id\":\"" +
            w.sku_id + "\",\"seller_sku\":\"CF-" + std::to_string(sku) +
-           "\",\"warehouse_id\":\"wh-1\",\"available_stock\":" + std::to_string(stock) +
+           "\",\"warehouse_id\":\"wh-1\",\"available_stock\":" + std::to_string(units) +
            ",\"update_time\":" + std::to_string(ts) + "}}";
   w.partition_key = shop_id(shop);
   w.idempotency_key = "tiktok:" + notification_id;
@@ -162,7 +244,12 @@ GeneratedWebhook WebhookGenerator::make_shipping(int64_t ts) {
   w.kind = "shipping";
   w.path = "/webhooks/shipping/" + settings_.shipping_provider;
   int shop = std::uniform_int_distribution<int>(0, settings_.shops - 1)(rng_);
-  std::string order_id = open_orders_.empty() ? "5700000000000" : open_orders_.back().order_id;
+  std::string order_id = "5700000000000";
+  if (!open_orders_.empty()) {
+    OpenOrder& order = orders_[open_orders_.back()];
+    order.shipped = true;
+    order_id = order.order_id;
+  }
   std::string tracking = "SF" + std::to_string(100000000 + (sequence_ * 7) % 5000);
   std::string event_id = "evt-" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
   const char* status = kTracking[sequence_ % 5];
@@ -173,6 +260,80 @@ GeneratedWebhook WebhookGenerator::make_shipping(int64_t ts) {
   w.partition_key = settings_.shipping_provider + ":" + tracking;
   w.idempotency_key = "shipping:" + settings_.shipping_provider + ":" + event_id;
   w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
+  return w;
+}
+
+GeneratedWebhook WebhookGenerator::make_shopify(int64_t ts) {
+  GeneratedWebhook w;
+  w.kind = "shopify";
+  w.path = "/webhooks/shopify";
+  std::uniform_real_distribution<double> unit(0, 1);
+  const std::string when = format_rfc3339_ms(ts * 1000);
+  w.shopify_webhook_id = "b54557e4-" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
+  w.idempotency_key = "shopify:" + w.shopify_webhook_id;
+  double roll = unit(rng_);
+  if (roll < 0.15) {
+    int sku = pick_sku();
+    int shop = std::uniform_int_distribution<int>(0, settings_.shops - 1)(rng_);
+    w.shopify_topic = "inventory_levels/update";
+    w.shop_domain = shop_domain(shop);
+    w.sku_id = "CF-" + std::to_string(sku);
+    w.body = "{\"inventory_item_id\":" + std::to_string(50000000 + sku) + ",\"location_id\":24826418,\"available\":" +
+             std::to_string(count_with_restock(w, shop, sku, ts)) + ",\"updated_at\":\"" + when + "\"}";
+    w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
+  } else {
+    OpenOrder* order = nullptr;
+    bool cancel = roll < 0.30 && !shopify_orders_.empty();
+    if (cancel) {
+      size_t i = std::uniform_int_distribution<size_t>(0, shopify_orders_.size() - 1)(rng_);
+      order = &orders_[shopify_orders_[i]];
+      shopify_orders_.erase(shopify_orders_.begin() + static_cast<long>(i));
+    } else {
+      std::string id = std::to_string(820000000000LL + static_cast<int64_t>(order_counter_++));
+      order = &orders_[id];
+      order->order_id = id;
+      order->shopify = true;
+      order->shop = std::uniform_int_distribution<int>(0, settings_.shops - 1)(rng_);
+      order->status_index = unit(rng_) < 0.85 ? 1 : 0;  // paid or pending
+      std::mt19937_64 order_rng(std::hash<std::string>{}(id));
+      int lines = 1 + static_cast<int>(order_rng() % 2);
+      for (int l = 0; l < lines; ++l) {
+        int sku = l == 0 ? pick_sku() : static_cast<int>(order_rng() % static_cast<uint64_t>(settings_.skus));
+        order->items.emplace_back(sku, 1 + static_cast<int>(order_rng() % 2));
+      }
+      if (order->status_index == 1) {
+        shopify_orders_.push_back(id);
+        if (shopify_orders_.size() > 2000) shopify_orders_.pop_front();
+      }
+    }
+    std::string items;
+    int64_t total = 0;
+    for (size_t l = 0; l < order->items.size(); ++l) {
+      auto [sku, qty] = order->items[l];
+      if (l == 0) w.sku_id = "CF-" + std::to_string(sku);
+      int64_t price = 499 + static_cast<int64_t>((sku * 7919) % 5000);
+      total += price * qty;
+      items += (l ? "," : "") + std::string("{\"id\":") + std::to_string(466157049 + static_cast<int>(l)) +
+               ",\"variant_id\":" + std::to_string(40000000 + sku) + ",\"sku\":\"CF-" + std::to_string(sku) +
+               "\",\"quantity\":" + std::to_string(qty) + ",\"price\":\"" + price_text(price) + "\"}";
+    }
+    const bool paid = order->status_index == 1;
+    w.shopify_topic = cancel ? "orders/cancelled" : "orders/create";
+    w.shop_domain = shop_domain(order->shop);
+    w.body = "{\"id\":" + order->order_id + ",\"name\":\"#" + order->order_id.substr(6) +
+             "\",\"currency\":\"USD\",\"total_price\":\"" + price_text(total) + "\",\"financial_status\":\"" +
+             (paid ? "paid" : "pending") + "\",\"created_at\":\"" + when + "\",\"updated_at\":\"" + when +
+             "\",\"processed_at\":\"" + when + "\",\"cancelled_at\":" + (cancel ? "\"" + when + "\"" : "null") +
+             ",\"cancel_reason\":" + (cancel ? "\"customer\"" : "null") + ",\"line_items\":[" + items + "]}";
+    w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
+    if (paid && !cancel) w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":1"));
+    if (paid) {
+      w.order_key = order->order_id;
+      w.sale_effect = !cancel;
+      for (auto [sku, qty] : order->items) w.stock_effects.push_back({{order->shop, sku}, cancel ? qty : -qty});
+    }
+  }
+  w.partition_key = w.shop_domain;
   return w;
 }
 
@@ -197,6 +358,8 @@ GeneratedWebhook WebhookGenerator::next() {
       w = make_shipping(ts);
     } else if (kind < settings_.shipping_share + settings_.stock_sync_share) {
       w = make_stock(ts);
+    } else if (kind < settings_.shipping_share + settings_.stock_sync_share + settings_.shopify_share) {
+      w = make_shopify(ts);
     } else {
       w = make_order(ts);
     }
@@ -205,7 +368,9 @@ GeneratedWebhook WebhookGenerator::next() {
     if (roll >= 0 && roll < settings_.bad_signature_share) {
       sign(w);
       w.expect = Expectation::kBadSignature;
-      if (!w.authorization.empty()) {
+      if (!w.shopify_hmac.empty()) {
+        w.shopify_hmac[3] = w.shopify_hmac[3] == 'A' ? 'B' : 'A';
+      } else if (!w.authorization.empty()) {
         w.authorization[5] = w.authorization[5] == 'a' ? 'b' : 'a';
       } else {
         w.api_key = "wrong-key";
@@ -218,8 +383,10 @@ GeneratedWebhook WebhookGenerator::next() {
       w.event_ids.clear();
       sign(w);
     } else if ((roll -= settings_.malformed_share) >= 0 && roll < settings_.schema_invalid_share) {
-      auto pos = w.body.find("\"shop_id\"");
-      w.body.replace(pos, 9, "\"shop_ident\"");
+      // Rename a required field: shop_id (TikTok, shipping) or updated_at (Shopify).
+      const std::string field = w.kind == "shopify" ? "\"updated_at\"" : "\"shop_id\"";
+      auto pos = w.body.find(field);
+      w.body.replace(pos, field.size(), "\"renamed_field\"");
       w.expect = Expectation::kInvalid;
       w.reject_code = "schema_violation";
       w.event_ids.clear();
@@ -235,6 +402,7 @@ GeneratedWebhook WebhookGenerator::next() {
       if (recent_valid_.size() > 500) recent_valid_.pop_front();
     }
   }
+  apply_effects(w);
   w.sequence = seq;
   ++sequence_;
   return w;

@@ -6,6 +6,9 @@
 // says what should happen to it, so tests can compute their ground truth.
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <unordered_map>
+#include <utility>
 #include <random>
 #include <string>
 #include <vector>
@@ -19,6 +22,8 @@ struct GeneratorSettings {
   double zipf_exponent = 1.1;
   double shipping_share = 0.15;
   double stock_sync_share = 0.10;
+  double shopify_share = 0.15;        ///< Shopify webhooks (orders/create, orders/cancelled, inventory_levels/update)
+  double cancel_share = 0.08;         ///< share of order updates that cancel an unshipped order
   double duplicate_share = 0.05;
   double bad_signature_share = 0.02;
   double malformed_share = 0.02;       ///< broken JSON, correctly signed
@@ -33,6 +38,7 @@ struct GeneratorSettings {
   std::string app_secret = "cf-dev-app-secret";
   std::string shipping_provider = "shipfast";
   std::string shipping_api_key = "cf-dev-shipfast-key";
+  std::string shopify_secret = "cf-dev-shopify-secret";
 };
 
 enum class Expectation {
@@ -51,6 +57,10 @@ struct GeneratedWebhook {
   std::string body;
   std::string authorization;  ///< TikTok signature header, if any
   std::string api_key;        ///< shipping X-Api-Key, if any
+  std::string shopify_topic;       ///< X-Shopify-Topic, Shopify only
+  std::string shopify_hmac;        ///< X-Shopify-Hmac-SHA256
+  std::string shopify_webhook_id;  ///< X-Shopify-Webhook-Id
+  std::string shop_domain;         ///< X-Shopify-Shop-Domain
   std::string partition_key;  ///< what the ingest keys the raw record by
   Expectation expect = Expectation::kValid;
   std::string reject_code;                  ///< for kInvalid
@@ -58,6 +68,13 @@ struct GeneratedWebhook {
   std::vector<std::string> event_ids;       ///< for kValid / kDuplicate
   std::string sku_id;                       ///< the first SKU of an order, for analysis
   int64_t event_time_ms = 0;
+  /// Stock changes the webhook causes if it is accepted: (shop, sku) -> units.
+  std::vector<std::pair<std::pair<int, int>, int>> stock_effects;
+  std::string order_key;  ///< the order whose sale or return the effects are
+  bool sale_effect = false;  ///< effects are the order's sale (else its return)
+  /// A stock count that includes a delivery: (shop, sku) gets `restock_units` if accepted.
+  std::pair<int, int> restock_key{-1, -1};
+  int64_t restock_units = 0;
 };
 
 class WebhookGenerator {
@@ -68,6 +85,12 @@ class WebhookGenerator {
   std::string shop_directory_json() const;
   /// Secrets JSON matching the generator's signatures.
   std::string secrets_json() const;
+  /// SKU mapping for the reconciler: Shopify inventory items -> product SKUs.
+  std::string sku_mapping_json() const;
+  /// Ground truth: units each creator has of each product SKU after every
+  /// webhook generated so far that was accepted ({"<creator>|<sku>": units}).
+  std::string stock_json() const;
+  std::string creator_of_shop(int shop) const { return "creator-" + std::to_string(100 + shop); }
   const GeneratorSettings& settings() const { return settings_; }
 
  private:
@@ -76,7 +99,16 @@ class WebhookGenerator {
   GeneratedWebhook make_order(int64_t ts);
   GeneratedWebhook make_stock(int64_t ts);
   GeneratedWebhook make_shipping(int64_t ts);
+  GeneratedWebhook make_shopify(int64_t ts);
+  std::string shop_domain(int index) const;
   void sign(GeneratedWebhook& w) const;
+  int64_t& stock(int shop, int sku);
+  /// The count a channel reports at second `ts`: sales and returns of that
+  /// same second are not in it yet (counts cover what happened before them).
+  int64_t reported_stock(int shop, int sku, int64_t ts);
+  /// A count of (shop, sku) at `ts`, with a delivery of stock when it runs low.
+  int64_t count_with_restock(GeneratedWebhook& w, int shop, int sku, int64_t ts);
+  void apply_effects(const GeneratedWebhook& w);
 
   GeneratorSettings settings_;
   std::mt19937_64 rng_;
@@ -88,10 +120,19 @@ class WebhookGenerator {
   std::deque<GeneratedWebhook> recent_valid_;  ///< candidates for duplicates
   struct OpenOrder {
     std::string order_id;
-    int shop;
-    int status_index;
+    int shop = 0;
+    int status_index = 0;
+    std::vector<std::pair<int, int>> items;  ///< (sku, quantity)
+    bool sale_counted = false;  ///< an accepted paid notification reached the pipeline
+    bool shipped = false;       ///< a shipping event names it: no cancellation
+    bool shopify = false;
   };
-  std::deque<OpenOrder> open_orders_;
+  std::unordered_map<std::string, OpenOrder> orders_;
+  std::deque<std::string> open_orders_;      ///< TikTok orders still changing
+  std::deque<std::string> shopify_orders_;   ///< Shopify orders that may be cancelled
+  std::map<std::pair<int, int>, int64_t> stock_;
+  /// (shop, sku) -> (second, units changed in that second)
+  std::map<std::pair<int, int>, std::pair<int64_t, int64_t>> same_second_;
 };
 
 }  // namespace cf
