@@ -239,6 +239,11 @@ void StockoutPredictor::on_velocity(PredictorStore& store, std::string_view json
         "velocity snapshot needs creator_id, product_sku, version, as_of_ms, available, sales_1h, "
         "sales_24h, viral and spike_ratio");
   }
+  // Until a channel count arrives the ledger knows sales but not stock: no
+  // time to stockout, no stock alerts (older snapshots lack the field: counted).
+  auto counted_member = doc.FindMember("counted");
+  const bool counted = counted_member == doc.MemberEnd() || !counted_member->value.IsBool() ||
+                       counted_member->value.GetBool();
   const std::string key = creator + "|" + sku;
   PredictorSkuState* existing = store.find(key);
   if (existing && offset <= existing->applied_offset) {
@@ -257,6 +262,7 @@ void StockoutPredictor::on_velocity(PredictorStore& store, std::string_view json
     state.version = version;
     const ReorderSettings& settings = catalog_.for_sku(sku);
     Prediction p = predict(available, sales_1h, sales_24h, settings);
+    if (!counted) p.hours_to_stockout = p.hours_low = p.hours_high = std::nullopt;
     const std::string as_of_text(string_member(doc, "as_of"));
     JsonBuilder w(640);
     w.begin_object();
@@ -269,6 +275,7 @@ void StockoutPredictor::on_velocity(PredictorStore& store, std::string_view json
     w.key("as_of").string(as_of_text);
     w.key("as_of_ms").number(as_of);
     w.key("available").number(available);
+    w.key("stock_known").boolean(counted);
     w.key("rate_per_hour").fixed(p.rate_per_hour, 4);
     w.key("rate_basis").string(p.rate_basis);
     w.key("units_behind_rate").number(p.units_behind_rate);
@@ -288,7 +295,7 @@ void StockoutPredictor::on_velocity(PredictorStore& store, std::string_view json
     produced.push_back({topics_.predictions, creator, w.take(), {{"cf-event-type", "inventory.prediction_updated"}}});
     ++counters_.predictions;
 
-    const uint32_t next = next_alert_state(state.alerts, available, p, viral_member->value.GetBool(),
+    const uint32_t next = !counted ? state.alerts : next_alert_state(state.alerts, available, p, viral_member->value.GetBool(),
                                            ratio_member->value.GetDouble(), settings, clear_factor_,
                                            viral_clear_ratio_);
     for (uint32_t bit : {kStockout, kCriticalStock, kLowStock, kViralSpike}) {

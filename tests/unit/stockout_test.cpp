@@ -136,6 +136,20 @@ TEST(Predictor, AReReadInputResendsItsJournalledOutputs) {
   EXPECT_EQ(restored.find("c1|A")->journal.find(10), nullptr);
 }
 
+TEST(Predictor, NoStockAlertsBeforeTheFirstCount) {
+  StockoutPredictor predictor(ReorderCatalog{}, PredictorTopics{});
+  PredictorStore store("c", 0);
+  std::vector<OutputRecord> out;
+  std::string uncounted = snapshot(1, -5, 60, 100);
+  uncounted.insert(uncounted.size() - 1, R"(,"counted":false)");
+  predictor.on_velocity(store, uncounted, 0, 0, out);
+  EXPECT_EQ(count(out, "inventory.alerts"), 0u);
+  rapidjson::Document d;
+  d.Parse(out[0].value.c_str());
+  EXPECT_TRUE(d["time_to_stockout_hours"].IsNull());
+  EXPECT_FALSE(d["stock_known"].GetBool());
+}
+
 TEST(Predictor, MalformedSnapshotIsRejected) {
   StockoutPredictor predictor(ReorderCatalog{}, PredictorTopics{});
   PredictorStore store("c", 0);

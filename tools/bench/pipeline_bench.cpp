@@ -7,6 +7,9 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <filesystem>
+#include <map>
+#include <random>
 #include <thread>
 
 #include "cf/main_guard.h"
@@ -17,7 +20,11 @@
 #include "cf/producer.h"
 #include "cf/schemas.h"
 #include "cf/worker.h"
+#include "cf/event_envelope.h"
+#include "cf/keyed_state.h"
+#include "cf/signature.h"
 #include "validator_handler.h"
+#include "velocity_handler.h"
 #include "webhook_generator.h"
 
 namespace po = boost::program_options;
@@ -177,6 +184,122 @@ double validator_loop(const cf::KafkaSettings& kafka, size_t expected) {
   return worker_loop(kafka, expected, handler, {"webhooks.tiktok.raw", "webhooks.shipping.raw"});
 }
 
+// Inventory events as the reconciler writes them: 50 creators x 200 SKUs
+// (Zipf), a count per SKU first, then sales of 1-2 SKUs; 1 ms of event time
+// per record.
+std::vector<cf::OutputRecord> generate_inventory(size_t count, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<double> cdf;
+  double total = 0;
+  for (int k = 1; k <= 200; ++k) cdf.push_back(total += 1.0 / k);
+  auto sku = [&] {
+    double u = std::uniform_real_distribution<double>(0, total)(rng);
+    return "CF-" + std::to_string(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
+  };
+  std::vector<cf::OutputRecord> records;
+  int64_t t = 1795000000000;
+  auto envelope = [&](const std::string& type, const std::string& creator, const std::string& data) {
+    cf::JsonBuilder w(512);
+    cf::EnvelopeFields f;
+    f.event_type = type;
+    f.aggregate_type = "inventory";
+    f.aggregate_id = "bench";
+    f.creator_id = creator;
+    f.occurred_at_ms = t;
+    f.source = "tiktok_webhook";
+    f.correlation_id = "bench";
+    f.causation_id = "bench";
+    cf::begin_envelope(w, cf::deterministic_uuid(std::to_string(records.size())), f);
+    return w.take() + data + "}";
+  };
+  for (int c = 0; c < 50 && records.size() < count; ++c) {
+    for (int k = 0; k < 200 && records.size() < count; ++k) {
+      std::string creator = "creator-" + std::to_string(c);
+      records.push_back({"inventory.events", creator,
+                         envelope("inventory.stock_set", creator,
+                                  "{\"channel\":\"tiktok\",\"product_sku\":\"CF-" + std::to_string(k) +
+                                      "\",\"channel_sku_id\":\"x\",\"available\":100000}")});
+    }
+  }
+  while (records.size() < count) {
+    ++t;
+    std::string creator = "creator-" + std::to_string(rng() % 50);
+    std::string items = "[{\"product_sku\":\"" + sku() + "\",\"quantity\":" + std::to_string(1 + rng() % 3) + "}";
+    if (rng() % 3 == 0) items += ",{\"product_sku\":\"" + sku() + "\",\"quantity\":1}";
+    records.push_back({"inventory.events", creator,
+                       envelope("inventory.sale_recorded", creator,
+                                "{\"channel\":\"tiktok\",\"order_id\":\"o" + std::to_string(records.size()) +
+                                    "\",\"items\":" + items + "]}")});
+  }
+  return records;
+}
+
+double velocity_loop(const cf::KafkaSettings& kafka, size_t expected, const std::string& state_dir) {
+  cf::VelocityEngine engine(cf::VelocitySettings{}, cf::VelocityTopics{});
+  cf::WorkerSettings settings;
+  settings.name = "inventory-velocity";
+  settings.group = "bench-velocity";
+  settings.kafka = kafka;
+  settings.state_dir = state_dir;
+  cf::VelocityHandler handler(engine, cf::VelocityInputs{}, cf::state_options(settings, "inventory-velocity.ledger.changelog"));
+  return worker_loop(kafka, expected, handler, {"inventory.events"});
+}
+
+// State restore speed: (1) changelog alone, every partition filled to about
+// what the development broker keeps; (2) a local snapshot of 1M keys plus
+// that changelog tail on one partition.
+void restore_bench(const cf::KafkaSettings& kafka, size_t per_partition, const std::string& dir) {
+  const std::string topic = "inventory-velocity.ledger.changelog";
+  {
+    NullListener listener;
+    cf::Producer producer(kafka, "bench-changelog", &listener);
+    for (int p = 0; p < 12; ++p) {
+      for (size_t i = 0; i < per_partition; ++i) {
+        cf::SkuLedger l;
+        l.total = static_cast<int64_t>(i);
+        l.version = static_cast<int64_t>(i);
+        producer.produce({topic, cf::ledger_key("creator-" + std::to_string(p), "SKU-" + std::to_string(i)),
+                          cf::encode_ledger(l), {}, p}, nullptr);
+        if ((i & 1023) == 0) producer.poll(0);
+      }
+    }
+    producer.flush(120000);
+    if (listener.failed) throw std::runtime_error("changelog feed failed");
+  }
+  cf::StateOptions options;
+  options.changelog_topic = topic;
+  options.kafka = kafka;
+  options.snapshot_dir = dir + "/none";
+  std::map<int32_t, std::unique_ptr<cf::InventoryPartitionState>> stores;
+  std::map<int32_t, cf::RestorableStore*> view;
+  for (int p = 0; p < 12; ++p) {
+    stores[p] = std::make_unique<cf::InventoryPartitionState>(topic, p);
+    view[p] = stores[p].get();
+  }
+  auto report = cf::restore_stores(options, view);
+  std::printf("restore changelog_only partitions=12 records=%lld seconds=%.2f records_per_s=%.0f\n",
+              static_cast<long long>(report.changelog_records), report.elapsed_ms / 1000.0,
+              static_cast<double>(report.changelog_records) / std::max<double>(report.elapsed_ms / 1000.0, 1e-3));
+
+  // 1M keys in a snapshot of partition 0 that covers nothing of the changelog:
+  // the restore loads the file, then replays partition 0's whole changelog as its tail.
+  cf::InventoryPartitionState big(topic, 0);
+  for (int i = 0; i < 1000000; ++i) {
+    std::string key = cf::ledger_key("creator-x" + std::to_string(i % 1000), "SKU-" + std::to_string(i));
+    std::string value = cf::encode_ledger(cf::SkuLedger{});
+    std::string_view v = value;
+    big.apply_encoded(key, &v);
+  }
+  options.snapshot_dir = dir + "/snap";
+  cf::write_snapshot_file(options.snapshot_dir + "/" + topic + "/0.snap", 0, big);
+  cf::InventoryPartitionState restored(topic, 0);
+  report = cf::restore_stores(options, {{0, &restored}});
+  double seconds = report.elapsed_ms / 1000.0;
+  std::printf("restore snapshot_plus_tail snapshot_keys=%lld tail_records=%lld seconds=%.2f keys_per_s=%.0f\n",
+              static_cast<long long>(report.snapshot_keys), static_cast<long long>(report.changelog_records), seconds,
+              static_cast<double>(report.snapshot_keys + report.changelog_records) / std::max(seconds, 1e-3));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -193,17 +316,31 @@ int main(int argc, char** argv) {
         "seed", po::value(&seed)->default_value(seed), "generator seed");
     if (!options.parse(argc, argv)) return 0;
     cf::init_logging("bench", log_level);
-    if (mode != "passthrough" && mode != "validator" && mode != "runtime") {
-      throw cf::ConfigError("--mode: passthrough, runtime or validator");
+    if (mode != "passthrough" && mode != "validator" && mode != "runtime" && mode != "velocity" &&
+        mode != "velocity-passthrough" && mode != "restore") {
+      throw cf::ConfigError("--mode: passthrough, runtime, validator, velocity, velocity-passthrough or restore");
     }
-    std::cerr << "cf-bench: generating " << records << " webhooks\n";
-    auto input = generate(records, seed, mode == "validator" ? "" : "bench.input");
+    char dir_template[] = "/tmp/cf-bench-state.XXXXXX";
+    std::string state_dir = mkdtemp(dir_template);
+    if (mode == "restore") {
+      restore_bench(kafka, records, state_dir);
+      std::filesystem::remove_all(state_dir);
+      return 0;
+    }
+    std::cerr << "cf-bench: generating " << records << " records\n";
+    const bool inventory = mode.rfind("velocity", 0) == 0;
+    auto input = inventory ? generate_inventory(records, seed)
+                           : generate(records, seed, mode == "validator" ? "" : "bench.input");
     size_t bytes = 0;
     for (auto& r : input) bytes += r.value.size();
     double feed_rate = 0, rate = 0;
     std::thread feeder([&] { feed_rate = feed(kafka, input); });
     if (mode == "passthrough") {
       rate = bare_loop(kafka, records, "bench.input", "bench.output");
+    } else if (mode == "velocity-passthrough") {
+      rate = bare_loop(kafka, records, "inventory.events", "inventory.velocity");
+    } else if (mode == "velocity") {
+      rate = velocity_loop(kafka, records, state_dir);
     } else if (mode == "runtime") {
       CopyThrough copy;
       rate = worker_loop(kafka, records, copy, {"bench.input"});
@@ -211,6 +348,7 @@ int main(int argc, char** argv) {
       rate = validator_loop(kafka, records);
     }
     feeder.join();
+    std::filesystem::remove_all(state_dir);
     std::printf("%s records=%zu avg_bytes=%zu records_per_s=%.0f feeder_records_per_s=%.0f\n", mode.c_str(),
                 records, bytes / records, rate, feed_rate);
     return 0;

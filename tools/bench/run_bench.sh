@@ -5,7 +5,10 @@
 #  2. per-record cost of the pure transforms (Google Benchmark);
 #  3. webhook-ingest requests/s and p99 at saturation (wrk) vs nginx
 #     answering a fixed 202 on the same box.
-# Usage: run_bench.sh BIN_DIR [--records N] [--http-seconds S] [--only pipeline|transforms|http]
+#  4. inventory-velocity events/s (changelog writes included) vs the bare
+#     loop over the same inventory events, and state restore speed from the
+#     changelog alone and from a 1M-key local snapshot plus a changelog tail.
+# Usage: run_bench.sh BIN_DIR [--records N] [--http-seconds S] [--only pipeline|transforms|http|velocity]
 set -euo pipefail
 BIN="$1"; shift
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -51,6 +54,26 @@ bare_rate=$(sed -E 's/.* records_per_s=([0-9]+).*/\1/' <<<"$bare")
 val_rate=$(sed -E 's/.* records_per_s=([0-9]+).*/\1/' <<<"$val")
 echo "  validator = $((100 * val_rate / bare_rate))% of the bare loop (target >= 50%)"
 
+fi
+if [ "$only" = all ] || [ "$only" = velocity ]; then
+echo
+vrecords=$(( records / 2 ))
+echo "== 4. inventory-velocity vs bare consume->produce loop ($vrecords inventory events, fed live) =="
+start_broker vbare
+vbare=$("$BIN/cf-bench" --brokers "$b" --mode velocity-passthrough --records "$vrecords" 2>"$WORK/vbare.err" | tail -1)
+stop_broker
+start_broker velocity
+vel=$("$BIN/cf-bench" --brokers "$b" --mode velocity --records "$vrecords" 2>"$WORK/velocity.err" | tail -1)
+stop_broker
+echo "  ceiling  $vbare"
+echo "  measured $vel"
+vbare_rate=$(sed -E 's/.* records_per_s=([0-9]+).*/\1/' <<<"$vbare")
+vel_rate=$(sed -E 's/.* records_per_s=([0-9]+).*/\1/' <<<"$vel")
+echo "  inventory-velocity = $((100 * vel_rate / vbare_rate))% of the bare loop (target >= 30%)"
+echo "== 5. state restore (12 changelog partitions x 80000 records; 1M-key snapshot + tail) =="
+start_broker restore
+"$BIN/cf-bench" --brokers "$b" --mode restore --records 80000 2>"$WORK/restore.err" | sed 's/^/  /'
+stop_broker
 fi
 if [ "$only" = all ] || [ "$only" = transforms ]; then
 echo

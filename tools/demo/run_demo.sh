@@ -33,7 +33,8 @@ echo "demo: logs in $WORK"
 cf_start_broker "$BIN" "$WORK" broker
 echo "demo: development broker (3 brokers, librdkafka mock cluster) at $BROKERS"
 
-"$BIN/cf-loadgen" --write-shops-file "$WORK/shops.json" --write-secrets-file "$WORK/secrets.json"
+"$BIN/cf-loadgen" --write-shops-file "$WORK/shops.json" --write-secrets-file "$WORK/secrets.json" \
+  --write-sku-mapping-file "$WORK/skus.json"
 PORT=$(free_port)
 VALIDATOR_METRICS=$(free_port)
 setsid "$BIN/webhook-ingest" --brokers "$BROKERS" --port "$PORT" --secrets-file "$WORK/secrets.json" \
@@ -48,8 +49,10 @@ STATEFUL_METRICS=()
 for worker in reconciler inventory-velocity stockout-predictor; do
   port=$(free_port)
   STATEFUL_METRICS+=("$port")
+  extra=()
+  [ "$worker" = reconciler ] && extra=(--sku-mapping "$WORK/skus.json")
   setsid "$BIN/$worker" --brokers "$BROKERS" --metrics-port "$port" --state-dir "$WORK/state/$worker" \
-    >"$WORK/$worker.log" 2>&1 &
+    "${extra[@]}" >"$WORK/$worker.log" 2>&1 &
   cf_pids+=($!)
 done
 setsid "$BIN/cf-ticker" --brokers "$BROKERS" --topic inventory.events --interval-ms 1000 \
@@ -65,10 +68,11 @@ echo "demo: webhook-ingest on http://127.0.0.1:$PORT (metrics at /metrics), vali
 
 run_for=$duration how_long="for ${duration}s"
 if [ "$forever" = 1 ]; then run_for=31536000 how_long="until Ctrl-C"; fi
-echo "demo: posting generated TikTok Shop and shipping webhooks at $rate/s $how_long" \
+echo "demo: posting generated TikTok Shop, Shopify and shipping webhooks at $rate/s $how_long" \
      "(duplicates, bad signatures, malformed, oversize included)"
 "$BIN/cf-loadgen" --target "127.0.0.1:$PORT" --rate "$rate" --duration "$run_for" --connections 16 \
-  --oversize 0.005 --report "$WORK/report.jsonl" --seed "$RANDOM" --start-time "$(date +%s)" &
+  --oversize 0.005 --report "$WORK/report.jsonl" --seed "$RANDOM" --start-time "$(date +%s)" \
+  --event-seconds-per-webhook "$(awk -v r="$rate" 'BEGIN { print 1 / r }')" &
 loadgen=$!
 cf_pids+=("$loadgen")
 # A Ctrl-C also interrupts this sleep; `|| true` keeps set -e from ending the
