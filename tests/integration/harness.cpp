@@ -133,8 +133,11 @@ DevBroker::DevBroker(const TempDir& dir, const std::vector<std::string>& extra_a
                                    "--catalog", source_dir() + "/topics/catalog.json"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<Process>(argv, log_path_, true);
-  if (!wait_until([&] { return std::filesystem::exists(bootstrap_file); }, 10000, 20)) {
-    throw std::runtime_error("development broker did not start: " + process_->log());
+  // Generous: on a loaded 2-core machine the broker has been seen to take
+  // over 10 s to create the catalog's topics.
+  if (!wait_until([&] { return std::filesystem::exists(bootstrap_file); }, 60000, 20)) {
+    throw std::runtime_error(std::string("development broker did not start within 60 s (") +
+                             (process_->running() ? "still running" : "exited") + "): " + process_->log());
   }
   std::ifstream in(bootstrap_file);
   std::getline(in, bootstrap_);

@@ -9,6 +9,8 @@
 #include "cf/state_store.h"
 #include "webhook_generator.h"
 #include "webhook_validator.h"
+#include "cf/event_envelope.h"
+#include "velocity_engine.h"
 
 namespace {
 
@@ -135,3 +137,37 @@ BENCHMARK(BM_DeterministicUuid);
 }  // namespace
 
 BENCHMARK_MAIN();
+
+namespace {
+
+// inventory-velocity's transform on sales spread over 10,000 SKUs.
+void BM_VelocitySale(benchmark::State& state) {
+  cf::VelocityEngine engine(cf::VelocitySettings{}, cf::VelocityTopics{});
+  cf::InventoryPartitionState ledger("changelog", 0);
+  std::vector<std::string> sales;
+  for (int i = 0; i < 4096; ++i) {
+    cf::JsonBuilder w;
+    cf::EnvelopeFields f;
+    f.event_type = "inventory.sale_recorded";
+    f.aggregate_type = "inventory";
+    f.aggregate_id = "o";
+    std::string creator = "creator-" + std::to_string(i % 50);
+    f.creator_id = creator;
+    f.occurred_at_ms = 1795000000000 + i;
+    f.source = "tiktok_webhook";
+    cf::begin_envelope(w, cf::deterministic_uuid(std::to_string(i)), f);
+    sales.push_back(w.take() + R"({"channel":"tiktok","order_id":"o","items":[{"product_sku":"CF-)" +
+                    std::to_string((i * 7919) % 200) + R"(","quantity":1}]}})");
+  }
+  std::vector<cf::OutputRecord> out;
+  int64_t offset = 0;
+  for (auto _ : state) {
+    out.clear();
+    engine.on_event(ledger, sales[static_cast<size_t>(offset) % sales.size()], offset, out);
+    ++offset;
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(BM_VelocitySale);
+
+}  // namespace
