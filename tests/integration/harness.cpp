@@ -1,5 +1,8 @@
 #include "harness.h"
 
+#include <cstdio>
+#include <iostream>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -261,5 +264,34 @@ void write_reference_files(const TempDir& dir) {
                  dir.file("loadgen-setup.log"));
   if (writer.wait(10000) != 0) throw std::runtime_error("cf-loadgen could not write reference files");
 }
+
+namespace {
+std::string run_postgres_script(const std::string& command, const std::string& dir) {
+  std::string cmd = source_dir() + "/tools/lib/embedded_postgres.sh " + command + " '" + dir + "' 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) throw std::runtime_error("cannot run embedded_postgres.sh");
+  std::string out;
+  char buffer[512];
+  while (fgets(buffer, sizeof buffer, pipe)) out += buffer;
+  int status = pclose(pipe);
+  if (status != 0) throw std::runtime_error("embedded_postgres.sh " + command + " failed: " + out);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+}  // namespace
+
+TempPostgres::TempPostgres(const TempDir& dir) : dir_(dir.file("postgres")) { start(); }
+
+TempPostgres::~TempPostgres() {
+  try {
+    run_postgres_script("stop", dir_);
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << std::endl;
+  }
+}
+
+void TempPostgres::start() { url_ = run_postgres_script("start", dir_); }
+
+void TempPostgres::stop() { run_postgres_script("stop", dir_); }
 
 }  // namespace cf::test

@@ -75,6 +75,23 @@ class DevBroker {
   int commands_sent_ = 0;
 };
 
+/// A throwaway PostgreSQL cluster (tools/lib/embedded_postgres.sh), stopped
+/// and removed with the object.
+class TempPostgres {
+ public:
+  explicit TempPostgres(const TempDir& dir);
+  ~TempPostgres();
+  TempPostgres(const TempPostgres&) = delete;
+  TempPostgres& operator=(const TempPostgres&) = delete;
+  const std::string& url() const { return url_; }
+  void stop();
+  void start();
+
+ private:
+  std::string dir_;
+  std::string url_;
+};
+
 /// A record read back, copied.
 struct Record {
   int32_t partition;
