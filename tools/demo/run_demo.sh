@@ -21,6 +21,7 @@ done
 WORK="$(mktemp -d /tmp/cf-demo.XXXXXX)"
 cleanup() {
   cf_stop_children
+  [ -n "${PG_DIR:-}" ] && "$ROOT/tools/lib/embedded_postgres.sh" stop "$PG_DIR"
   if [ -n "${CF_KEEP_LOGS:-}" ]; then echo "demo: logs kept in $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -32,6 +33,16 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 echo "demo: logs in $WORK"
 cf_start_broker "$BIN" "$WORK" broker
 echo "demo: development broker (3 brokers, librdkafka mock cluster) at $BROKERS"
+
+# PostgreSQL: a throwaway cluster unless CF_POSTGRES_URL names one.
+if [ -n "${CF_POSTGRES_URL:-}" ]; then
+  printf '%s' "$CF_POSTGRES_URL" >"$WORK/pg.url"
+  echo "demo: PostgreSQL from CF_POSTGRES_URL"
+else
+  PG_DIR="$WORK/postgres"
+  "$ROOT/tools/lib/embedded_postgres.sh" start "$PG_DIR" >"$WORK/pg.url"
+  echo "demo: throwaway PostgreSQL at $(cat "$WORK/pg.url")"
+fi
 
 "$BIN/cf-loadgen" --write-shops-file "$WORK/shops.json" --write-secrets-file "$WORK/secrets.json" \
   --write-sku-mapping-file "$WORK/skus.json"
@@ -55,6 +66,11 @@ for worker in reconciler inventory-velocity stockout-predictor; do
     "${extra[@]}" >"$WORK/$worker.log" 2>&1 &
   cf_pids+=($!)
 done
+SINK_METRICS=$(free_port)
+STATEFUL_METRICS+=("$SINK_METRICS")
+setsid "$BIN/postgres-sink" --brokers "$BROKERS" --postgres-url-file "$WORK/pg.url" \
+  --migrations-dir "$ROOT/migrations" --metrics-port "$SINK_METRICS" >"$WORK/postgres-sink.log" 2>&1 &
+cf_pids+=($!)
 setsid "$BIN/cf-ticker" --brokers "$BROKERS" --topic inventory.events --interval-ms 1000 \
   >"$WORK/ticker.log" 2>&1 &
 cf_pids+=($!)
@@ -89,8 +105,9 @@ for port in "$VALIDATOR_METRICS" "${STATEFUL_METRICS[@]}"; do
     sleep 0.2 || true
   done
 done
-sleep 1 || true
-"$BIN/cf-pipeline-report" --brokers "$BROKERS" --loadgen-report "$WORK/report.jsonl"
+sleep 2 || true  # the sink writes every 100 ms; the last velocity ticks flush
+"$BIN/cf-pipeline-report" --brokers "$BROKERS" --loadgen-report "$WORK/report.jsonl" \
+  --postgres-url-file "$WORK/pg.url"
 echo
 echo "Look further (while the broker runs, e.g. with --keep):"
 echo "  $BIN/cf-tap --brokers $BROKERS --topic events.validated --event-type payment.completed --max 5"

@@ -17,6 +17,8 @@
 #include "cf/time_format.h"
 #include "cf/topic_reader.h"
 
+#include <pqxx/pqxx>
+
 namespace po = boost::program_options;
 
 namespace {
@@ -32,12 +34,14 @@ double percentile(std::vector<double>& values, double q) {
 
 int main(int argc, char** argv) {
   cf::KafkaSettings kafka;
-  std::string loadgen_report, log_level = "warn";
+  std::string loadgen_report, log_level = "warn", postgres_url_file;
   return cf::guarded_main("cf-pipeline-report", [&]() -> int {
     cf::OptionsParser options("cf-pipeline-report", "Summarises what the pipeline did.");
     options.add_kafka_options(kafka);
     options.add_logging_options(log_level);
-    options.add()("loadgen-report", po::value(&loadgen_report), "cf-loadgen --report file (HTTP answers)");
+    options.add()("loadgen-report", po::value(&loadgen_report), "cf-loadgen --report file (HTTP answers)")(
+        "postgres-url-file", po::value(&postgres_url_file),
+        "also read the dashboard's figures back from PostgreSQL (file holding the connection string)");
     if (!options.parse(argc, argv)) return 0;
     cf::init_logging("report", log_level);
 
@@ -216,6 +220,48 @@ int main(int argc, char** argv) {
                 conflict_ids.size(), static_cast<unsigned long long>(manual));
     for (auto& [what, n] : conflicts) {
       std::printf("  %-64s %6llu\n", what.c_str(), static_cast<unsigned long long>(n));
+    }
+
+    if (!postgres_url_file.empty()) {
+      std::string url = cf::read_file_or_throw(postgres_url_file, "--postgres-url-file");
+      while (!url.empty() && std::isspace(static_cast<unsigned char>(url.back()))) url.pop_back();
+      pqxx::connection connection(url);
+      pqxx::work t(connection);
+      std::printf("\n--- read back from PostgreSQL (postgres-sink) ---\n");
+      auto counts = t.exec1("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM orders), "
+                            "(SELECT count(*) FROM inventory_levels), (SELECT count(*) FROM alerts WHERE state = 'raised'), "
+                            "(SELECT count(*) FROM conflicts), (SELECT count(*) FROM manual_resolution_queue)");
+      std::printf("event store %lld events; %lld orders; %lld SKU levels; %lld open alerts; %lld conflicts "
+                  "(%lld waiting for manual resolution)\n",
+                  counts[0].as<long long>(), counts[1].as<long long>(), counts[2].as<long long>(),
+                  counts[3].as<long long>(), counts[4].as<long long>(), counts[5].as<long long>());
+      std::printf("revenue and orders per creator today (UTC, top 5):\n");
+      for (auto r : t.exec("SELECT creator_id, revenue_minor, orders, avg_processing_ms, automation_health "
+                           "FROM creator_daily_dashboard WHERE day = (now() AT TIME ZONE 'UTC')::date "
+                           "ORDER BY revenue_minor DESC LIMIT 5")) {
+        std::printf("  %-14s $%10.2f  %5lld orders  avg processing %s ms  automation health %.3f\n", r[0].c_str(),
+                    r[1].as<double>() / 100.0, r[2].as<long long>(), r[3].is_null() ? "-" : r[3].c_str(),
+                    r[4].is_null() ? 1.0 : r[4].as<double>());
+      }
+      std::printf("most critical SKUs with a known stock (from stockout_predictions):\n");
+      for (auto r : t.exec("SELECT p.creator_id || ' ' || p.product_sku, p.available, p.rate_per_hour, "
+                           "p.time_to_stockout_hours, p.interval_low_hours, p.interval_high_hours, p.reorder_quantity "
+                           "FROM stockout_predictions p JOIN inventory_levels l USING (creator_id, product_sku) "
+                           "WHERE l.counted AND p.time_to_stockout_hours IS NOT NULL "
+                           "ORDER BY p.time_to_stockout_hours, p.rate_per_hour DESC LIMIT 5")) {
+        std::printf("  %-22s %6lld left, %7.1f/h, out in %8.1f h (90%%: %s - %s h), reorder %lld\n", r[0].c_str(),
+                    r[1].as<long long>(), r[2].as<double>(), r[3].as<double>(), r[4].is_null() ? "-" : r[4].c_str(),
+                    r[5].is_null() ? "inf" : r[5].c_str(), r[6].as<long long>());
+      }
+      std::printf("open alerts by kind:");
+      for (auto r : t.exec("SELECT alert, count(*) FROM alerts WHERE state = 'raised' GROUP BY 1 ORDER BY 1")) {
+        std::printf(" %s=%lld", r[0].c_str(), r[1].as<long long>());
+      }
+      std::printf("\nconflicts by strategy:");
+      for (auto r : t.exec("SELECT strategy, count(*) FROM conflicts GROUP BY 1 ORDER BY 2 DESC")) {
+        std::printf(" %s=%lld", r[0].c_str(), r[1].as<long long>());
+      }
+      std::printf("\n");
     }
     return 0;
   });
