@@ -321,16 +321,7 @@ int main(int argc, char** argv) {
         "migrate-only", po::bool_switch(&migrate_only), "apply migrations and exit");
     if (!options.parse(argc, argv)) return 0;
     cf::init_logging("postgres-sink", s.log_level);
-    if (!url_file.empty()) {
-      s.postgres_url = cf::read_file_or_throw(url_file, "--postgres-url-file");
-      while (!s.postgres_url.empty() && std::isspace(static_cast<unsigned char>(s.postgres_url.back()))) {
-        s.postgres_url.pop_back();
-      }
-    } else if (const char* env = std::getenv("CF_POSTGRES_URL")) {
-      s.postgres_url = env;
-    } else {
-      throw cf::ConfigError("--postgres-url-file: required (or set CF_POSTGRES_URL)");
-    }
+    s.postgres_url = cf::secret_from_file_or_env(url_file, "--postgres-url-file", "CF_POSTGRES_URL");
     if (s.batch_max_records < 1) throw cf::ConfigError("--batch-max-records: at least 1");
     if (migrate_only) {
       pqxx::connection connection(s.postgres_url);

@@ -170,4 +170,17 @@ void apply_kafka_settings(rd_kafka_conf_t* conf, const KafkaSettings& s, ClientR
   }
 }
 
+std::string secret_from_file_or_env(const std::string& file, const std::string& option, const char* env) {
+  std::string value;
+  if (!file.empty()) {
+    value = read_file_or_throw(file, option);
+  } else if (const char* from_env = std::getenv(env)) {
+    value = from_env;
+  } else {
+    throw ConfigError(option + ": required (or set " + env + ")");
+  }
+  while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.pop_back();
+  return value;
+}
+
 }  // namespace cf

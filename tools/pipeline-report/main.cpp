@@ -223,8 +223,7 @@ int main(int argc, char** argv) {
     }
 
     if (!postgres_url_file.empty()) {
-      std::string url = cf::read_file_or_throw(postgres_url_file, "--postgres-url-file");
-      while (!url.empty() && std::isspace(static_cast<unsigned char>(url.back()))) url.pop_back();
+      std::string url = cf::secret_from_file_or_env(postgres_url_file, "--postgres-url-file", "CF_POSTGRES_URL");
       pqxx::connection connection(url);
       pqxx::work t(connection);
       std::printf("\n--- read back from PostgreSQL (postgres-sink) ---\n");

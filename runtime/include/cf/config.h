@@ -93,4 +93,9 @@ bool is_secret_key(const std::string& key);
 /// Reads a whole file; throws ConfigError naming the option on failure.
 std::string read_file_or_throw(const std::string& path, const std::string& option);
 
+/// A secret setting (e.g. a connection string with a password): the contents
+/// of `file` when given (trailing whitespace trimmed), else environment
+/// variable `env`. Throws ConfigError naming both when neither is set.
+std::string secret_from_file_or_env(const std::string& file, const std::string& option, const char* env);
+
 }  // namespace cf
