@@ -370,6 +370,21 @@ TEST(PostgresSink, RecoveryToolsKeepTheTablesExact) {
                  "retention.log");
   EXPECT_NE(out.find("0 partition(s)"), std::string::npos) << out;
 
+  // Re-publish the event store's payments to their topic: same ids, absorbed.
+  int64_t payments = 0;
+  {
+    pqxx::work t(c);
+    payments = t.exec1("SELECT count(*) FROM events WHERE event_type = 'order.payment_completed'")[0].as<int64_t>();
+  }
+  out = run_tool({bin("cf-recover"), "republish", "--brokers", p.broker.bootstrap(), "--postgres-url-file", pg,
+                  "--to-topic", "orders.events", "--event-type", "order.payment_completed", "--apply"},
+                 p.dir, "republish.log");
+  EXPECT_NE(out.find(std::to_string(payments) + " written"), std::string::npos) << out;
+  size_t republished = 0;
+  for (auto& r : read_all(p.broker.bootstrap(), "orders.events")) republished += r.headers.count("cf-republished-from");
+  EXPECT_EQ(static_cast<int64_t>(republished), payments);
+  expect_converges(p, truth);
+
   // Replay one creator's resolved events onto their own topic: duplicates the sink absorbs.
   out = run_tool({bin("cf-recover"), "replay", "--brokers", p.broker.bootstrap(), "--from-topic", "orders.events",
                   "--to-topic", "orders.events", "--creator", "creator-105", "--apply", "--rate", "20000"},
