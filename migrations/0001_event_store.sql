@@ -12,7 +12,7 @@ CREATE TABLE events (
   metadata       jsonb       NOT NULL,
   version        bigint      NOT NULL,
   occurred_at    timestamptz NOT NULL,
-  processed_at   timestamptz NOT NULL DEFAULT now(),
+  processed_at   timestamptz NOT NULL DEFAULT clock_timestamp(),  -- when the sink wrote it
   PRIMARY KEY (occurred_at, id)
 ) PARTITION BY RANGE (occurred_at);
 

@@ -66,6 +66,7 @@ std::optional<EventView> read_envelope(const rapidjson::Document& doc, std::stri
     return std::nullopt;
   }
   view.occurred_at_ms = *occurred;
+  if (auto received = parse_rfc3339_ms(string_member(doc, "received_at"))) view.received_at_ms = *received;
   auto metadata = doc.FindMember("metadata");
   if (metadata != doc.MemberEnd()) view.correlation_id = string_member(metadata->value, "correlation_id");
   auto data = doc.FindMember("data");

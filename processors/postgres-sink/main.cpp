@@ -26,7 +26,7 @@ struct SinkSettings {
   std::string postgres_url;  ///< from CF_POSTGRES_URL or --postgres-url-file; never a flag value
   std::string migrations_dir;
   std::string dead_letter_topic = "dlq.postgres-sink";
-  int batch_max_records = 5000;
+  int batch_max_records = 10000;
   int batch_max_ms = 100;
   int metrics_port = 0;
   int retry_max_ms = 10000;
@@ -234,6 +234,8 @@ class PostgresSink {
         return true;
       } catch (const RowRejected&) {
         return false;
+      } catch (const BatchRaced& e) {
+        spdlog::warn("batch raced another writer; retrying: {}", first_line(e.what()));
       } catch (const pqxx::broken_connection& e) {
         retry_after_connection_loss(attempt, e.what());
       } catch (const pqxx::in_doubt_error& e) {

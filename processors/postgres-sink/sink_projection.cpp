@@ -87,13 +87,25 @@ void project_event(const rapidjson::Document& doc, SinkBatch& batch) {
   const auto& data = member(doc, "data", what);
   if (!data.IsObject()) throw ProjectionError("domain event: data must be an object");
   row.event_data = to_json(data);
+  row.status = std::string(string_member(data, "status"));
+  row.channel = std::string(string_member(data, "channel"));
+  row.currency = std::string(string_member(data, "currency"));
+  if (auto t = data.FindMember("total_minor"); t != data.MemberEnd() && t->value.IsInt64()) row.total_minor = t->value.GetInt64();
+  if (auto a = data.FindMember("amount_minor"); a != data.MemberEnd() && a->value.IsInt64()) row.amount_minor = a->value.GetInt64();
   rapidjson::Document metadata;
   metadata.SetObject();
   auto found = doc.FindMember("metadata");
   if (found != doc.MemberEnd() && found->value.IsObject()) metadata.CopyFrom(found->value, metadata.GetAllocator());
   rapidjson::Value source;
-  source.SetString(text(doc, "source", what).c_str(), metadata.GetAllocator());
+  row.source = text(doc, "source", what);
+  source.SetString(row.source.c_str(), metadata.GetAllocator());
   metadata.AddMember("source", source, metadata.GetAllocator());
+  auto received = doc.FindMember("received_at");
+  if (received != doc.MemberEnd() && received->value.IsString()) {
+    rapidjson::Value stamp;
+    stamp.SetString(received->value.GetString(), received->value.GetStringLength(), metadata.GetAllocator());
+    metadata.AddMember("received_at", stamp, metadata.GetAllocator());
+  }
   row.metadata = to_json(metadata);
   batch.events.push_back(std::move(row));
 }

@@ -30,6 +30,9 @@ struct EventRow {
   std::string metadata;    ///< JSON: correlation, causation, user, source
   int64_t version = 0;
   int64_t occurred_at_ms = 0;
+  // Fields the read models use, taken from the envelope and data once here.
+  std::string source, status, channel, currency;
+  std::optional<int64_t> total_minor, amount_minor;
 };
 
 struct InventoryLevelRow {

@@ -3,6 +3,9 @@
 #include <pqxx/stream_to>
 
 #include <algorithm>
+#include <chrono>
+
+#include <spdlog/spdlog.h>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -97,45 +100,76 @@ void SinkStore::write(const SinkBatch& batch) {
   if (!connection_->is_open()) connection_ = std::make_unique<pqxx::connection>(connection_string_);
   std::set<int64_t> months_now;
   for (const auto& e : batch.events) months_now.insert(month_start_ms(e.occurred_at_ms));
+  bool found_stored = false;
+  auto t0 = std::chrono::steady_clock::now();
+  auto lap = [&](const char* stage) {
+    if (!spdlog::should_log(spdlog::level::debug)) return;
+    auto now = std::chrono::steady_clock::now();
+    spdlog::debug("batch stage {} took {} us", stage, std::chrono::duration_cast<std::chrono::microseconds>(now - t0).count());
+    t0 = now;
+  };
   try {
     pqxx::work txn(*connection_);
     ensure_partitions(txn, batch.events);
 
-    // Event store: COPY into a staging table, then insert what is new. Only
-    // new events feed the counters below, so a re-delivered event (a
-    // processor's output repeated after a crash) is counted once.
-    txn.exec("CREATE TEMP TABLE IF NOT EXISTS incoming_events (id uuid, aggregate_id text, aggregate_type text, "
-             "event_type text, creator_id text, event_data jsonb, metadata jsonb, version bigint, "
-             "occurred_at timestamptz) ON COMMIT DELETE ROWS");
-    txn.exec("CREATE TEMP TABLE IF NOT EXISTS new_events (LIKE incoming_events) ON COMMIT DELETE ROWS");
+    // Event store: look up which events are stored already, COPY the new ones
+    // straight into `events`, and give the read models only those: a
+    // re-delivered event (a processor's output repeated after a crash) changes
+    // nothing and is counted once.
+    txn.exec("CREATE TEMP TABLE IF NOT EXISTS new_events (aggregate_id text, event_type text, creator_id text, "
+             "version bigint, occurred_at timestamptz, source text, status text, channel text, currency text, "
+             "total_minor bigint, amount_minor bigint) ON COMMIT DELETE ROWS");
     if (!batch.events.empty()) {
-      pqxx::stream_to stream(txn, "incoming_events",
+      // The lookup costs a join per batch; it is needed only when events may be
+      // stored already: after a start, or after a batch met stored events.
+      std::set<std::string> stored;
+      if (look_up_stored_) {
+        std::string times = "{", ids = "{";
+        for (size_t i = 0; i < batch.events.size(); ++i) {
+          times += (i ? ",\"" : "\"") + format_rfc3339_ms(batch.events[i].occurred_at_ms) + "\"";
+          ids += (i ? "," : "") + batch.events[i].id;
+        }
+        for (const auto& r : txn.exec("SELECT e.id::text FROM events e JOIN unnest(" + txn.quote(times + "}") +
+                                      "::timestamptz[], " + txn.quote(ids + "}") +
+                                      "::uuid[]) AS b(t, i) ON e.occurred_at = b.t AND e.id = b.i")) {
+          stored.insert(r[0].as<std::string>());
+        }
+        found_stored = !stored.empty();
+      }
+      lap("lookup");
+      std::vector<const EventRow*> fresh;
+      for (const auto& e : batch.events) {
+        if (stored.insert(e.id).second) fresh.push_back(&e);  // also drops repeats within the batch
+      }
+      if (!fresh.empty()) {
+        pqxx::stream_to copy(txn, "events",
                              std::vector<std::string>{"id", "aggregate_id", "aggregate_type", "event_type",
                                                       "creator_id", "event_data", "metadata", "version",
                                                       "occurred_at"});
-      for (const auto& e : batch.events) {
-        stream << std::make_tuple(e.id, e.aggregate_id, e.aggregate_type, e.event_type, e.creator_id,
-                                  e.event_data, e.metadata, e.version, format_rfc3339_ms(e.occurred_at_ms));
+        for (const EventRow* e : fresh) {
+          copy << std::make_tuple(e->id, e->aggregate_id, e->aggregate_type, e->event_type, e->creator_id,
+                                  e->event_data, e->metadata, e->version, format_rfc3339_ms(e->occurred_at_ms));
+        }
+        copy.complete();
+        pqxx::stream_to slim(txn, "new_events",
+                             std::vector<std::string>{"aggregate_id", "event_type", "creator_id", "version",
+                                                      "occurred_at", "source", "status", "channel", "currency",
+                                                      "total_minor", "amount_minor"});
+        for (const EventRow* e : fresh) {
+          slim << std::make_tuple(e->aggregate_id, e->event_type, e->creator_id, e->version,
+                                  format_rfc3339_ms(e->occurred_at_ms), e->source, e->status, e->channel,
+                                  e->currency, e->total_minor, e->amount_minor);
+        }
+        slim.complete();
       }
-      stream.complete();
-      txn.exec(R"(
-        WITH inserted AS (
-          INSERT INTO events (id, aggregate_id, aggregate_type, event_type, creator_id, event_data, metadata,
-                              version, occurred_at)
-          SELECT DISTINCT ON (occurred_at, id) id, aggregate_id, aggregate_type, event_type, creator_id,
-                 event_data, metadata, version, occurred_at
-          FROM incoming_events
-          ON CONFLICT DO NOTHING
-          RETURNING id, aggregate_id, aggregate_type, event_type, creator_id, event_data, metadata, version,
-                    occurred_at)
-        INSERT INTO new_events SELECT * FROM inserted)");
+      lap("copy");
       txn.exec(R"(
         INSERT INTO orders AS o (aggregate_id, creator_id, channel, status, total_minor, currency, version,
                                  first_seen_at, updated_at, status_history)
-        SELECT DISTINCT ON (aggregate_id) aggregate_id, creator_id, event_data->>'channel', event_data->>'status',
-               (event_data->>'total_minor')::bigint, coalesce(event_data->>'currency', ''), version,
+        SELECT DISTINCT ON (aggregate_id) aggregate_id, creator_id, channel, status,
+               total_minor, coalesce(currency, ''), version,
                min(occurred_at) OVER (PARTITION BY aggregate_id), occurred_at,
-               jsonb_agg(jsonb_build_object('status', event_data->>'status', 'at', occurred_at, 'version', version))
+               jsonb_agg(jsonb_build_object('status', status, 'at', occurred_at, 'version', version))
                  OVER (PARTITION BY aggregate_id ORDER BY version
                        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
         FROM new_events WHERE event_type = 'order.status_changed'
@@ -144,29 +178,29 @@ void SinkStore::write(const SinkBatch& batch) {
           status = EXCLUDED.status, total_minor = EXCLUDED.total_minor, version = EXCLUDED.version,
           updated_at = EXCLUDED.updated_at, status_history = o.status_history || EXCLUDED.status_history
         WHERE o.version < EXCLUDED.version)");
+      lap("orders");
       txn.exec(R"(
         INSERT INTO creator_daily_metrics AS m (creator_id, day, revenue_minor, orders, orders_completed,
                                                 processing_ms_sum, events)
         SELECT e.creator_id, (e.occurred_at AT TIME ZONE 'UTC')::date,
-               coalesce(sum((e.event_data->>'amount_minor')::bigint)
-                        FILTER (WHERE e.event_type = 'order.payment_completed'), 0),
+               coalesce(sum(e.amount_minor) FILTER (WHERE e.event_type = 'order.payment_completed'), 0),
                count(*) FILTER (WHERE e.event_type = 'order.status_changed' AND e.version = 1),
-               count(*) FILTER (WHERE e.event_type = 'order.status_changed' AND e.event_data->>'status' = 'COMPLETED'),
+               count(*) FILTER (WHERE e.event_type = 'order.status_changed' AND e.status = 'COMPLETED'),
                coalesce(sum((extract(epoch FROM e.occurred_at - o.first_seen_at) * 1000)::bigint)
-                        FILTER (WHERE e.event_type = 'order.status_changed'
-                                AND e.event_data->>'status' = 'COMPLETED'), 0),
+                        FILTER (WHERE e.event_type = 'order.status_changed' AND e.status = 'COMPLETED'), 0),
                count(*)
         FROM new_events e LEFT JOIN orders o ON o.aggregate_id = e.aggregate_id
-                                             AND e.event_type = 'order.status_changed'
+                                             AND e.event_type = 'order.status_changed' AND e.status = 'COMPLETED'
         GROUP BY 1, 2
         ON CONFLICT (creator_id, day) DO UPDATE SET
           revenue_minor = m.revenue_minor + EXCLUDED.revenue_minor, orders = m.orders + EXCLUDED.orders,
           orders_completed = m.orders_completed + EXCLUDED.orders_completed,
           processing_ms_sum = m.processing_ms_sum + EXCLUDED.processing_ms_sum,
           events = m.events + EXCLUDED.events)");
+      lap("metrics");
       txn.exec(R"(
         INSERT INTO sync_status AS s (creator_id, source, last_event_at, last_written_at)
-        SELECT creator_id, metadata->>'source', max(occurred_at), now() FROM new_events GROUP BY 1, 2
+        SELECT creator_id, source, max(occurred_at), now() FROM new_events GROUP BY 1, 2
         ON CONFLICT (creator_id, source) DO UPDATE SET
           last_event_at = greatest(s.last_event_at, EXCLUDED.last_event_at), last_written_at = now())");
     }
@@ -249,8 +283,16 @@ void SinkStore::write(const SinkBatch& batch) {
                std::to_string(next) + ") ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET "
                "next_offset = EXCLUDED.next_offset");
     }
+    lap("read models");
     txn.commit();
+    lap("commit");
     months_ready_.insert(months_now.begin(), months_now.end());
+    if (look_up_stored_ && !found_stored && !batch.events.empty()) look_up_stored_ = false;
+  } catch (const pqxx::unique_violation& e) {
+    // Some events are stored already (a re-delivery, or another sink during
+    // a rebalance): the retry looks them up first.
+    look_up_stored_ = true;
+    throw BatchRaced(e.what());
   } catch (const pqxx::sql_error& e) {
     if (is_data_error(e)) throw RowRejected(std::string("PostgreSQL refused the batch: ") + e.what());
     throw;

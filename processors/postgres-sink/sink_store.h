@@ -26,6 +26,13 @@ class RowRejected : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Some of the batch's events are stored already: retry at once (the retry
+/// looks them up and skips them).
+class BatchRaced : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 class SinkStore {
  public:
   /// Connects; throws pqxx::broken_connection when PostgreSQL is unreachable.
@@ -45,6 +52,7 @@ class SinkStore {
   std::string group_;
   std::unique_ptr<pqxx::connection> connection_;
   std::set<int64_t> months_ready_;  ///< months (epoch ms of the 1st) with a partition
+  bool look_up_stored_ = true;      ///< filter out stored events before the COPY
 };
 
 }  // namespace cf

@@ -178,6 +178,7 @@ std::string resolved_event(const std::string& event_id, std::string_view type,
   f.creator_id = cause.creator_id;
   f.version = version;
   f.occurred_at_ms = cause.occurred_at_ms;
+  f.received_at_ms = cause.received_at_ms;  // end-to-end latency is measured from the ingest's stamp
   f.source = cause.source;
   f.correlation_id = cause.correlation_id;
   f.causation_id = cause.event_id;

@@ -38,6 +38,7 @@ struct EventView {
   std::string_view source;
   std::string_view correlation_id;
   int64_t occurred_at_ms = 0;
+  int64_t received_at_ms = -1;  ///< the ingest's stamp, when the envelope has one
   const rapidjson::Value* data = nullptr;
 };
 
