@@ -8,17 +8,23 @@
 #  4. inventory-velocity events/s (changelog writes included) vs the bare
 #     loop over the same inventory events, and state restore speed from the
 #     changelog alone and from a 1M-key local snapshot plus a changelog tail.
-# Usage: run_bench.sh BIN_DIR [--records N] [--http-seconds S] [--only pipeline|transforms|http|velocity]
+#  6. postgres-sink rows/s vs a raw COPY of the same rows into the same
+#     schema; end-to-end latency from the ingest's 202 to the row in
+#     PostgreSQL at a steady webhook rate (--e2e-rate, default 2500/s: the
+#     highest the load generator sustains here while the whole pipeline,
+#     PostgreSQL and the broker share the same two cores).
+# Usage: run_bench.sh BIN_DIR [--records N] [--http-seconds S] [--e2e-rate R] [--only pipeline|transforms|http|velocity|sink]
 set -euo pipefail
 BIN="$1"; shift
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-records=600000 http_seconds=10 only=all connections=64
+records=600000 http_seconds=10 only=all connections=64 e2e_rate=2500
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) only="$2"; shift 2 ;;
     --connections) connections="$2"; shift 2 ;;
     --records) records="$2"; shift 2 ;;
     --http-seconds) http_seconds="$2"; shift 2 ;;
+    --e2e-rate) e2e_rate="$2"; shift 2 ;;
     *) echo "bench: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -28,6 +34,7 @@ WORK="$(mktemp -d /tmp/cf-bench.XXXXXX)"
 cleanup() {
   cf_stop_children
   [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+  [ -d "$WORK/postgres" ] && "$ROOT/tools/lib/embedded_postgres.sh" stop "$WORK/postgres"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -74,6 +81,49 @@ echo "== 5. state restore (12 changelog partitions x 80000 records; 1M-key snaps
 start_broker restore
 "$BIN/cf-bench" --brokers "$b" --mode restore --records 80000 2>"$WORK/restore.err" | sed 's/^/  /'
 stop_broker
+fi
+if [ "$only" = all ] || [ "$only" = sink ]; then
+echo
+echo "== 6. postgres-sink vs raw COPY of the same 60000 events (one run, same data) =="
+"$ROOT/tools/lib/embedded_postgres.sh" start "$WORK/postgres" >"$WORK/pg.url"
+start_broker sinkbench
+"$BIN/cf-bench-sink" --brokers "$b" --postgres-url-file "$WORK/pg.url" --sink-bin "$BIN/postgres-sink" \
+  --migrations-dir "$ROOT/migrations" --records 60000 2>"$WORK/sinkbench.err" | sed 's/^/  /' | tee "$WORK/sinkbench.out"
+copy_rate=$(sed -nE 's/.*copy .*rows_per_s=([0-9]+).*/\1/p' "$WORK/sinkbench.out")
+sink_rate=$(sed -nE 's/.*sink .*rows_per_s=([0-9]+).*/\1/p' "$WORK/sinkbench.out")
+[ -n "$copy_rate" ] && [ -n "$sink_rate" ] && echo "  sink = $((100 * sink_rate / copy_rate))% of COPY (target >= 50%)"
+stop_broker
+echo "== 7. end to end: ingest 202 -> row visible in PostgreSQL, steady $e2e_rate webhooks/s for 20 s =="
+start_broker e2e
+"$BIN/cf-loadgen" --write-shops-file "$WORK/shops.json" --write-secrets-file "$WORK/secrets.json" \
+  --write-sku-mapping-file "$WORK/skus.json"
+psql "$(cat "$WORK/pg.url")" -qc "DROP DATABASE IF EXISTS cf_e2e" -c "CREATE DATABASE cf_e2e" >/dev/null
+printf '%s dbname=cf_e2e' "$(cat "$WORK/pg.url")" >"$WORK/e2e.url"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+setsid "$BIN/webhook-ingest" --brokers "$b" --port "$port" --secrets-file "$WORK/secrets.json" \
+  --rate-per-shop 100000 --burst-per-shop 100000 >"$WORK/e2e-ingest.log" 2>&1 & cf_pids+=($!)
+setsid "$BIN/validator" --brokers "$b" --shops-file "$WORK/shops.json" --schema-dir "$ROOT/schemas" \
+  --metrics-port -1 --state-dir "$WORK/state" >"$WORK/e2e-validator.log" 2>&1 & cf_pids+=($!)
+setsid "$BIN/reconciler" --brokers "$b" --sku-mapping "$WORK/skus.json" --metrics-port -1 \
+  --state-dir "$WORK/state" >"$WORK/e2e-reconciler.log" 2>&1 & cf_pids+=($!)
+setsid "$BIN/postgres-sink" --brokers "$b" --postgres-url-file "$WORK/e2e.url" --migrations-dir "$ROOT/migrations" \
+  --metrics-port -1 --batch-max-ms 20 >"$WORK/e2e-sink.log" 2>&1 & cf_pids+=($!)
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+sleep 6  # consumer groups form (~3 s each on the development broker)
+"$BIN/cf-loadgen" --target "127.0.0.1:$port" --rate "$e2e_rate" --duration 20 --connections 32 \
+  --start-time "$(date +%s)" --event-seconds-per-webhook "$(awk -v r="$e2e_rate" 'BEGIN { print 1 / r }')" \
+  2>&1 | sed 's/^/  /'
+sleep 10 || true
+psql "$(cat "$WORK/e2e.url")" -At -F ' ' -c "
+  WITH l AS (SELECT extract(epoch FROM processed_at - (metadata->>'received_at')::timestamptz) * 1000 AS ms,
+                    (metadata->>'received_at')::timestamptz AS received
+             FROM events WHERE metadata ? 'received_at'),
+       steady AS (SELECT * FROM l WHERE received >= (SELECT min(received) + interval '5 s' FROM l)
+                                    AND received <= (SELECT max(received) - interval '5 s' FROM l))
+  SELECT 'rows=' || count(*), 'p50_ms=' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+         'p99_ms=' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+         'max_ms=' || round(max(ms)::numeric, 1) FROM steady" | sed 's/^/  steady middle 10 s: /'
+cf_stop_children  # workers first (newest first), then the broker
 fi
 if [ "$only" = all ] || [ "$only" = transforms ]; then
 echo
