@@ -139,12 +139,15 @@ void InventoryPartitionState::persist_ledger(const SkuLedger& l, std::vector<Out
                      partition_});
 }
 
-void InventoryPartitionState::add_sales(SkuLedger& l, int64_t minute, int64_t units,
+void InventoryPartitionState::add_sales(SkuLedger& l, int64_t minute, int64_t units, int64_t offset,
                                         std::vector<OutputRecord>& outputs) {
+  auto applied = l.bucket_offsets.find(minute);
+  if (applied != l.bucket_offsets.end() && offset <= applied->second) return;  // added before a crash
   int64_t& bucket = l.minute_sales[minute];
   bucket += units;
+  l.bucket_offsets[minute] = offset;
   outputs.push_back({changelog_topic_, bucket_key(l.creator_id, l.product_sku, minute),
-                     std::to_string(bucket), {}, partition_});
+                     std::to_string(bucket) + "|" + std::to_string(offset), {}, partition_});
   active_.insert(ledger_key(l.creator_id, l.product_sku));
 }
 
@@ -154,6 +157,7 @@ void InventoryPartitionState::expire_buckets(SkuLedger& l, int64_t oldest_exclud
     outputs.push_back({changelog_topic_, bucket_key(l.creator_id, l.product_sku,
                                                     l.minute_sales.begin()->first),
                        {}, {}, partition_, true});
+    l.bucket_offsets.erase(l.minute_sales.begin()->first);
     l.minute_sales.erase(l.minute_sales.begin());
   }
 }
@@ -210,10 +214,16 @@ void InventoryPartitionState::apply_encoded(std::string_view key, const std::str
       SkuLedger& l = ledgers_[map_key];
       l.creator_id = std::string(creator);
       l.product_sku = std::string(sku);
-      if (value == nullptr || !parse_int(*value, units)) {
+      // "<units>|<last input offset>"
+      int64_t offset = -1;
+      auto sep = value ? value->find('|') : std::string_view::npos;
+      if (value == nullptr || sep == std::string_view::npos || !parse_int(value->substr(0, sep), units) ||
+          !parse_int(value->substr(sep + 1), offset)) {
         l.minute_sales.erase(minute);
+        l.bucket_offsets.erase(minute);
       } else {
         l.minute_sales[minute] = units;
+        l.bucket_offsets[minute] = offset;
         active_.insert(map_key);
       }
       return;
@@ -249,7 +259,9 @@ void InventoryPartitionState::for_each_encoded(
   for (const auto& [key, l] : ledgers_) {
     visit(key, encode_ledger(l));
     for (const auto& [minute, units] : l.minute_sales) {
-      visit(bucket_key(l.creator_id, l.product_sku, minute), std::to_string(units));
+      auto offset = l.bucket_offsets.find(minute);
+      visit(bucket_key(l.creator_id, l.product_sku, minute),
+            std::to_string(units) + "|" + std::to_string(offset == l.bucket_offsets.end() ? -1 : offset->second));
     }
   }
   for (const auto& [key, r] : reservations_) visit(key, encode_reservation(r));

@@ -34,6 +34,10 @@ struct SkuLedger {
   int64_t emitted_sales_1h = -1;
   int64_t emitted_sales_24h = -1;
   std::map<int64_t, int64_t> minute_sales;  ///< minute index -> units; from B| records
+  /// minute index -> the last input offset added to that bucket. A bucket is
+  /// its own changelog record: a crash can keep the bucket's write and lose
+  /// the ledger's, and the re-read input must not add to the bucket again.
+  std::map<int64_t, int64_t> bucket_offsets;
   /// Units added to `sold` (negative: restocked) by event time, kept for the
   /// allowed lateness: a channel count at time T then resets `sold` to what
   /// happened after T, whatever order the count and the sales arrived in.
@@ -65,8 +69,10 @@ class InventoryPartitionState final : public RestorableStore {
   /// The SKU's ledger, created empty when new.
   SkuLedger& ledger(const std::string& creator, const std::string& sku);
   void persist_ledger(const SkuLedger& ledger, std::vector<OutputRecord>& outputs);
-  /// Adds `units` to a minute bucket and writes it to the changelog.
-  void add_sales(SkuLedger& ledger, int64_t minute, int64_t units, std::vector<OutputRecord>& outputs);
+  /// Adds `units` sold by input `offset` to a minute bucket (once per input)
+  /// and writes the bucket to the changelog.
+  void add_sales(SkuLedger& ledger, int64_t minute, int64_t units, int64_t offset,
+                 std::vector<OutputRecord>& outputs);
   /// Drops buckets at or before `oldest_excluded_minute` (tombstones).
   void expire_buckets(SkuLedger& ledger, int64_t oldest_excluded_minute,
                       std::vector<OutputRecord>& outputs);

@@ -190,7 +190,7 @@ void VelocityEngine::on_event(InventoryPartitionState& state, std::string_view j
     for (auto& [sku, quantity] : items_by_sku(data)) {
       apply(sku, [&, q = quantity](SkuLedger& l) {
         change_sold(l, q);
-        if (!late) state.add_sales(l, minute_of(t), q, outputs);
+        if (!late) state.add_sales(l, minute_of(t), q, offset, outputs);
       });
     }
   } else if (type == "inventory.sale_cancelled") {

@@ -243,6 +243,9 @@ class PostgresSink {
       } catch (const pqxx::sql_error& e) {
         // Anything else (server shutting down, serialization): retried, never dead-lettered.
         retry_after_connection_loss(attempt, e.what());
+      } catch (const pqxx::failure& e) {
+        // libpqxx's other runtime failures (e.g. a COPY cut off by the server going away).
+        retry_after_connection_loss(attempt, e.what());
       }
     }
   }

@@ -71,8 +71,24 @@ std::vector<int> apply_migrations(pqxx::connection& connection, const std::strin
   return applied;
 }
 
+namespace {
+// Keyword-form connection strings get timeouts and TCP keepalives, so a
+// server that vanishes without closing the socket is noticed within seconds
+// instead of a write blocking forever (URI forms are used as given).
+std::string with_liveness_options(const std::string& conninfo) {
+  if (conninfo.rfind("postgres://", 0) == 0 || conninfo.rfind("postgresql://", 0) == 0) return conninfo;
+  std::string out = conninfo;
+  for (const char* option : {"connect_timeout=10", "keepalives=1", "keepalives_idle=5", "keepalives_interval=2",
+                             "keepalives_count=3", "tcp_user_timeout=15000"}) {
+    std::string key = std::string(option).substr(0, std::string(option).find('=') + 1);
+    if (out.find(key) == std::string::npos) out += std::string(" ") + option;
+  }
+  return out;
+}
+}  // namespace
+
 SinkStore::SinkStore(std::string connection_string, std::string consumer_group)
-    : connection_string_(std::move(connection_string)),
+    : connection_string_(with_liveness_options(connection_string)),
       group_(std::move(consumer_group)),
       connection_(std::make_unique<pqxx::connection>(connection_string_)) {}
 

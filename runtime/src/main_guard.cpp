@@ -1,5 +1,7 @@
 #include "cf/main_guard.h"
 
+#include <csignal>
+
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -10,6 +12,9 @@
 namespace cf {
 
 int guarded_main(const char* program, const std::function<int()>& body) {
+  // A peer that closes a socket (a scraper, a database going away) must cost
+  // an error code on the write, never the process.
+  std::signal(SIGPIPE, SIG_IGN);
   try {
     return body();
   } catch (const ConfigError& e) {

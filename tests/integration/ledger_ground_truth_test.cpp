@@ -107,7 +107,8 @@ TEST(LedgerGroundTruth, BothChannelsFeedOneLedgerPerProductSku) {
     shopify_items += r.value.find("\"channel\":\"shopify\"") != std::string::npos;
   }
   EXPECT_GT(shopify_items, 100u) << "Shopify sales, returns and counts reached the ledger";
-  EXPECT_GT(read_all(broker.bootstrap(), "inventory.predictions").size(), 100u);
+  EXPECT_TRUE(wait_until([&] { return read_all(broker.bootstrap(), "inventory.predictions").size() > 100; }, 60000, 1000))
+      << "stockout-predictor turned the snapshots into predictions";
   std::cout << "ledger ground truth: " << matching << " of " << compared << " counted SKUs equal the generator's units ("
             << latest.size() << " SKUs in all, " << shopify_items << " Shopify inventory events)" << std::endl;
   for (auto& w : workers) {

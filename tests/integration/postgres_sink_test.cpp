@@ -191,7 +191,9 @@ void expect_converges(Pipeline& p, const Truth& truth) {
     p.tick();
     return tables_match(p.postgres.url(), truth, why);
   }, 150000, 2000);
-  EXPECT_TRUE(ok) << why << "\n" << p.sink->log().substr(0, 4000);
+  std::string log = p.sink->log();
+  EXPECT_TRUE(ok) << why << "\nsink running: " << p.sink->running() << "\nsink log (tail):\n"
+                  << log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
 }
 
 TEST(PostgresSink, TablesEqualTheGroundTruth) {
