@@ -222,6 +222,8 @@ TEST(ReconcilerFailover, KillNineMidStreamSendsEveryResolvedEventOfACleanRun) {
   int port_a = free_port(), port_b = free_port();
   auto a = start_worker("reconciler", broker, dir, "a", port_a);
   auto b = start_worker("reconciler", broker, dir, "b", port_b);
+  ASSERT_TRUE(wait_until([&] { return scrape_metric(port_a, "cf_assigned_partitions") +
+                                          scrape_metric(port_b, "cf_assigned_partitions") == 12; }, 30000));
   Feeder feeder(broker.bootstrap());
   std::atomic<size_t> sent{0};
   std::thread feed([&] { feed_in_background(feeder, input, 3000, sent); });
@@ -290,9 +292,11 @@ TEST(StockoutPredictorFailover, KillNineMidStreamSendsExactlyTheCleanRunsAlerts)
   int port_a = free_port(), port_b = free_port();
   auto a = start_worker("stockout-predictor", broker, dir, "a", port_a);
   auto b = start_worker("stockout-predictor", broker, dir, "b", port_b);
+  ASSERT_TRUE(wait_until([&] { return scrape_metric(port_a, "cf_assigned_partitions") +
+                                          scrape_metric(port_b, "cf_assigned_partitions") == 12; }, 30000));
   Feeder feeder(broker.bootstrap());
   std::atomic<size_t> sent{0};
-  std::thread feed([&] { feed_in_background(feeder, input, 3000, sent); });
+  std::thread feed([&] { feed_in_background(feeder, input, 1500, sent); });
   ASSERT_TRUE(wait_until([&] { return scrape_metric(port_a, "cf_outputs_acknowledged_total") > 2000; }, 60000))
       << a->log();
   a->kill9();
