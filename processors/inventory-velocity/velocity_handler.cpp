@@ -3,29 +3,19 @@
 namespace cf {
 
 VelocityHandler::VelocityHandler(VelocityEngine& engine, VelocityInputs inputs, StateOptions state)
-    : engine_(engine), inputs_(std::move(inputs)), state_(std::move(state)) {}
-
-void VelocityHandler::handle(const InputRecord& input, std::vector<OutputRecord>& outputs) {
-  InventoryPartitionState& state = state_.at(input.partition());
-  if (input.topic() == inputs_.commands) {
-    engine_.on_command(state, input.value(), outputs);
-  } else {
-    engine_.on_event(state, input.value(), input.offset(), outputs);
-  }
-}
-
-void VelocityHandler::on_assigned(const std::vector<TopicPartition>& partitions) {
-  state_.restore(partition_numbers(partitions));
-}
-
-void VelocityHandler::on_revoked(const std::vector<TopicPartition>& partitions) {
-  state_.release(partition_numbers(partitions));
-}
-
-void VelocityHandler::maintain(int64_t steady_now_ms) {
-  state_.maybe_snapshot(steady_now_ms);
-  export_counters();
-}
+    : StatefulHandler<InventoryPartitionState>(
+          std::move(state),
+          [this](InventoryPartitionState& store, const InputRecord& input, int64_t,
+                 std::vector<OutputRecord>& outputs) {
+            if (input.topic() == inputs_.commands) {
+              engine_.on_command(store, input.value(), outputs);
+            } else {
+              engine_.on_event(store, input.value(), input.offset(), outputs);
+            }
+          },
+          [this] { export_counters(); }),
+      engine_(engine),
+      inputs_(std::move(inputs)) {}
 
 void VelocityHandler::export_counters() {
   static Counter& late = metrics().counter(

@@ -1,11 +1,12 @@
 #pragma once
 // Glue between the runtime and the velocity engine: per-partition state on
-// the ledger changelog, inputs routed by topic, engine counters as metrics.
+// the ledger changelog (cf::StatefulHandler), inputs routed by topic, engine
+// counters as metrics.
 #include <string>
 
 #include "cf/keyed_state.h"
 #include "cf/metrics.h"
-#include "cf/worker.h"
+#include "cf/stateful_handler.h"
 #include "velocity_engine.h"
 
 namespace cf {
@@ -16,20 +17,14 @@ struct VelocityInputs {
   std::string changelog = "inventory-velocity.ledger.changelog";
 };
 
-class VelocityHandler : public RecordHandler {
+class VelocityHandler : public StatefulHandler<InventoryPartitionState> {
  public:
   VelocityHandler(VelocityEngine& engine, VelocityInputs inputs, StateOptions state);
-  void handle(const InputRecord& input, std::vector<OutputRecord>& outputs) override;
-  void on_assigned(const std::vector<TopicPartition>& partitions) override;
-  void on_revoked(const std::vector<TopicPartition>& partitions) override;
-  void maintain(int64_t steady_now_ms) override;
-  PartitionedState<InventoryPartitionState>& state() { return state_; }
 
  private:
   void export_counters();
   VelocityEngine& engine_;
   VelocityInputs inputs_;
-  PartitionedState<InventoryPartitionState> state_;
   VelocityCounters exported_;
 };
 

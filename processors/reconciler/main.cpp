@@ -1,55 +1,29 @@
 // reconciler: events.validated -> resolved orders.events and inventory.events
 // with per-aggregate versions; conflicts audited and escalated.
-#include <map>
-
 #include "cf/errors.h"
 #include "cf/keyed_state.h"
 #include "cf/logging.h"
 #include "cf/main_guard.h"
+#include "cf/stateful_handler.h"
 #include "cf/worker.h"
 #include "reconciler.h"
 
 namespace cf {
 
-class ReconcilerHandler : public RecordHandler {
- public:
-  ReconcilerHandler(Reconciler& reconciler, StateOptions state)
-      : reconciler_(reconciler), state_(std::move(state)) {}
-  void handle(const InputRecord& input, std::vector<OutputRecord>& outputs) override {
-    reconciler_.on_event(state_.at(input.partition()), input.value(), input.offset(),
-                         completed_[input.partition()], outputs);
-  }
-  void on_assigned(const std::vector<TopicPartition>& partitions) override {
-    state_.restore(partition_numbers(partitions));
-  }
-  void on_revoked(const std::vector<TopicPartition>& partitions) override {
-    state_.release(partition_numbers(partitions));
-  }
-  void on_inputs_completed(std::string_view, int32_t partition, int64_t next_offset) override {
-    completed_[partition] = next_offset;
-  }
-  void maintain(int64_t steady_now_ms) override {
-    state_.maybe_snapshot(steady_now_ms);
-    static Counter& events = metrics().counter("cf_reconciler_events_total", "resolved events sent");
-    static Counter& conflicts = metrics().counter("cf_conflicts_total", "conflicts audited");
-    static Counter& escalated = metrics().counter("cf_conflicts_escalated_total",
-                                                  "conflicts sent to manual resolution");
-    static Counter& replays = metrics().counter("cf_reconciler_replayed_inputs_total",
-                                                "inputs re-read after a restart, outputs re-sent from the journal");
-    const ReconcilerCounters& now = reconciler_.counters();
-    events.inc(now.events_out - exported_.events_out);
-    conflicts.inc(now.conflicts - exported_.conflicts);
-    escalated.inc(now.escalated - exported_.escalated);
-    replays.inc(now.replays - exported_.replays);
-    exported_ = now;
-  }
-
- private:
-  Reconciler& reconciler_;
-  PartitionedState<EntityStore> state_;
-  std::map<int32_t, int64_t> completed_;
-  ReconcilerCounters exported_;
-};
+/// Reconciler counters as Prometheus metrics (called between records).
+void export_reconciler_metrics(const ReconcilerCounters& now) {
+  static Counter& events = metrics().counter("cf_reconciler_events_total", "resolved events sent");
+  static Counter& conflicts = metrics().counter("cf_conflicts_total", "conflicts audited");
+  static Counter& escalated = metrics().counter("cf_conflicts_escalated_total", "conflicts sent to manual resolution");
+  static Counter& replays = metrics().counter("cf_reconciler_replayed_inputs_total",
+                                              "inputs re-read after a restart, outputs re-sent from the journal");
+  static ReconcilerCounters exported;
+  events.inc(now.events_out - exported.events_out);
+  conflicts.inc(now.conflicts - exported.conflicts);
+  escalated.inc(now.escalated - exported.escalated);
+  replays.inc(now.replays - exported.replays);
+  exported = now;
+}
 
 }  // namespace cf
 
@@ -91,7 +65,12 @@ int main(int argc, char** argv) {
       }
     }
     cf::Reconciler reconciler(rules, topics, std::move(mapping));
-    cf::ReconcilerHandler handler(reconciler, cf::state_options(settings, changelog));
+    cf::StatefulHandler<cf::EntityStore> handler(
+        cf::state_options(settings, changelog),
+        [&](cf::EntityStore& store, const cf::InputRecord& input, int64_t completed, std::vector<cf::OutputRecord>& out) {
+          reconciler.on_event(store, input.value(), input.offset(), completed, out);
+        },
+        [&] { cf::export_reconciler_metrics(reconciler.counters()); });
     cf::Worker worker(settings, {input}, handler);
     worker.run(cf::stop_requested_by_signal());
     if (worker.abandoned()) cf::exit_after_abandoned_shutdown(0);

@@ -1,54 +1,29 @@
 // stockout-predictor: velocity snapshots -> time to stockout with a 90%
 // interval, reorder suggestions, and alerts on state transitions.
-#include <map>
-
 #include "cf/errors.h"
 #include "cf/keyed_state.h"
 #include "cf/logging.h"
 #include "cf/main_guard.h"
+#include "cf/stateful_handler.h"
 #include "cf/worker.h"
 #include "stockout_model.h"
 
 namespace cf {
 
-class PredictorHandler : public RecordHandler {
- public:
-  PredictorHandler(StockoutPredictor& predictor, StateOptions state)
-      : predictor_(predictor), state_(std::move(state)) {}
-  void handle(const InputRecord& input, std::vector<OutputRecord>& outputs) override {
-    predictor_.on_velocity(state_.at(input.partition()), input.value(), input.offset(),
-                           completed_[input.partition()], outputs);
-  }
-  void on_assigned(const std::vector<TopicPartition>& partitions) override {
-    state_.restore(partition_numbers(partitions));
-  }
-  void on_revoked(const std::vector<TopicPartition>& partitions) override {
-    state_.release(partition_numbers(partitions));
-  }
-  void on_inputs_completed(std::string_view, int32_t partition, int64_t next_offset) override {
-    completed_[partition] = next_offset;
-  }
-  void maintain(int64_t steady_now_ms) override {
-    state_.maybe_snapshot(steady_now_ms);
-    static Counter& predictions = metrics().counter("cf_predictions_total", "predictions sent");
-    static Counter& raised = metrics().counter("cf_alerts_raised_total", "alerts raised");
-    static Counter& cleared = metrics().counter("cf_alerts_cleared_total", "alerts cleared");
-    static Counter& replays = metrics().counter("cf_predictor_replayed_inputs_total",
-                                                "inputs re-read after a restart, outputs re-sent from the journal");
-    const PredictorCounters& now = predictor_.counters();
-    predictions.inc(now.predictions - exported_.predictions);
-    raised.inc(now.alerts_raised - exported_.alerts_raised);
-    cleared.inc(now.alerts_cleared - exported_.alerts_cleared);
-    replays.inc(now.replays - exported_.replays);
-    exported_ = now;
-  }
-
- private:
-  StockoutPredictor& predictor_;
-  PartitionedState<PredictorStore> state_;
-  std::map<int32_t, int64_t> completed_;
-  PredictorCounters exported_;
-};
+/// Predictor counters as Prometheus metrics (called between records).
+void export_predictor_metrics(const PredictorCounters& now) {
+  static Counter& predictions = metrics().counter("cf_predictions_total", "predictions sent");
+  static Counter& raised = metrics().counter("cf_alerts_raised_total", "alerts raised");
+  static Counter& cleared = metrics().counter("cf_alerts_cleared_total", "alerts cleared");
+  static Counter& replays = metrics().counter("cf_predictor_replayed_inputs_total",
+                                              "inputs re-read after a restart, outputs re-sent from the journal");
+  static PredictorCounters exported;
+  predictions.inc(now.predictions - exported.predictions);
+  raised.inc(now.alerts_raised - exported.alerts_raised);
+  cleared.inc(now.alerts_cleared - exported.alerts_cleared);
+  replays.inc(now.replays - exported.replays);
+  exported = now;
+}
 
 }  // namespace cf
 
@@ -88,7 +63,13 @@ int main(int argc, char** argv) {
       }
     }
     cf::StockoutPredictor predictor(std::move(catalog), topics, clear_factor, viral_clear_ratio);
-    cf::PredictorHandler handler(predictor, cf::state_options(settings, changelog));
+    cf::StatefulHandler<cf::PredictorStore> handler(
+        cf::state_options(settings, changelog),
+        [&](cf::PredictorStore& store, const cf::InputRecord& input, int64_t completed,
+            std::vector<cf::OutputRecord>& out) {
+          predictor.on_velocity(store, input.value(), input.offset(), completed, out);
+        },
+        [&] { cf::export_predictor_metrics(predictor.counters()); });
     cf::Worker worker(settings, {input}, handler);
     worker.run(cf::stop_requested_by_signal());
     if (worker.abandoned()) cf::exit_after_abandoned_shutdown(0);

@@ -1,0 +1,53 @@
+#pragma once
+// The glue every stateful processor needs between the runtime and its
+// transform: per-partition state restored on assignment and snapshotted on
+// revocation, completed offsets tracked for output journals, periodic
+// snapshots and metric export. The transform stays a plain function.
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "cf/keyed_state.h"
+#include "cf/worker.h"
+
+namespace cf {
+
+template <class Store>
+class StatefulHandler : public RecordHandler {
+ public:
+  /// Applies one input to its partition's store; `completed_below` is the
+  /// partition's first input whose outputs may still be unacknowledged.
+  using Apply = std::function<void(Store& store, const InputRecord& input, int64_t completed_below,
+                                   std::vector<OutputRecord>& outputs)>;
+
+  StatefulHandler(StateOptions state, Apply apply, std::function<void()> export_metrics = {})
+      : state_(std::move(state)), apply_(std::move(apply)), export_metrics_(std::move(export_metrics)) {}
+
+  void handle(const InputRecord& input, std::vector<OutputRecord>& outputs) override {
+    apply_(state_.at(input.partition()), input, completed_[input.partition()], outputs);
+  }
+  void on_assigned(const std::vector<TopicPartition>& partitions) override {
+    state_.restore(partition_numbers(partitions));
+  }
+  void on_revoked(const std::vector<TopicPartition>& partitions) override {
+    state_.release(partition_numbers(partitions));
+  }
+  void on_inputs_completed(std::string_view, int32_t partition, int64_t next_offset) override {
+    // With several inputs per partition number the smallest matters; the
+    // processors using journals read a single input topic.
+    completed_[partition] = next_offset;
+  }
+  void maintain(int64_t steady_now_ms) override {
+    state_.maybe_snapshot(steady_now_ms);
+    if (export_metrics_) export_metrics_();
+  }
+  PartitionedState<Store>& state() { return state_; }
+
+ private:
+  PartitionedState<Store> state_;
+  Apply apply_;
+  std::function<void()> export_metrics_;
+  std::map<int32_t, int64_t> completed_;
+};
+
+}  // namespace cf
