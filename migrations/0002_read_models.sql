@@ -90,11 +90,14 @@ CREATE TABLE conflicts (
   winner        text        NOT NULL,
   escalated     boolean     NOT NULL,
   detected_at   timestamptz NOT NULL,
-  resolved_at   timestamptz,
+  resolved_at   timestamptz,                -- automatic resolution, null when the current state was kept pending review
+  reviewed_at   timestamptz,                -- set by an operator who handled an escalated conflict
   record        jsonb       NOT NULL
 );
+-- Escalated conflicts an operator has not reviewed yet (mark one handled with
+-- UPDATE conflicts SET reviewed_at = now() WHERE conflict_id = '...').
 CREATE VIEW manual_resolution_queue AS
-  SELECT * FROM conflicts WHERE escalated AND resolved_at IS NULL;
+  SELECT * FROM conflicts WHERE escalated AND reviewed_at IS NULL;
 
 -- Per creator and source: the newest event time seen and when it was written.
 CREATE TABLE sync_status (
