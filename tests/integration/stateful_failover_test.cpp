@@ -87,6 +87,37 @@ void feed_in_background(Feeder& feeder, const std::vector<OutputRecord>& records
   feeder.flush();
 }
 
+// Two copies of `binary` in one group; feeds `input` live at `rate`/s, kills
+// copy a with -9 once it acknowledged `kill_after` outputs (mid-stream), waits
+// `takeover` for b to take its partitions, then restarts a from its state dir.
+struct KillOneOfTwo {
+  std::unique_ptr<Process> a, b, a2;
+  int port_b = 0, port_a2 = 0;
+};
+void kill_one_of_two(const std::string& binary, const DevBroker& broker, const TempDir& dir,
+                     const std::vector<OutputRecord>& input, int rate, double input_partitions, double kill_after,
+                     std::chrono::seconds takeover, KillOneOfTwo& run) {
+  int port_a = free_port();
+  run.port_b = free_port();
+  run.a = start_worker(binary, broker, dir, "a", port_a);
+  run.b = start_worker(binary, broker, dir, "b", run.port_b);
+  ASSERT_TRUE(wait_until([&] { return scrape_metric(port_a, "cf_assigned_partitions") +
+                                          scrape_metric(run.port_b, "cf_assigned_partitions") == input_partitions; },
+                         30000))
+      << run.a->log() << run.b->log();
+  Feeder feeder(broker.bootstrap());
+  std::atomic<size_t> sent{0};
+  std::thread feed([&] { feed_in_background(feeder, input, rate, sent); });
+  bool reached = wait_until([&] { return scrape_metric(port_a, "cf_outputs_acknowledged_total") > kill_after; }, 60000);
+  run.a->kill9();
+  EXPECT_LT(sent.load(), input.size()) << "the kill should land mid-stream";
+  std::this_thread::sleep_for(takeover);
+  run.port_a2 = free_port();
+  run.a2 = start_worker(binary, broker, dir, "a", run.port_a2);  // snapshot + changelog tail
+  feed.join();
+  ASSERT_TRUE(reached) << run.a->log();
+}
+
 TEST(InventoryVelocityFailover, KillNineMidStreamEqualsCleanRunAndGroundTruth) {
   TempDir dir;
   DevBroker broker(dir);
@@ -115,23 +146,12 @@ TEST(InventoryVelocityFailover, KillNineMidStreamEqualsCleanRunAndGroundTruth) {
   }
   for (int p = 0; p < 12; ++p) input.push_back({"inventory.events", "", tick_json(t + 5000), {}, p});
 
-  int port_a = free_port(), port_b = free_port();
-  auto a = start_worker("inventory-velocity", broker, dir, "a", port_a);
-  auto b = start_worker("inventory-velocity", broker, dir, "b", port_b);
-  ASSERT_TRUE(wait_until([&] { return scrape_metric(port_a, "cf_assigned_partitions") +
-                                          scrape_metric(port_b, "cf_assigned_partitions") == 24; }, 30000))
-      << a->log() << b->log();
-  Feeder feeder(broker.bootstrap());
-  std::atomic<size_t> sent{0};
-  std::thread feed([&] { feed_in_background(feeder, input, 6000, sent); });
-  ASSERT_TRUE(wait_until([&] { return scrape_metric(port_a, "cf_outputs_acknowledged_total") > 6000; }, 60000))
-      << a->log();
-  a->kill9();
-  EXPECT_LT(sent.load(), input.size()) << "the kill should land mid-stream";
-  std::this_thread::sleep_for(std::chrono::seconds(8));  // b takes over a's partitions
-  int port_a2 = free_port();
-  auto a2 = start_worker("inventory-velocity", broker, dir, "a", port_a2);  // snapshot + tail
-  feed.join();
+  KillOneOfTwo run;
+  kill_one_of_two("inventory-velocity", broker, dir, input, 6000, 24, 6000, std::chrono::seconds(8), run);
+  ASSERT_FALSE(HasFatalFailure());
+  auto& b = run.b;
+  auto& a2 = run.a2;
+  const int port_b = run.port_b, port_a2 = run.port_a2;
 
   // The clean run: the same transform over the same input, no crash.
   VelocityEngine engine{VelocitySettings{}, VelocityTopics{}};
@@ -219,20 +239,11 @@ TEST(ReconcilerFailover, KillNineMidStreamSendsEveryResolvedEventOfACleanRun) {
     }
   }
 
-  int port_a = free_port(), port_b = free_port();
-  auto a = start_worker("reconciler", broker, dir, "a", port_a);
-  auto b = start_worker("reconciler", broker, dir, "b", port_b);
-  ASSERT_TRUE(wait_until([&] { return scrape_metric(port_a, "cf_assigned_partitions") +
-                                          scrape_metric(port_b, "cf_assigned_partitions") == 12; }, 30000));
-  Feeder feeder(broker.bootstrap());
-  std::atomic<size_t> sent{0};
-  std::thread feed([&] { feed_in_background(feeder, input, 3000, sent); });
-  ASSERT_TRUE(wait_until([&] { return scrape_metric(port_a, "cf_outputs_acknowledged_total") > 3000; }, 60000))
-      << a->log();
-  a->kill9();
-  EXPECT_LT(sent.load(), input.size());
-  auto a2 = start_worker("reconciler", broker, dir, "a", free_port());
-  feed.join();
+  KillOneOfTwo run;
+  kill_one_of_two("reconciler", broker, dir, input, 3000, 12, 3000, std::chrono::seconds(0), run);
+  ASSERT_FALSE(HasFatalFailure());
+  auto& b = run.b;
+  auto& a2 = run.a2;
 
   std::set<std::string> seen;
   size_t total = 0;
@@ -289,20 +300,11 @@ TEST(StockoutPredictorFailover, KillNineMidStreamSendsExactlyTheCleanRunsAlerts)
   for (auto& r : clean_out) if (r.topic == "inventory.alerts") expected_alerts.insert(r.value);
   ASSERT_GT(expected_alerts.size(), 100u);
 
-  int port_a = free_port(), port_b = free_port();
-  auto a = start_worker("stockout-predictor", broker, dir, "a", port_a);
-  auto b = start_worker("stockout-predictor", broker, dir, "b", port_b);
-  ASSERT_TRUE(wait_until([&] { return scrape_metric(port_a, "cf_assigned_partitions") +
-                                          scrape_metric(port_b, "cf_assigned_partitions") == 12; }, 30000));
-  Feeder feeder(broker.bootstrap());
-  std::atomic<size_t> sent{0};
-  std::thread feed([&] { feed_in_background(feeder, input, 1500, sent); });
-  ASSERT_TRUE(wait_until([&] { return scrape_metric(port_a, "cf_outputs_acknowledged_total") > 2000; }, 60000))
-      << a->log();
-  a->kill9();
-  EXPECT_LT(sent.load(), input.size());
-  auto a2 = start_worker("stockout-predictor", broker, dir, "a", free_port());
-  feed.join();
+  KillOneOfTwo run;
+  kill_one_of_two("stockout-predictor", broker, dir, input, 1500, 12, 2000, std::chrono::seconds(0), run);
+  ASSERT_FALSE(HasFatalFailure());
+  auto& b = run.b;
+  auto& a2 = run.a2;
 
   std::set<std::string> seen;
   std::set<std::string> expected(expected_alerts.begin(), expected_alerts.end());
