@@ -1,6 +1,7 @@
 #include "ingest_server.h"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -65,27 +66,49 @@ class Session;
 struct IngestServer::Impl : DeliveryListener {
   IngestSettings settings;
   WebhookSecrets secrets;
+  std::optional<ShopDirectory> shops;
   TokenBucketRateLimiter limiter;
+  TokenBucketRateLimiter auth_failures;
+  IngestPolicy policy;
   asio::io_context io;
   tcp::acceptor acceptor{io};
+  asio::steady_timer accept_backoff{io};
   std::unique_ptr<Producer> producer;
   IngestMetrics stats;
   std::atomic<int64_t> in_flight{0};
+  std::atomic<int> connections{0};
+  Gauge& open_connections = metrics().gauge("cf_ingest_open_connections", "HTTP connections open");
+  Counter& refused_connections = metrics().counter(
+      "cf_ingest_refused_connections_total", "connections answered 503 at the connection cap");
+  Counter& accept_errors = metrics().counter(
+      "cf_ingest_accept_errors_total", "accept() failures (e.g. EMFILE), each followed by a backoff");
 
-  Impl(IngestSettings s, WebhookSecrets sec)
+  Impl(IngestSettings s, WebhookSecrets sec, std::optional<ShopDirectory> shop_directory)
       : settings(std::move(s)),
         secrets(std::move(sec)),
-        limiter(settings.rate_per_shop, settings.burst_per_shop) {}
+        shops(std::move(shop_directory)),
+        limiter(settings.rate_per_shop, settings.burst_per_shop),
+        auth_failures(settings.auth_failures_per_client_per_s, settings.auth_failure_burst),
+        policy{secrets, limiter, settings.topics, &auth_failures, shops ? &*shops : nullptr} {}
 
   void on_delivery(rd_kafka_resp_err_t error, void* token) override;
   void accept();
+  void refuse_connection(tcp::socket socket);
 };
 
 /// One HTTP connection. Owned by shared_from_this across async operations.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, IngestServer::Impl& server)
-      : stream_(std::move(socket)), server_(server) {}
+      : stream_(std::move(socket)), server_(server) {
+    beast::error_code ec;
+    auto peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) client_ = peer.address().to_string();
+    server_.open_connections.set(++server_.connections);
+  }
+  ~Session() { server_.open_connections.set(--server_.connections); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   void start() {
     asio::dispatch(stream_.get_executor(),
@@ -101,7 +124,7 @@ class Session : public std::enable_shared_from_this<Session> {
         spdlog::warn("raw record not acknowledged ({}), answering 503", rd_kafka_err2str(error));
         self->respond(503, "kafka_unavailable", 1000);
       } else {
-        self->respond(202, "", 0);
+        self->respond(200, "", 0);  // TikTok, Shopify and the carriers all take 200
       }
     });
   }
@@ -160,9 +183,8 @@ class Session : public std::enable_shared_from_this<Session> {
     webhook.shopify_topic = named("X-Shopify-Topic");
     webhook.shopify_shop_domain = named("X-Shopify-Shop-Domain");
     webhook.shopify_webhook_id = named("X-Shopify-Webhook-Id");
-    IngestDecision decision = decide_webhook(webhook, server_.secrets, server_.limiter,
-                                             server_.settings.topics, steady_ms(), wall_ms(),
-                                             request_id_);
+    webhook.client = client_;
+    IngestDecision decision = decide_webhook(webhook, server_.policy, steady_ms(), wall_ms(), request_id_);
     if (decision.status != 0) {
       return respond(decision.status, decision.reason, decision.retry_after_ms);
     }
@@ -217,6 +239,7 @@ class Session : public std::enable_shared_from_this<Session> {
   http::request<http::string_body> request_;
   std::shared_ptr<http::response<http::string_body>> response_;
   std::string request_id_;
+  std::string client_;
   int64_t started_ms_ = 0;
   bool keep_alive_ = true;
 };
@@ -227,11 +250,37 @@ void IngestServer::Impl::on_delivery(rd_kafka_resp_err_t error, void* token) {
   (*session)->acknowledged(error);
 }
 
+// Over the cap: a short 503 written without blocking (the send buffer of a
+// new socket is empty), then the socket closes. No session, no read.
+void IngestServer::Impl::refuse_connection(tcp::socket socket) {
+  static const std::string kBusy =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+      "Connection: close\r\nContent-Length: 32\r\n\r\n{\"error\":\"too_many_connections\"}";
+  beast::error_code ec;
+  socket.non_blocking(true, ec);
+  socket.write_some(asio::buffer(kBusy), ec);
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+  refused_connections.inc();
+  stats.counter(503).inc();
+}
+
 void IngestServer::Impl::accept() {
   acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
     if (ec) {
-      if (ec != asio::error::operation_aborted) fail(ec, "accept");
-      if (!acceptor.is_open()) return;
+      // EMFILE/ENFILE and friends: the pending connection stays queued, so
+      // re-arming at once would spin a core. Back off, then try again.
+      accept_errors.inc();
+      spdlog::warn("accept failed ({}); retrying in 100 ms", ec.message());
+      accept_backoff.expires_after(std::chrono::milliseconds(100));
+      accept_backoff.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec) accept();
+      });
+      return;
+    }
+    if (connections.load() >= settings.max_connections) {
+      refuse_connection(std::move(socket));
     } else {
       socket.set_option(tcp::no_delay(true), ec);
       std::make_shared<Session>(std::move(socket), *this)->start();
@@ -240,11 +289,12 @@ void IngestServer::Impl::accept() {
   });
 }
 
-IngestServer::IngestServer(IngestSettings settings, WebhookSecrets secrets)
-    : impl_(std::make_unique<Impl>(std::move(settings), std::move(secrets))) {
+IngestServer::IngestServer(IngestSettings settings, WebhookSecrets secrets,
+                           std::optional<ShopDirectory> shops)
+    : impl_(std::make_unique<Impl>(std::move(settings), std::move(secrets), std::move(shops))) {
   auto& s = impl_->settings;
   // The ack deadline is the delivery timeout: a record Kafka has not taken by
-  // then fails its delivery report and the sender gets 503, never 202.
+  // then fails its delivery report and the sender gets 503, never 200.
   impl_->producer = std::make_unique<Producer>(
       s.kafka, "webhook-ingest", impl_.get(),
       std::vector<std::pair<std::string, std::string>>{
@@ -278,6 +328,7 @@ void IngestServer::run(const std::atomic<bool>& stop) {
   asio::post(impl.io, [&impl] {
     beast::error_code ec;
     impl.acceptor.close(ec);
+    impl.accept_backoff.cancel();
   });
   // Let requests already waiting for Kafka get their answer.
   auto deadline = steady_ms() + impl.settings.ack_timeout_ms + 1000;

@@ -1,8 +1,9 @@
 #pragma once
-// Boost.Beast asynchronous HTTP server of webhook-ingest. Answers 202 only
+// Boost.Beast asynchronous HTTP server of webhook-ingest. Answers 200 only
 // after Kafka acknowledged the raw record (acks=all, idempotent producer).
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cf/config.h"
@@ -22,11 +23,19 @@ struct IngestSettings {
   double rate_per_shop = 200;
   double burst_per_shop = 400;
   int idle_timeout_s = 30;
+  /// Open connections beyond this are answered 503 and closed at once.
+  int max_connections = 2048;
+  /// Failed authentications a client address may make per second (and in a
+  /// burst) before it is answered 429 without any HMAC computed.
+  double auth_failures_per_client_per_s = 5;
+  double auth_failure_burst = 20;
 };
 
 class IngestServer {
  public:
-  IngestServer(IngestSettings settings, WebhookSecrets secrets);
+  /// With `shops`, Shopify shop domains outside the directory are refused.
+  IngestServer(IngestSettings settings, WebhookSecrets secrets,
+               std::optional<ShopDirectory> shops = std::nullopt);
   ~IngestServer();
   IngestServer(const IngestServer&) = delete;
   IngestServer& operator=(const IngestServer&) = delete;

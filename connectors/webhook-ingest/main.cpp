@@ -14,10 +14,11 @@ int main(int argc, char** argv) {
   cf::IngestSettings s;
   std::string log_level = "info";
   std::string secrets_file;
+  std::string shops_file;
   return cf::guarded_main("webhook-ingest", [&]() -> int {
     cf::OptionsParser options("webhook-ingest",
-                              "Receives TikTok Shop and shipping webhooks over HTTP and makes "
-                              "them durable in Kafka before answering 202.");
+                              "Receives TikTok Shop, Shopify and shipping webhooks over HTTP and makes "
+                              "them durable in Kafka before answering 200.");
     options.add_kafka_options(s.kafka);
     options.add_logging_options(log_level);
     options.add()("listen", po::value(&s.listen_address)->default_value(s.listen_address), "address to bind")(
@@ -31,6 +32,14 @@ int main(int argc, char** argv) {
         "sustained requests/s per shop or provider before 429")(
         "burst-per-shop", po::value(&s.burst_per_shop)->default_value(s.burst_per_shop),
         "token bucket size per shop or provider")(
+        "max-connections", po::value(&s.max_connections)->default_value(s.max_connections),
+        "open connections beyond this are answered 503 and closed")(
+        "auth-failures-per-client", po::value(&s.auth_failures_per_client_per_s)->default_value(s.auth_failures_per_client_per_s),
+        "failed authentications per second per client address before 429 (no HMAC computed)")(
+        "auth-failure-burst", po::value(&s.auth_failure_burst)->default_value(s.auth_failure_burst),
+        "token bucket size of failed authentications per client address")(
+        "shops-file", po::value(&shops_file),
+        "shop directory JSON (the validator's): Shopify shop domains not in it are refused (400)")(
         "secrets-file", po::value(&secrets_file),
         "webhook secrets JSON (default: the JSON in env CF_WEBHOOK_SECRETS); never a flag value")(
         "tiktok-topic", po::value(&s.topics.tiktok_raw)->default_value(s.topics.tiktok_raw), "raw TikTok topic")(
@@ -55,8 +64,17 @@ int main(int argc, char** argv) {
     } catch (const std::invalid_argument& e) {
       throw cf::ConfigError(std::string("--secrets-file: ") + e.what());
     }
+    if (s.max_connections < 1) throw cf::ConfigError("--max-connections: at least 1");
+    std::optional<cf::ShopDirectory> shops;
+    if (!shops_file.empty()) {
+      try {
+        shops = cf::ShopDirectory::from_json(cf::read_file_or_throw(shops_file, "--shops-file"));
+      } catch (const std::invalid_argument& e) {
+        throw cf::ConfigError(std::string("--shops-file: ") + e.what());
+      }
+    }
     const auto& stop = cf::stop_requested_by_signal();
-    cf::IngestServer server(s, std::move(secrets));
+    cf::IngestServer server(s, std::move(secrets), std::move(shops));
     std::cout << "listening " << server.port() << std::endl;
     server.run(stop);
     return 0;

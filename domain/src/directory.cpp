@@ -1,4 +1,5 @@
 #include "cf/directory.h"
+#include "cf/json_parse.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -10,11 +11,9 @@ namespace {
 
 rapidjson::Document parse_or_throw(const std::string& json, const char* what) {
   rapidjson::Document doc;
-  doc.Parse(json.c_str(), json.size());
-  if (doc.HasParseError()) {
-    throw std::invalid_argument(std::string(what) + ": " +
-                                rapidjson::GetParseError_En(doc.GetParseError()) +
-                                " at offset " + std::to_string(doc.GetErrorOffset()));
+  cf::JsonParseError error;
+  if (!cf::parse_json(doc, json, error)) {
+    throw std::invalid_argument(std::string(what) + ": " + error.detail);
   }
   if (!doc.IsObject()) throw std::invalid_argument(std::string(what) + ": expected an object");
   return doc;
@@ -95,6 +94,19 @@ const TikTokAppCredentials* WebhookSecrets::tiktok_for(std::string_view shop_id)
   auto it = tiktok_shops_.find(std::string(shop_id));
   if (it != tiktok_shops_.end()) return &it->second;
   return tiktok_default_.app_secret.empty() ? nullptr : &tiktok_default_;
+}
+
+std::vector<const TikTokAppCredentials*> WebhookSecrets::tiktok_apps() const {
+  std::vector<const TikTokAppCredentials*> apps;
+  auto add = [&](const TikTokAppCredentials& c) {
+    for (const auto* known : apps) {
+      if (known->app_key == c.app_key && known->app_secret == c.app_secret) return;
+    }
+    apps.push_back(&c);
+  };
+  if (!tiktok_default_.app_secret.empty()) add(tiktok_default_);
+  for (const auto& [shop, credentials] : tiktok_shops_) add(credentials);
+  return apps;
 }
 
 const std::string* WebhookSecrets::shipping_api_key(std::string_view provider) const {

@@ -1,5 +1,7 @@
 #include "cf/schemas.h"
 
+#include "cf/json_parse.h"
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -82,11 +84,9 @@ SchemaViolation describe(const rapidjson::SchemaValidator& validator,
 
 void SchemaRegistry::add(const std::string& name, const std::string& schema_json) {
   auto compiled = std::make_shared<Compiled>();
-  compiled->source.Parse(schema_json.c_str(), schema_json.size());
-  if (compiled->source.HasParseError()) {
-    throw std::invalid_argument("schema " + name + ": " +
-                                rapidjson::GetParseError_En(compiled->source.GetParseError()) +
-                                " at offset " + std::to_string(compiled->source.GetErrorOffset()));
+  JsonParseError error;
+  if (!parse_json(compiled->source, schema_json, error)) {
+    throw std::invalid_argument("schema " + name + ": " + error.detail);
   }
   compiled->schema = std::make_unique<rapidjson::SchemaDocument>(compiled->source);
   schemas_[name] = std::move(compiled);

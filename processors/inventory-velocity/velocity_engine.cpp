@@ -1,4 +1,5 @@
 #include "velocity_engine.h"
+#include "cf/json_parse.h"
 
 #include <rapidjson/document.h>
 
@@ -144,8 +145,8 @@ bool VelocityEngine::maybe_emit(InventoryPartitionState& state, SkuLedger& l, bo
 void VelocityEngine::on_event(InventoryPartitionState& state, std::string_view json, int64_t offset,
                               std::vector<OutputRecord>& outputs) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError()) throw std::invalid_argument("inventory event is not valid JSON");
+  const bool doc_ok = cf::parse_json(doc, json);
+  if (!doc_ok) throw std::invalid_argument("inventory event is not valid JSON");
   std::string error;
   auto event = read_envelope(doc, error);
   if (!event) throw std::invalid_argument(error);
@@ -282,8 +283,8 @@ void VelocityEngine::on_tick(InventoryPartitionState& state, int64_t tick_ms, in
 void VelocityEngine::on_command(InventoryPartitionState& state, std::string_view json,
                                 std::vector<OutputRecord>& outputs) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject()) throw std::invalid_argument("command is not a JSON object");
+  const bool doc_ok = cf::parse_json(doc, json);
+  if (!doc_ok || !doc.IsObject()) throw std::invalid_argument("command is not a JSON object");
   const std::string command_id(string_member(doc, "command_id"));
   const std::string_view command = string_member(doc, "command");
   const std::string creator(string_member(doc, "creator_id"));

@@ -1,4 +1,5 @@
 #include "sink_projection.h"
+#include "cf/json_parse.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -217,8 +218,8 @@ void project_record(std::string_view topic, std::string_view value,
     return;
   }
   rapidjson::Document doc;
-  doc.Parse(value.data(), value.size());
-  if (doc.HasParseError() || !doc.IsObject()) throw ProjectionError("record is not a JSON object");
+  const bool doc_ok = cf::parse_json(doc, value);
+  if (!doc_ok || !doc.IsObject()) throw ProjectionError("record is not a JSON object");
   auto type = doc.FindMember("event_type");
   if (type != doc.MemberEnd() && type->value.IsString() && std::string_view(type->value.GetString()) == kTickEventType) {
     return;  // ticks move processors' time; nothing to store

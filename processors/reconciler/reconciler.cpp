@@ -1,4 +1,5 @@
 #include "reconciler.h"
+#include "cf/json_parse.h"
 
 #include <rapidjson/document.h>
 
@@ -83,8 +84,8 @@ bool valid_order_transition(std::string_view from, std::string_view to) {
 
 SkuMapping SkuMapping::from_json(const std::string& json) {
   rapidjson::Document doc;
-  doc.Parse(json.c_str());
-  if (doc.HasParseError() || !doc.IsObject()) throw std::invalid_argument("SKU mapping: not a JSON object");
+  const bool doc_ok = cf::parse_json(doc, json);
+  if (!doc_ok || !doc.IsObject()) throw std::invalid_argument("SKU mapping: not a JSON object");
   SkuMapping mapping;
   for (auto& channel : doc.GetObject()) {
     if (!channel.value.IsObject()) {
@@ -203,8 +204,8 @@ std::string state_json(std::string_view value_name, std::string_view value, std:
 void Reconciler::on_event(EntityStore& store, std::string_view json, int64_t offset,
                           int64_t completed_below, std::vector<OutputRecord>& outputs) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError()) throw std::invalid_argument("event is not valid JSON");
+  const bool doc_ok = cf::parse_json(doc, json);
+  if (!doc_ok) throw std::invalid_argument("event is not valid JSON");
   std::string error;
   auto event = read_envelope(doc, error);
   if (!event) throw std::invalid_argument(error);

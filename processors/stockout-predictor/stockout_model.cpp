@@ -1,4 +1,5 @@
 #include "stockout_model.h"
+#include "cf/json_parse.h"
 
 #include <rapidjson/document.h>
 
@@ -74,8 +75,8 @@ const char* alert_severity(uint32_t bit) {
 
 ReorderCatalog ReorderCatalog::from_json(const std::string& json) {
   rapidjson::Document doc;
-  doc.Parse(json.c_str());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  const bool doc_ok = cf::parse_json(doc, json);
+  if (!doc_ok || !doc.IsObject()) {
     throw std::invalid_argument("reorder settings: not a JSON object");
   }
   ReorderCatalog catalog;
@@ -218,8 +219,8 @@ StockoutPredictor::StockoutPredictor(ReorderCatalog catalog, PredictorTopics top
 void StockoutPredictor::on_velocity(PredictorStore& store, std::string_view json, int64_t offset,
                                     int64_t completed_below, std::vector<OutputRecord>& outputs) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  const bool doc_ok = cf::parse_json(doc, json);
+  if (!doc_ok || !doc.IsObject()) {
     throw std::invalid_argument("velocity snapshot is not a JSON object");
   }
   const std::string creator(string_member(doc, "creator_id"));

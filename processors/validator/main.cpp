@@ -12,7 +12,8 @@ int main(int argc, char** argv) {
   cf::ValidatorTopics topics;
   std::string schema_dir = cf::default_schema_directory();
   std::string shops_file;
-  int64_t dedup_ttl_hours = 24;
+  int64_t dedup_ttl_hours = 96;
+  int64_t max_future_s = 600;
   return cf::guarded_main("validator", [&]() -> int {
     cf::OptionsParser options("validator", "Validates raw webhooks into domain events.");
     options.add_worker_options(settings);
@@ -20,8 +21,12 @@ int main(int argc, char** argv) {
                   "directory of *.schema.json")(
         "shops-file", boost::program_options::value(&shops_file)->required(),
         "JSON shop directory mapping shop_id to creator_id")(
-        "dedup-ttl-hours", boost::program_options::value(&dedup_ttl_hours)->default_value(24),
-        "event-time window in which a repeated webhook id is a duplicate")(
+        "dedup-ttl-hours", boost::program_options::value(&dedup_ttl_hours)->default_value(96),
+        "dedup horizon: event-time window in which a repeated webhook id or body is a duplicate; "
+        "events older than it (less --max-future-skew-s) are rejected as stale_event. Covers "
+        "TikTok's 72 h of retries plus a day of outage")(
+        "max-future-skew-s", boost::program_options::value(&max_future_s)->default_value(600),
+        "event times more than this ahead of the ingest's received_at are rejected (event_time_out_of_range)")(
         "tiktok-topic", boost::program_options::value(&topics.tiktok_raw)->default_value(topics.tiktok_raw), "input")(
         "shipping-topic", boost::program_options::value(&topics.shipping_raw)->default_value(topics.shipping_raw), "input")(
         "shopify-topic", boost::program_options::value(&topics.shopify_raw)->default_value(topics.shopify_raw), "input")(
@@ -31,11 +36,17 @@ int main(int argc, char** argv) {
         "compacted changelog of the dedup store");
     if (!options.parse(argc, argv)) return 0;
     if (dedup_ttl_hours <= 0) throw cf::ConfigError("--dedup-ttl-hours: must be positive");
+    if (max_future_s < 0 || max_future_s >= dedup_ttl_hours * 3600) {
+      throw cf::ConfigError("--max-future-skew-s: must be between 0 and the dedup TTL");
+    }
+    cf::EventTimeWindow window;
+    window.max_future_ms = max_future_s * 1000;
+    window.max_age_ms = (dedup_ttl_hours * 3600 - max_future_s) * 1000;
     cf::init_logging("validator", settings.log_level);
 
     auto schemas = cf::SchemaRegistry::load_directory(schema_dir);
     auto shops = cf::ShopDirectory::from_json(cf::read_file_or_throw(shops_file, "--shops-file"));
-    cf::WebhookValidator validator(schemas, shops);
+    cf::WebhookValidator validator(schemas, shops, window);
     cf::ValidatorHandler handler(validator, topics, settings.kafka, dedup_ttl_hours * 3600 * 1000,
                                  settings.allow_truncated_changelog);
     cf::Worker worker(settings, {topics.tiktok_raw, topics.shipping_raw, topics.shopify_raw}, handler);

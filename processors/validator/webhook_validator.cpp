@@ -1,6 +1,6 @@
 #include "webhook_validator.h"
 
-#include <rapidjson/error/en.h>
+#include "cf/json_parse.h"
 
 #include "cf/event_envelope.h"
 #include "cf/json_builder.h"
@@ -55,9 +55,9 @@ void begin_envelope(JsonBuilder& w, const std::string& event_id, EnvelopeFields 
   cf::begin_envelope(w, event_id, f);
 }
 
-DomainEvent finish(JsonBuilder& json, std::string event_id, std::string_view type,
+DomainEvent finish(JsonBuilder& json, std::string event_id, const EnvelopeFields& f,
                    const std::string& creator) {
-  return {std::move(event_id), std::string(type), creator, json.take()};
+  return {std::move(event_id), std::string(f.event_type), creator, json.take(), f.occurred_at_ms};
 }
 
 }  // namespace
@@ -99,16 +99,52 @@ std::string rejection_json(const Rejection& r, const std::string& processor,
   return w.take();
 }
 
-WebhookValidator::WebhookValidator(const SchemaRegistry& schemas, const ShopDirectory& shops)
-    : schemas_(schemas), shops_(shops) {}
+WebhookValidator::WebhookValidator(const SchemaRegistry& schemas, const ShopDirectory& shops,
+                                   EventTimeWindow window)
+    : schemas_(schemas), shops_(shops), window_(window) {}
 
 ValidationOutcome WebhookValidator::validate(const RawWebhook& raw) const {
-  if (raw.source == "tiktok") return validate_tiktok(raw);
-  if (raw.source == "shipping") return validate_shipping(raw);
-  if (raw.source == "shopify") return validate_shopify(raw);
-  return reject("missing_header", "", "cf-source",
-                raw.source.empty() ? "record has no cf-source header"
-                                   : "cf-source must be tiktok, shopify or shipping");
+  ValidationOutcome out;
+  if (raw.source == "tiktok") {
+    out = validate_tiktok(raw);
+  } else if (raw.source == "shipping") {
+    out = validate_shipping(raw);
+  } else if (raw.source == "shopify") {
+    out = validate_shopify(raw);
+  } else {
+    return reject("missing_header", "", "cf-source",
+                  raw.source.empty() ? "record has no cf-source header"
+                                     : "cf-source must be tiktok, shopify or shipping");
+  }
+  if (!out.valid) return out;
+  if (raw.received_at_ms < 0) {
+    return reject("missing_header", "", "cf-received-at",
+                  "record has no cf-received-at header: its event time cannot be bounded");
+  }
+  // Event times are the sender's word, so they are bounded by the ingest's
+  // clock: one record dated far ahead would move every stream time on its
+  // partition (dedup expiry, windows, lateness); one older than the dedup
+  // horizon can no longer be told from a replay of a captured request.
+  auto check = [&](int64_t t) -> std::optional<ValidationOutcome> {
+    if (t > raw.received_at_ms + window_.max_future_ms) {
+      return reject("event_time_out_of_range", "", "max_future",
+                    "event time " + format_rfc3339_ms(t) + " is more than " +
+                        std::to_string(window_.max_future_ms / 1000) + " s after received_at " +
+                        format_rfc3339_ms(raw.received_at_ms));
+    }
+    if (t < raw.received_at_ms - window_.max_age_ms) {
+      return reject("stale_event", "", "dedup_horizon",
+                    "event time " + format_rfc3339_ms(t) + " is more than " +
+                        std::to_string(window_.max_age_ms / 3600000) +
+                        " h before received_at: older than the dedup horizon, indistinguishable from a replay");
+    }
+    return std::nullopt;
+  };
+  if (auto bad = check(out.event_time_ms)) return *bad;
+  for (const auto& event : out.events) {
+    if (auto bad = check(event.occurred_at_ms)) return *bad;
+  }
+  return out;
 }
 
 namespace {
@@ -134,14 +170,13 @@ class ParsedBody {
 };
 
 bool parse_body(const RawWebhook& raw, rapidjson::Document& doc, ValidationOutcome& failure) {
-  doc.Parse(raw.body.data(), raw.body.size());
-  if (doc.HasParseError()) {
-    failure = reject("malformed_json", "", "json_syntax",
-                     std::string(rapidjson::GetParseError_En(doc.GetParseError())) +
-                         " at byte " + std::to_string(doc.GetErrorOffset()));
-    return false;
-  }
-  return true;
+  JsonParseError error;
+  if (parse_json(doc, raw.body, error)) return true;
+  const char* rule = error.code == "json_too_deep" ? "max_depth"
+                     : error.code == "invalid_utf8" ? "utf8"
+                                                    : "json_syntax";
+  failure = reject(error.code, "", rule, error.detail);
+  return false;
 }
 }  // namespace
 
@@ -212,7 +247,7 @@ ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const
       key_string(w, "updated_at", format_rfc3339_ms(f.occurred_at_ms));
       w.end_object();
       w.end_object();
-      out.events.push_back(finish(w, std::move(event_id), f.event_type, *creator));
+      out.events.push_back(finish(w, std::move(event_id), f, *creator));
     }
     auto payment = data.FindMember("payment");
     if (payment != data.MemberEnd() && payment->value.HasMember("paid_time")) {
@@ -231,7 +266,7 @@ ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const
       key_string(w, "paid_at", format_rfc3339_ms(pf.occurred_at_ms));
       w.end_object();
       w.end_object();
-      out.events.push_back(finish(w, std::move(event_id), pf.event_type, *creator));
+      out.events.push_back(finish(w, std::move(event_id), pf, *creator));
     }
     return out;
   }
@@ -255,7 +290,7 @@ ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const
     key_string(w, "updated_at", format_rfc3339_ms(f.occurred_at_ms));
     w.end_object();
     w.end_object();
-    out.events.push_back(finish(w, std::move(event_id), f.event_type, *creator));
+    out.events.push_back(finish(w, std::move(event_id), f, *creator));
     return out;
   }
 
@@ -302,7 +337,7 @@ ValidationOutcome WebhookValidator::validate_shipping(const RawWebhook& raw) con
   key_string(w, "order_id", str(doc["order_id"]));
   w.end_object();
   w.end_object();
-  out.events.push_back(finish(w, std::move(event_id), f.event_type, *creator));
+  out.events.push_back(finish(w, std::move(event_id), f, *creator));
   return out;
 }
 
@@ -357,7 +392,7 @@ ValidationOutcome WebhookValidator::validate_shopify(const RawWebhook& raw) cons
     key_string(w, "updated_at", format_rfc3339_ms(*updated));
     w.end_object();
     w.end_object();
-    out.events.push_back(finish(w, std::move(event_id), f.event_type, *creator));
+    out.events.push_back(finish(w, std::move(event_id), f, *creator));
     return out;
   }
 
@@ -396,7 +431,7 @@ ValidationOutcome WebhookValidator::validate_shopify(const RawWebhook& raw) cons
     key_string(w, "updated_at", format_rfc3339_ms(*updated));
     w.end_object();
     w.end_object();
-    out.events.push_back(finish(w, std::move(event_id), f.event_type, *creator));
+    out.events.push_back(finish(w, std::move(event_id), f, *creator));
   }
   if (paid && !cancelled) {
     int64_t paid_at = *updated;
@@ -416,7 +451,7 @@ ValidationOutcome WebhookValidator::validate_shopify(const RawWebhook& raw) cons
     key_string(w, "paid_at", format_rfc3339_ms(paid_at));
     w.end_object();
     w.end_object();
-    out.events.push_back(finish(w, std::move(event_id), pf.event_type, *creator));
+    out.events.push_back(finish(w, std::move(event_id), pf, *creator));
   }
   return out;
 }

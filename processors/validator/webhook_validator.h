@@ -2,6 +2,7 @@
 // The validator's transform: raw webhook bytes -> domain events or a precise
 // rejection. Pure: no Kafka, no clock (event time comes from the webhook).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,7 +26,7 @@ struct RawWebhook {
 
 /// Why a webhook was refused; serialised as the cf-reject-reason header.
 struct Rejection {
-  std::string code;    ///< malformed_json | schema_violation | unknown_shop | unsupported_type | missing_header
+  std::string code;    ///< malformed_json | json_too_deep | invalid_utf8 | event_time_out_of_range | stale_event | schema_violation | unknown_shop | unsupported_type | missing_header
   std::string field;   ///< JSON pointer of the offending field
   std::string rule;    ///< the rule broken
   std::string detail;  ///< human-readable, never containing personal data
@@ -37,6 +38,16 @@ struct DomainEvent {
   std::string event_type;
   std::string creator_id;
   std::string json;  ///< the full envelope
+  int64_t occurred_at_ms = 0;
+};
+
+/// How far an event time may stray from the ingest's received_at.
+struct EventTimeWindow {
+  /// Ahead of received_at: senders' clocks drift by seconds, not minutes.
+  int64_t max_future_ms = 10 * 60 * 1000;
+  /// Behind received_at: the dedup horizon (TTL) minus max_future, so an id
+  /// is still remembered whenever a copy of it can be accepted.
+  int64_t max_age_ms = (96LL * 3600 - 10 * 60) * 1000;
 };
 
 struct ValidationOutcome {
@@ -49,7 +60,8 @@ struct ValidationOutcome {
 
 class WebhookValidator {
  public:
-  WebhookValidator(const SchemaRegistry& schemas, const ShopDirectory& shops);
+  WebhookValidator(const SchemaRegistry& schemas, const ShopDirectory& shops,
+                   EventTimeWindow window = {});
   ValidationOutcome validate(const RawWebhook& raw) const;
 
  private:
@@ -58,6 +70,7 @@ class WebhookValidator {
   ValidationOutcome validate_shopify(const RawWebhook& raw) const;
   const SchemaRegistry& schemas_;
   const ShopDirectory& shops_;
+  EventTimeWindow window_;
 };
 
 /// Parses a decimal money string ("12.34", "7", "0.5") into minor units; -1 if invalid.

@@ -1,4 +1,5 @@
 #include "cf/topic_catalog.h"
+#include "cf/json_parse.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -12,11 +13,9 @@ namespace cf {
 
 std::vector<TopicSpec> parse_topic_catalog(const std::string& json) {
   rapidjson::Document doc;
-  doc.Parse(json.c_str(), json.size());
-  if (doc.HasParseError()) {
-    throw ConfigError(std::string("topic catalog: ") +
-                      rapidjson::GetParseError_En(doc.GetParseError()) + " at offset " +
-                      std::to_string(doc.GetErrorOffset()));
+  cf::JsonParseError error;
+  if (!cf::parse_json(doc, json, error)) {
+    throw ConfigError(std::string("topic catalog") + ": " + error.detail);
   }
   if (!doc.IsObject() || !doc.HasMember("topics") || !doc["topics"].IsArray()) {
     throw ConfigError("topic catalog: expected an object with a 'topics' array");

@@ -1,4 +1,5 @@
 #include "cf/worker.h"
+#include "cf/json_parse.h"
 
 #include <rapidjson/document.h>
 #include <unistd.h>
@@ -389,8 +390,8 @@ void Worker::process(const rd_kafka_message_t* message) {
 
 int Worker::on_statistics(rd_kafka_t*, char* json, size_t json_len, void*) {
   rapidjson::Document doc;
-  doc.Parse(json, json_len);
-  if (doc.HasParseError() || !doc.HasMember("topics")) return 0;
+  const bool doc_ok = cf::parse_json(doc, std::string_view(json, json_len));
+  if (!doc_ok || !doc.HasMember("topics")) return 0;
   for (auto& topic : doc["topics"].GetObject()) {
     int64_t lag = 0;
     if (!topic.value.HasMember("partitions")) continue;

@@ -1,6 +1,6 @@
-// Take every broker down while posting: the ingest answers 503 (never 202 for
+// Take every broker down while posting: the ingest answers 503 (never 200 for
 // a record Kafka does not hold) and recovers when the brokers come back;
-// everything answered 202 reaches events.validated.
+// everything answered 200 reaches events.validated.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -39,13 +39,13 @@ TEST(BrokerOutage, IngestAnswers503AndRecovers) {
   };
 
   auto before = run_loadgen("before", "31", "300", "1000", false);
-  for (const auto& r : before) ASSERT_EQ(r.status, 202) << "before the outage";
+  for (const auto& r : before) ASSERT_EQ(r.status, 200) << "before the outage";
 
   broker.command("down all");
   auto during = run_loadgen("during", "32", "80", "40", false);
   int unavailable = 0;
   for (const auto& r : during) {
-    EXPECT_NE(r.status, 202) << "202 for seq " << r.seq << " while every broker is down";
+    EXPECT_NE(r.status, 200) << "200 for seq " << r.seq << " while every broker is down";
     unavailable += r.status == 503;
   }
   EXPECT_EQ(unavailable, static_cast<int>(during.size())) << "every request during the outage is 503";
@@ -54,12 +54,12 @@ TEST(BrokerOutage, IngestAnswers503AndRecovers) {
   auto after = run_loadgen("after", "33", "300", "500", true);
   std::map<uint64_t, int> final_status;
   for (const auto& r : after) final_status[r.seq] = r.status;  // last answer per request
-  for (auto& [seq, status] : final_status) EXPECT_EQ(status, 202) << "seq " << seq << " after recovery";
+  for (auto& [seq, status] : final_status) EXPECT_EQ(status, 200) << "seq " << seq << " after recovery";
 
   std::set<std::string> must_exist, may_exist;
   for (const auto* phase : {&before, &after}) {
     for (const auto& r : *phase) {
-      if (r.status == 202) must_exist.insert(r.event_ids.begin(), r.event_ids.end());
+      if (r.status == 200) must_exist.insert(r.event_ids.begin(), r.event_ids.end());
     }
   }
   for (const auto& r : during) may_exist.insert(r.event_ids.begin(), r.event_ids.end());

@@ -25,7 +25,8 @@ class IngestRequestTest : public ::testing::Test {
     r.authorization = authorization;
     r.api_key = api_key;
     r.content_type = "application/json";
-    return decide_webhook(r, secrets_, limiter_, topics_, 0, 1795000000123, "req-9");
+    IngestPolicy policy{secrets_, limiter_, topics_};
+    return decide_webhook(r, policy, 0, 1795000000123, "req-9");
   }
   WebhookSecrets secrets_;
   TokenBucketRateLimiter limiter_;
@@ -54,7 +55,12 @@ TEST_F(IngestRequestTest, SignedTikTokWebhookBecomesARawRecord) {
 TEST_F(IngestRequestTest, ShopSpecificSecretWins) {
   std::string body = R"({"shop_id":"vip-shop"})";
   EXPECT_EQ(post("/webhooks/tiktok", body, hmac_sha256_hex("vip-secret", "vip-app" + body)).status, 0);
-  EXPECT_EQ(post("/webhooks/tiktok", body, hmac_sha256_hex("secret", "app" + body)).status, 401);
+  auto other_app = post("/webhooks/tiktok", body, hmac_sha256_hex("secret", "app" + body));
+  EXPECT_EQ(other_app.status, 401);
+  EXPECT_EQ(other_app.reason, "shop_not_signed_by_its_app");
+  // Nor may the VIP app sign for a shop of the app-wide credentials.
+  std::string plain = R"({"shop_id":"shop-1"})";
+  EXPECT_EQ(post("/webhooks/tiktok", plain, hmac_sha256_hex("vip-secret", "vip-app" + plain)).status, 401);
 }
 
 TEST_F(IngestRequestTest, BadSignaturesAre401WithTheReason) {
@@ -66,11 +72,60 @@ TEST_F(IngestRequestTest, BadSignaturesAre401WithTheReason) {
   EXPECT_EQ(tampered.reason, "signature_mismatch");
 }
 
-TEST_F(IngestRequestTest, UnparsableBodyWithValidSignatureIsStoredForTheValidator) {
-  std::string body = "{not json";
-  auto d = post("/webhooks/tiktok", body, hmac_sha256_hex("secret", "app" + body));
-  EXPECT_EQ(d.status, 0);
-  EXPECT_EQ(d.record.value, body);
+TEST_F(IngestRequestTest, SignedBodiesThatAreNotBoundedUtf8JsonAre400WithTheReason) {
+  auto signed_post = [&](const std::string& body) {
+    return post("/webhooks/tiktok", body, hmac_sha256_hex("secret", "app" + body));
+  };
+  auto broken = signed_post("{not json");
+  EXPECT_EQ(broken.status, 400);
+  EXPECT_EQ(broken.reason, "malformed_json");
+  auto deep = signed_post(std::string(200 * 1024, '['));
+  EXPECT_EQ(deep.status, 400);
+  EXPECT_EQ(deep.reason, "json_too_deep");
+  auto bad_utf8 = signed_post(R"({"shop_id":"shop-1","x":")" + std::string("\xff", 1) + std::string(1000, 'a') + R"("})");
+  EXPECT_EQ(bad_utf8.status, 400);
+  EXPECT_EQ(bad_utf8.reason, "invalid_utf8");
+  EXPECT_EQ(signed_post(R"({"type":1})").reason, "missing_shop_id");
+}
+
+// Regression: 200 KB of '[' without a signature crashed the ingest (the body
+// was parsed recursively before the signature check).
+TEST_F(IngestRequestTest, UnsignedDeepBodyIsRefusedBeforeAnyParse) {
+  for (const std::string& body : {std::string(200 * 1024, '['), std::string(200 * 1024, '{') + "\"a\":"}) {
+    EXPECT_EQ(post("/webhooks/tiktok", body).status, 401);
+    EXPECT_EQ(post("/webhooks/tiktok", body, std::string(64, 'a')).reason, "signature_mismatch");
+    EXPECT_EQ(post("/webhooks/shipping/shipfast", body).status, 401);
+  }
+}
+
+TEST_F(IngestRequestTest, ClientsThatKeepFailingAuthenticationGet429WithoutAnHmac) {
+  TokenBucketRateLimiter failures(1, 3);
+  IngestPolicy policy{secrets_, limiter_, topics_, &failures};
+  WebhookRequest r{"POST", "/webhooks/tiktok", kBody, std::string(64, 'a'), "", ""};
+  r.client = "203.0.113.7";
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(decide_webhook(r, policy, 0, 0, "x").status, 401);
+  auto limited = decide_webhook(r, policy, 0, 0, "x");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(limited.reason, "too_many_failed_authentications");
+  EXPECT_GT(limited.retry_after_ms, 0);
+  // Another client, and this one once its bucket refilled, are served.
+  WebhookRequest good = r;
+  const std::string signature = hmac_sha256_hex("secret", "app" + kBody);
+  good.authorization = signature;
+  good.client = "198.51.100.1";
+  EXPECT_EQ(decide_webhook(good, policy, 0, 0, "y").status, 0);
+  good.client = r.client;
+  EXPECT_EQ(decide_webhook(good, policy, 0, 0, "z").status, 429);
+  EXPECT_EQ(decide_webhook(good, policy, 1000, 0, "z").status, 0);
+}
+
+TEST(RateLimiter, KeepsAtMostItsCapOfBucketsWhateverKeysArrive) {
+  TokenBucketRateLimiter limiter(1, 2, 100);
+  for (int i = 0; i < 10000; ++i) limiter.acquire("client-" + std::to_string(i), 0);
+  EXPECT_LE(limiter.size(), 100u);
+  // Buckets that refilled are swept to make room.
+  EXPECT_TRUE(limiter.acquire("late-comer", 10000).allowed);
+  EXPECT_LE(limiter.size(), 100u);
 }
 
 TEST_F(IngestRequestTest, ShippingNeedsTheProvidersApiKey) {
@@ -96,19 +151,20 @@ TEST_F(IngestRequestTest, RateLimitIsPerShopWithRetryAfter) {
   TokenBucketRateLimiter tight(1, 2);
   auto sig = hmac_sha256_hex("secret", "app" + kBody);
   WebhookRequest r{"POST", "/webhooks/tiktok", kBody, sig, "", ""};
-  EXPECT_EQ(decide_webhook(r, secrets_, tight, topics_, 0, 0, "a").status, 0);
-  EXPECT_EQ(decide_webhook(r, secrets_, tight, topics_, 0, 0, "b").status, 0);
-  auto limited = decide_webhook(r, secrets_, tight, topics_, 0, 0, "c");
+  IngestPolicy policy{secrets_, tight, topics_};
+  EXPECT_EQ(decide_webhook(r, policy, 0, 0, "a").status, 0);
+  EXPECT_EQ(decide_webhook(r, policy, 0, 0, "b").status, 0);
+  auto limited = decide_webhook(r, policy, 0, 0, "c");
   EXPECT_EQ(limited.status, 429);
   EXPECT_EQ(limited.retry_after_ms, 1000);
   std::string other = R"({"shop_id":"shop-2"})";
   std::string other_signature = hmac_sha256_hex("secret", "app" + other);
   WebhookRequest r2{"POST", "/webhooks/tiktok", other, other_signature, "", ""};
-  EXPECT_EQ(decide_webhook(r2, secrets_, tight, topics_, 0, 0, "d").status, 0);
+  EXPECT_EQ(decide_webhook(r2, policy, 0, 0, "d").status, 0);
 }
 
 TEST(ResponseBody, NamesTheErrorAndRequest) {
-  EXPECT_EQ(response_body(202, "", "r1"), R"({"status":"accepted","request_id":"r1"})");
+  EXPECT_EQ(response_body(200, "", "r1"), R"({"status":"accepted","request_id":"r1"})");
   EXPECT_EQ(response_body(401, "signature_mismatch", "r2"),
             R"({"error":"signature_mismatch","request_id":"r2"})");
 }
@@ -124,7 +180,8 @@ TEST_F(IngestRequestTest, ShopifyVerifiesTheBase64HmacOfTheRawBody) {
     r.shopify_topic = topic;
     r.shopify_shop_domain = "cases.myshopify.com";
     r.shopify_webhook_id = webhook_id;
-    return decide_webhook(r, secrets_, limiter_, topics_, 0, 1795000000123, "req-9");
+    IngestPolicy policy{secrets_, limiter_, topics_};
+    return decide_webhook(r, policy, 0, 1795000000123, "req-9");
   };
   const std::string body = R"({"id":1})";
   EXPECT_EQ(shopify(body, hmac_sha256_base64("shop-secret", body)).reason, "shopify_not_configured");
@@ -134,7 +191,7 @@ TEST_F(IngestRequestTest, ShopifyVerifiesTheBase64HmacOfTheRawBody) {
   auto d = shopify(body, hmac_sha256_base64("shop-secret", body));
   ASSERT_EQ(d.status, 0) << d.reason;
   EXPECT_EQ(d.record.topic, "webhooks.shopify.raw");
-  EXPECT_EQ(d.record.key, "cases.myshopify.com");
+  EXPECT_EQ(d.record.key, "order:1");  // the signed body's entity, not the unsigned domain
   EXPECT_EQ(d.record.value, body);
   std::map<std::string, std::string> headers;
   for (auto& h : d.record.headers) headers[h.name] = h.value;
@@ -150,6 +207,29 @@ TEST_F(IngestRequestTest, ShopifyVerifiesTheBase64HmacOfTheRawBody) {
             "unsupported_shopify_topic");
   EXPECT_EQ(shopify(body, hmac_sha256_base64("shop-secret", body), "orders/create", "").reason,
             "missing_shopify_headers");
+  // With the shop directory, an unknown (unsigned) domain is refused, so
+  // rotating it neither reaches a creator nor grows the rate limiter.
+  ShopDirectory shops;
+  shops.add("known.myshopify.com", "creator-1");
+  WebhookRequest r;
+  r.method = "POST";
+  r.target = "/webhooks/shopify";
+  r.body = body;
+  std::string hmac = hmac_sha256_base64("shop-secret", body);
+  r.shopify_hmac = hmac;
+  r.shopify_topic = "orders/create";
+  r.shopify_webhook_id = "wh-2";
+  r.shopify_shop_domain = "cases.myshopify.com";
+  IngestPolicy policy{secrets_, limiter_, topics_, nullptr, &shops};
+  EXPECT_EQ(decide_webhook(r, policy, 0, 0, "a").reason, "unknown_shop_domain");
+  r.shopify_shop_domain = "known.myshopify.com";
+  EXPECT_EQ(decide_webhook(r, policy, 0, 0, "b").status, 0);
+  std::string level = R"({"inventory_item_id":271878346596884015,"location_id":1,"available":3})";
+  std::string level_hmac = hmac_sha256_base64("shop-secret", level);
+  r.body = level;
+  r.shopify_hmac = level_hmac;
+  r.shopify_topic = "inventory_levels/update";
+  EXPECT_EQ(decide_webhook(r, policy, 0, 0, "c").record.key, "inventory_item:271878346596884015");
 }
 
 }  // namespace

@@ -177,7 +177,8 @@ TEST(LoadGenerator, IsSeededSkewedAndCorrectlySigned) {
   EXPECT_GT(counts[0], 10 * counts[counts.size() / 2]);
   EXPECT_GT(expectations[Expectation::kDuplicate], 150);
   EXPECT_GT(expectations[Expectation::kBadSignature], 50);
-  EXPECT_GT(expectations[Expectation::kInvalid], 100);
+  EXPECT_GT(expectations[Expectation::kInvalid], 50);
+  EXPECT_GT(expectations[Expectation::kMalformed], 50);
   GeneratorSettings other = s;
   other.seed = 4;
   EXPECT_NE(WebhookGenerator(other).next().body, WebhookGenerator(s).next().body);

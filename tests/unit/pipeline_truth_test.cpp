@@ -66,6 +66,7 @@ TEST_P(PipelineTruth, LedgerEqualsGeneratorUnitsForEveryCountedSku) {
     raw.shopify_topic = w.shopify_topic;
     raw.shopify_webhook_id = w.shopify_webhook_id;
     raw.shop_domain = w.shop_domain;
+    raw.received_at_ms = w.event_time_ms + 250;
     auto out = validator.validate(raw);
     if (!out.valid || seen_ids[out.idempotency_key]) continue;  // rejected, or a duplicate the dedup drops
     seen_ids[out.idempotency_key] = true;

@@ -28,6 +28,7 @@ class WebhookValidatorTest : public ::testing::Test {
     raw.body = body;
     raw.source = "shipping";
     raw.provider = provider;
+    raw.received_at_ms = 1795073201000;  // 2026-11-19T07:26:41Z
     raw.request_id = "req-2";
     return validator_.validate(raw);
   }
@@ -213,9 +214,10 @@ TEST_F(WebhookValidatorTest, AgreesWithTheLoadGeneratorsGroundTruth) {
     raw.shopify_topic = w.shopify_topic;
     raw.shopify_webhook_id = w.shopify_webhook_id;
     raw.shop_domain = w.shop_domain;
+    raw.received_at_ms = w.event_time_ms + 250;
     auto out = validator.validate(raw);
     if (raw.source == "shopify" && out.valid) ++shopify;
-    if (w.expect == Expectation::kInvalid) {
+    if (w.expect == Expectation::kInvalid || w.expect == Expectation::kMalformed) {
       ++invalid;
       EXPECT_FALSE(out.valid) << w.body;
       EXPECT_EQ(out.rejection.code, w.reject_code) << w.body;
@@ -244,6 +246,7 @@ TEST_F(WebhookValidatorTest, ShopifyWebhooksBecomeChannelEvents) {
   raw.shopify_webhook_id = "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043";
   raw.shop_domain = "cases.myshopify.com";
   raw.shopify_topic = "orders/create";
+  raw.received_at_ms = 1795046401000;  // 2026-11-19T00:00:01Z
   std::string order = R"({"id":820982911946154508,"currency":"USD","total_price":"598.94","financial_status":"paid",)"
                       R"("updated_at":"2026-11-18T19:00:00-05:00","processed_at":"2026-11-18T18:59:00-05:00",)"
                       R"("line_items":[{"id":1,"variant_id":808950810,"sku":"IPOD2008RED","quantity":1,"price":"199.00"},)"
@@ -308,6 +311,79 @@ TEST(MinorUnits, ParsesDecimalMoneyStrictly) {
   EXPECT_EQ(parse_minor_units("1.234"), -1);
   EXPECT_EQ(parse_minor_units("-1"), -1);
   EXPECT_EQ(parse_minor_units("1e3"), -1);
+}
+
+}  // namespace
+}  // namespace cf
+
+namespace cf {
+namespace {
+
+class HostileWebhookTest : public WebhookValidatorTest {
+ protected:
+  std::string order_body(const std::string& order_id, int64_t update_time_s) {
+    return R"({"type":1,"tts_notification_id":"n-)" + order_id + R"(","shop_id":"shop-1","timestamp":)" +
+           std::to_string(update_time_s) + R"(,"data":{"order_id":")" + order_id +
+           R"(","order_status":"AWAITING_SHIPMENT","update_time":)" + std::to_string(update_time_s) +
+           R"(,"line_items":[{"sku_id":"1729","seller_sku":"CF-1","quantity":1,"sale_price":"9.99","currency":"USD"}]}})";
+  }
+};
+
+// Regression: 256 KiB of nesting overflowed the validator's stack and the
+// record crash-looped it; now a rejection with the reason.
+TEST_F(HostileWebhookTest, DeepNestingIsARejectionNotACrash) {
+  for (const std::string& body : {std::string(256 * 1024, '['), std::string(100000, '{') + "\"a\":1",
+                                  R"({"type":1,"data":)" + std::string(65, '[') + std::string(65, ']') + "}"}) {
+    auto out = tiktok(body);
+    EXPECT_FALSE(out.valid);
+    EXPECT_EQ(out.rejection.code, "json_too_deep");
+    EXPECT_EQ(out.rejection.rule, "max_depth");
+  }
+  // 64 levels are fine as JSON (and then fail the schema, as they should).
+  auto ok_depth = tiktok(R"({"type":1,"data":)" + std::string(63, '[') + std::string(63, ']') + "}");
+  EXPECT_EQ(ok_depth.rejection.code, "schema_violation");
+}
+
+// Regression: RapidJSON skipped maxLength for strings it could not decode,
+// so "\xff" + 200 KB passed a 64-character limit.
+TEST_F(HostileWebhookTest, InvalidUtf8CannotSlipPastMaxLength) {
+  std::string body = order_body("o-1", 1795000000);
+  std::string hostile = std::string("\xff", 1) + std::string(200 * 1024, 'a');
+  body.replace(body.find("o-1\",\"order_status"), 3, hostile);
+  auto out = tiktok(body);
+  EXPECT_FALSE(out.valid);
+  EXPECT_EQ(out.rejection.code, "invalid_utf8");
+  for (const char* bad : {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"}) {
+    std::string b = order_body("o-2", 1795000000);
+    b.replace(b.find("o-2\",\"order_status"), 3, bad);
+    EXPECT_EQ(tiktok(b).rejection.code, "invalid_utf8") << "bytes of " << std::strlen(bad);
+  }
+  // Valid multi-byte text over the limit is still caught by maxLength.
+  std::string long_id;
+  for (int i = 0; i < 200; ++i) long_id += "\xc3\xa9";
+  EXPECT_EQ(tiktok(order_body(long_id, 1795000000)).rejection.rule, "maxLength");
+}
+
+// Regression: an update_time in the year 5138 was accepted and moved the
+// partition's stream time for every creator on it.
+TEST_F(HostileWebhookTest, EventTimesAreBoundedByReceivedAt) {
+  const int64_t received_s = 1795000001;  // the helper's received_at
+  EXPECT_TRUE(tiktok(order_body("o-3", received_s - 5)).valid);
+  EXPECT_TRUE(tiktok(order_body("o-4", received_s + 599)).valid);  // a sender's clock ahead by minutes
+  auto future = tiktok(order_body("o-5", received_s + 601));
+  EXPECT_EQ(future.rejection.code, "event_time_out_of_range");
+  EXPECT_EQ(tiktok(order_body("o-6", 99999999999)).rejection.code, "event_time_out_of_range");
+  // Older than the dedup horizon: indistinguishable from a replay.
+  EXPECT_TRUE(tiktok(order_body("o-7", received_s - 95 * 3600)).valid);  // a TikTok retry after 72 h+
+  auto stale = tiktok(order_body("o-8", received_s - 97 * 3600));
+  EXPECT_EQ(stale.rejection.code, "stale_event");
+  EXPECT_EQ(stale.rejection.rule, "dedup_horizon");
+  // Without the ingest's stamp nothing bounds the event time: refused.
+  RawWebhook raw;
+  std::string body = order_body("o-9", received_s);
+  raw.body = body;
+  raw.source = "tiktok";
+  EXPECT_EQ(validator_.validate(raw).rejection.code, "missing_header");
 }
 
 }  // namespace

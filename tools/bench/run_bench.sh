@@ -4,12 +4,12 @@
 #     generated webhooks fed live into a fresh development broker each;
 #  2. per-record cost of the pure transforms (Google Benchmark);
 #  3. webhook-ingest requests/s and p99 at saturation (wrk) vs nginx
-#     answering a fixed 202 on the same box.
+#     answering a fixed 200 on the same box.
 #  4. inventory-velocity events/s (changelog writes included) vs the bare
 #     loop over the same inventory events, and state restore speed from the
 #     changelog alone and from a 1M-key local snapshot plus a changelog tail.
 #  6. postgres-sink rows/s vs a raw COPY of the same rows into the same
-#     schema; end-to-end latency from the ingest's 202 to the row in
+#     schema; end-to-end latency from the ingest's 200 to the row in
 #     PostgreSQL at a steady webhook rate (--e2e-rate, default 2500/s: the
 #     highest the load generator sustains here while the whole pipeline,
 #     PostgreSQL and the broker share the same two cores).
@@ -93,7 +93,7 @@ copy_rate=$(sed -nE 's/.*copy .*rows_per_s=([0-9]+).*/\1/p' "$WORK/sinkbench.out
 sink_rate=$(sed -nE 's/.*sink .*rows_per_s=([0-9]+).*/\1/p' "$WORK/sinkbench.out")
 [ -n "$copy_rate" ] && [ -n "$sink_rate" ] && echo "  sink = $((100 * sink_rate / copy_rate))% of COPY (target >= 50%)"
 stop_broker
-echo "== 7. end to end: ingest 202 -> row visible in PostgreSQL, steady $e2e_rate webhooks/s for 20 s =="
+echo "== 7. end to end: ingest 200 -> row visible in PostgreSQL, steady $e2e_rate webhooks/s for 20 s =="
 start_broker e2e
 "$BIN/cf-loadgen" --write-shops-file "$WORK/shops.json" --write-secrets-file "$WORK/secrets.json" \
   --write-sku-mapping-file "$WORK/skus.json"
@@ -133,7 +133,7 @@ fi
 [ "$only" = all ] || [ "$only" = http ] || exit 0
 
 echo
-echo "== 3. webhook-ingest vs nginx fixed 202, wrk -t2 -c${connections} ${http_seconds}s on the same box =="
+echo "== 3. webhook-ingest vs nginx fixed 200, wrk -t2 -c${connections} ${http_seconds}s on the same box =="
 if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
   echo "  skipped: wrk and nginx are needed (./cf installs them)"; exit 0
 fi
@@ -147,7 +147,7 @@ http {
   access_log off;
   server {
     listen 127.0.0.1:$port_nginx;
-    location / { return 202 '{"status":"accepted"}'; }
+    location / { return 200 '{"status":"accepted"}'; }
   }
 }
 NGINX
@@ -175,6 +175,6 @@ summarise() {  # wrk output on stdin -> "N req/s, p50 X, p99 Y, non-2xx Z"
 nginx_line=$(wrk -t2 -c"$connections" -d"${http_seconds}s" --latency -s "$WORK/post.lua" "http://127.0.0.1:$port_nginx/webhooks/tiktok" | summarise)
 ingest_line=$(wrk -t2 -c"$connections" -d"${http_seconds}s" --latency -s "$WORK/post.lua" "http://127.0.0.1:$port_ingest/webhooks/tiktok" | summarise)
 echo "  nginx (ceiling)  $nginx_line"
-echo "  webhook-ingest   $ingest_line (each 202 waited for acks=all from the broker)"
+echo "  webhook-ingest   $ingest_line (each 200 waited for acks=all from the broker)"
 n=$(cut -d' ' -f1 <<<"$nginx_line"); i=$(cut -d' ' -f1 <<<"$ingest_line")
 awk -v n="$n" -v i="$i" 'BEGIN {printf "  webhook-ingest = %.0f%% of nginx (target >= 25%%)\n", 100*i/n}'

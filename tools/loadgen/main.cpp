@@ -250,7 +250,7 @@ int write_to_kafka(const Options& o, Feed& feed, Reporter& reporter, const std::
     rec.headers.push_back({"cf-request-id", request_id});
     producer.produce(rec, nullptr);
     if ((++n & 1023) == 0) producer.poll(0);
-    reporter.record({w, 202, request_id, 0});
+    reporter.record({w, 200, request_id, 0});
   }
   producer.flush(60000);
   return listener.failed ? 1 : 0;

@@ -31,6 +31,7 @@ const char* to_string(Expectation e) {
     case Expectation::kInvalid: return "invalid";
     case Expectation::kBadSignature: return "bad_signature";
     case Expectation::kOversize: return "oversize";
+    case Expectation::kMalformed: return "malformed";
   }
   return "?";
 }
@@ -378,7 +379,7 @@ GeneratedWebhook WebhookGenerator::next() {
       w.event_ids.clear();
     } else if ((roll -= settings_.bad_signature_share) >= 0 && roll < settings_.malformed_share) {
       w.body = w.body.substr(0, w.body.size() / 2) + "#garbage";
-      w.expect = Expectation::kInvalid;
+      w.expect = Expectation::kMalformed;
       w.reject_code = "malformed_json";
       w.event_ids.clear();
       sign(w);

@@ -42,11 +42,12 @@ struct GeneratorSettings {
 };
 
 enum class Expectation {
-  kValid,         ///< 202, then its event ids on events.validated
-  kDuplicate,     ///< 202, then dropped by the validator (ids already expected)
-  kInvalid,       ///< 202, then on webhooks.rejected with reject_code
+  kValid,         ///< 200, then its event ids on events.validated
+  kDuplicate,     ///< 200, then dropped by the validator (ids already expected)
+  kInvalid,       ///< 200, then on webhooks.rejected with reject_code
   kBadSignature,  ///< 401
   kOversize,      ///< 413
+  kMalformed,     ///< signed but not JSON: 400 at the ingest (on webhooks.rejected if it reached Kafka another way)
 };
 const char* to_string(Expectation e);
 

@@ -2,6 +2,7 @@
 // webhooks accepted and refused, rejections by reason, events by type,
 // throughput, and latency from HTTP accept (received_at) to validated event.
 #include <rapidjson/document.h>
+#include "cf/json_parse.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -53,8 +54,8 @@ int main(int argc, char** argv) {
       std::map<uint64_t, int> last_status;  // retried requests count once, by their final answer
       while (std::getline(in, line)) {
         rapidjson::Document doc;
-        doc.Parse(line.c_str());
-        if (doc.HasParseError()) continue;
+        const bool doc_ok = cf::parse_json(doc, line);
+        if (!doc_ok) continue;
         last_status[doc["seq"].GetUint64()] = doc["status"].GetInt();
       }
       for (auto& [seq, status] : last_status) ++http_status[status];
@@ -72,9 +73,9 @@ int main(int argc, char** argv) {
       ++rejected;
       rapidjson::Document reason;
       auto header = r.header("cf-reject-reason");
-      if (header) reason.Parse(header->data(), header->size());
+      const bool reason_ok = header && cf::parse_json(reason, *header);
       std::string code = "unknown";
-      if (header && !reason.HasParseError() && reason.HasMember("code")) {
+      if (reason_ok && reason.HasMember("code")) {
         std::string field = reason["field"].GetString();
         code = std::string(reason["code"].GetString()) + " (" + (field.empty() ? "" : field + " ") +
                reason["rule"].GetString() + ")";
@@ -90,8 +91,8 @@ int main(int argc, char** argv) {
     uint64_t events = 0;
     cf::read_topic(kafka, "events.validated", {}, [&](const cf::InputRecord& r) {
       rapidjson::Document doc;
-      doc.Parse(r.value().data(), r.value().size());
-      if (doc.HasParseError()) return true;
+      const bool doc_ok = cf::parse_json(doc, r.value());
+      if (!doc_ok) return true;
       ++events;
       ++events_by_type[doc["event_type"].GetString()];
       event_ids.insert(doc["event_id"].GetString());
@@ -111,7 +112,7 @@ int main(int argc, char** argv) {
     if (posted) {
       std::printf("webhooks posted over HTTP          %8llu\n", static_cast<unsigned long long>(posted));
       const std::map<int, const char*> meaning = {
-          {202, "accepted (durable in Kafka)"}, {400, "malformed HTTP"}, {401, "bad signature / API key"},
+          {200, "accepted (durable in Kafka)"}, {400, "malformed HTTP"}, {401, "bad signature / API key"},
           {413, "body too large"}, {429, "rate limited"}, {503, "Kafka unavailable"}, {0, "no answer"}};
       for (auto& [status, n] : http_status) {
         auto m = meaning.find(status);
@@ -152,8 +153,8 @@ int main(int argc, char** argv) {
     std::map<std::string, Latest> predictions;
     cf::read_topic(kafka, "inventory.predictions", {}, [&](const cf::InputRecord& r) {
       rapidjson::Document d;
-      d.Parse(r.value().data(), r.value().size());
-      if (d.HasParseError() || !d.IsObject() || !d.HasMember("version")) return true;
+      const bool d_ok = cf::parse_json(d, r.value());
+      if (!d_ok || !d.IsObject() || !d.HasMember("version")) return true;
       std::string key = std::string(d["creator_id"].GetString()) + " " + d["product_sku"].GetString();
       Latest& l = predictions[key];
       if (d["version"].GetInt64() < l.version) return true;
@@ -191,8 +192,8 @@ int main(int argc, char** argv) {
     std::map<std::string, std::pair<uint64_t, uint64_t>> alerts;  // alert -> raised, cleared
     cf::read_topic(kafka, "inventory.alerts", {}, [&](const cf::InputRecord& r) {
       rapidjson::Document d;
-      d.Parse(r.value().data(), r.value().size());
-      if (d.HasParseError() || !d.IsObject() || !d.HasMember("alert")) return true;
+      const bool d_ok = cf::parse_json(d, r.value());
+      if (!d_ok || !d.IsObject() || !d.HasMember("alert")) return true;
       auto& counts = alerts[d["alert"].GetString()];
       ++(std::string(d["state"].GetString()) == "raised" ? counts.first : counts.second);
       return true;
@@ -206,8 +207,8 @@ int main(int argc, char** argv) {
     std::set<std::string> conflict_ids;
     cf::read_topic(kafka, "conflicts.audit", {}, [&](const cf::InputRecord& r) {
       rapidjson::Document d;
-      d.Parse(r.value().data(), r.value().size());
-      if (d.HasParseError() || !d.IsObject() || !d.HasMember("conflict_id")) return true;
+      const bool d_ok = cf::parse_json(d, r.value());
+      if (!d_ok || !d.IsObject() || !d.HasMember("conflict_id")) return true;
       if (!conflict_ids.insert(d["conflict_id"].GetString()).second) return true;
       ++conflicts[std::string(d["kind"].GetString()) + " -> " + d["strategy"].GetString() + " (winner " +
                   (d.HasMember("winner") ? d["winner"].GetString() : "ledger") + ")"];

@@ -1,6 +1,7 @@
 // cf-tap: print any topic as JSON lines for analysts, from the beginning, an
 // offset or a time; filter by creator and event type; follow live.
 #include <rapidjson/document.h>
+#include "cf/json_parse.h"
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -40,8 +41,8 @@ int main(int argc, char** argv) {
     unlimited.max_records = -1;  // filtering happens here, so count printed records ourselves
     cf::read_topic(kafka, topic, unlimited, [&](const cf::InputRecord& r) {
       rapidjson::Document value;
-      value.Parse(r.value().data(), r.value().size());
-      bool is_json = !value.HasParseError();
+      const bool value_ok = cf::parse_json(value, r.value());
+      bool is_json = value_ok;
       auto member = [&](const char* name) -> std::string {
         if (!is_json || !value.IsObject() || !value.HasMember(name) || !value[name].IsString()) return {};
         return value[name].GetString();

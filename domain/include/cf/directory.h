@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace cf {
 
@@ -36,6 +37,10 @@ class WebhookSecrets {
   static WebhookSecrets from_json(const std::string& json);  ///< throws std::invalid_argument
   /// Credentials for the shop, else the app-wide ones; nullptr if neither.
   const TikTokAppCredentials* tiktok_for(std::string_view shop_id) const;
+  /// Every distinct TikTok app credential configured (app-wide first): the
+  /// ingest tries them in turn, so nothing of a body is read before it is
+  /// authenticated.
+  std::vector<const TikTokAppCredentials*> tiktok_apps() const;
   const std::string* shipping_api_key(std::string_view provider) const;
   /// The Shopify app's secret (signs every shop's webhooks); nullptr if none.
   const std::string* shopify_secret() const {

@@ -1,6 +1,7 @@
 #pragma once
-// Appends JSON to a string. Keys are trusted literals written as they are;
-// string values are escaped, with a fast path for the common case that needs
+// Appends JSON to a string: every JSON output of the project goes through it.
+// Keys are trusted literals written as they are; string values are escaped
+// (invalid UTF-8 becomes U+FFFD, so the output always parses), with a fast path for the common case that needs
 // no escaping (RapidJSON's Writer escapes character by character, which was a
 // fifth of the validator's transform time).
 #include <cstdint>
@@ -37,6 +38,9 @@ class JsonBuilder {
   JsonBuilder& fixed(double value, int decimals);
   JsonBuilder& boolean(bool value) { return literal(value ? "true" : "false"); }
   JsonBuilder& null() { return literal("null"); }
+  /// A complete JSON value this process built or validated itself (e.g. a
+  /// fragment kept in state), inserted as it is. Never pass outside input here.
+  JsonBuilder& raw(std::string_view json) { return literal(json); }
 
   const std::string& str() const { return out_; }
   std::string take() { return std::move(out_); }
