@@ -1,5 +1,6 @@
 #include "cf/json_builder.h"
 
+#include <cmath>
 #include <cstdio>
 
 namespace cf {
@@ -65,6 +66,13 @@ JsonBuilder& JsonBuilder::string(std::string_view value) {
   out_ += '"';
   need_comma_ = true;
   return *this;
+}
+
+JsonBuilder& JsonBuilder::real(double value) {
+  if (!std::isfinite(value)) return null();
+  char buffer[32];
+  int n = std::snprintf(buffer, sizeof buffer, "%.15g", value);
+  return literal(std::string_view(buffer, static_cast<size_t>(n)));
 }
 
 JsonBuilder& JsonBuilder::fixed(double value, int decimals) {

@@ -209,11 +209,15 @@ void VelocityEngine::on_event(InventoryPartitionState& state, std::string_view j
     if (sku.empty() || reported < 0) {
       throw std::invalid_argument("inventory.stock_set needs /data/product_sku and a non-negative /data/available");
     }
+    // A count at or before the one applied is a repeat (a replay, a platform
+    // retry) or older news: ignored before anything changes. Re-applying the
+    // same count would recompute `sold` from the recent window, which no
+    // longer holds every sale since that count, and erase them.
+    if (const SkuLedger* known = state.find(creator, sku); known && known->last_set_ms >= 0 && t <= known->last_set_ms) {
+      ++counters_.stale_syncs;
+      return;
+    }
     apply(sku, [&](SkuLedger& l) {
-      if (t < l.last_set_ms) {
-        ++counters_.stale_syncs;  // an older count than the one applied: ignored
-        return;
-      }
       if (l.last_set_ms >= 0) {
         const int64_t available = l.available();
         const double ratio = static_cast<double>(std::llabs(reported - available)) /

@@ -22,7 +22,7 @@ void VelocityHandler::export_counters() {
       "cf_late_events_total", "events older than stream time minus the allowed lateness: applied "
       "to the ledger, kept out of the windows");
   static Counter& stale = metrics().counter(
-      "cf_inventory_stale_syncs_total", "stock counts older than the one applied, ignored");
+      "cf_inventory_stale_syncs_total", "stock counts at or before the one applied (repeats, older counts), ignored");
   static Counter& replays = metrics().counter(
       "cf_inventory_replayed_inputs_total", "inputs re-read after a restart, recognised as applied");
   static Counter& discrepancies = metrics().counter(

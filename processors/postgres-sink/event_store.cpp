@@ -1,5 +1,9 @@
 #include "event_store.h"
 
+#include <rapidjson/document.h>
+
+#include "cf/json_parse.h"
+
 #include <stdexcept>
 
 #include "cf/json_builder.h"
@@ -19,10 +23,10 @@ std::string ts(pqxx::work& txn, int64_t ms) { return txn.quote(format_rfc3339_ms
 std::string StoredEvent::envelope_json() const {
   // The metadata column holds the envelope's metadata plus the source.
   std::string source;
-  auto at = row.metadata.find("\"source\":\"");
-  if (at != std::string::npos) {
-    auto start = at + 10;
-    source = row.metadata.substr(start, row.metadata.find('"', start) - start);
+  rapidjson::Document metadata;
+  if (parse_json(metadata, row.metadata) && metadata.IsObject()) {
+    auto it = metadata.FindMember("source");
+    if (it != metadata.MemberEnd() && it->value.IsString()) source = it->value.GetString();
   }
   JsonBuilder w(256 + row.event_data.size() + row.metadata.size());
   w.begin_object();
@@ -34,8 +38,11 @@ std::string StoredEvent::envelope_json() const {
   w.key("version").number(row.version);
   w.key("occurred_at").string(format_rfc3339_ms(row.occurred_at_ms));
   w.key("source").string(source);
-  w.key("metadata");
-  return w.take() + row.metadata + ",\"data\":" + row.event_data + "}";
+  // Both columns are jsonb: PostgreSQL hands back well-formed JSON text.
+  w.key("metadata").raw(row.metadata);
+  w.key("data").raw(row.event_data);
+  w.end_object();
+  return w.take();
 }
 
 std::string EventCursor::text() const {

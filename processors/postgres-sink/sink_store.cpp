@@ -182,15 +182,15 @@ void SinkStore::write(const SinkBatch& batch) {
       txn.exec(R"(
         INSERT INTO orders AS o (aggregate_id, creator_id, channel, status, total_minor, currency, version,
                                  first_seen_at, updated_at, status_history)
-        SELECT DISTINCT ON (aggregate_id) aggregate_id, creator_id, channel, status,
+        SELECT DISTINCT ON (creator_id, aggregate_id) aggregate_id, creator_id, channel, status,
                total_minor, coalesce(currency, ''), version,
-               min(occurred_at) OVER (PARTITION BY aggregate_id), occurred_at,
+               min(occurred_at) OVER (PARTITION BY creator_id, aggregate_id), occurred_at,
                jsonb_agg(jsonb_build_object('status', status, 'at', occurred_at, 'version', version))
-                 OVER (PARTITION BY aggregate_id ORDER BY version
+                 OVER (PARTITION BY creator_id, aggregate_id ORDER BY version
                        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
         FROM new_events WHERE event_type = 'order.status_changed'
-        ORDER BY aggregate_id, version DESC
-        ON CONFLICT (aggregate_id) DO UPDATE SET
+        ORDER BY creator_id, aggregate_id, version DESC
+        ON CONFLICT (creator_id, aggregate_id) DO UPDATE SET
           status = EXCLUDED.status, total_minor = EXCLUDED.total_minor, version = EXCLUDED.version,
           updated_at = EXCLUDED.updated_at, status_history = o.status_history || EXCLUDED.status_history
         WHERE o.version < EXCLUDED.version)");
@@ -205,7 +205,7 @@ void SinkStore::write(const SinkBatch& batch) {
                coalesce(sum((extract(epoch FROM e.occurred_at - o.first_seen_at) * 1000)::bigint)
                         FILTER (WHERE e.event_type = 'order.status_changed' AND e.status = 'COMPLETED'), 0),
                count(*)
-        FROM new_events e LEFT JOIN orders o ON o.aggregate_id = e.aggregate_id
+        FROM new_events e LEFT JOIN orders o ON o.creator_id = e.creator_id AND o.aggregate_id = e.aggregate_id
                                              AND e.event_type = 'order.status_changed' AND e.status = 'COMPLETED'
         GROUP BY 1, 2
         ON CONFLICT (creator_id, day) DO UPDATE SET

@@ -1,4 +1,6 @@
 #include "reconciler.h"
+
+#include <optional>
 #include "cf/json_parse.h"
 
 #include <rapidjson/document.h>
@@ -184,7 +186,9 @@ std::string resolved_event(const std::string& event_id, std::string_view type,
   f.correlation_id = cause.correlation_id;
   f.causation_id = cause.event_id;
   begin_envelope(w, event_id, f);
-  return w.take() + data_json + "}";
+  w.raw(data_json);  // built by the builder in this file
+  w.end_object();
+  return w.take();
 }
 
 std::string state_json(std::string_view value_name, std::string_view value, std::string_view source,
@@ -216,11 +220,11 @@ void Reconciler::on_event(EntityStore& store, std::string_view json, int64_t off
   std::string primary;
   const std::string_view type = event->event_type;
   if (type == "order.received_from_tiktok" || type == "order.received_from_shopify") {
-    primary = "order|" + std::string(event->aggregate_id);
+    primary = "order|" + c.creator + "|" + std::string(event->aggregate_id);
   } else if (type == "payment.completed") {
-    primary = "payment|" + std::string(event->aggregate_id);
+    primary = "payment|" + c.creator + "|" + std::string(event->aggregate_id);
   } else if (type == "shipment.tracking_updated") {
-    primary = "shipment|" + std::string(string_member(c.data, "order_id"));
+    primary = "shipment|" + c.creator + "|" + std::string(string_member(c.data, "order_id"));
   } else if (type == "inventory.stock_updated") {
     std::string_view channel = string_member(c.data, "channel");
     primary = "inventory|" + c.creator + "|" +
@@ -283,26 +287,25 @@ void audit_conflict(Reconciler::Context& c, const Conflict& k, const ReconcilerT
   w.key("entity_id").string(k.entity_id);
   w.key("entities").begin_array().string(k.entity_id).end_array();
   w.key("states").begin_object();
-  w.key("current");
-  std::string text = w.take();
-  text += k.current + ",\"incoming\":" + k.incoming + "}";
-  JsonBuilder tail(256);
-  tail.begin_object();
-  tail.key("strategy").string(k.strategy);
-  tail.key("winner").string(k.winner);
-  tail.key("escalated").boolean(k.escalated);
-  tail.key("detected_at").string(format_rfc3339_ms(c.event.occurred_at_ms));
-  tail.key("resolved_at");
+  // current and incoming are state_json() values: built here by the builder.
+  w.key("current").raw(k.current);
+  w.key("incoming").raw(k.incoming);
+  w.end_object();  // states
+  w.key("strategy").string(k.strategy);
+  w.key("winner").string(k.winner);
+  w.key("escalated").boolean(k.escalated);
+  w.key("detected_at").string(format_rfc3339_ms(c.event.occurred_at_ms));
+  w.key("resolved_at");
   if (k.escalated && k.winner == "current") {
-    tail.null();  // waits for an operator in conflicts.manual
+    w.null();  // waits for an operator in conflicts.manual
   } else {
-    tail.string(format_rfc3339_ms(c.event.occurred_at_ms));
+    w.string(format_rfc3339_ms(c.event.occurred_at_ms));
   }
   // Resolution is synchronous with detection, in event time.
-  tail.key("detection_to_resolution_ms").number(0);
-  tail.key("causation_id").string(c.event.event_id);
-  tail.end_object();
-  text += "," + tail.str().substr(1);
+  w.key("detection_to_resolution_ms").number(0);
+  w.key("causation_id").string(c.event.event_id);
+  w.end_object();
+  std::string text = w.take();
   c.produced.push_back({topics.audit, c.creator, text, {{"cf-event-type", "conflict.detected"}}});
   ++counters.conflicts;
   if (k.escalated) {
@@ -315,7 +318,8 @@ void audit_conflict(Reconciler::Context& c, const Conflict& k, const ReconcilerT
 
 void Reconciler::order(Context& c) {
   const std::string aggregate(c.event.aggregate_id);
-  const std::string key = "order|" + aggregate;
+  // Entity keys carry the creator: two creators on one partition never share one.
+  const std::string key = "order|" + c.creator + "|" + aggregate;
   const std::string status(string_member(c.data, "status"));
   if (order_status_rank(status) < 0) throw std::invalid_argument("order event with unknown /data/status");
   const int64_t total = int_member(c.data, "total_minor", 0);
@@ -388,8 +392,9 @@ void Reconciler::order(Context& c) {
     if (previous.empty()) w.null(); else w.string(previous);
     w.key("total_minor").number(e.total_minor);
     w.key("currency").string(string_member(c.data, "currency"));
-    w.key("items");
-    std::string data = w.take() + (e.items.empty() ? "[]" : e.items) + "}";
+    w.key("items").raw(e.items.empty() ? "[]" : e.items);  // built by the builder above
+    w.end_object();
+    std::string data = w.take();
     c.produced.push_back({topics_.orders, c.creator,
                           resolved_event(c.next_id(), "order.status_changed", "order", aggregate, c.event,
                                          e.version, data),
@@ -402,21 +407,31 @@ void Reconciler::order(Context& c) {
                           {{"cf-event-type", std::string(type)}}});
     ++counters_.events_out;
   };
-  const std::string order_fields = "{\"channel\":\"" + channel + "\",\"order_id\":\"" + aggregate + "\",";
+  // The ledger's view of the order: built by the builder, so an order id
+  // with quotes or backslashes stays a value and can never forge items.
+  auto ledger_data = [&](std::optional<bool> restock) {
+    JsonBuilder w(256);
+    w.begin_object();
+    w.key("channel").string(channel);
+    w.key("order_id").string(aggregate);
+    if (restock) w.key("restock").boolean(*restock);
+    w.key("items").raw(e.items);
+    w.end_object();
+    return w.take();
+  };
   if (!e.sale_recorded && order_status_paid(status) && !e.items.empty()) {
     e.sale_recorded = true;
-    ledger_event("inventory.sale_recorded", order_fields + "\"items\":" + e.items + "}");
+    ledger_event("inventory.sale_recorded", ledger_data(std::nullopt));
   } else if (e.sale_recorded && status == "CANCELLED") {
     e.sale_recorded = false;
-    ledger_event("inventory.sale_cancelled", order_fields + "\"restock\":" + (e.shipped ? "false" : "true") +
-                                                 ",\"items\":" + e.items + "}");
+    ledger_event("inventory.sale_cancelled", ledger_data(!e.shipped));
   }
   c.store.put(key, std::move(e), c.scratch);
 }
 
 void Reconciler::payment(Context& c) {
   const std::string aggregate(c.event.aggregate_id);
-  const std::string key = "payment|" + aggregate;
+  const std::string key = "payment|" + c.creator + "|" + aggregate;
   const int64_t amount = int_member(c.data, "amount_minor", -1);
   if (amount < 0) throw std::invalid_argument("payment.completed needs integer /data/amount_minor");
   EntityState* found = c.store.find(key);
@@ -461,7 +476,7 @@ void Reconciler::shipment(Context& c) {
   if (order_id.empty() || tracking.empty() || status.empty()) {
     throw std::invalid_argument("shipment.tracking_updated needs /data/order_id, tracking_number and status");
   }
-  const std::string key = "shipment|" + order_id;
+  const std::string key = "shipment|" + c.creator + "|" + order_id;
   EntityState* found = c.store.find(key);
   EntityState e = found ? *found : EntityState{};
   if (found && !e.value.empty() && e.value != tracking && successful_shipment(status)) {
@@ -479,7 +494,7 @@ void Reconciler::shipment(Context& c) {
   // The order's own entity learns it shipped: a later cancellation is refused.
   // Shipping providers name TikTok orders by their id; try the channel's key.
   if (successful_shipment(status)) {
-    for (const std::string& order_key : {"order|tiktok:" + order_id, "order|" + order_id}) {
+    for (const std::string& order_key : {"order|" + c.creator + "|tiktok:" + order_id, "order|" + c.creator + "|" + order_id}) {
       if (EntityState* order = c.store.find(order_key); order && !order->shipped) {
         const bool concurrent = order->source != c.event.source &&
                                 std::llabs(c.event.occurred_at_ms - order->updated_ms) <= settings_.conflict_window_ms;

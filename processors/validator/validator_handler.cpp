@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "cf/logging.h"
+#include "cf/signature.h"
 
 namespace cf {
 
@@ -62,6 +63,17 @@ void ValidatorHandler::on_revoked(const std::vector<TopicPartition>& partitions)
   for (const auto& tp : partitions) stores_.erase({tp.topic, tp.partition});
 }
 
+DedupVerdict dedup_webhook(TtlDedupStore& store, const ValidationOutcome& outcome, std::string_view body,
+                           int64_t offset, std::vector<OutputRecord>& outputs) {
+  // 128 bits of SHA-256: collisions are out of reach, and half the bytes.
+  const std::string body_key = "body:" + sha256_hex(body).substr(0, 32);
+  const DedupVerdict by_id = store.check(outcome.idempotency_key, outcome.event_time_ms, offset, outputs);
+  const DedupVerdict by_body = store.check(body_key, outcome.event_time_ms, offset, outputs);
+  if (by_id == DedupVerdict::kDuplicate || by_body == DedupVerdict::kDuplicate) return DedupVerdict::kDuplicate;
+  if (by_id == DedupVerdict::kReplay || by_body == DedupVerdict::kReplay) return DedupVerdict::kReplay;
+  return DedupVerdict::kFirst;
+}
+
 namespace {
 std::string_view header_or_empty(const InputRecord& input, const char* name) {
   auto h = input.header(name);
@@ -100,7 +112,7 @@ void ValidatorHandler::handle(const InputRecord& input, std::vector<OutputRecord
     return;
   }
   TtlDedupStore& store = store_for(input.topic(), input.partition());
-  switch (store.check(outcome.idempotency_key, outcome.event_time_ms, input.offset(), outputs)) {
+  switch (dedup_webhook(store, outcome, input.value(), input.offset(), outputs)) {
     case DedupVerdict::kDuplicate:
       duplicates_.inc();
       return;

@@ -24,6 +24,14 @@ struct ValidatorTopics {
   std::string dedup_changelog = "validator.dedup.changelog";
 };
 
+/// Whether a valid webhook was seen before: by its idempotency key (the
+/// platform's retries) and by a digest of its signed body (a captured body
+/// re-posted under another webhook id or, for Shopify, another shop domain:
+/// those headers are not signed). Both are remembered for the dedup horizon;
+/// changelog writes go to `outputs`. A duplicate by either is a duplicate.
+DedupVerdict dedup_webhook(TtlDedupStore& store, const ValidationOutcome& outcome, std::string_view body,
+                           int64_t offset, std::vector<OutputRecord>& outputs);
+
 class ValidatorHandler : public RecordHandler {
  public:
   ValidatorHandler(const WebhookValidator& validator, ValidatorTopics topics,

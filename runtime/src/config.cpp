@@ -75,6 +75,17 @@ bool OptionsParser::parse(int argc, const char* const* argv) {
   try {
     // store() keeps the first value it sees, so the sources go in order of precedence.
     po::store(po::command_line_parser(argc, argv).options(description_).run(), values_);
+    // The command line is visible to every user of the machine (ps, /proc):
+    // a secret-bearing librdkafka property there is refused, not just masked.
+    if (values_.count("kafka-property")) {
+      for (const auto& assignment : values_["kafka-property"].as<std::vector<std::string>>()) {
+        auto [key, value] = split_property(assignment);
+        if (secret_bearing_property(key)) {
+          throw ConfigError("-X " + key + ": secrets are not accepted on the command line (the process "
+                            "list shows them); put it in --kafka-properties-file");
+        }
+      }
+    }
     if (values_.count("help")) {
       std::cout << "Usage: " << program_ << " [options]\n" << description_ << "\n";
       return false;
@@ -119,6 +130,12 @@ bool is_secret_key(const std::string& key) {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return std::any_of(std::begin(kMarkers), std::end(kMarkers),
                      [&](const char* m) { return lower.find(m) != std::string::npos; });
+}
+
+bool secret_bearing_property(const std::string& key) {
+  // Paths to key files are not secrets themselves; their passwords are.
+  const bool location = key.size() > 9 && key.compare(key.size() - 9, 9, ".location") == 0;
+  return is_secret_key(key) && !location;
 }
 
 void set_kafka_property(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {

@@ -1,5 +1,7 @@
 #include "cf/keyed_state.h"
 
+#include <cstdint>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -83,13 +85,14 @@ void write_snapshot_file(const std::string& path, int64_t covered_offset,
   std::filesystem::rename(temporary, path);
 }
 
-int64_t load_snapshot_file(const std::string& path, RestorableStore& store) {
+uint64_t snapshot_checksum(std::string_view data) {
+  return fnv1a(14695981039346656037ULL, data.data(), data.size());
+}
+
+int64_t decode_snapshot(std::string_view data, RestorableStore& store, std::string& why) {
   store.clear();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return -1;
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto corrupt = [&](const char* why) -> int64_t {
-    state_log()->warn("snapshot {} ignored ({}); restoring from the changelog alone", path, why);
+  auto corrupt = [&](const char* reason) -> int64_t {
+    why = reason;
     store.clear();
     return -1;
   };
@@ -99,12 +102,11 @@ int64_t load_snapshot_file(const std::string& path, RestorableStore& store) {
   }
   uint64_t stored_hash = 0;
   std::memcpy(&stored_hash, data.data() + data.size() - 8, 8);
-  if (fnv1a(14695981039346656037ULL, data.data(), data.size() - 8) != stored_hash) {
-    return corrupt("checksum mismatch");
-  }
+  if (snapshot_checksum(data.substr(0, data.size() - 8)) != stored_hash) return corrupt("checksum mismatch");
   uint64_t offset = 0, count = 0;
   std::memcpy(&offset, data.data() + 8, 8);
   std::memcpy(&count, data.data() + 16, 8);
+  if (offset > static_cast<uint64_t>(INT64_MAX)) return corrupt("offset out of range");
   size_t pos = header;
   const size_t end = data.size() - 8;
   auto read_block = [&](std::string_view& block) {
@@ -112,8 +114,8 @@ int64_t load_snapshot_file(const std::string& path, RestorableStore& store) {
     if (pos + 4 > end) return false;
     std::memcpy(&size, data.data() + pos, 4);
     pos += 4;
-    if (pos + size > end) return false;
-    block = std::string_view(data.data() + pos, size);
+    if (size > end - pos) return false;
+    block = data.substr(pos, size);
     pos += size;
     return true;
   };
@@ -122,7 +124,19 @@ int64_t load_snapshot_file(const std::string& path, RestorableStore& store) {
     if (!read_block(key) || !read_block(value)) return corrupt("truncated entry");
     store.apply_encoded(key, &value);
   }
+  if (pos != end) return corrupt("trailing bytes");
   return static_cast<int64_t>(offset);
+}
+
+int64_t load_snapshot_file(const std::string& path, RestorableStore& store) {
+  store.clear();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return -1;
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string why;
+  int64_t covered = decode_snapshot(data, store, why);
+  if (covered < 0) state_log()->warn("snapshot {} ignored ({}); restoring from the changelog alone", path, why);
+  return covered;
 }
 
 int64_t replay_changelog(const KafkaSettings& settings, const std::string& topic,

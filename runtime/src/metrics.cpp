@@ -1,5 +1,7 @@
 #include "cf/metrics.h"
 
+#include "cf/json_builder.h"
+
 #include <cmath>
 #include <sstream>
 
@@ -103,33 +105,19 @@ std::string MetricsRegistry::render_prometheus() const {
 
 std::string MetricsRegistry::render_json() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  std::ostringstream out;
-  out << '{';
-  bool first = true;
-  auto key = [&](const std::string& name, const std::string& labels) {
-    std::string k = with_labels(name, labels);
-    std::string escaped;
-    for (char c : k) {
-      if (c == '"' || c == '\\') escaped.push_back('\\');
-      escaped.push_back(c);
-    }
-    out << (first ? "" : ",") << '"' << escaped << "\":";
-    first = false;
-  };
+  JsonBuilder w(4096);
+  w.begin_object();
   for (const auto& [name, f] : families_) {
-    for (const auto& [labels, c] : f.counters) { key(name, labels); out << c->value(); }
-    for (const auto& [labels, g] : f.gauges) {
-      key(name, labels);
-      double v = g->value();
-      if (std::isfinite(v)) out << v; else out << "null";
+    for (const auto& [labels, c] : f.counters) {
+      w.escaped_key(with_labels(name, labels)).number(static_cast<int64_t>(c->value()));
     }
+    for (const auto& [labels, g] : f.gauges) w.escaped_key(with_labels(name, labels)).real(g->value());
     for (const auto& [labels, h] : f.histograms) {
-      key(name + "_p99_seconds", labels);
-      out << h->quantile(0.99);
+      w.escaped_key(with_labels(name + "_p99_seconds", labels)).real(h->quantile(0.99));
     }
   }
-  out << '}';
-  return out.str();
+  w.end_object();
+  return w.take();
 }
 
 MetricsRegistry& metrics() {

@@ -15,6 +15,8 @@
 
 #include "cf/clients.h"
 #include "cf/errors.h"
+#include "cf/json_builder.h"
+#include "cf/signature.h"
 #include "cf/logging.h"
 #include "cf/metrics.h"
 
@@ -49,6 +51,23 @@ OutputRecord make_dead_letter(const InputRecord& input, const std::string& dead_
   record.headers.push_back({"cf-dlq-source-topic", std::string(input.topic())});
   record.headers.push_back({"cf-dlq-source-partition", std::to_string(input.partition())});
   record.headers.push_back({"cf-dlq-source-offset", std::to_string(input.offset())});
+  return record;
+}
+
+OutputRecord make_dead_letter_reference(const InputRecord& input, const std::string& dead_letter_topic,
+                                        const std::string& processor, const std::string& error_class,
+                                        const std::string& error) {
+  OutputRecord record;
+  record.topic = dead_letter_topic;
+  record.key = std::string(input.key().substr(0, 256));
+  record.headers.push_back({"cf-dlq-error", error});
+  record.headers.push_back({"cf-dlq-error-class", error_class});
+  record.headers.push_back({"cf-dlq-processor", processor});
+  record.headers.push_back({"cf-dlq-source-topic", std::string(input.topic())});
+  record.headers.push_back({"cf-dlq-source-partition", std::to_string(input.partition())});
+  record.headers.push_back({"cf-dlq-source-offset", std::to_string(input.offset())});
+  record.headers.push_back({"cf-dlq-original-bytes", std::to_string(input.value().size())});
+  record.headers.push_back({"cf-dlq-original-sha256", sha256_hex(input.value())});
   return record;
 }
 
@@ -385,7 +404,54 @@ void Worker::process(const rd_kafka_message_t* message) {
     advance(progress);
     return;
   }
-  for (const auto& out : outputs_) producer_->produce(out, pending);
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    try {
+      producer_->produce(outputs_[i], pending);
+    } catch (const KafkaError& e) {
+      // Kafka refused this one record (too large, no such partition): it will
+      // never be acknowledged. Outputs already queued stay; the input is
+      // dead-lettered in place of the rest, so the partition moves on and a
+      // restart does not die on the same record again.
+      pending->remaining += 1;  // the dead letter below
+      dead_letter_refused(input, outputs_[i], e.what(), pending);
+      pending->remaining -= static_cast<uint32_t>(outputs_.size() - i);
+      stats_.dead_lettered.fetch_add(1);
+      dead_letters.inc();
+      if (pending->remaining == 0) advance(progress);
+      break;
+    }
+  }
+}
+
+void Worker::dead_letter_refused(const InputRecord& input, const OutputRecord& refused,
+                                 const std::string& error, PendingInput* pending) {
+  static Counter& refusals = metrics().counter(
+      "cf_produce_refused_total", "outputs Kafka refused per record (dead-lettered instead)");
+  refusals.inc();
+  const std::string detail = "output to " + refused.topic + " refused: " + error;
+  spdlog::error("{}/{}@{}: {}; dead-lettering the input", input.topic(), input.partition(),
+                input.offset(), detail);
+  OutputRecord letter =
+      make_dead_letter(input, settings_.dead_letter_topic, settings_.name, "produce_refused", detail);
+  try {
+    producer_->produce(letter, pending);
+    return;
+  } catch (const KafkaError&) {
+    // The input itself is too large for the dead-letter topic: send a
+    // reference to it (where it is, how long, its digest) instead.
+  }
+  OutputRecord reference = make_dead_letter_reference(input, settings_.dead_letter_topic, settings_.name,
+                                                      "produce_refused", detail);
+  try {
+    producer_->produce(reference, pending);
+  } catch (const KafkaError& e) {
+    // Nowhere to put it: stop loudly rather than skip the record.
+    if (!failed_.exchange(true)) {
+      failure_ = "cannot dead-letter " + std::string(input.topic()) + "/" + std::to_string(input.partition()) +
+                 "@" + std::to_string(input.offset()) + ": " + e.what();
+    }
+    pending->remaining -= 1;
+  }
 }
 
 int Worker::on_statistics(rd_kafka_t*, char* json, size_t json_len, void*) {
@@ -409,10 +475,15 @@ int Worker::on_statistics(rd_kafka_t*, char* json, size_t json_len, void*) {
 }
 
 void Worker::send_heartbeat() {
-  std::string value = "{\"worker\":\"" + settings_.name + "\",\"instance\":\"" +
-                      settings_.instance_id + "\",\"ts_ms\":" + std::to_string(wall_clock_ms()) +
-                      ",\"assigned_partitions\":" + std::to_string(partitions_.size()) +
-                      ",\"metrics\":" + metrics().render_json() + "}";
+  JsonBuilder w(4096);
+  w.begin_object();
+  w.key("worker").string(settings_.name);
+  w.key("instance").string(settings_.instance_id);
+  w.key("ts_ms").number(wall_clock_ms());
+  w.key("assigned_partitions").number(static_cast<int64_t>(partitions_.size()));
+  w.key("metrics").raw(metrics().render_json());  // the registry escapes its names and labels
+  w.end_object();
+  std::string value = w.take();
   OutputRecord heartbeat{settings_.heartbeat_topic, settings_.name, std::move(value)};
   producer_->produce(heartbeat, nullptr, 0);
 }

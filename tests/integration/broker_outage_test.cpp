@@ -31,7 +31,7 @@ TEST(BrokerOutage, IngestAnswers503AndRecovers) {
                          const std::string& rate, bool retry) {
     std::vector<std::string> argv = {bin("cf-loadgen"), "--target", "127.0.0.1:" + std::to_string(port),
                                      "--count", count, "--rate", rate, "--connections", "8", "--seed", seed,
-                                     "--bad-signatures", "0", "--report", dir.file(name + ".jsonl")};
+                                     "--bad-signatures", "0", "--malformed", "0", "--report", dir.file(name + ".jsonl")};
     if (retry) argv.push_back("--retry-unavailable");
     Process p(argv, dir.file(name + ".log"));
     EXPECT_EQ(p.wait(180000), 0) << p.log();

@@ -6,6 +6,11 @@
 
 #include <set>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "cf/signature.h"
 #include "harness.h"
 
@@ -22,6 +27,30 @@ std::unique_ptr<Process> start_ingest(const TempDir& dir, const std::string& boo
     return status_of(raw_http(port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) == 200;
   }, 10000)) << p->log();
   return p;
+}
+
+// A connected socket to the ingest (or -1), for holding connections open.
+int open_connection(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Whatever the peer sent within `timeout_ms` (a refused connection's 503).
+std::string read_available(int fd, int timeout_ms) {
+  if (fd < 0) return {};
+  timeval timeout{0, timeout_ms * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  char buf[1024];
+  ssize_t n = recv(fd, buf, sizeof buf, 0);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string{};
 }
 
 std::string post(const std::string& path, const std::string& body, const std::string& extra_headers) {
@@ -132,6 +161,66 @@ TEST(IngestValidatorEndToEnd, RateLimitAnswers429WithRetryAfter) {
   std::string other = R"({"type":1,"tts_notification_id":"n2","shop_id":"shop-7001","timestamp":1795000000,"data":{}})";
   std::string other_signature = hmac_sha256_hex("cf-dev-app-secret", "cf-dev-app" + other);
   EXPECT_EQ(status_of(raw_http(port, post("/webhooks/tiktok", other, "Authorization: " + other_signature + "\r\n"))), 200);
+}
+
+// A flood of hostile requests (deep, invalid encoding, oversize, unsigned,
+// forged, and more connections than the cap) against the real binary: every
+// one gets a 4xx/503, the ingest keeps answering /healthz, and a signed
+// request still goes through. Regression: one unsigned body of 200 KB of '['
+// killed the process.
+TEST(IngestValidatorEndToEnd, HostileFloodLeavesTheIngestServing) {
+  TempDir dir;
+  write_reference_files(dir);
+  DevBroker broker(dir);
+  int port = free_port();
+  auto ingest = start_ingest(dir, broker.bootstrap(), port, "ingest.log",
+                             {"--max-connections", "64", "--auth-failure-burst", "50",
+                              "--auth-failures-per-client", "1", "--max-body-bytes", "262144"});
+  auto signed_tiktok = [](const std::string& body) {
+    return post("/webhooks/tiktok", body,
+                "Authorization: " + hmac_sha256_hex("cf-dev-app-secret", "cf-dev-app" + body) + "\r\n");
+  };
+  const std::string deep(200 * 1024, '[');
+  const std::string bad_utf8 = R"({"shop_id":"shop-7000","x":")" + std::string("\xff", 1) + std::string(1000, 'a') + R"("})";
+  std::map<int, int> statuses;
+  for (int round = 0; round < 40; ++round) {
+    ++statuses[status_of(raw_http(port, post("/webhooks/tiktok", deep, "")))];
+    ++statuses[status_of(raw_http(port, post("/webhooks/shopify", deep, "X-Shopify-Hmac-SHA256: AAAA\r\n")))];
+    ++statuses[status_of(raw_http(port, post("/webhooks/shipping/shipfast", deep, "X-Api-Key: nope\r\n")))];
+    ++statuses[status_of(raw_http(port, signed_tiktok(deep)))];
+    ++statuses[status_of(raw_http(port, signed_tiktok(bad_utf8)))];
+    ++statuses[status_of(raw_http(port, post("/webhooks/tiktok", std::string(300 * 1024, 'x'), "")))];
+  }
+  for (auto& [status, n] : statuses) {
+    EXPECT_TRUE(status == 400 || status == 401 || status == 413 || status == 429) << n << " answered " << status;
+  }
+  EXPECT_GT(statuses[400], 0);
+  EXPECT_GT(statuses[401], 0);
+  EXPECT_GT(statuses[413], 0);
+  EXPECT_GT(statuses[429], 0) << "forgeries past the burst are refused before any HMAC";
+  EXPECT_GE(scrape_metric(port, "cf_ingest_responses_total{status=\"429\"}"), 1);
+
+  // More connections than the cap: the extra ones get 503 and are closed.
+  std::vector<int> held;
+  for (int i = 0; i < 100; ++i) held.push_back(open_connection(port));
+  int refused = 0;
+  for (int fd : held) {
+    std::string answer = read_available(fd, 200);
+    refused += status_of(answer) == 503;
+  }
+  EXPECT_GE(refused, 30) << "connections beyond --max-connections 64 are answered 503";
+  for (int fd : held) close(fd);
+
+  EXPECT_TRUE(ingest->running());
+  EXPECT_TRUE(wait_until([&] {
+    return status_of(raw_http(port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) == 200;
+  }, 10000));
+  // Legitimate traffic from another client still passes; from the flooding
+  // one it is refused only until its bucket refills.
+  std::string body = R"({"type":1,"tts_notification_id":"n-ok","shop_id":"shop-7000","timestamp":1795000000,"data":{}})";
+  EXPECT_TRUE(wait_until([&] { return status_of(raw_http(port, signed_tiktok(body))) == 200; }, 10000, 200));
+  ingest->signal(SIGTERM);
+  EXPECT_EQ(ingest->wait(30000), 0);
 }
 
 }  // namespace

@@ -98,5 +98,61 @@ TEST(WorkerRuntime, DeadLettersPoisonRetriesTransientFailuresAndMovesOn) {
   runner.join();
 }
 
+// Regression: an output Kafka refuses per record (here: larger than
+// message.max.bytes) threw out of the poll loop and killed the worker; on
+// restart the same input killed it again, blocking the partition for good.
+class OversizeHandler : public RecordHandler {
+ public:
+  void handle(const InputRecord& input, std::vector<OutputRecord>& outputs) override {
+    std::string value(input.value());
+    outputs.push_back({"test.out", "k", "first-of:" + value, {}});
+    if (value == "huge") outputs.push_back({"test.out", "k", std::string(2 * 1024 * 1024, 'x'), {}});
+  }
+};
+
+TEST(WorkerRuntime, AnOutputKafkaRefusesDeadLettersItsInputAndTheWorkerMovesOn) {
+  TempDir dir;
+  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1", "--extra-topic", "dlq.test:1"});
+  KafkaSettings kafka;
+  kafka.brokers = broker.bootstrap();
+  {
+    Ignore ignore;
+    Producer producer(kafka, "test-feed", &ignore);
+    for (const char* value : {"a", "huge", "b"}) producer.produce({"test.in", "k", value, {}, 0}, nullptr);
+    ASSERT_EQ(producer.flush(10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  WorkerSettings settings;
+  settings.name = "test";
+  settings.group = "oversize-group";
+  settings.kafka = kafka;
+  settings.metrics_port = -1;
+  settings.dead_letter_topic = "dlq.test";
+  OversizeHandler handler;
+  Worker worker(settings, {"test.in"}, handler);
+  std::atomic<bool> stop{false};
+  std::exception_ptr failure;
+  std::thread runner([&] {
+    try {
+      worker.run(stop);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  });
+  EXPECT_TRUE(wait_until([&] { return worker.stats().records_completed >= 3; }, 30000));
+  stop = true;
+  runner.join();
+  EXPECT_FALSE(failure) << "the worker must not die on a refused output";
+  EXPECT_EQ(worker.stats().dead_lettered, 1u);
+  std::vector<std::string> values;
+  for (auto& r : read_all(kafka.brokers, "test.out")) values.push_back(r.value.substr(0, 20));
+  EXPECT_EQ(values, (std::vector<std::string>{"first-of:a", "first-of:huge", "first-of:b"}));
+  auto dlq = read_all(kafka.brokers, "dlq.test");
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].value, "huge");
+  EXPECT_EQ(dlq[0].headers["cf-dlq-error-class"], "produce_refused");
+  EXPECT_EQ(dlq[0].headers["cf-dlq-source-offset"], "1");
+  EXPECT_NE(dlq[0].headers["cf-dlq-error"].find("test.out"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace cf::test

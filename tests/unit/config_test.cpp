@@ -118,6 +118,32 @@ TEST_F(ConfigTest, KafkaSettingsReachLibrdkafkaAndBadOnesAreNamed) {
   EXPECT_THROW(apply_kafka_settings(conf.get(), s), ConfigError);
 }
 
+// Regression: -X sasl.password=... was accepted and visible in the process list.
+TEST_F(ConfigTest, SecretsOnTheCommandLineAreRefusedAndPointToThePropertiesFile) {
+  for (const char* assignment : {"sasl.password=hunter2", "ssl.key.password=x", "SASL.OAUTHBEARER.CLIENT.SECRET=s3cr3t-value",
+                                 "sasl.oauthbearer.config=principal=a", "ssl.key.pem=-----BEGIN"}) {
+    Parsed p;
+    try {
+      parse(p, {"-X", assignment});
+      ADD_FAILURE() << assignment << " was accepted";
+    } catch (const ConfigError& e) {
+      std::string what = e.what();
+      EXPECT_NE(what.find("--kafka-properties-file"), std::string::npos) << what;
+      EXPECT_EQ(what.find(std::string(assignment).substr(std::string(assignment).find('=') + 1)), std::string::npos)
+          << "the value must not be echoed: " << what;
+    }
+  }
+  Parsed ok;
+  EXPECT_TRUE(parse(ok, {"-X", "ssl.key.location=/etc/cf/client.key", "-X", "sasl.username=cf"}));
+  // The properties file is the place for them.
+  const std::string path = ::testing::TempDir() + "/cf-kafka.properties";
+  std::ofstream(path) << "sasl.password=hunter2\n";
+  ConfHandle conf(rd_kafka_conf_new());
+  KafkaSettings s;
+  s.properties_file = path;
+  EXPECT_NO_THROW(apply_kafka_settings(conf.get(), s));
+}
+
 TEST_F(ConfigTest, SecretKeysAreRecognised) {
   EXPECT_TRUE(is_secret_key("sasl.password"));
   EXPECT_TRUE(is_secret_key("ssl.key.password"));

@@ -202,7 +202,22 @@ TEST(Replay, ReReadInputResendsTheSameOutputsAndAppliesNothing) {
   r.reconciler.on_event(r.store, e1, 5, 0, again);
   ASSERT_EQ(again.size(), first.size() - 1);  // all but the changelog write
   for (size_t i = 0; i < again.size(); ++i) EXPECT_EQ(again[i].value, first[i].value);
-  EXPECT_EQ(r.store.find("order|tiktok:O1")->version, 1);
+  EXPECT_EQ(r.store.find("order|c1|tiktok:O1")->version, 1);
+}
+
+// Two creators on one partition with the same channel order id keep two
+// entities: keys carry the creator.
+TEST(Isolation, TwoCreatorsNeverShareAnEntity) {
+  Rig r;
+  std::string mine = order("AWAITING_SHIPMENT", kT0, "tiktok_webhook", "e1");
+  std::string theirs = mine;
+  for (size_t at = theirs.find("\"c1\""); at != std::string::npos; at = theirs.find("\"c1\"")) theirs.replace(at, 4, "\"c2\"");
+  r.feed(mine);
+  r.feed(theirs);
+  ASSERT_NE(r.store.find("order|c1|tiktok:O1"), nullptr);
+  ASSERT_NE(r.store.find("order|c2|tiktok:O1"), nullptr);
+  EXPECT_EQ(r.store.find("order|c1|tiktok:O1")->version, 1);
+  EXPECT_EQ(r.store.find("order|c2|tiktok:O1")->version, 1);
 }
 
 TEST(Determinism, SameInputTwiceGivesByteIdenticalOutputs) {

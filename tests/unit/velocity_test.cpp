@@ -67,6 +67,27 @@ TEST(Ledger, SetsSalesCancellationsAndAdjustments) {
   EXPECT_EQ(r.engine.counters().stale_syncs, 1u);
 }
 
+// Regression: a repeat of the latest count (a replay, or a platform retry
+// that reached the ledger) recomputed `sold` from the 60 s recent window and
+// erased every older sale since that count, inflating stock.
+TEST(Ledger, TheSameCountTwiceIsTheSameCountOnce) {
+  Rig r;
+  r.feed(test::stock_set("c1", kT0, "A", 100, "s1"));
+  r.feed(test::sale("c1", kT0 + 1000, {{"A", 4}}, "o1"));
+  r.tick(kT0 + 120000);  // two minutes on: the sale has left the recent window
+  r.feed(test::sale("c1", kT0 + 121000, {{"A", 1}}, "o2"));
+  ASSERT_EQ(r.sku("A").available(), 95);
+  const int64_t version = r.sku("A").version;
+  const size_t outputs = r.out.size();
+  r.feed(test::stock_set("c1", kT0, "A", 100, "s1-again"));  // the same count, under another id
+  EXPECT_EQ(r.sku("A").available(), 95);
+  EXPECT_EQ(r.sku("A").sold, 5);
+  EXPECT_EQ(r.sku("A").version, version);  // nothing changed, nothing sent
+  EXPECT_EQ(r.out.size(), outputs);
+  r.feed(test::stock_set("c1", kT0, "A", 130, "s1-other-value"));  // same time, other value: still the first wins
+  EXPECT_EQ(r.sku("A").available(), 95);
+}
+
 TEST(Ledger, DiscrepancyOverTenPercentIsAuditedAndEscalated) {
   Rig r;
   r.feed(test::stock_set("c1", kT0, "A", 100, "s1"));

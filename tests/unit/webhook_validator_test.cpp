@@ -388,3 +388,36 @@ TEST_F(HostileWebhookTest, EventTimesAreBoundedByReceivedAt) {
 
 }  // namespace
 }  // namespace cf
+
+#include "validator_handler.h"
+
+namespace cf {
+namespace {
+
+// Regression: one signed Shopify body posted under two shop domains (or with
+// a fresh webhook id) was accepted twice and counted for both creators.
+TEST(ValidatorDedup, ASignedBodyIsAcceptedOnceWhateverIdOrDomainComesWithIt) {
+  TtlDedupStore store("validator.dedup.changelog", 0, "webhooks.shopify.raw|", 96LL * 3600 * 1000);
+  std::vector<OutputRecord> changelog;
+  const std::string body = R"({"id":820982911946154508,"total_price":"598.94"})";
+  ValidationOutcome first;
+  first.valid = true;
+  first.idempotency_key = "shopify:wh-1";
+  first.event_time_ms = 1795000000000;
+  EXPECT_EQ(dedup_webhook(store, first, body, 10, changelog), DedupVerdict::kFirst);
+  EXPECT_EQ(changelog.size(), 2u) << "both the id and the body digest are changelogged";
+  ValidationOutcome other_id = first;
+  other_id.idempotency_key = "shopify:wh-forged";
+  EXPECT_EQ(dedup_webhook(store, other_id, body, 11, changelog), DedupVerdict::kDuplicate);
+  // The platform's retry: same id, same body.
+  EXPECT_EQ(dedup_webhook(store, first, body, 12, changelog), DedupVerdict::kDuplicate);
+  // A re-read of the first record after a crash is processed again.
+  EXPECT_EQ(dedup_webhook(store, first, body, 10, changelog), DedupVerdict::kReplay);
+  // A different body with a fresh id is new.
+  ValidationOutcome next = first;
+  next.idempotency_key = "shopify:wh-2";
+  EXPECT_EQ(dedup_webhook(store, next, body + " ", 13, changelog), DedupVerdict::kFirst);
+}
+
+}  // namespace
+}  // namespace cf

@@ -48,7 +48,7 @@ fi
   --write-sku-mapping-file "$WORK/skus.json"
 PORT=$(free_port)
 VALIDATOR_METRICS=$(free_port)
-setsid "$BIN/webhook-ingest" --brokers "$BROKERS" --port "$PORT" --secrets-file "$WORK/secrets.json" \
+setsid "$BIN/webhook-ingest" --brokers "$BROKERS" --port "$PORT" --secrets-file "$WORK/secrets.json" --shops-file "$WORK/shops.json" \
   --rate-per-shop 5000 --burst-per-shop 10000 >"$WORK/ingest.log" 2>&1 &
 cf_pids+=($!)
 setsid "$BIN/validator" --brokers "$BROKERS" --shops-file "$WORK/shops.json" --schema-dir "$ROOT/schemas" \

@@ -8,6 +8,8 @@
 #include <boost/beast/http.hpp>
 #include <algorithm>
 #include <chrono>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -17,6 +19,7 @@
 #include "cf/main_guard.h"
 #include "cf/config.h"
 #include "cf/errors.h"
+#include "cf/json_builder.h"
 #include "cf/logging.h"
 #include "cf/producer.h"
 #include "cf/worker.h"
@@ -42,6 +45,7 @@ struct Options {
   std::string write_shops_file;
   std::string write_secrets_file;
   std::string write_sku_mapping_file;
+  std::string write_corpus;
   std::string write_stock_file;
   bool to_kafka = false;
   cf::KafkaSettings kafka;
@@ -55,13 +59,27 @@ struct Result {
   double latency_ms;
 };
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
+// Seed inputs for tests/fuzz: the first byte is the fuzzer's mode (route and
+// "sign it" for the ingest, source and Shopify topic for the validator).
+void write_corpus(const Options& o) {
+  cf::GeneratorSettings settings = o.generator;
+  settings.start_time_s = 1795000000;  // the fuzzers' received_at: 2026-11-18T11:06:40Z
+  settings.event_seconds_per_webhook = 0.05;
+  cf::WebhookGenerator generator(settings);
+  for (const char* sub : {"ingest", "validator"}) std::filesystem::create_directories(o.write_corpus + "/" + sub);
+  const int64_t count = o.count > 0 ? o.count : 200;
+  for (int64_t i = 0; i < count; ++i) {
+    cf::GeneratedWebhook w = generator.next();
+    const bool tiktok = w.path == "/webhooks/tiktok";
+    const bool shopify = !w.shopify_topic.empty();
+    uint8_t route = tiktok ? 0 : shopify ? 1 : 2;
+    uint8_t topic = w.shopify_topic == "orders/cancelled" ? 1 : w.shopify_topic == "inventory_levels/update" ? 2 : 0;
+    const std::string name = "/" + std::to_string(i);
+    std::ofstream(o.write_corpus + "/ingest" + name, std::ios::binary)
+        << static_cast<char>(0x10 | 0x08 | route | (topic == 2 ? 0x40 : 0)) << w.body;
+    std::ofstream(o.write_corpus + "/validator" + name, std::ios::binary)
+        << static_cast<char>(route | (topic << 2)) << w.body;
   }
-  return out;
 }
 
 class Reporter {
@@ -78,16 +96,22 @@ class Reporter {
     ++by_expectation_[cf::to_string(r.webhook.expect)];
     latencies_.push_back(r.latency_ms);
     if (!out_.is_open()) return;
-    out_ << "{\"seq\":" << r.webhook.sequence << ",\"kind\":\"" << r.webhook.kind
-         << "\",\"expect\":\"" << cf::to_string(r.webhook.expect) << "\",\"status\":" << r.status
-         << ",\"request_id\":\"" << json_escape(r.request_id) << "\",\"reject_code\":\""
-         << r.webhook.reject_code << "\",\"idempotency_key\":\"" << r.webhook.idempotency_key
-         << "\",\"partition_key\":\"" << r.webhook.partition_key << "\",\"sku_id\":\""
-         << r.webhook.sku_id << "\",\"event_ids\":[";
-    for (size_t i = 0; i < r.webhook.event_ids.size(); ++i) {
-      out_ << (i ? "," : "") << '"' << r.webhook.event_ids[i] << '"';
-    }
-    out_ << "]}\n";
+    cf::JsonBuilder w(512);
+    w.begin_object();
+    w.key("seq").number(static_cast<int64_t>(r.webhook.sequence));
+    w.key("kind").string(r.webhook.kind);
+    w.key("expect").string(cf::to_string(r.webhook.expect));
+    w.key("status").number(r.status);
+    w.key("request_id").string(r.request_id);
+    w.key("reject_code").string(r.webhook.reject_code);
+    w.key("idempotency_key").string(r.webhook.idempotency_key);
+    w.key("partition_key").string(r.webhook.partition_key);
+    w.key("sku_id").string(r.webhook.sku_id);
+    w.key("event_ids").begin_array();
+    for (const auto& id : r.webhook.event_ids) w.string(id);
+    w.end_array();
+    w.end_object();
+    out_ << w.str() << '\n';
   }
   void summary(double seconds) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -282,14 +306,18 @@ int main(int argc, char** argv) {
         "oversize", po::value(&g.oversize_share)->default_value(g.oversize_share), "share of bodies over the ingest's limit")(
         "burst-every", po::value(&g.burst_every)->default_value(g.burst_every), "a viral burst every N webhooks")(
         "burst-length", po::value(&g.burst_length)->default_value(g.burst_length), "orders per burst")(
-        "start-time", po::value(&g.start_time_s)->default_value(g.start_time_s), "event time (epoch s) of the first webhook")(
+        "start-time", po::value(&g.start_time_s)->default_value(0),
+        "event time (epoch s) of the first webhook; 0: now, as the platforms send")(
         "event-seconds-per-webhook",
-        po::value(&g.event_seconds_per_webhook)->default_value(g.event_seconds_per_webhook),
-        "event time between consecutive webhooks (1/rate keeps event time near the wall clock)")(
+        po::value(&g.event_seconds_per_webhook)->default_value(0),
+        "event time between consecutive webhooks; 0: 1/rate, which keeps event time near the wall "
+        "clock (the validator refuses event times far from the ingest's received_at)")(
         "report", po::value(&o.report_file), "write one JSON line per request here")(
         "retry-unavailable", po::bool_switch(&o.retry_unavailable), "re-send after 503/429/connection errors, as a real sender does")(
         "to-kafka", po::bool_switch(&o.to_kafka), "write raw records straight to Kafka instead of HTTP")(
         "write-shops-file", po::value(&o.write_shops_file), "write the matching shop directory and exit")(
+        "write-corpus", po::value(&o.write_corpus),
+        "write --count generated webhooks as seed files for the fuzzers (DIR/ingest, DIR/validator) and exit")(
         "write-secrets-file", po::value(&o.write_secrets_file), "write the matching webhook secrets and exit")(
         "write-sku-mapping-file", po::value(&o.write_sku_mapping_file),
         "write the reconciler's SKU mapping for the generated Shopify items and exit")(
@@ -312,7 +340,17 @@ int main(int argc, char** argv) {
       if (!o.write_secrets_file.empty()) std::ofstream(o.write_secrets_file) << gen.secrets_json();
       return 0;
     }
+    if (!o.write_corpus.empty()) {
+      write_corpus(o);
+      return 0;
+    }
     if (o.connections < 1) throw cf::ConfigError("--connections: at least 1");
+    if (g.start_time_s == 0) g.start_time_s = static_cast<int64_t>(std::time(nullptr));
+    if (g.event_seconds_per_webhook <= 0) {
+      // At full speed nothing ties sends to time: 1 ms a webhook keeps event
+      // time within minutes of the wall clock for any test-sized run.
+      g.event_seconds_per_webhook = o.rate > 0 ? 1.0 / o.rate : 0.001;
+    }
     const auto& stop = cf::stop_requested_by_signal();
     Reporter reporter(o.report_file);
     Feed feed(o);

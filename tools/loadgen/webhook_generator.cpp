@@ -384,8 +384,11 @@ GeneratedWebhook WebhookGenerator::next() {
       w.event_ids.clear();
       sign(w);
     } else if ((roll -= settings_.malformed_share) >= 0 && roll < settings_.schema_invalid_share) {
-      // Rename a required field: shop_id (TikTok, shipping) or updated_at (Shopify).
-      const std::string field = w.kind == "shopify" ? "\"updated_at\"" : "\"shop_id\"";
+      // Rename a required field the ingest does not route by: timestamp
+      // (TikTok), shop_id (shipping) or updated_at (Shopify).
+      const std::string field = w.kind == "shopify"                ? "\"updated_at\""
+                                : w.path == "/webhooks/tiktok" ? "\"timestamp\""
+                                                                  : "\"shop_id\"";
       auto pos = w.body.find(field);
       w.body.replace(pos, field.size(), "\"renamed_field\"");
       w.expect = Expectation::kInvalid;

@@ -281,15 +281,15 @@ int republish(const Options& o) {
 // temporary tables named rebuilt_<table>.
 const char* kRebuildSql = R"(
 CREATE TEMP TABLE rebuilt_orders ON COMMIT DROP AS
-  SELECT DISTINCT ON (aggregate_id) aggregate_id, creator_id, event_data->>'channel' AS channel,
+  SELECT DISTINCT ON (creator_id, aggregate_id) aggregate_id, creator_id, event_data->>'channel' AS channel,
          event_data->>'status' AS status, (event_data->>'total_minor')::bigint AS total_minor,
          coalesce(event_data->>'currency', '') AS currency, version,
          min(occurred_at) OVER w AS first_seen_at, occurred_at AS updated_at,
          jsonb_agg(jsonb_build_object('status', event_data->>'status', 'at', occurred_at, 'version', version)) OVER w
            AS status_history
   FROM events WHERE event_type = 'order.status_changed'
-  WINDOW w AS (PARTITION BY aggregate_id ORDER BY version ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-  ORDER BY aggregate_id, version DESC;
+  WINDOW w AS (PARTITION BY creator_id, aggregate_id ORDER BY version ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+  ORDER BY creator_id, aggregate_id, version DESC;
 CREATE TEMP TABLE rebuilt_creator_daily_metrics ON COMMIT DROP AS
   WITH e AS (
     SELECT e.creator_id, (e.occurred_at AT TIME ZONE 'UTC')::date AS day,
@@ -299,7 +299,7 @@ CREATE TEMP TABLE rebuilt_creator_daily_metrics ON COMMIT DROP AS
            coalesce(sum((extract(epoch FROM e.occurred_at - o.first_seen_at) * 1000)::bigint)
                     FILTER (WHERE e.event_type = 'order.status_changed' AND e.event_data->>'status' = 'COMPLETED'), 0) AS processing_ms_sum,
            count(*) AS events
-    FROM events e LEFT JOIN rebuilt_orders o ON o.aggregate_id = e.aggregate_id AND e.event_type = 'order.status_changed'
+    FROM events e LEFT JOIN rebuilt_orders o ON o.creator_id = e.creator_id AND o.aggregate_id = e.aggregate_id AND e.event_type = 'order.status_changed'
     GROUP BY 1, 2),
   c AS (SELECT creator_id, (detected_at AT TIME ZONE 'UTC')::date AS day, count(*) AS conflicts FROM conflicts GROUP BY 1, 2)
   SELECT coalesce(e.creator_id, c.creator_id) AS creator_id, coalesce(e.day, c.day) AS day,
@@ -318,7 +318,7 @@ struct Checked {
   const char* order;
 };
 const Checked kChecked[] = {
-    {"orders", "aggregate_id, creator_id, channel, status, total_minor, currency, version, first_seen_at, updated_at, status_history", "aggregate_id"},
+    {"orders", "aggregate_id, creator_id, channel, status, total_minor, currency, version, first_seen_at, updated_at, status_history", "creator_id, aggregate_id"},
     {"creator_daily_metrics", "creator_id, day, revenue_minor, orders, orders_completed, processing_ms_sum, events, conflicts", "creator_id, day"},
     {"sync_status", "creator_id, source, last_event_at", "creator_id, source"},
 };

@@ -27,6 +27,13 @@ class JsonBuilder {
     need_comma_ = false;
     return *this;
   }
+  /// A key that may need escaping (e.g. a metric name with label values).
+  JsonBuilder& escaped_key(std::string_view name) {
+    string(name);
+    out_ += ':';
+    need_comma_ = false;
+    return *this;
+  }
   JsonBuilder& string(std::string_view value);
   JsonBuilder& number(int64_t value) {
     comma();
@@ -34,6 +41,8 @@ class JsonBuilder {
     need_comma_ = true;
     return *this;
   }
+  /// A double in shortest round-trip form; null when not finite (JSON has no NaN).
+  JsonBuilder& real(double value);
   /// A decimal with exactly `decimals` digits after the point (deterministic text).
   JsonBuilder& fixed(double value, int decimals);
   JsonBuilder& boolean(bool value) { return literal(value ? "true" : "false"); }

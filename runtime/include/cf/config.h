@@ -90,6 +90,10 @@ std::pair<std::string, std::string> split_property(const std::string& assignment
 /// True for keys whose values must never be printed (passwords, secrets, keys).
 bool is_secret_key(const std::string& key);
 
+/// True for librdkafka keys whose value is a secret (refused in -X on the
+/// command line: use --kafka-properties-file). *.location paths are not.
+bool secret_bearing_property(const std::string& key);
+
 /// Reads a whole file; throws ConfigError naming the option on failure.
 std::string read_file_or_throw(const std::string& path, const std::string& option);
 

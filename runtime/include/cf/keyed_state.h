@@ -137,6 +137,12 @@ void write_snapshot_file(const std::string& path, int64_t covered_offset,
 /// Loads a snapshot into `store` (cleared first); returns its covered offset,
 /// or -1 when there is none or it is corrupt (the store is then left empty).
 int64_t load_snapshot_file(const std::string& path, RestorableStore& store);
+/// The decoding half of load_snapshot_file (`data` is a whole file): the
+/// covered offset, or -1 with `why` set and `store` cleared. Never trusts a
+/// length or count in the data beyond the bytes that are there.
+int64_t decode_snapshot(std::string_view data, RestorableStore& store, std::string& why);
+/// The checksum a snapshot file ends with, over everything before it.
+uint64_t snapshot_checksum(std::string_view data);
 
 /// Restores `stores` (changelog partition -> store) of `options.changelog_topic`.
 /// Throws StateLossError on a truncated changelog (see the header comment).

@@ -70,6 +70,13 @@ OutputRecord make_dead_letter(const InputRecord& input, const std::string& dead_
                               const std::string& processor, const std::string& error_class,
                               const std::string& error);
 
+/// A dead letter that names the input instead of carrying it (for inputs too
+/// large for the dead-letter topic): source topic/partition/offset, size and
+/// SHA-256 of the original bytes, which stay readable at that offset.
+OutputRecord make_dead_letter_reference(const InputRecord& input, const std::string& dead_letter_topic,
+                                        const std::string& processor, const std::string& error_class,
+                                        const std::string& error);
+
 class Worker : private DeliveryListener {
  public:
   Worker(WorkerSettings settings, std::vector<std::string> input_topics, RecordHandler& handler);
@@ -114,6 +121,8 @@ class Worker : private DeliveryListener {
   void assign(rd_kafka_topic_partition_list_t* partitions);
   void revoke(rd_kafka_topic_partition_list_t* partitions);
   void process(const rd_kafka_message_t* message);
+  void dead_letter_refused(const InputRecord& input, const OutputRecord& refused, const std::string& error,
+                           PendingInput* pending);
   PartitionProgress& progress_of(const rd_kafka_message_t* message);
   void advance(PartitionProgress& progress);
   void store_offsets();

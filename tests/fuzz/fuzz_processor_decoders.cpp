@@ -1,0 +1,72 @@
+// Each stateful processor's record decoder on any bytes, selected by the
+// first byte. A decoder may refuse a record (an exception the runtime
+// dead-letters); it must never crash, hang or write invalid JSON.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "cf/json_parse.h"
+#include "inventory_state.h"
+#include "reconciler.h"
+#include "sink_projection.h"
+#include "stockout_model.h"
+#include "velocity_engine.h"
+
+namespace {
+
+void check_outputs(const std::vector<cf::OutputRecord>& outputs) {
+  for (const auto& o : outputs) {
+    if (o.tombstone || o.topic.find("changelog") != std::string::npos) continue;  // binary codecs
+    rapidjson::Document doc;
+    if (!cf::parse_json(doc, o.value)) __builtin_trap();
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 1) return 0;
+  const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
+  std::vector<cf::OutputRecord> outputs;
+  try {
+    switch (data[0] % 5) {
+      case 0: {
+        static cf::Reconciler reconciler{cf::ReconcilerSettings{}, cf::ReconcilerTopics{}, cf::SkuMapping{}};
+        cf::EntityStore store{"reconciler.entities.changelog", 0};
+        reconciler.on_event(store, input, 1, 1, outputs);
+        break;
+      }
+      case 1: {
+        static cf::VelocityEngine engine{cf::VelocitySettings{}, cf::VelocityTopics{}};
+        cf::InventoryPartitionState state{"inventory-velocity.ledger.changelog", 0};
+        engine.on_event(state, input, 1, outputs);
+        break;
+      }
+      case 2: {
+        static cf::VelocityEngine engine{cf::VelocitySettings{}, cf::VelocityTopics{}};
+        cf::InventoryPartitionState state{"inventory-velocity.ledger.changelog", 0};
+        engine.on_command(state, input, outputs);
+        break;
+      }
+      case 3: {
+        static cf::StockoutPredictor predictor(cf::ReorderCatalog{}, cf::PredictorTopics{});
+        cf::PredictorStore store("stockout-predictor.state.changelog", 0);
+        predictor.on_velocity(store, input, 1, 1, outputs);
+        break;
+      }
+      default: {
+        static const auto topics = cf::sink_input_topics();
+        cf::SinkBatch batch;
+        auto no_headers = [](const char*) -> std::optional<std::string> { return std::nullopt; };
+        cf::project_record(topics[data[0] % topics.size()], input, no_headers, batch);
+        break;
+      }
+    }
+  } catch (const std::exception&) {
+    return 0;  // refused: the runtime dead-letters it
+  }
+  check_outputs(outputs);
+  return 0;
+}

@@ -1,0 +1,42 @@
+// The validator's transform on any raw record: the first byte picks the
+// source and headers, the rest is the body. Every accepted webhook's events
+// must be valid JSON that our own strict parse reads back.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "cf/json_parse.h"
+#include "webhook_generator.h"
+#include "webhook_validator.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static cf::SchemaRegistry schemas = cf::SchemaRegistry::load_directory(CF_SCHEMA_DIR);
+  // The load generator's shops, so its seed corpus reaches the whole transform.
+  static cf::ShopDirectory shops =
+      cf::ShopDirectory::from_json(cf::WebhookGenerator(cf::GeneratorSettings{}).shop_directory_json());
+  static cf::WebhookValidator validator(schemas, shops);
+  if (size < 1) return 0;
+  const uint8_t mode = data[0];
+  const std::string body(reinterpret_cast<const char*>(data + 1), size - 1);
+  cf::RawWebhook raw;
+  raw.body = body;
+  static const char* kSources[] = {"tiktok", "shopify", "shipping", ""};
+  static const char* kTopics[] = {"orders/create", "orders/cancelled", "inventory_levels/update", "x"};
+  raw.source = kSources[mode & 3];
+  raw.provider = "shipfast";
+  raw.shopify_topic = kTopics[(mode >> 2) & 3];
+  raw.shopify_webhook_id = "wh-1";
+  raw.shop_domain = "cases.myshopify.com";
+  raw.request_id = "req";
+  raw.received_at_ms = (mode & 0x10) ? -1 : 1795000000000;
+  cf::ValidationOutcome out = validator.validate(raw);
+  if (out.valid) {
+    for (const auto& e : out.events) {
+      rapidjson::Document doc;
+      if (!cf::parse_json(doc, e.json)) __builtin_trap();
+    }
+  } else {
+    (void)cf::rejection_json(out.rejection, "validator", "webhooks.tiktok.raw", 0, 0);
+  }
+  return 0;
+}
