@@ -21,6 +21,7 @@ rapidjson::Document parse_or_throw(const std::string& json, const char* what) {
 
 std::string required_string(const rapidjson::Value& object, const char* member,
                             const std::string& where) {
+  if (!object.IsObject()) throw std::invalid_argument(where + ": expected an object");
   auto it = object.FindMember(member);
   if (it == object.MemberEnd() || !it->value.IsString()) {
     throw std::invalid_argument(where + ": missing string '" + member + "'");
@@ -60,6 +61,7 @@ WebhookSecrets WebhookSecrets::from_json(const std::string& json) {
   auto tiktok = doc.FindMember("tiktok");
   if (tiktok != doc.MemberEnd()) {
     const auto& t = tiktok->value;
+    if (!t.IsObject()) throw std::invalid_argument("webhook secrets: tiktok must be an object");
     if (t.HasMember("app_key") || t.HasMember("app_secret")) {
       secrets.tiktok_default_ = {required_string(t, "app_key", "webhook secrets: tiktok"),
                                  required_string(t, "app_secret", "webhook secrets: tiktok")};

@@ -2,6 +2,8 @@
 
 #include <rapidjson/error/en.h>
 
+#include <vector>
+
 namespace cf {
 
 size_t json_depth_violation(std::string_view text, int max_depth) {
@@ -26,6 +28,33 @@ size_t json_depth_violation(std::string_view text, int max_depth) {
   return std::string_view::npos;
 }
 
+namespace {
+
+// RapidJSON 1.1's schema validator converts numbers to 64-bit integers when
+// it hashes them (enums), which is undefined for larger doubles (found by
+// fuzz_validator). No field of any record here holds such a number, so they
+// are refused at the parse. Iterative: `doc` may nest 64 deep.
+bool has_number_out_of_range(const rapidjson::Value& root, size_t& index) {
+  std::vector<const rapidjson::Value*> pending{&root};
+  index = 0;
+  while (!pending.empty()) {
+    const rapidjson::Value* v = pending.back();
+    pending.pop_back();
+    ++index;
+    if (v->IsDouble()) {
+      double d = v->GetDouble();
+      if (!(d > -9.2e18 && d < 9.2e18)) return true;
+    } else if (v->IsArray()) {
+      for (const auto& item : v->GetArray()) pending.push_back(&item);
+    } else if (v->IsObject()) {
+      for (const auto& member : v->GetObject()) pending.push_back(&member.value);
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 bool parse_json(rapidjson::Document& doc, std::string_view text, JsonParseError& error,
                 int max_depth) {
   size_t deep = json_depth_violation(text, max_depth);
@@ -38,7 +67,15 @@ bool parse_json(rapidjson::Document& doc, std::string_view text, JsonParseError&
   }
   constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
   doc.Parse<kFlags>(text.data(), text.size());
-  if (!doc.HasParseError()) return true;
+  if (!doc.HasParseError()) {
+    size_t where = 0;
+    if (has_number_out_of_range(doc, where)) {
+      doc.SetNull();
+      error = {"number_out_of_range", "a number beyond +-2^63 (no field of ours holds one)", where};
+      return false;
+    }
+    return true;
+  }
   const auto code = doc.GetParseError();
   const size_t offset = doc.GetErrorOffset();
   error = {code == rapidjson::kParseErrorStringInvalidEncoding ? "invalid_utf8" : "malformed_json",

@@ -29,7 +29,7 @@ std::string encode_reservation(const Reservation& r) {
 bool decode_reservation(std::string_view text, Reservation& r) {
   auto bar = text.find('|');
   int64_t sku_size = 0;
-  if (bar == std::string_view::npos || !parse_int(text.substr(0, bar), sku_size)) return false;
+  if (bar == std::string_view::npos || !parse_int(text.substr(0, bar), sku_size) || sku_size < 0) return false;
   text.remove_prefix(bar + 1);
   if (static_cast<int64_t>(text.size()) < sku_size + 1) return false;
   r.product_sku = std::string(text.substr(0, static_cast<size_t>(sku_size)));

@@ -1,5 +1,4 @@
 #include "velocity_engine.h"
-#include "cf/json_parse.h"
 
 #include <rapidjson/document.h>
 
@@ -10,6 +9,7 @@
 
 #include "cf/event_envelope.h"
 #include "cf/json_builder.h"
+#include "cf/json_parse.h"
 #include "cf/signature.h"
 #include "cf/time_format.h"
 

@@ -2,11 +2,10 @@
 
 #include <rapidjson/document.h>
 
-#include "cf/json_parse.h"
-
 #include <stdexcept>
 
 #include "cf/json_builder.h"
+#include "cf/json_parse.h"
 #include "cf/time_format.h"
 
 namespace cf {

@@ -1,11 +1,11 @@
 #include "sink_projection.h"
-#include "cf/json_parse.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "cf/event_envelope.h"
+#include "cf/json_parse.h"
 #include "cf/time_format.h"
 
 namespace cf {

@@ -1,17 +1,16 @@
 #include "reconciler.h"
 
-#include <optional>
-#include "cf/json_parse.h"
-
 #include <rapidjson/document.h>
 
 #include <charconv>
+#include <optional>
 #include <cmath>
 #include <cstdlib>
 #include <stdexcept>
 
 #include "cf/event_envelope.h"
 #include "cf/json_builder.h"
+#include "cf/json_parse.h"
 #include "cf/signature.h"
 #include "cf/time_format.h"
 

@@ -1,5 +1,4 @@
 #include "stockout_model.h"
-#include "cf/json_parse.h"
 
 #include <rapidjson/document.h>
 
@@ -9,6 +8,7 @@
 
 #include "cf/event_envelope.h"
 #include "cf/json_builder.h"
+#include "cf/json_parse.h"
 #include "cf/signature.h"
 
 namespace cf {

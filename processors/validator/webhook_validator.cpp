@@ -172,9 +172,10 @@ class ParsedBody {
 bool parse_body(const RawWebhook& raw, rapidjson::Document& doc, ValidationOutcome& failure) {
   JsonParseError error;
   if (parse_json(doc, raw.body, error)) return true;
-  const char* rule = error.code == "json_too_deep" ? "max_depth"
-                     : error.code == "invalid_utf8" ? "utf8"
-                                                    : "json_syntax";
+  const char* rule = error.code == "json_too_deep"         ? "max_depth"
+                     : error.code == "invalid_utf8"        ? "utf8"
+                     : error.code == "number_out_of_range" ? "number_range"
+                                                           : "json_syntax";
   failure = reject(error.code, "", rule, error.detail);
   return false;
 }

@@ -1,5 +1,13 @@
 #include "cf/state_store.h"
 
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <charconv>
+#include <climits>
+#include <cstdint>
+#include <cstring>
+
 #include <chrono>
 #include <map>
 
@@ -49,7 +57,13 @@ bool ChangelogStore::apply_changelog(std::string_view key, const std::string_vie
 
 TtlDedupStore::TtlDedupStore(std::string changelog_topic, int32_t partition,
                              std::string key_prefix, int64_t ttl_ms)
-    : store_(std::move(changelog_topic), partition, std::move(key_prefix)), ttl_ms_(ttl_ms) {}
+    : changelog_topic_(std::move(changelog_topic)),
+      partition_(partition),
+      key_prefix_(std::move(key_prefix)),
+      ttl_ms_(ttl_ms),
+      hashes_(1024, 0),
+      offsets_(1024, 0),
+      expires_s_(1024, 0) {}
 
 namespace {
 // Stored value: "<expires_at_ms>|<input offset of first sighting>".
@@ -59,53 +73,142 @@ std::string encode(int64_t expires_at, int64_t offset) {
 bool decode(std::string_view value, int64_t& expires_at, int64_t& offset) {
   auto bar = value.find('|');
   if (bar == std::string_view::npos) return false;
-  try {
-    expires_at = std::stoll(std::string(value.substr(0, bar)));
-    offset = std::stoll(std::string(value.substr(bar + 1)));
-  } catch (const std::exception&) {
-    return false;
-  }
-  return true;
+  auto number = [](std::string_view text, int64_t& out) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc() && end == text.data() + text.size();
+  };
+  return number(value.substr(0, bar), expires_at) && number(value.substr(bar + 1), offset);
+}
+uint32_t to_seconds(int64_t ms) {
+  int64_t s = (ms + 999) / 1000;
+  return static_cast<uint32_t>(std::clamp<int64_t>(s, 0, UINT32_MAX));
 }
 }  // namespace
 
-DedupVerdict TtlDedupStore::check(const std::string& id, int64_t event_time_ms, int64_t offset,
+uint64_t TtlDedupStore::id_hash(std::string_view id) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(id.data()), id.size(), digest);
+  uint64_t h = 0;
+  std::memcpy(&h, digest, sizeof h);
+  return h == 0 ? 1 : h;
+}
+
+std::string TtlDedupStore::changelog_key(uint64_t hash) const {
+  static const char kHex[] = "0123456789abcdef";
+  std::string key = key_prefix_;
+  for (int i = 15; i >= 0; --i) key += kHex[(hash >> (4 * i)) & 15];
+  return key;
+}
+
+size_t TtlDedupStore::slot_of(uint64_t hash) const {
+  const size_t mask = hashes_.size() - 1;
+  size_t i = static_cast<size_t>(hash) & mask;
+  while (hashes_[i] != 0 && hashes_[i] != hash) i = (i + 1) & mask;
+  return i;
+}
+
+void TtlDedupStore::grow() {
+  std::vector<uint64_t> hashes(hashes_.size() * 2, 0);
+  std::vector<int64_t> offsets(hashes.size(), 0);
+  std::vector<uint32_t> expires(hashes.size(), 0);
+  hashes.swap(hashes_);
+  offsets.swap(offsets_);
+  expires.swap(expires_s_);
+  live_ = 0;
+  for (size_t i = 0; i < hashes.size(); ++i) {
+    if (hashes[i] != 0) insert(hashes[i], offsets[i], expires[i]);
+  }
+}
+
+void TtlDedupStore::insert(uint64_t hash, int64_t offset, uint32_t expires_s) {
+  if ((live_ + 1) * 100 > hashes_.size() * 85) grow();
+  size_t i = slot_of(hash);
+  if (hashes_[i] == 0) ++live_;
+  hashes_[i] = hash;
+  offsets_[i] = offset;
+  expires_s_[i] = expires_s;
+}
+
+// Backward-shift deletion keeps every probe chain unbroken without tombstones.
+void TtlDedupStore::erase_slot(size_t slot) {
+  const size_t mask = hashes_.size() - 1;
+  size_t hole = slot;
+  for (size_t i = (slot + 1) & mask; hashes_[i] != 0; i = (i + 1) & mask) {
+    size_t home = static_cast<size_t>(hashes_[i]) & mask;
+    // Move i into the hole unless its home lies cyclically in (hole, i].
+    bool stays = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+    if (stays) continue;
+    hashes_[hole] = hashes_[i];
+    offsets_[hole] = offsets_[i];
+    expires_s_[hole] = expires_s_[i];
+    hole = i;
+  }
+  hashes_[hole] = 0;
+  --live_;
+}
+
+size_t TtlDedupStore::memory_bytes() const {
+  // libstdc++'s deque: 512-byte blocks plus a map of block pointers.
+  const size_t per_block = 512 / sizeof(Due);
+  const size_t blocks = due_.size() / per_block + 1;
+  return hashes_.capacity() * sizeof(uint64_t) + offsets_.capacity() * sizeof(int64_t) +
+         expires_s_.capacity() * sizeof(uint32_t) + blocks * (512 + 2 * sizeof(void*));
+}
+
+DedupVerdict TtlDedupStore::check(std::string_view id, int64_t event_time_ms, int64_t offset,
                                   std::vector<OutputRecord>& outputs) {
   if (event_time_ms > stream_time_ms_) stream_time_ms_ = event_time_ms;
   expire(outputs);
-  if (const std::string* seen = store_.get(id)) {
-    int64_t expires_at = 0, first_offset = -1;
-    if (decode(*seen, expires_at, first_offset) && expires_at > stream_time_ms_) {
-      return first_offset == offset ? DedupVerdict::kReplay : DedupVerdict::kDuplicate;
-    }
+  const uint64_t hash = id_hash(id);
+  size_t slot = slot_of(hash);
+  if (hashes_[slot] == hash) {
+    return offsets_[slot] == offset ? DedupVerdict::kReplay : DedupVerdict::kDuplicate;
   }
   // A late event is remembered for a full TTL from the current stream time;
-  // expiring it at once would let its own duplicate through.
-  int64_t expires_at = std::max(event_time_ms, stream_time_ms_) + ttl_ms_;
-  store_.put(id, encode(expires_at, offset), outputs);
-  expiry_.emplace(expires_at, id);
+  // expiring it at once would let its own duplicate through. Expiries are
+  // therefore non-decreasing in processing order, which keeps due_ sorted.
+  const int64_t expires_at = std::max(event_time_ms, stream_time_ms_) + ttl_ms_;
+  const uint32_t expires_s = to_seconds(expires_at);
+  insert(hash, offset, expires_s);
+  due_.push_back({expires_s, static_cast<uint32_t>(hash), static_cast<uint32_t>(hash >> 32)});
+  outputs.push_back({changelog_topic_, changelog_key(hash), encode(expires_at, offset), {}, partition_});
   return DedupVerdict::kFirst;
 }
 
 void TtlDedupStore::expire(std::vector<OutputRecord>& outputs) {
-  while (!expiry_.empty() && expiry_.begin()->first <= stream_time_ms_) {
-    auto node = expiry_.extract(expiry_.begin());
-    const std::string* current = store_.get(node.mapped());
-    int64_t expires_at = 0, offset = 0;
-    // Only erase if this expiry entry is the live one (an id may be re-recorded).
-    if (current && decode(*current, expires_at, offset) && expires_at == node.key()) {
-      store_.erase(node.mapped(), outputs);
+  while (!due_.empty() && static_cast<int64_t>(due_.front().expires_s) * 1000 <= stream_time_ms_) {
+    const Due d = due_.front();
+    due_.pop_front();
+    const uint64_t hash = (static_cast<uint64_t>(d.hash_high) << 32) | d.hash_low;
+    size_t slot = slot_of(hash);
+    // Only the live sighting expires (an id may have been recorded again).
+    if (hashes_[slot] == hash && expires_s_[slot] == d.expires_s) {
+      erase_slot(slot);
+      outputs.push_back({changelog_topic_, changelog_key(hash), {}, {}, partition_, true});
     }
   }
 }
 
 bool TtlDedupStore::apply_changelog(std::string_view key, const std::string_view* value) {
-  if (!store_.apply_changelog(key, value)) return false;
-  int64_t expires_at = 0, offset = 0;
-  if (value && decode(*value, expires_at, offset)) {
-    expiry_.emplace(expires_at, std::string(key.substr(store_.key_prefix().size())));
-    if (expires_at - ttl_ms_ > stream_time_ms_) stream_time_ms_ = expires_at - ttl_ms_;
+  if (key.substr(0, key_prefix_.size()) != key_prefix_) return false;
+  std::string_view hex = key.substr(key_prefix_.size());
+  uint64_t hash = 0;
+  auto [end, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), hash, 16);
+  if (ec != std::errc() || end != hex.data() + hex.size() || hex.size() != 16 || hash == 0) {
+    return true;  // ours, but not a record this store wrote: ignored
   }
+  if (value == nullptr) {
+    size_t slot = slot_of(hash);
+    if (hashes_[slot] == hash) erase_slot(slot);
+    return true;
+  }
+  int64_t expires_at = 0, offset = 0;
+  if (!decode(*value, expires_at, offset)) return true;
+  const uint32_t expires_s = to_seconds(expires_at);
+  insert(hash, offset, expires_s);
+  // Changelog order is write order, whose expiries never decrease.
+  due_.push_back({expires_s, static_cast<uint32_t>(hash), static_cast<uint32_t>(hash >> 32)});
+  if (expires_at - ttl_ms_ > stream_time_ms_) stream_time_ms_ = expires_at - ttl_ms_;
   return true;
 }
 

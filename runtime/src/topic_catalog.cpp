@@ -1,5 +1,5 @@
-#include "cf/topic_catalog.h"
 #include "cf/json_parse.h"
+#include "cf/topic_catalog.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>

@@ -1,5 +1,5 @@
-#include "cf/worker.h"
 #include "cf/json_parse.h"
+#include "cf/worker.h"
 
 #include <rapidjson/document.h>
 #include <unistd.h>
@@ -37,6 +37,19 @@ int retry_delay_ms(int attempt, int base_ms, int max_ms, double unit_random) {
   return static_cast<int>(delay * (0.5 + 0.5 * unit_random));
 }
 
+namespace {
+// What every dead letter says about where it came from and why.
+void add_dead_letter_headers(OutputRecord& record, const InputRecord& input, const std::string& processor,
+                             const std::string& error_class, const std::string& error) {
+  record.headers.push_back({"cf-dlq-error", error});
+  record.headers.push_back({"cf-dlq-error-class", error_class});
+  record.headers.push_back({"cf-dlq-processor", processor});
+  record.headers.push_back({"cf-dlq-source-topic", std::string(input.topic())});
+  record.headers.push_back({"cf-dlq-source-partition", std::to_string(input.partition())});
+  record.headers.push_back({"cf-dlq-source-offset", std::to_string(input.offset())});
+}
+}  // namespace
+
 OutputRecord make_dead_letter(const InputRecord& input, const std::string& dead_letter_topic,
                               const std::string& processor, const std::string& error_class,
                               const std::string& error) {
@@ -45,12 +58,7 @@ OutputRecord make_dead_letter(const InputRecord& input, const std::string& dead_
   record.key = std::string(input.key());
   record.value = std::string(input.value());
   for (auto& [name, value] : input.headers()) record.headers.push_back({name, value});
-  record.headers.push_back({"cf-dlq-error", error});
-  record.headers.push_back({"cf-dlq-error-class", error_class});
-  record.headers.push_back({"cf-dlq-processor", processor});
-  record.headers.push_back({"cf-dlq-source-topic", std::string(input.topic())});
-  record.headers.push_back({"cf-dlq-source-partition", std::to_string(input.partition())});
-  record.headers.push_back({"cf-dlq-source-offset", std::to_string(input.offset())});
+  add_dead_letter_headers(record, input, processor, error_class, error);
   return record;
 }
 
@@ -60,12 +68,7 @@ OutputRecord make_dead_letter_reference(const InputRecord& input, const std::str
   OutputRecord record;
   record.topic = dead_letter_topic;
   record.key = std::string(input.key().substr(0, 256));
-  record.headers.push_back({"cf-dlq-error", error});
-  record.headers.push_back({"cf-dlq-error-class", error_class});
-  record.headers.push_back({"cf-dlq-processor", processor});
-  record.headers.push_back({"cf-dlq-source-topic", std::string(input.topic())});
-  record.headers.push_back({"cf-dlq-source-partition", std::to_string(input.partition())});
-  record.headers.push_back({"cf-dlq-source-offset", std::to_string(input.offset())});
+  add_dead_letter_headers(record, input, processor, error_class, error);
   record.headers.push_back({"cf-dlq-original-bytes", std::to_string(input.value().size())});
   record.headers.push_back({"cf-dlq-original-sha256", sha256_hex(input.value())});
   return record;

@@ -38,6 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   r.method = (mode & 0x20) ? "GET" : "POST";
   r.client = "198.51.100.7";
   std::string signature;
+  std::string target;  // the request's views point into these: they outlive the call
   switch (mode & 0x3) {
     case 0:
       r.target = "/webhooks/tiktok";
@@ -57,7 +58,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       r.api_key = sign ? "ship-key" : "nope";
       break;
     default:
-      r.target = body.substr(0, 40);
+      target = body.substr(0, 40);
+      r.target = target;
   }
   r.body = body;
   cf::IngestPolicy policy{f.secrets, limiter, f.topics, &failures, (mode & 0x08) ? &f.shops : nullptr};

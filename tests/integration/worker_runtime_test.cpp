@@ -34,19 +34,21 @@ struct Ignore : DeliveryListener {
   void on_delivery(rd_kafka_resp_err_t, void*) override {}
 };
 
+// Writes `values` (key "k", `headers` on each) to partition 0 of test.in.
+void feed(const KafkaSettings& kafka, std::initializer_list<const char*> values,
+          std::vector<Header> headers = {}) {
+  Ignore ignore;
+  Producer producer(kafka, "test-feed", &ignore);
+  for (const char* value : values) producer.produce({"test.in", "k", value, headers, 0}, nullptr);
+  ASSERT_EQ(producer.flush(10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
 TEST(WorkerRuntime, DeadLettersPoisonRetriesTransientFailuresAndMovesOn) {
   TempDir dir;
   DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1", "--extra-topic", "dlq.test:1"});
   KafkaSettings kafka;
   kafka.brokers = broker.bootstrap();
-  {
-    Ignore ignore;
-    Producer producer(kafka, "test-feed", &ignore);
-    for (const char* value : {"a", "poison", "flaky", "b", "always-busy", "c"}) {
-      producer.produce({"test.in", "k", value, {{"origin", "test"}}, 0}, nullptr);
-    }
-    ASSERT_EQ(producer.flush(10000), RD_KAFKA_RESP_ERR_NO_ERROR);
-  }
+  feed(kafka, {"a", "poison", "flaky", "b", "always-busy", "c"}, {{"origin", "test"}});
   WorkerSettings settings;
   settings.name = "test";
   settings.group = "test-group";
@@ -115,12 +117,7 @@ TEST(WorkerRuntime, AnOutputKafkaRefusesDeadLettersItsInputAndTheWorkerMovesOn) 
   DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1", "--extra-topic", "dlq.test:1"});
   KafkaSettings kafka;
   kafka.brokers = broker.bootstrap();
-  {
-    Ignore ignore;
-    Producer producer(kafka, "test-feed", &ignore);
-    for (const char* value : {"a", "huge", "b"}) producer.produce({"test.in", "k", value, {}, 0}, nullptr);
-    ASSERT_EQ(producer.flush(10000), RD_KAFKA_RESP_ERR_NO_ERROR);
-  }
+  feed(kafka, {"a", "huge", "b"});
   WorkerSettings settings;
   settings.name = "test";
   settings.group = "oversize-group";

@@ -1,11 +1,21 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
+
 #include "cf/state_store.h"
 
 namespace cf {
 namespace {
 
 constexpr int64_t kHour = 3600 * 1000;
+
+// The changelog key of `id`: the prefix and the id's 64-bit hash in hex.
+std::string key_of(const std::string& prefix, const std::string& id) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(TtlDedupStore::id_hash(id)));
+  return prefix + hex;
+}
 
 TEST(TtlDedupStore, FirstDuplicateAndReplay) {
   TtlDedupStore store("changelog", 3, "raw|", 24 * kHour);
@@ -14,7 +24,7 @@ TEST(TtlDedupStore, FirstDuplicateAndReplay) {
   ASSERT_EQ(out.size(), 1u);  // the changelog write
   EXPECT_EQ(out[0].topic, "changelog");
   EXPECT_EQ(out[0].partition, 3);
-  EXPECT_EQ(out[0].key, "raw|tiktok:1");
+  EXPECT_EQ(out[0].key, key_of("raw|", "tiktok:1"));
   EXPECT_FALSE(out[0].tombstone);
   out.clear();
   EXPECT_EQ(store.check("tiktok:1", 2000, 11, out), DedupVerdict::kDuplicate);
@@ -31,9 +41,9 @@ TEST(TtlDedupStore, ExpiresOnStreamTimeAndTombstones) {
   // Another id moves stream time past a's expiry: a is forgotten and tombstoned.
   EXPECT_EQ(store.check("b", kHour, 3, out), DedupVerdict::kFirst);
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0].key, "a");
+  EXPECT_EQ(out[0].key, key_of("", "a"));
   EXPECT_TRUE(out[0].tombstone);
-  EXPECT_EQ(out[1].key, "b");
+  EXPECT_EQ(out[1].key, key_of("", "b"));
   out.clear();
   EXPECT_EQ(store.check("a", kHour, 4, out), DedupVerdict::kFirst);
   EXPECT_EQ(store.size(), 2u);
@@ -55,7 +65,7 @@ TEST(TtlDedupStore, RestoredFromItsChangelogGivesTheSameVerdicts) {
   std::vector<OutputRecord> changelog;
   original.check("x", 0, 1, changelog);
   original.check("y", 10, 2, changelog);
-  original.check("z", kHour + 10, 3, changelog);  // expires x and y
+  original.check("z", kHour + 1010, 3, changelog);  // expires x and y (1 s granularity, rounded up)
   TtlDedupStore restored("cl", 0, "t|", kHour);
   std::string foreign_value = "99|1";
   std::string_view foreign(foreign_value);
@@ -66,9 +76,46 @@ TEST(TtlDedupStore, RestoredFromItsChangelogGivesTheSameVerdicts) {
   }
   EXPECT_EQ(restored.size(), 1u);
   std::vector<OutputRecord> out;
-  EXPECT_EQ(restored.check("z", kHour + 11, 4, out), DedupVerdict::kDuplicate);
-  EXPECT_EQ(restored.check("z", kHour + 11, 3, out), DedupVerdict::kReplay);
-  EXPECT_EQ(restored.check("x", kHour + 11, 5, out), DedupVerdict::kFirst);
+  EXPECT_EQ(restored.check("z", kHour + 1011, 4, out), DedupVerdict::kDuplicate);
+  EXPECT_EQ(restored.check("z", kHour + 1011, 3, out), DedupVerdict::kReplay);
+  EXPECT_EQ(restored.check("x", kHour + 1011, 5, out), DedupVerdict::kFirst);
+}
+
+// An id recorded again after it expired, restored from a changelog that
+// holds both sightings and the tombstone between them: the later sighting
+// must survive the earlier one's expiry.
+TEST(TtlDedupStore, ReRecordedIdSurvivesRestoreOfItsEarlierLife) {
+  TtlDedupStore original("cl", 0, "t|", kHour);
+  std::vector<OutputRecord> changelog;
+  original.check("x", 0, 1, changelog);
+  original.check("x", 2 * kHour, 2, changelog);  // x expired (tombstone), then recorded anew
+  TtlDedupStore restored("cl", 0, "t|", kHour);
+  for (const auto& r : changelog) {
+    std::string_view value(r.value);
+    restored.apply_changelog(r.key, r.tombstone ? nullptr : &value);
+  }
+  std::vector<OutputRecord> out;
+  EXPECT_EQ(restored.check("x", 2 * kHour + 5, 3, out), DedupVerdict::kDuplicate);
+  EXPECT_EQ(restored.size(), 1u);
+}
+
+// The memory the issue asks for: at most 64 bytes per remembered id, at any
+// fill (measured from the containers' capacities, not estimated).
+TEST(TtlDedupStore, HoldsAnIdInAtMost64Bytes) {
+  TtlDedupStore store("cl", 0, "t|", 96 * kHour);
+  std::vector<OutputRecord> out;
+  double worst = 0;
+  for (int i = 1; i <= 1 << 20; ++i) {
+    store.check("tiktok:" + std::to_string(i), i, i, out);
+    out.clear();
+    if (i >= (1 << 16) && (i % 4093 == 0 || (i & (i - 1)) == 0)) {  // past the initial table
+      worst = std::max(worst, static_cast<double>(store.memory_bytes()) / store.size());
+    }
+  }
+  EXPECT_EQ(store.size(), 1u << 20);
+  std::printf("dedup store: %zu ids in %zu bytes = %.1f bytes/id (worst from 65,536 ids on: %.1f)\n",
+              store.size(), store.memory_bytes(), static_cast<double>(store.memory_bytes()) / store.size(), worst);
+  EXPECT_LE(worst, 64.0);
 }
 
 TEST(ChangelogStore, PutGetEraseEmitChangelogRecords) {

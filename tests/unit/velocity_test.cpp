@@ -427,3 +427,25 @@ TEST(Replay, BucketWrittenButLedgerLostCountsTheSaleOnce) {
 
 }  // namespace
 }  // namespace cf
+
+namespace cf {
+namespace {
+
+// Found by fuzz_snapshot_loader: a reservation record with a negative SKU
+// length read far outside its bytes.
+TEST(Ledger, CorruptReservationRecordsAreIgnored) {
+  InventoryPartitionState state{"c", 0};
+  for (std::string value : {"-5|x|1|reserved|c|{}", "-1|", "99|short", "3|abc|notanumber|reserved|c|{}"}) {
+    std::string_view v(value);
+    state.apply_encoded("R|c1|r1", &v);
+    EXPECT_EQ(state.reservation("c1", "r1"), nullptr) << value;
+  }
+  std::string good = "3|abc|2|reserved|cmd-1|{}";
+  std::string_view g(good);
+  state.apply_encoded("R|c1|r1", &g);
+  ASSERT_NE(state.reservation("c1", "r1"), nullptr);
+  EXPECT_EQ(state.reservation("c1", "r1")->quantity, 2);
+}
+
+}  // namespace
+}  // namespace cf

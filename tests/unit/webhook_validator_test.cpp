@@ -364,6 +364,19 @@ TEST_F(HostileWebhookTest, InvalidUtf8CannotSlipPastMaxLength) {
   EXPECT_EQ(tiktok(order_body(long_id, 1795000000)).rejection.rule, "maxLength");
 }
 
+// Found by fuzz_validator: a huge number in a field the schema hashes
+// (enums) was undefined behaviour inside RapidJSON's validator.
+TEST_F(HostileWebhookTest, NumbersBeyondInt64AreRefusedAtTheParse) {
+  std::string body = order_body("o-10", 1795000000);
+  body.replace(body.find("\"quantity\":1"), 12, "\"quantity\":9.22222e+149");
+  auto out = tiktok(body);
+  EXPECT_EQ(out.rejection.code, "number_out_of_range");
+  EXPECT_EQ(out.rejection.rule, "number_range");
+  std::string fine = order_body("o-11", 1795000000);
+  fine.replace(fine.find("\"quantity\":1"), 12, "\"quantity\":1.5");
+  EXPECT_EQ(tiktok(fine).rejection.code, "schema_violation");  // parsed, then refused by the schema
+}
+
 // Regression: an update_time in the year 5138 was accepted and moved the
 // partition's stream time for every creator on it.
 TEST_F(HostileWebhookTest, EventTimesAreBoundedByReceivedAt) {
@@ -417,6 +430,75 @@ TEST(ValidatorDedup, ASignedBodyIsAcceptedOnceWhateverIdOrDomainComesWithIt) {
   ValidationOutcome next = first;
   next.idempotency_key = "shopify:wh-2";
   EXPECT_EQ(dedup_webhook(store, next, body + " ", 13, changelog), DedupVerdict::kFirst);
+}
+
+}  // namespace
+}  // namespace cf
+
+#include "cf/json_builder.h"
+#include "cf/json_parse.h"
+#include "reconciler.h"
+
+namespace cf {
+namespace {
+
+// Regression: the reconciler concatenated the order id into the ledger's
+// sale events, so an id with a quote made invalid JSON (the sale never
+// reached the ledger) and a crafted one forged ledger items. Table-driven:
+// hostile strings in the string fields of a TikTok order, through the
+// validator and the reconciler; every output parses and carries the value.
+TEST(HostileStrings, SurviveValidatorAndReconcilerExactly) {
+  SchemaRegistry schemas = SchemaRegistry::load_directory(CF_SCHEMA_DIR);
+  ShopDirectory shops;
+  shops.add("shop-1", "creator-1");
+  WebhookValidator validator(schemas, shops);
+  const std::vector<std::string> hostile = {
+      R"(a"b)", R"(back\slash)", "tab\there\nnewline\x01\x1f", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+      R"(x","items":[{"product_sku":"FORGED","quantity":999}],"y":")", std::string(64, 'z'), "\\u0000"};
+  for (const std::string& value : hostile) {
+    JsonBuilder body;
+    body.begin_object();
+    body.key("type").number(1);
+    body.key("tts_notification_id").string("n-" + value);
+    body.key("shop_id").string("shop-1");
+    body.key("timestamp").number(1795000000);
+    body.key("data").begin_object();
+    body.key("order_id").string(value);
+    body.key("order_status").string("AWAITING_SHIPMENT");
+    body.key("update_time").number(1795000000);
+    body.key("line_items").begin_array().begin_object();
+    body.key("sku_id").string(value);
+    body.key("seller_sku").string(value);
+    body.key("quantity").number(2);
+    body.key("sale_price").string("9.99");
+    body.key("currency").string("USD");
+    body.end_object().end_array().end_object().end_object();
+    RawWebhook raw;
+    std::string text = body.take();
+    raw.body = text;
+    raw.source = "tiktok";
+    raw.received_at_ms = 1795000000500;
+    ValidationOutcome out = validator.validate(raw);
+    ASSERT_TRUE(out.valid) << out.rejection.code << " " << out.rejection.detail << " for " << value;
+    Reconciler reconciler{ReconcilerSettings{}, ReconcilerTopics{}, SkuMapping{}};
+    EntityStore store{"reconciler.entities.changelog", 0};
+    std::vector<OutputRecord> produced;
+    for (const auto& event : out.events) reconciler.on_event(store, event.json, 1, 1, produced);
+    bool sale = false;
+    for (const auto& o : produced) {
+      if (o.topic.find("changelog") != std::string::npos) continue;
+      rapidjson::Document doc;
+      ASSERT_TRUE(parse_json(doc, o.value)) << o.topic << ": " << o.value;
+      if (std::string(doc["event_type"].GetString()) != "inventory.sale_recorded") continue;
+      sale = true;
+      EXPECT_EQ(std::string(doc["data"]["order_id"].GetString()), "tiktok:" + value);
+      const auto& items = doc["data"]["items"];
+      ASSERT_EQ(items.Size(), 1u) << "no forged items";
+      EXPECT_EQ(std::string(items[0]["product_sku"].GetString()), value);
+      EXPECT_EQ(items[0]["quantity"].GetInt(), 2);
+    }
+    EXPECT_TRUE(sale) << "the sale reached the ledger for " << value;
+  }
 }
 
 }  // namespace

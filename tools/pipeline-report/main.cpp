@@ -2,7 +2,6 @@
 // webhooks accepted and refused, rejections by reason, events by type,
 // throughput, and latency from HTTP accept (received_at) to validated event.
 #include <rapidjson/document.h>
-#include "cf/json_parse.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -12,6 +11,7 @@
 #include <set>
 #include <vector>
 
+#include "cf/json_parse.h"
 #include "cf/main_guard.h"
 #include "cf/errors.h"
 #include "cf/logging.h"

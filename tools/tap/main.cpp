@@ -1,7 +1,6 @@
 // cf-tap: print any topic as JSON lines for analysts, from the beginning, an
 // offset or a time; filter by creator and event type; follow live.
 #include <rapidjson/document.h>
-#include "cf/json_parse.h"
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -9,6 +8,7 @@
 
 #include "cf/main_guard.h"
 #include "cf/errors.h"
+#include "cf/json_parse.h"
 #include "cf/logging.h"
 #include "cf/time_format.h"
 #include "cf/topic_reader.h"

@@ -20,7 +20,7 @@ namespace cf {
 constexpr int kMaxJsonDepth = 64;
 
 struct JsonParseError {
-  std::string code;    ///< json_too_deep | invalid_utf8 | malformed_json
+  std::string code;    ///< json_too_deep | invalid_utf8 | number_out_of_range | malformed_json
   std::string detail;  ///< e.g. "nesting deeper than 64 at byte 65"
   size_t offset = 0;   ///< byte offset of the problem
 };
@@ -31,7 +31,7 @@ struct JsonParseError {
 size_t json_depth_violation(std::string_view text, int max_depth = kMaxJsonDepth);
 
 /// Parses `text` into `doc` (depth-limited, iterative, UTF-8 validated, the
-/// whole text must be one value). Returns false and fills `error` on failure;
+/// whole text must be one value, no number beyond +-2^63). Returns false and fills `error` on failure;
 /// `doc` is then left empty (null).
 bool parse_json(rapidjson::Document& doc, std::string_view text, JsonParseError& error,
                 int max_depth = kMaxJsonDepth);
