@@ -1,5 +1,7 @@
 #include "webhook_generator.h"
 
+#include "cf/json_builder.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -138,12 +140,21 @@ std::string WebhookGenerator::stock_json() const {
   return json + "}";
 }
 
+int64_t WebhookGenerator::inventory_item_id(int shop, int sku) {
+  return 50000000 + static_cast<int64_t>(shop) * 1000000 + sku;
+}
+
 std::string WebhookGenerator::sku_mapping_json() const {
-  std::string json = "{\"shopify\":{";
-  for (int k = 0; k < settings_.skus; ++k) {
-    json += (k ? ",\"" : "\"") + std::to_string(50000000 + k) + "\":\"CF-" + std::to_string(k) + "\"";
+  // Shopify's inventory items belong to one shop each, as in the real Admin API.
+  JsonBuilder w(64 * static_cast<size_t>(settings_.skus * settings_.shops) + 32);
+  w.begin_object().key("shopify").begin_object();
+  for (int shop = 0; shop < settings_.shops; ++shop) {
+    for (int k = 0; k < settings_.skus; ++k) {
+      w.escaped_key(std::to_string(inventory_item_id(shop, k))).string("CF-" + std::to_string(k));
+    }
   }
-  return json + "}}";
+  w.end_object().end_object();
+  return w.take();
 }
 
 std::string WebhookGenerator::shop_domain(int index) const {
@@ -279,7 +290,7 @@ GeneratedWebhook WebhookGenerator::make_shopify(int64_t ts) {
     w.shopify_topic = "inventory_levels/update";
     w.shop_domain = shop_domain(shop);
     w.sku_id = "CF-" + std::to_string(sku);
-    w.body = "{\"inventory_item_id\":" + std::to_string(50000000 + sku) + ",\"location_id\":24826418,\"available\":" +
+    w.body = "{\"inventory_item_id\":" + std::to_string(inventory_item_id(shop, sku)) + ",\"location_id\":24826418,\"available\":" +
              std::to_string(count_with_restock(w, shop, sku, ts)) + ",\"updated_at\":\"" + when + "\"}";
     w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
   } else {
@@ -402,8 +413,19 @@ GeneratedWebhook WebhookGenerator::next() {
       sign(w);
     } else {
       sign(w);
-      recent_valid_.push_back(w);
-      if (recent_valid_.size() > 500) recent_valid_.pop_front();
+      const bool level = w.shopify_topic == "inventory_levels/update";
+      if (level && std::find(recent_level_bodies_.begin(), recent_level_bodies_.end(), w.body) !=
+                       recent_level_bodies_.end()) {
+        w.expect = Expectation::kDuplicate;  // same signed body as an earlier level update
+        w.event_ids.clear();
+      } else {
+        if (level) {
+          recent_level_bodies_.push_back(w.body);
+          if (recent_level_bodies_.size() > 2000) recent_level_bodies_.pop_front();
+        }
+        recent_valid_.push_back(w);
+        if (recent_valid_.size() > 500) recent_valid_.pop_front();
+      }
     }
   }
   apply_effects(w);

@@ -102,6 +102,8 @@ class WebhookGenerator {
   GeneratedWebhook make_shipping(int64_t ts);
   GeneratedWebhook make_shopify(int64_t ts);
   std::string shop_domain(int index) const;
+  /// Shopify inventory item of `sku` in `shop` (items are per shop, as in Shopify).
+  static int64_t inventory_item_id(int shop, int sku);
   void sign(GeneratedWebhook& w) const;
   int64_t& stock(int shop, int sku);
   /// The count a channel reports at second `ts`: sales and returns of that
@@ -119,6 +121,10 @@ class WebhookGenerator {
   int burst_remaining_ = 0;
   int burst_sku_ = 0;
   std::deque<GeneratedWebhook> recent_valid_;  ///< candidates for duplicates
+  /// Recent Shopify inventory bodies: Shopify can send the same level twice
+  /// (same item, count and second) under two webhook ids, and the validator
+  /// drops the second as a duplicate body, so the generator expects that.
+  std::deque<std::string> recent_level_bodies_;
   struct OpenOrder {
     std::string order_id;
     int shop = 0;
