@@ -53,19 +53,26 @@ std::string WebhookGenerator::shop_id(int index) const {
 }
 
 std::string WebhookGenerator::shop_directory_json() const {
-  std::string json = "{\"shops\":{";
+  JsonBuilder w(128 * static_cast<size_t>(settings_.shops) + 16);
+  w.begin_object().key("shops").begin_object();
   for (int i = 0; i < settings_.shops; ++i) {
-    json += (i ? "," : "") + std::string("\"") + shop_id(i) + "\":{\"creator_id\":\"" + creator_of_shop(i) +
-            "\"},\"" + shop_domain(i) + "\":{\"creator_id\":\"" + creator_of_shop(i) + "\"}";
+    w.escaped_key(shop_id(i)).begin_object().key("creator_id").string(creator_of_shop(i)).end_object();
+    w.escaped_key(shop_domain(i)).begin_object().key("creator_id").string(creator_of_shop(i)).end_object();
   }
-  return json + "}}";
+  w.end_object().end_object();
+  return w.take();
 }
 
 std::string WebhookGenerator::secrets_json() const {
-  return "{\"tiktok\":{\"app_key\":\"" + settings_.app_key + "\",\"app_secret\":\"" +
-         settings_.app_secret + "\"},\"shipping\":{\"" + settings_.shipping_provider +
-         "\":{\"api_key\":\"" + settings_.shipping_api_key + "\"}},\"shopify\":{\"app_secret\":\"" +
-         settings_.shopify_secret + "\"}}";
+  JsonBuilder w(256);
+  w.begin_object();
+  w.key("tiktok").begin_object().key("app_key").string(settings_.app_key);
+  w.key("app_secret").string(settings_.app_secret).end_object();
+  w.key("shipping").begin_object().escaped_key(settings_.shipping_provider).begin_object();
+  w.key("api_key").string(settings_.shipping_api_key).end_object().end_object();
+  w.key("shopify").begin_object().key("app_secret").string(settings_.shopify_secret).end_object();
+  w.end_object();
+  return w.take();
 }
 
 int WebhookGenerator::pick_sku() {
