@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     }
 
     uint64_t raw = 0;
-    for (const char* topic : {"webhooks.tiktok.raw", "webhooks.shipping.raw"}) {
+    for (const char* topic : {"webhooks.tiktok.raw", "webhooks.shipping.raw", "webhooks.shopify.raw"}) {
       raw += static_cast<uint64_t>(cf::read_topic(kafka, topic, {}, [](const cf::InputRecord&) { return true; }));
     }
 
@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
     if (posted) {
       std::printf("webhooks posted over HTTP          %8llu\n", static_cast<unsigned long long>(posted));
       const std::map<int, const char*> meaning = {
-          {200, "accepted (durable in Kafka)"}, {400, "malformed HTTP"}, {401, "bad signature / API key"},
+          {200, "accepted (durable in Kafka)"}, {400, "malformed HTTP or body (JSON, depth, UTF-8)"}, {401, "bad signature / API key"},
           {413, "body too large"}, {429, "rate limited"}, {503, "Kafka unavailable"}, {0, "no answer"}};
       for (auto& [status, n] : http_status) {
         auto m = meaning.find(status);
