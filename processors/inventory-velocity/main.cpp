@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
         "manual-topic", po::value(&outputs.manual)->default_value(outputs.manual),
         "output: conflicts escalated to manual resolution")(
         "allowed-lateness-s", po::value(&lateness_s)->default_value(lateness_s),
-        "events older than stream time minus this change the ledger but not the windows")(
+        "events older than stream time minus this lateness reach the ledger but not the windows")(
         "coalesce-ms", po::value(&velocity.coalesce_ms)->default_value(velocity.coalesce_ms),
         "at most one snapshot per SKU per this much event time")(
         "spike-factor", po::value(&velocity.spike_factor)->default_value(velocity.spike_factor),
