@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   cf::VelocityTopics outputs;
   cf::VelocitySettings velocity;
   int64_t lateness_s = velocity.allowed_lateness_ms / 1000;
+  int64_t skew_s = velocity.max_future_skew_ms / 1000;
   return cf::guarded_main("inventory-velocity", [&]() -> int {
     cf::OptionsParser options("inventory-velocity",
                               "Keeps each SKU's stock ledger and sales velocity.");
@@ -34,6 +35,9 @@ int main(int argc, char** argv) {
         "output: conflicts escalated to manual resolution")(
         "allowed-lateness-s", po::value(&lateness_s)->default_value(lateness_s),
         "events older than stream time minus this lateness reach the ledger but not the windows")(
+        "max-future-skew-s", po::value(&skew_s)->default_value(skew_s),
+        "stream time never moves further than this past a record's Kafka timestamp (the validator's "
+        "bound; only records that bypassed it are clamped)")(
         "coalesce-ms", po::value(&velocity.coalesce_ms)->default_value(velocity.coalesce_ms),
         "at most one snapshot per SKU per this much event time")(
         "spike-factor", po::value(&velocity.spike_factor)->default_value(velocity.spike_factor),
@@ -46,7 +50,9 @@ int main(int argc, char** argv) {
     if (!options.parse(argc, argv)) return 0;
     if (lateness_s < 0) throw cf::ConfigError("--allowed-lateness-s: must not be negative");
     if (velocity.coalesce_ms < 0) throw cf::ConfigError("--coalesce-ms: must not be negative");
+    if (skew_s < 0) throw cf::ConfigError("--max-future-skew-s: must not be negative");
     velocity.allowed_lateness_ms = lateness_s * 1000;
+    velocity.max_future_skew_ms = skew_s * 1000;
     cf::init_logging("inventory-velocity", settings.log_level);
 
     cf::VelocityEngine engine(velocity, outputs);

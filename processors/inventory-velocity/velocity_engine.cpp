@@ -142,8 +142,14 @@ bool VelocityEngine::maybe_emit(InventoryPartitionState& state, SkuLedger& l, bo
   return true;
 }
 
+int64_t VelocityEngine::bounded_stream_time(int64_t event_ms, int64_t record_timestamp_ms) {
+  if (record_timestamp_ms < 0 || event_ms <= record_timestamp_ms + settings_.max_future_skew_ms) return event_ms;
+  ++counters_.clamped;
+  return record_timestamp_ms + settings_.max_future_skew_ms;
+}
+
 void VelocityEngine::on_event(InventoryPartitionState& state, std::string_view json, int64_t offset,
-                              std::vector<OutputRecord>& outputs) {
+                              std::vector<OutputRecord>& outputs, int64_t record_timestamp_ms) {
   rapidjson::Document doc;
   const bool doc_ok = cf::parse_json(doc, json);
   if (!doc_ok) throw std::invalid_argument("inventory event is not valid JSON");
@@ -151,7 +157,7 @@ void VelocityEngine::on_event(InventoryPartitionState& state, std::string_view j
   auto event = read_envelope(doc, error);
   if (!event) throw std::invalid_argument(error);
   if (event->event_type == kTickEventType) {
-    on_tick(state, event->occurred_at_ms, offset, outputs);
+    on_tick(state, bounded_stream_time(event->occurred_at_ms, record_timestamp_ms), offset, outputs);
     return;
   }
   const int64_t t = event->occurred_at_ms;
@@ -178,7 +184,7 @@ void VelocityEngine::on_event(InventoryPartitionState& state, std::string_view j
     state.persist_ledger(l, outputs);
   };
   if (late) ++counters_.late_events;
-  state.advance_stream_time(t);
+  state.advance_stream_time(bounded_stream_time(t, record_timestamp_ms));
   // A sale or return before the last count is inside that count already.
   auto change_sold = [&](SkuLedger& l, int64_t units) {
     if (l.last_set_ms >= 0 && t < l.last_set_ms) return;

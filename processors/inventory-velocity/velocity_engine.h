@@ -29,6 +29,10 @@ struct VelocitySettings {
   double spike_factor = 3.0;
   int64_t spike_min_units = 20;
   double discrepancy_ratio = 0.10;  ///< channel count vs ledger beyond this is a conflict
+  /// Stream time never moves past a record's Kafka timestamp plus this: the
+  /// validator already refuses event times beyond it, so only a record that
+  /// bypassed it (written to the topic directly) is clamped.
+  int64_t max_future_skew_ms = 10 * 60 * 1000;
 };
 
 struct VelocityTopics {
@@ -59,6 +63,7 @@ struct VelocityCounters {
   uint64_t replays = 0;
   uint64_t discrepancies = 0;
   uint64_t snapshots = 0;
+  uint64_t clamped = 0;  ///< records whose event time was too far ahead to move stream time
 };
 
 class VelocityEngine {
@@ -67,8 +72,10 @@ class VelocityEngine {
 
   /// One inventory.events record at `offset`. Throws std::invalid_argument
   /// for a record that is not a known, well-formed inventory event.
+  /// `record_timestamp_ms` (the Kafka timestamp, -1 unknown) bounds how far
+  /// the event may move stream time (max_future_skew_ms).
   void on_event(InventoryPartitionState& state, std::string_view json, int64_t offset,
-                std::vector<OutputRecord>& outputs);
+                std::vector<OutputRecord>& outputs, int64_t record_timestamp_ms = -1);
   /// One inventory.commands record (reserve / release); the reply goes to
   /// `topics.replies`. Throws std::invalid_argument for a malformed command.
   void on_command(InventoryPartitionState& state, std::string_view json,
@@ -78,6 +85,8 @@ class VelocityEngine {
   const VelocitySettings& settings() const { return settings_; }
 
  private:
+  /// `event_ms`, or the bound it may not pass (counted in counters_.clamped).
+  int64_t bounded_stream_time(int64_t event_ms, int64_t record_timestamp_ms);
   void on_tick(InventoryPartitionState& state, int64_t tick_ms, int64_t offset,
                std::vector<OutputRecord>& outputs);
   /// Sends a snapshot if the SKU changed and its coalescing window allows

@@ -10,7 +10,7 @@ VelocityHandler::VelocityHandler(VelocityEngine& engine, VelocityInputs inputs, 
             if (input.topic() == inputs_.commands) {
               engine_.on_command(store, input.value(), outputs);
             } else {
-              engine_.on_event(store, input.value(), input.offset(), outputs);
+              engine_.on_event(store, input.value(), input.offset(), outputs, input.timestamp_ms());
             }
           },
           [this] { export_counters(); }),
@@ -29,12 +29,16 @@ void VelocityHandler::export_counters() {
       "cf_inventory_discrepancies_total", "channel counts off the ledger by more than the threshold");
   static Counter& snapshots = metrics().counter("cf_velocity_snapshots_total",
                                                 "inventory.velocity records sent");
+  static Counter& clamped = metrics().counter(
+      "cf_stream_time_clamped_total", "records whose event time was too far past their Kafka timestamp to "
+      "move stream time (--max-future-skew-s)");
   const VelocityCounters& now = engine_.counters();
   late.inc(now.late_events - exported_.late_events);
   stale.inc(now.stale_syncs - exported_.stale_syncs);
   replays.inc(now.replays - exported_.replays);
   discrepancies.inc(now.discrepancies - exported_.discrepancies);
   snapshots.inc(now.snapshots - exported_.snapshots);
+  clamped.inc(now.clamped - exported_.clamped);
   exported_ = now;
 }
 

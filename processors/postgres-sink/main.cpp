@@ -195,6 +195,7 @@ class PostgresSink {
         dead_letter(*r, "projection_error", e.what(), batch);
       }
       batch.next_offsets[{r->topic, r->partition}] = r->offset + 1;
+      batch.first_offsets.emplace(std::make_pair(r->topic, r->partition), r->offset);
     }
     return batch;
   }
@@ -251,10 +252,43 @@ class PostgresSink {
   }
 
   void flush_batch() {
+    if (held_.empty()) return;
+    try {
+      write_held();
+    } catch (const BatchFenced& e) {
+      fenced_batch(e.what());
+      return;
+    }
+    held_.clear();
+    dead_lettered_.clear();
+  }
+
+  // Another instance wrote past what this one holds (it lost the partitions
+  // while paused or cut off): drop the batch and go on from the stored
+  // positions of the partitions still assigned.
+  void fenced_batch(const char* why) {
+    static Counter& fenced = metrics().counter(
+        "cf_sink_fenced_batches_total", "batches dropped because another sink instance had written past them");
+    fenced.inc();
+    spdlog::warn("batch of {} record(s) dropped: {}; resuming from the positions in PostgreSQL", held_.size(), why);
+    held_.clear();
+    dead_lettered_.clear();
+    auto stored = stored_offsets_with_retry();
+    PartitionListHandle seek(rd_kafka_topic_partition_list_new(static_cast<int>(assigned_.size())));
+    for (const auto& tp : assigned_) {
+      auto it = stored.find(tp);
+      if (it != stored.end()) rd_kafka_topic_partition_list_add(seek.get(), tp.first.c_str(), tp.second)->offset = it->second;
+    }
+    if (seek->cnt > 0) {
+      KafkaErrorHandle error(rd_kafka_seek_partitions(consumer_.get(), seek.get(), 10000));
+      if (error) spdlog::warn("seek after a fenced batch: {}", rd_kafka_error_string(error.get()));
+    }
+  }
+
+  void write_held() {
     static Counter& rows = metrics().counter("cf_sink_records_total", "records written to PostgreSQL");
     static Counter& batches = metrics().counter("cf_sink_batches_total", "batches committed");
     static Histogram& seconds = metrics().histogram("cf_sink_batch_seconds", "time to write one batch");
-    if (held_.empty()) return;
     auto started = std::chrono::steady_clock::now();
     std::vector<HeldRecord*> all;
     for (auto& r : held_) all.push_back(&r);
@@ -268,6 +302,7 @@ class PostgresSink {
         SinkBatch skip;
         dead_letter(*r, "postgres_rejected", "PostgreSQL refused the record's rows", skip);
         skip.next_offsets = single.next_offsets;
+        skip.first_offsets = single.first_offsets;
         skip.records = 1;
         if (!write_with_retry(skip)) throw std::runtime_error("PostgreSQL refused an offsets-only batch");
       }
@@ -278,8 +313,6 @@ class PostgresSink {
     seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     // Informational only (lag dashboards); the positions that count are in PostgreSQL.
     rd_kafka_commit_message(consumer_.get(), held_.back().message.get(), 1);
-    held_.clear();
-    dead_lettered_.clear();
   }
 
   SinkSettings settings_;

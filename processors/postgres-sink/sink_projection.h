@@ -77,6 +77,9 @@ struct SinkBatch {
   std::vector<ConflictRow> conflicts;
   std::map<std::pair<std::string, std::string>, int64_t> dead_letters;  ///< (topic, reason) -> records
   std::map<std::pair<std::string, int32_t>, int64_t> next_offsets;     ///< consumed positions
+  /// Offset of the first record of the batch per partition: the stored
+  /// position must not be past it (see SinkStore::write, BatchFenced).
+  std::map<std::pair<std::string, int32_t>, int64_t> first_offsets;
   size_t records = 0;
   bool empty() const { return records == 0; }
 };

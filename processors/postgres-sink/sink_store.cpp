@@ -126,6 +126,21 @@ void SinkStore::write(const SinkBatch& batch) {
   };
   try {
     pqxx::work txn(*connection_);
+    // Fence: lock this group's positions for the transaction and refuse a
+    // batch that starts behind one of them. Sinks of one group thus write
+    // one after the other, and a replaced instance's batch never lands twice
+    // (which would double counters such as dead_letter_counts).
+    if (!batch.first_offsets.empty()) {
+      for (const auto& row : txn.exec("SELECT topic, partition, next_offset FROM sink_offsets WHERE consumer_group = " +
+                                      txn.quote(group_) + " FOR UPDATE")) {
+        auto it = batch.first_offsets.find({row[0].as<std::string>(), row[1].as<int32_t>()});
+        if (it != batch.first_offsets.end() && row[2].as<int64_t>() > it->second) {
+          throw BatchFenced("stored position " + row[2].as<std::string>() + " of " + it->first.first + "/" +
+                            std::to_string(it->first.second) + " is past the batch's first offset " +
+                            std::to_string(it->second));
+        }
+      }
+    }
     ensure_partitions(txn, batch.events);
 
     // Event store: look up which events are stored already, COPY the new ones
@@ -297,7 +312,7 @@ void SinkStore::write(const SinkBatch& batch) {
       txn.exec("INSERT INTO sink_offsets (consumer_group, topic, partition, next_offset) VALUES (" +
                txn.quote(group_) + "," + txn.quote(tp.first) + "," + std::to_string(tp.second) + "," +
                std::to_string(next) + ") ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET "
-               "next_offset = EXCLUDED.next_offset");
+               "next_offset = EXCLUDED.next_offset WHERE sink_offsets.next_offset <= EXCLUDED.next_offset");
     }
     lap("read models");
     txn.commit();

@@ -33,6 +33,15 @@ class BatchRaced : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// The stored position of one of the batch's partitions is already past the
+/// batch's first record: another sink instance (the partition's new owner,
+/// while this one was paused or cut off) wrote it. Nothing was written; the
+/// caller drops the batch and resumes from the stored positions.
+class BatchFenced : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 class SinkStore {
  public:
   /// Connects; throws pqxx::broken_connection when PostgreSQL is unreachable.
@@ -41,8 +50,9 @@ class SinkStore {
   /// Next offsets stored for the group, per topic and partition.
   std::map<std::pair<std::string, int32_t>, int64_t> stored_offsets();
   /// Writes the batch and its offsets in one transaction. Throws
-  /// RowRejected for data PostgreSQL refuses, pqxx::broken_connection (and
-  /// other pqxx failures) for connection trouble: the caller retries.
+  /// RowRejected for data PostgreSQL refuses, BatchFenced when another
+  /// instance already wrote past the batch's start, pqxx::broken_connection
+  /// (and other pqxx failures) for connection trouble: the caller retries.
   void write(const SinkBatch& batch);
   pqxx::connection& connection() { return *connection_; }
 

@@ -40,6 +40,8 @@ class ValidatorHandler : public RecordHandler {
   void handle(const InputRecord& input, std::vector<OutputRecord>& outputs) override;
   void on_assigned(const std::vector<TopicPartition>& partitions) override;
   void on_revoked(const std::vector<TopicPartition>& partitions) override;
+  /// No snapshots here: a lost partition's stores are dropped like revoked ones.
+  void on_lost(const std::vector<TopicPartition>& partitions) override { on_revoked(partitions); }
 
  private:
   TtlDedupStore& store_for(std::string_view topic, int32_t partition);

@@ -68,7 +68,15 @@ void OptionsParser::add_worker_options(WorkerSettings& s) {
       "how often keyed state is snapshotted locally, so a restart replays only the changelog's "
       "tail; 0 snapshots only when partitions are revoked")(
       "allow-truncated-changelog", po::bool_switch(&s.allow_truncated_changelog),
-      "restore with partial state when a changelog lost records (default: stop with an error)");
+      "restore with partial state when a changelog lost records (default: stop with an error)")(
+      "max-unacknowledged-bytes",
+      po::value(&s.max_unacknowledged_bytes)->default_value(s.max_unacknowledged_bytes),
+      "per input partition: outputs not yet acknowledged by Kafka before the worker waits for them "
+      "(backpressure; also bounds each key's output journal)")(
+      "refused-delivery-retries",
+      po::value(&s.refused_delivery_retries)->default_value(s.refused_delivery_retries),
+      "re-sends of an output the broker refused (too large, invalid) before its input is "
+      "dead-lettered");
 }
 
 bool OptionsParser::parse(int argc, const char* const* argv) {

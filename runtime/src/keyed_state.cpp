@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -14,13 +15,16 @@
 #include "cf/errors.h"
 #include "cf/logging.h"
 #include "cf/metrics.h"
+#include "cf/producer.h"
 #include "cf/state_store.h"
 #include "cf/worker.h"
 
 namespace cf {
 namespace {
 
-constexpr char kSnapshotMagic[8] = {'C', 'F', 'S', 'N', 'A', 'P', '0', '1'};
+// 01: offset, count, entries. 02 adds the epoch after the offset.
+constexpr char kSnapshotMagicV1[8] = {'C', 'F', 'S', 'N', 'A', 'P', '0', '1'};
+constexpr char kSnapshotMagic[8] = {'C', 'F', 'S', 'N', 'A', 'P', '0', '2'};
 
 uint64_t fnv1a(uint64_t hash, const void* data, size_t size) {
   const auto* bytes = static_cast<const unsigned char*>(data);
@@ -68,8 +72,10 @@ void write_snapshot_file(const std::string& path, int64_t covered_offset,
   };
   write(kSnapshotMagic, sizeof kSnapshotMagic);
   uint64_t offset = static_cast<uint64_t>(covered_offset);
+  int64_t epoch = store.epoch();
   uint64_t count = store.size();
   write(&offset, sizeof offset);
+  write(&epoch, sizeof epoch);
   write(&count, sizeof count);
   store.for_each_encoded([&](const std::string& key, const std::string& value) {
     uint32_t key_size = static_cast<uint32_t>(key.size());
@@ -94,19 +100,24 @@ int64_t decode_snapshot(std::string_view data, RestorableStore& store, std::stri
   auto corrupt = [&](const char* reason) -> int64_t {
     why = reason;
     store.clear();
+    store.set_epoch(-1);
     return -1;
   };
-  constexpr size_t header = sizeof kSnapshotMagic + 16;
-  if (data.size() < header + 8 || std::memcmp(data.data(), kSnapshotMagic, 8) != 0) {
+  const bool v1 = data.size() >= 8 && std::memcmp(data.data(), kSnapshotMagicV1, 8) == 0;
+  const size_t header = sizeof kSnapshotMagic + (v1 ? 16 : 24);
+  if (data.size() < header + 8 || (!v1 && std::memcmp(data.data(), kSnapshotMagic, 8) != 0)) {
     return corrupt("not a snapshot");
   }
   uint64_t stored_hash = 0;
   std::memcpy(&stored_hash, data.data() + data.size() - 8, 8);
   if (snapshot_checksum(data.substr(0, data.size() - 8)) != stored_hash) return corrupt("checksum mismatch");
   uint64_t offset = 0, count = 0;
+  int64_t epoch = -1;
   std::memcpy(&offset, data.data() + 8, 8);
-  std::memcpy(&count, data.data() + 16, 8);
+  if (!v1) std::memcpy(&epoch, data.data() + 16, 8);
+  std::memcpy(&count, data.data() + header - 8, 8);
   if (offset > static_cast<uint64_t>(INT64_MAX)) return corrupt("offset out of range");
+  if (epoch < -1 || epoch > static_cast<int64_t>(offset)) return corrupt("epoch out of range");
   size_t pos = header;
   const size_t end = data.size() - 8;
   auto read_block = [&](std::string_view& block) {
@@ -125,6 +136,7 @@ int64_t decode_snapshot(std::string_view data, RestorableStore& store, std::stri
     store.apply_encoded(key, &value);
   }
   if (pos != end) return corrupt("trailing bytes");
+  store.set_epoch(epoch);
   return static_cast<int64_t>(offset);
 }
 
@@ -139,9 +151,43 @@ int64_t load_snapshot_file(const std::string& path, RestorableStore& store) {
   return covered;
 }
 
+namespace {
+// The epoch a changelog record was written under, -1 when it has none; sets
+// `marker` for an epoch marker.
+int64_t epoch_of(const rd_kafka_message_t* msg, bool& marker) {
+  marker = false;
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(msg, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR || !headers) return -1;
+  const void* value = nullptr;
+  size_t size = 0;
+  if (rd_kafka_header_get_last(headers, kEpochMarkerHeader, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    marker = true;
+    return msg->offset;
+  }
+  if (rd_kafka_header_get_last(headers, kEpochHeader, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR || !value) {
+    return -1;
+  }
+  int64_t epoch = -1;
+  auto text = static_cast<const char*>(value);
+  auto result = std::from_chars(text, text + size, epoch);
+  return result.ec == std::errc() ? epoch : -1;
+}
+}  // namespace
+
 int64_t replay_changelog(const KafkaSettings& settings, const std::string& topic,
                          const std::map<int32_t, int64_t>& from, bool allow_truncated,
                          const ChangelogApply& apply) {
+  std::map<int32_t, int64_t> epochs, ends;
+  return replay_changelog(settings, topic, from, allow_truncated, apply, epochs, ends);
+}
+
+int64_t replay_changelog(const KafkaSettings& settings, const std::string& topic,
+                         const std::map<int32_t, int64_t>& from, bool allow_truncated,
+                         const ChangelogApply& apply, std::map<int32_t, int64_t>& epochs,
+                         std::map<int32_t, int64_t>& ends) {
+  static Counter& fenced = metrics().counter(
+      "cf_changelog_fenced_records_total",
+      "changelog records skipped at restore: written by an owner that had been replaced (older epoch)");
   static Counter& restored = metrics().counter("cf_state_restored_records_total",
                                                "changelog records replayed at restore");
   static Gauge& remaining_gauge = metrics().gauge(
@@ -174,6 +220,7 @@ int64_t replay_changelog(const KafkaSettings& settings, const std::string& topic
       state_log()->error("{}; continuing on partial state (--allow-truncated-changelog)", what);
       start = low;
     }
+    ends[partition] = std::max(high, start);
     if (high > start) {
       end[partition] = high;
       remaining += high - start;
@@ -213,9 +260,18 @@ int64_t replay_changelog(const KafkaSettings& settings, const std::string& topic
         }
         if (msg->err) throw KafkaError("restore of " + topic, msg->err);
         if (it == end.end() || msg->offset >= it->second) continue;
-        std::string_view key(static_cast<const char*>(msg->key), msg->key_len);
-        std::string_view value(static_cast<const char*>(msg->payload), msg->len);
-        apply(msg->partition, key, msg->payload == nullptr ? nullptr : &value);
+        bool marker = false;
+        const int64_t epoch = epoch_of(msg.get(), marker);
+        auto current = epochs.find(msg->partition);
+        if (marker) {
+          epochs[msg->partition] = epoch;
+        } else if (epoch >= 0 && current != epochs.end() && epoch < current->second) {
+          fenced.inc();
+        } else {
+          std::string_view key(static_cast<const char*>(msg->key), msg->key_len);
+          std::string_view value(static_cast<const char*>(msg->payload), msg->len);
+          apply(msg->partition, key, msg->payload == nullptr ? nullptr : &value);
+        }
         ++read;
         remaining_gauge.add(-1);
         if (msg->offset + 1 >= it->second) end.erase(it);
@@ -228,6 +284,36 @@ int64_t replay_changelog(const KafkaSettings& settings, const std::string& topic
   restored.inc(static_cast<uint64_t>(read));
   rd_kafka_consumer_close(rk);
   return read;
+}
+
+std::map<int32_t, int64_t> claim_partitions(const StateOptions& options, const std::vector<int32_t>& partitions) {
+  struct MarkerOffsets : DeliveryListener {
+    std::map<int32_t, int64_t> offsets;
+    rd_kafka_resp_err_t error = RD_KAFKA_RESP_ERR_NO_ERROR;
+    void on_delivery(rd_kafka_resp_err_t, void*) override {}
+    void on_delivery_message(const rd_kafka_message_t& message) override {
+      if (message.err) {
+        error = message.err;
+      } else {
+        offsets[message.partition] = message.offset;
+      }
+    }
+  } listener;
+  std::map<int32_t, int64_t> none;
+  if (partitions.empty()) return none;
+  Producer producer(options.kafka, "cf.epoch-claim", &listener);
+  // A key of its own per claim, so compaction never removes an older marker
+  // that still fences the records after it.
+  const std::string key = "__cf_epoch__/" + default_instance_id() + "/" + std::to_string(wall_clock_ms());
+  for (int32_t p : partitions) {
+    producer.produce({options.changelog_topic, key, "epoch", {{kEpochMarkerHeader, "1"}}, p}, nullptr);
+  }
+  auto flushed = producer.flush(30000);
+  if (flushed || listener.error || listener.offsets.size() != partitions.size()) {
+    throw KafkaError("claiming " + options.changelog_topic + " partitions with epoch markers",
+                     listener.error ? listener.error : RD_KAFKA_RESP_ERR__TIMED_OUT);
+  }
+  return listener.offsets;
 }
 
 RestoreReport restore_stores(const StateOptions& options,
@@ -263,16 +349,37 @@ RestoreReport restore_stores(const StateOptions& options,
                           options.changelog_topic, partition, start, high);
         report.snapshot_keys -= static_cast<int64_t>(stores.at(partition)->size());
         stores.at(partition)->clear();
+        stores.at(partition)->set_epoch(-1);
         start = 0;
       }
     }
   }
   snapshot_keys.inc(static_cast<uint64_t>(report.snapshot_keys));
-  report.changelog_records = replay_changelog(
-      options.kafka, options.changelog_topic, from, options.allow_truncated_changelog,
-      [&](int32_t partition, std::string_view key, const std::string_view* value) {
-        stores.at(partition)->apply_encoded(key, value);
-      });
+  std::map<int32_t, int64_t> epochs, ends;
+  for (auto& [partition, store] : stores) {
+    if (store->epoch() >= 0) epochs[partition] = store->epoch();
+  }
+  auto apply = [&](int32_t partition, std::string_view key, const std::string_view* value) {
+    stores.at(partition)->apply_encoded(key, value);
+  };
+  report.changelog_records = replay_changelog(options.kafka, options.changelog_topic, from,
+                                              options.allow_truncated_changelog, apply, epochs, ends);
+  // Claim the partitions, then read what landed between the end read above
+  // and the marker (the last writes of an owner that was still writing): it
+  // is history before this epoch, so the state must hold it too. Anything a
+  // replaced owner writes after the marker is fenced off at every restore.
+  std::vector<int32_t> partitions;
+  for (auto& [partition, store] : stores) partitions.push_back(partition);
+  const std::map<int32_t, int64_t> markers = claim_partitions(options, partitions);
+  std::map<int32_t, int64_t> gap;
+  for (auto& [partition, marker] : markers) {
+    if (ends[partition] < marker) gap[partition] = ends[partition];
+  }
+  if (!gap.empty()) {
+    report.changelog_records += replay_changelog(options.kafka, options.changelog_topic, gap,
+                                                 options.allow_truncated_changelog, apply, epochs, ends);
+  }
+  for (auto& [partition, marker] : markers) stores.at(partition)->set_epoch(marker);
   report.elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now() - started).count();
   size_t keys = 0;

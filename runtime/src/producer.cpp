@@ -37,7 +37,7 @@ Producer::~Producer() {
 
 void Producer::on_delivery_report(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
   auto* self = static_cast<Producer*>(opaque);
-  if (self->listener_) self->listener_->on_delivery(message->err, message->_private);
+  if (self->listener_) self->listener_->on_delivery_message(*message);
 }
 
 bool Producer::produce(const OutputRecord& record, void* token, int block_ms) {

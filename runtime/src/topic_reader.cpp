@@ -145,4 +145,28 @@ int64_t read_topic(const KafkaSettings& settings, const std::string& topic,
   return passed;
 }
 
+bool read_record_at(const KafkaSettings& settings, const std::string& topic, int32_t partition,
+                    int64_t offset, int timeout_ms,
+                    const std::function<void(const InputRecord&)>& on_record) {
+  KafkaHandle consumer = make_reader(settings, "cf.reader");
+  rd_kafka_t* rk = consumer.get();
+  PartitionListHandle assignment(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), partition)->offset = offset;
+  if (rd_kafka_assign(rk, assignment.get())) return false;
+  const int64_t deadline = steady_clock_ms() + timeout_ms;
+  bool found = false;
+  while (!found && steady_clock_ms() < deadline) {
+    MessageHandle msg(rd_kafka_consumer_poll(rk, 100));
+    if (!msg) continue;
+    // An offset reset or the end of the partition: the record is not there.
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) break;
+    if (msg->err) continue;
+    if (msg->offset != offset) break;
+    on_record(InputRecord(msg.get()));
+    found = true;
+  }
+  rd_kafka_consumer_close(rk);
+  return found;
+}
+
 }  // namespace cf

@@ -19,6 +19,7 @@
 #include "cf/signature.h"
 #include "cf/logging.h"
 #include "cf/metrics.h"
+#include "cf/topic_reader.h"
 
 namespace cf {
 namespace {
@@ -39,14 +40,61 @@ int retry_delay_ms(int attempt, int base_ms, int max_ms, double unit_random) {
 
 namespace {
 // What every dead letter says about where it came from and why.
-void add_dead_letter_headers(OutputRecord& record, const InputRecord& input, const std::string& processor,
-                             const std::string& error_class, const std::string& error) {
+void add_dead_letter_headers(OutputRecord& record, std::string_view topic, int32_t partition, int64_t offset,
+                             const std::string& processor, const std::string& error_class,
+                             const std::string& error) {
   record.headers.push_back({"cf-dlq-error", error});
   record.headers.push_back({"cf-dlq-error-class", error_class});
   record.headers.push_back({"cf-dlq-processor", processor});
-  record.headers.push_back({"cf-dlq-source-topic", std::string(input.topic())});
-  record.headers.push_back({"cf-dlq-source-partition", std::to_string(input.partition())});
-  record.headers.push_back({"cf-dlq-source-offset", std::to_string(input.offset())});
+  record.headers.push_back({"cf-dlq-source-topic", std::string(topic)});
+  record.headers.push_back({"cf-dlq-source-partition", std::to_string(partition)});
+  record.headers.push_back({"cf-dlq-source-offset", std::to_string(offset)});
+}
+void add_dead_letter_headers(OutputRecord& record, const InputRecord& input, const std::string& processor,
+                             const std::string& error_class, const std::string& error) {
+  add_dead_letter_headers(record, input.topic(), input.partition(), input.offset(), processor, error_class,
+                          error);
+}
+
+// Delivery errors that concern one record (or its batch), not the topic or
+// the connection: the record can be re-sent or its input dead-lettered while
+// the partition moves on. Anything else permanent (unknown topic, no
+// authorization) stops the worker.
+bool refused_per_record(rd_kafka_resp_err_t error) {
+  switch (error) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A copy of the record a delivery report is about, to send it again.
+OutputRecord record_of(const rd_kafka_message_t& message) {
+  OutputRecord record;
+  record.topic = rd_kafka_topic_name(message.rkt);
+  record.partition = message.partition;
+  if (message.key) record.key.assign(static_cast<const char*>(message.key), message.key_len);
+  if (message.payload) {
+    record.value.assign(static_cast<const char*>(message.payload), message.len);
+  } else {
+    record.tombstone = true;
+  }
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(&message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR && headers) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    size_t size = 0;
+    for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      record.headers.push_back({name, value ? std::string(static_cast<const char*>(value), size) : ""});
+    }
+  }
+  return record;
 }
 }  // namespace
 
@@ -200,6 +248,7 @@ void Worker::assign(rd_kafka_topic_partition_list_t* partitions) {
     progress->topic = tp.topic;
     progress->partition = tp.partition;
     progress->expected_next = (!err && tp.err == 0 && tp.offset >= 0) ? tp.offset : -1;
+    progress->committed = progress->expected_next;
     assigned.push_back({tp.topic, tp.partition});
     partitions_[{tp.topic, tp.partition}] = std::move(progress);
   }
@@ -233,7 +282,14 @@ void Worker::revoke(rd_kafka_topic_partition_list_t* partitions) {
       spdlog::warn("commit at revoke: {}", rd_kafka_err2str(err));
     }
   }
-  handler_.on_revoked(revoked);
+  if (lost) {
+    static Counter& lost_partitions = metrics().counter(
+        "cf_partitions_lost_total", "partitions lost without a revoke (session timeout, paused process)");
+    lost_partitions.inc(revoked.size());
+    handler_.on_lost(revoked);
+  } else {
+    handler_.on_revoked(revoked);
+  }
   for (auto& tp : revoked) {
     auto it = partitions_.find({tp.topic, tp.partition});
     it->second->retired = true;
@@ -256,7 +312,7 @@ bool Worker::drain(const std::vector<PartitionProgress*>& partitions, int timeou
   };
   while (busy()) {
     if (steady_ms() > deadline || failed_) return false;
-    producer_->poll(10);
+    poll_producer(10);
   }
   return true;
 }
@@ -282,6 +338,102 @@ Worker::PartitionProgress& Worker::progress_of(const rd_kafka_message_t* message
   cached_partition_ = message->partition;
   cached_progress_ = slot.get();
   return *slot;
+}
+
+void Worker::on_delivery_message(const rd_kafka_message_t& message) {
+  auto* pending = static_cast<PendingInput*>(message._private);
+  if (pending && message.err && refused_per_record(message.err)) {
+    // Served from poll_producer(), outside librdkafka's callback: re-sending
+    // or dead-lettering produces, and produce() may itself poll.
+    refusals_.push_back({pending, record_of(message), rd_kafka_err2str(message.err)});
+    return;
+  }
+  on_delivery(message.err, message._private);
+}
+
+void Worker::poll_producer(int timeout_ms) {
+  producer_->poll(timeout_ms);
+  if (!refusals_.empty()) serve_refusals();
+}
+
+void Worker::serve_refusals() {
+  static Counter& resent = metrics().counter(
+      "cf_refused_deliveries_total", "outputs the broker refused at delivery (re-sent, then dead-lettered)");
+  while (!refusals_.empty()) {
+    std::vector<Refusal> batch;
+    batch.swap(refusals_);
+    for (auto& refusal : batch) {
+      resent.inc();
+      PendingInput* pending = refusal.pending;
+      if (refusal.record.topic == settings_.dead_letter_topic) {
+        // Nowhere left to put the input: re-send, then stop loudly (the
+        // offset stays unstored, so the input is read again after a restart).
+        if (pending->dead_letter_refusals++ >= settings_.refused_delivery_retries) {
+          if (!failed_.exchange(true)) {
+            failure_ = "dead letter of " + pending->partition->topic + "/" +
+                       std::to_string(pending->partition->partition) + "@" + std::to_string(pending->offset) +
+                       " refused by " + settings_.dead_letter_topic + ": " + refusal.error;
+          }
+          continue;
+        }
+        try {
+          producer_->produce(refusal.record, pending);
+        } catch (const KafkaError& e) {
+          if (!failed_.exchange(true)) failure_ = "cannot re-send a dead letter: " + std::string(e.what());
+        }
+        continue;
+      }
+      if (!pending->dead_lettered && pending->refusals++ < settings_.refused_delivery_retries) {
+        spdlog::warn("{}/{}@{}: output to {} refused at delivery ({}); re-sending",
+                     pending->partition->topic, pending->partition->partition, pending->offset,
+                     refusal.record.topic, refusal.error);
+        try {
+          producer_->produce(refusal.record, pending);
+          continue;
+        } catch (const KafkaError& e) {
+          refusal.error = e.what();
+        }
+      }
+      give_up_refused(refusal);
+    }
+  }
+}
+
+// The output cannot be delivered: its input goes to the dead-letter topic (at
+// most one dead letter per input) and the output stops counting as pending.
+void Worker::give_up_refused(const Refusal& refusal) {
+  static Counter& dead_letters =
+      metrics().counter("cf_dead_letters_total", "records sent to the dead-letter topic");
+  PendingInput* pending = refusal.pending;
+  PartitionProgress& progress = *pending->partition;
+  if (!pending->dead_lettered) {
+    pending->dead_lettered = true;
+    pending->remaining += 1;  // the dead letter
+    // The input is no longer in memory: read it back from its partition.
+    bool found = read_record_at(settings_.kafka, progress.topic, progress.partition, pending->offset, 10000,
+                                [&](const InputRecord& input) {
+                                  dead_letter_refused(input, refusal.record, refusal.error, pending);
+                                });
+    if (!found) {
+      spdlog::error("{}/{}@{}: output to {} refused ({}) and the input is no longer readable; "
+                    "dead-lettering a reference", progress.topic, progress.partition, pending->offset,
+                    refusal.record.topic, refusal.error);
+      OutputRecord reference;
+      reference.topic = settings_.dead_letter_topic;
+      add_dead_letter_headers(reference, progress.topic, progress.partition, pending->offset, settings_.name,
+                              "produce_refused", "output to " + refusal.record.topic + " refused: " +
+                                                     refusal.error + " (input no longer readable)");
+      try {
+        producer_->produce(reference, pending);
+      } catch (const KafkaError& e) {
+        if (!failed_.exchange(true)) failure_ = "cannot dead-letter a refused output: " + std::string(e.what());
+        pending->remaining -= 1;
+      }
+    }
+    stats_.dead_lettered.fetch_add(1);
+    dead_letters.inc();
+  }
+  if (--pending->remaining == 0) advance(progress);
 }
 
 void Worker::on_delivery(rd_kafka_resp_err_t error, void* token) {
@@ -311,6 +463,7 @@ void Worker::advance(PartitionProgress& progress) {
   bool moved = false;
   while (!progress.pending.empty() && progress.pending.front().remaining == 0) {
     progress.store_next = progress.pending.front().offset + 1;
+    progress.unacknowledged_bytes -= progress.pending.front().bytes;
     progress.pending.pop_front();
     stats_.records_completed.fetch_add(1, std::memory_order_relaxed);
     moved = true;
@@ -345,9 +498,12 @@ void Worker::process(const rd_kafka_message_t* message) {
   static Histogram& handle_latency =
       metrics().histogram("cf_handle_seconds", "time spent in the record handler");
 
+  PartitionProgress& progress = progress_of(message);
+  // Not handled (and so never stored) when the worker stops while waiting:
+  // the record is read again by the next owner.
+  if (!wait_for_acknowledgements(progress)) return;
   stats_.records_in.fetch_add(1, std::memory_order_relaxed);
   records_in.inc();
-  PartitionProgress& progress = progress_of(message);
   if (progress.expected_next >= 0 && message->offset > progress.expected_next) {
     auto lost = static_cast<uint64_t>(message->offset - progress.expected_next);
     data_loss.inc(lost);
@@ -385,7 +541,7 @@ void Worker::process(const rd_kafka_message_t* message) {
                    progress.topic, progress.partition, message->offset, attempt + 1, delay,
                    e.what());
       auto until = steady_ms() + delay;
-      while (steady_ms() < until) producer_->poll(std::min<int64_t>(10, until - steady_ms()));
+      while (steady_ms() < until) poll_producer(static_cast<int>(std::min<int64_t>(10, until - steady_ms())));
     } catch (const std::exception& e) {
       outputs_.clear();
       outputs_.push_back(make_dead_letter(input, settings_.dead_letter_topic, settings_.name,
@@ -403,6 +559,8 @@ void Worker::process(const rd_kafka_message_t* message) {
 
   progress.pending.push_back({&progress, message->offset, static_cast<uint32_t>(outputs_.size())});
   PendingInput* pending = &progress.pending.back();
+  for (const auto& output : outputs_) pending->bytes += static_cast<int64_t>(output.key.size() + output.value.size());
+  progress.unacknowledged_bytes += pending->bytes;
   if (outputs_.empty()) {
     advance(progress);
     return;
@@ -424,6 +582,19 @@ void Worker::process(const rd_kafka_message_t* message) {
       break;
     }
   }
+}
+
+bool Worker::wait_for_acknowledgements(PartitionProgress& progress) {
+  if (progress.unacknowledged_bytes <= settings_.max_unacknowledged_bytes) return true;
+  static Counter& waits = metrics().counter(
+      "cf_backpressure_waits_total", "times a partition waited for its outputs to be acknowledged");
+  waits.inc();
+  while (progress.unacknowledged_bytes > settings_.max_unacknowledged_bytes) {
+    if (failed_ || (stop_ && stop_->load(std::memory_order_relaxed))) return false;
+    last_loop_ms_.store(steady_ms(), std::memory_order_relaxed);
+    poll_producer(10);
+  }
+  return true;
 }
 
 void Worker::dead_letter_refused(const InputRecord& input, const OutputRecord& refused,
@@ -477,6 +648,23 @@ int Worker::on_statistics(rd_kafka_t*, char* json, size_t json_len, void*) {
   return 0;
 }
 
+bool Worker::confirm_ownership() {
+  store_offsets();
+  PartitionListHandle list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size())));
+  for (auto& [key, p] : partitions_) {
+    int64_t offset = p->store_next >= 0 ? p->store_next : p->committed;
+    if (offset < 0) continue;
+    rd_kafka_topic_partition_list_add(list.get(), p->topic.c_str(), p->partition)->offset = offset;
+  }
+  if (list->cnt == 0) return false;  // nothing to prove it with yet
+  auto err = rd_kafka_commit(consumer_.get(), list.get(), 0);
+  if (err) {
+    spdlog::warn("ownership not confirmed ({}): skipping work that needs it", rd_kafka_err2str(err));
+    return false;
+  }
+  return true;
+}
+
 void Worker::send_heartbeat() {
   JsonBuilder w(4096);
   w.begin_object();
@@ -492,6 +680,7 @@ void Worker::send_heartbeat() {
 }
 
 void Worker::run(const std::atomic<bool>& stop) {
+  stop_ = &stop;
   std::vector<std::string> topics = input_topics_;
   PartitionListHandle subscription(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
   for (auto& t : topics) {
@@ -518,12 +707,17 @@ void Worker::run(const std::atomic<bool>& stop) {
         process(message.get());
       }
     }
-    producer_->poll(0);
+    poll_producer(0);
     if (++since_store >= 256 || !message) {
       since_store = 0;
       store_offsets();
       release_retired();
-      handler_.maintain(steady_ms());
+      // A lost assignment is reported at the next poll; until then the
+      // partitions may belong to another instance already, so no
+      // housekeeping (snapshots) on state that may be stale.
+      if (!rd_kafka_assignment_lost(consumer_.get())) {
+        handler_.maintain(steady_ms(), [this] { return confirm_ownership(); });
+      }
       if (settings_.heartbeat_interval_ms > 0 && steady_ms() >= next_heartbeat) {
         next_heartbeat = steady_ms() + settings_.heartbeat_interval_ms;
         send_heartbeat();

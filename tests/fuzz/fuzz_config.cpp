@@ -3,6 +3,7 @@
 // from them. Bad input is a ConfigError or invalid_argument, never a crash.
 #include <cstddef>
 #include <cstdint>
+#include <iostream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -12,6 +13,15 @@
 #include "cf/topic_catalog.h"
 #include "reconciler.h"
 #include "stockout_model.h"
+
+// A command line with --help prints the whole help text (tens of KB) to
+// stdout; writing it each time made this target 15x slower than the others.
+// With no stream buffer, std::cout discards it (badbit) and the parse path
+// still runs to the end.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  std::cout.rdbuf(nullptr);
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;

@@ -23,6 +23,7 @@
 #include "cf/producer.h"
 #include "harness.h"
 #include "event_store.h"
+#include "sink_store.h"
 #include "webhook_generator.h"
 
 namespace cf::test {
@@ -194,6 +195,44 @@ void expect_converges(Pipeline& p, const Truth& truth) {
   std::string log = p.sink->log();
   EXPECT_TRUE(ok) << why << "\nsink running: " << p.sink->running() << "\nsink log (tail):\n"
                   << log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
+}
+
+// Fencing: two sink instances of one group, as when one is paused past the
+// session timeout (or cut off from the broker) and its partitions move on.
+// The replaced one comes back holding a batch the new owner has already
+// written: its write is refused whole, so the positions never move back and
+// counters such as dead_letter_counts are not doubled.
+TEST(PostgresSink, AReplacedInstanceCannotWriteAStaleBatch) {
+  TempDir dir;
+  TempPostgres postgres(dir);
+  {
+    pqxx::connection c(postgres.url());
+    apply_migrations(c, source_dir() + "/migrations");
+  }
+  auto batch_of = [](int64_t first, int64_t next) {
+    SinkBatch b;
+    b.first_offsets[{"orders.events", 0}] = first;
+    b.next_offsets[{"orders.events", 0}] = next;
+    b.dead_letters[{"dlq.postgres-sink", "projection_error"}] = 1;
+    b.records = static_cast<size_t>(next - first);
+    return b;
+  };
+  SinkStore zombie(postgres.url(), "cf.postgres-sink");
+  SinkStore owner(postgres.url(), "cf.postgres-sink");
+  zombie.write(batch_of(0, 100));  // before the pause
+  owner.write(batch_of(100, 250));  // the new owner resumed from PostgreSQL's position
+  // The paused instance wakes up with the batch it read before losing the partition.
+  EXPECT_THROW(zombie.write(batch_of(100, 180)), BatchFenced);
+  auto stored = owner.stored_offsets();
+  EXPECT_EQ((stored[{"orders.events", 0}]), 250) << "the position moved back";
+  pqxx::connection c(postgres.url());
+  pqxx::work t(c);
+  EXPECT_EQ(t.exec1("SELECT records FROM dead_letter_counts WHERE reason = 'projection_error'")[0].as<int64_t>(), 2)
+      << "a stale batch's counters were applied";
+  // The owner goes on as usual; a batch starting exactly at the position is fine.
+  t.abort();
+  EXPECT_NO_THROW(owner.write(batch_of(250, 300)));
+  EXPECT_EQ((owner.stored_offsets()[{"orders.events", 0}]), 300);
 }
 
 TEST(PostgresSink, TablesEqualTheGroundTruth) {

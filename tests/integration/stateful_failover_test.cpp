@@ -94,17 +94,26 @@ struct KillOneOfTwo {
   std::unique_ptr<Process> a, b, a2;
   int port_b = 0, port_a2 = 0;
 };
-void kill_one_of_two(const std::string& binary, const DevBroker& broker, const TempDir& dir,
-                     const std::vector<OutputRecord>& input, int rate, double input_partitions, double kill_after,
-                     std::chrono::seconds takeover, KillOneOfTwo& run) {
+// Starts copies a and b of `binary` and waits until they share every input
+// partition; returns a's metrics port, -1 when they never did.
+int start_pair(const std::string& binary, const DevBroker& broker, const TempDir& dir, double input_partitions,
+               KillOneOfTwo& run) {
   int port_a = free_port();
   run.port_b = free_port();
   run.a = start_worker(binary, broker, dir, "a", port_a);
   run.b = start_worker(binary, broker, dir, "b", run.port_b);
-  ASSERT_TRUE(wait_until([&] { return scrape_metric(port_a, "cf_assigned_partitions") +
-                                          scrape_metric(run.port_b, "cf_assigned_partitions") == input_partitions; },
-                         30000))
-      << run.a->log() << run.b->log();
+  bool shared = wait_until([&] { return scrape_metric(port_a, "cf_assigned_partitions") +
+                                           scrape_metric(run.port_b, "cf_assigned_partitions") == input_partitions; },
+                            30000);
+  EXPECT_TRUE(shared) << run.a->log() << run.b->log();
+  return shared ? port_a : -1;
+}
+
+void kill_one_of_two(const std::string& binary, const DevBroker& broker, const TempDir& dir,
+                     const std::vector<OutputRecord>& input, int rate, double input_partitions, double kill_after,
+                     std::chrono::seconds takeover, KillOneOfTwo& run) {
+  const int port_a = start_pair(binary, broker, dir, input_partitions, run);
+  ASSERT_GT(port_a, 0);
   Feeder feeder(broker.bootstrap());
   std::atomic<size_t> sent{0};
   std::thread feed([&] { feed_in_background(feeder, input, rate, sent); });
@@ -118,14 +127,41 @@ void kill_one_of_two(const std::string& binary, const DevBroker& broker, const T
   ASSERT_TRUE(reached) << run.a->log();
 }
 
-TEST(InventoryVelocityFailover, KillNineMidStreamEqualsCleanRunAndGroundTruth) {
-  TempDir dir;
-  DevBroker broker(dir);
-  // Input: 24 creators x 8 SKUs, a count of 100000 each, then sales; ticks
-  // every 500 records to every partition. Event time advances 200 ms per record.
+// Two copies; SIGSTOP copy a past the session timeout once it acknowledged
+// `pause_after` outputs (its producer may hold changelog writes not yet
+// sent), wait until b holds every partition and has moved on, then SIGCONT a:
+// a rejoins as a zombie that has lost its partitions, and the range assignor
+// hands half of them back to it, restored from its own older snapshot.
+void pause_one_of_two(const std::string& binary, const DevBroker& broker, const TempDir& dir,
+                      const std::vector<OutputRecord>& input, int rate, double input_partitions, double pause_after,
+                      KillOneOfTwo& run) {
+  const int port_a = start_pair(binary, broker, dir, input_partitions, run);
+  ASSERT_GT(port_a, 0);
+  Feeder feeder(broker.bootstrap());
+  std::atomic<size_t> sent{0};
+  std::thread feed([&] { feed_in_background(feeder, input, rate, sent); });
+  bool reached = wait_until([&] { return scrape_metric(port_a, "cf_outputs_acknowledged_total") > pause_after; }, 60000);
+  run.a->signal(SIGSTOP);
+  // a's metrics endpoint is frozen with it: only b is asked.
+  bool taken = wait_until([&] { return scrape_metric(run.port_b, "cf_assigned_partitions") == input_partitions; },
+                          60000);
+  double b_acked = scrape_metric(run.port_b, "cf_outputs_acknowledged_total");
+  bool moved_on = wait_until(
+      [&] { return scrape_metric(run.port_b, "cf_outputs_acknowledged_total") > b_acked + 2000; }, 60000);
+  run.a->signal(SIGCONT);
+  bool back = wait_until([&] { return scrape_metric(port_a, "cf_assigned_partitions") > 0; }, 60000);
+  EXPECT_LT(sent.load(), input.size()) << "the pause should end mid-stream";
+  feed.join();
+  run.port_a2 = port_a;
+  ASSERT_TRUE(reached && taken && moved_on && back)
+      << reached << taken << moved_on << back << run.a->log() << run.b->log();
+}
+
+// 24 creators x 8 SKUs, a count of 100000 each, then sales; ticks every 500
+// records to every partition. Event time advances 200 ms per record.
+std::vector<OutputRecord> velocity_input(std::map<std::string, int64_t>& sold) {
   std::mt19937_64 rng(7);
   std::vector<OutputRecord> input;
-  std::map<std::string, int64_t> sold;  // creator|sku -> ground truth
   int64_t t = kT0;
   for (int c = 0; c < 24; ++c) {
     for (int s = 0; s < 8; ++s) {
@@ -145,14 +181,13 @@ TEST(InventoryVelocityFailover, KillNineMidStreamEqualsCleanRunAndGroundTruth) {
     }
   }
   for (int p = 0; p < 12; ++p) input.push_back({"inventory.events", "", tick_json(t + 5000), {}, p});
+  return input;
+}
 
-  KillOneOfTwo run;
-  kill_one_of_two("inventory-velocity", broker, dir, input, 6000, 24, 6000, std::chrono::seconds(8), run);
-  ASSERT_FALSE(HasFatalFailure());
-  auto& b = run.b;
-  auto& a2 = run.a2;
-  const int port_b = run.port_b, port_a2 = run.port_a2;
-
+// The final velocity snapshots equal a clean run of the transform and the
+// ground truth; returns how many SKUs were compared.
+size_t expect_velocity_equals_clean_run(const DevBroker& broker, const std::vector<OutputRecord>& input,
+                                        std::map<std::string, int64_t>& sold) {
   // The clean run: the same transform over the same input, no crash.
   VelocityEngine engine{VelocitySettings{}, VelocityTopics{}};
   InventoryPartitionState clean("x", 0);
@@ -184,6 +219,21 @@ TEST(InventoryVelocityFailover, KillNineMidStreamEqualsCleanRunAndGroundTruth) {
     ++compared;
   }
   EXPECT_EQ(compared, sold.size());
+  return compared;
+}
+
+TEST(InventoryVelocityFailover, KillNineMidStreamEqualsCleanRunAndGroundTruth) {
+  TempDir dir;
+  DevBroker broker(dir);
+  std::map<std::string, int64_t> sold;  // creator|sku -> ground truth
+  const std::vector<OutputRecord> input = velocity_input(sold);
+  KillOneOfTwo run;
+  kill_one_of_two("inventory-velocity", broker, dir, input, 6000, 24, 6000, std::chrono::seconds(8), run);
+  ASSERT_FALSE(HasFatalFailure());
+  auto& b = run.b;
+  auto& a2 = run.a2;
+  const int port_b = run.port_b, port_a2 = run.port_a2;
+  size_t compared = expect_velocity_equals_clean_run(broker, input, sold);
   EXPECT_NE(a2->log().find("from snapshots"), std::string::npos) << a2->log();
   std::cout << "velocity failover: " << input.size() << " inputs, " << compared
             << " SKUs equal to the clean run and the ground truth; replays recognised: "
@@ -191,6 +241,32 @@ TEST(InventoryVelocityFailover, KillNineMidStreamEqualsCleanRunAndGroundTruth) {
                    scrape_metric(port_a2, "cf_inventory_replayed_inputs_total")
             << std::endl;
   for (auto* p : {b.get(), a2.get()}) {
+    p->signal(SIGTERM);
+    EXPECT_EQ(p->wait(30000), 0) << p->log();
+  }
+}
+
+// Regression (zombie): a copy paused past the session timeout used to treat
+// the lost assignment as a revoke and snapshot stale memory stamped with the
+// changelog's current end (which already held the new owner's writes), and
+// its queued changelog writes landed after the new owner's. When the
+// partitions came back, the restore skipped the new owner's sales.
+TEST(InventoryVelocityFailover, APausedCopyThatComesBackLosesNothing) {
+  TempDir dir;
+  DevBroker broker(dir);
+  std::map<std::string, int64_t> sold;
+  const std::vector<OutputRecord> input = velocity_input(sold);
+  KillOneOfTwo run;
+  pause_one_of_two("inventory-velocity", broker, dir, input, 1500, 24, 6000, run);
+  ASSERT_FALSE(HasFatalFailure());
+  size_t compared = expect_velocity_equals_clean_run(broker, input, sold);
+  EXPECT_NE(run.a->log().find("lost"), std::string::npos) << "the pause did not cost a its partitions";
+  std::cout << "velocity pause: " << input.size() << " inputs, " << compared
+            << " SKUs equal to the clean run and the ground truth; zombie changelog records fenced: "
+            << scrape_metric(run.port_b, "cf_changelog_fenced_records_total") +
+                   scrape_metric(run.port_a2, "cf_changelog_fenced_records_total")
+            << std::endl;
+  for (auto* p : {run.b.get(), run.a.get()}) {
     p->signal(SIGTERM);
     EXPECT_EQ(p->wait(30000), 0) << p->log();
   }

@@ -5,6 +5,9 @@
 // committed past both, so a restart re-reads nothing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <set>
 #include <thread>
 
 #include "cf/errors.h"
@@ -41,6 +44,35 @@ void feed(const KafkaSettings& kafka, std::initializer_list<const char*> values,
   Producer producer(kafka, "test-feed", &ignore);
   for (const char* value : values) producer.produce({"test.in", "k", value, headers, 0}, nullptr);
   ASSERT_EQ(producer.flush(10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+WorkerSettings test_settings(const KafkaSettings& kafka, const std::string& group) {
+  WorkerSettings settings;
+  settings.name = "test";
+  settings.group = group;
+  settings.kafka = kafka;
+  settings.metrics_port = -1;
+  settings.heartbeat_interval_ms = 0;  // only the test's records go to the broker
+  settings.dead_letter_topic = "dlq.test";
+  return settings;
+}
+
+// Runs `worker` until `inputs` inputs completed; returns whether it failed.
+bool run_until_completed(Worker& worker, uint64_t inputs) {
+  std::atomic<bool> stop{false};
+  std::exception_ptr failure;
+  std::thread runner([&] {
+    try {
+      worker.run(stop);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  });
+  EXPECT_TRUE(wait_until([&] { return worker.stats().records_completed >= inputs; }, 60000))
+      << "completed " << worker.stats().records_completed;
+  stop = true;
+  runner.join();
+  return failure != nullptr;
 }
 
 TEST(WorkerRuntime, DeadLettersPoisonRetriesTransientFailuresAndMovesOn) {
@@ -118,27 +150,9 @@ TEST(WorkerRuntime, AnOutputKafkaRefusesDeadLettersItsInputAndTheWorkerMovesOn) 
   KafkaSettings kafka;
   kafka.brokers = broker.bootstrap();
   feed(kafka, {"a", "huge", "b"});
-  WorkerSettings settings;
-  settings.name = "test";
-  settings.group = "oversize-group";
-  settings.kafka = kafka;
-  settings.metrics_port = -1;
-  settings.dead_letter_topic = "dlq.test";
   OversizeHandler handler;
-  Worker worker(settings, {"test.in"}, handler);
-  std::atomic<bool> stop{false};
-  std::exception_ptr failure;
-  std::thread runner([&] {
-    try {
-      worker.run(stop);
-    } catch (...) {
-      failure = std::current_exception();
-    }
-  });
-  EXPECT_TRUE(wait_until([&] { return worker.stats().records_completed >= 3; }, 30000));
-  stop = true;
-  runner.join();
-  EXPECT_FALSE(failure) << "the worker must not die on a refused output";
+  Worker worker(test_settings(kafka, "oversize-group"), {"test.in"}, handler);
+  EXPECT_FALSE(run_until_completed(worker, 3)) << "the worker must not die on a refused output";
   EXPECT_EQ(worker.stats().dead_lettered, 1u);
   std::vector<std::string> values;
   for (auto& r : read_all(kafka.brokers, "test.out")) values.push_back(r.value.substr(0, 20));
@@ -149,6 +163,177 @@ TEST(WorkerRuntime, AnOutputKafkaRefusesDeadLettersItsInputAndTheWorkerMovesOn) 
   EXPECT_EQ(dlq[0].headers["cf-dlq-error-class"], "produce_refused");
   EXPECT_EQ(dlq[0].headers["cf-dlq-source-offset"], "1");
   EXPECT_NE(dlq[0].headers["cf-dlq-error"].find("test.out"), std::string::npos);
+}
+
+// Regression: a refusal reported by the broker at delivery (not at produce
+// time) stopped the worker for good. Now the output is re-sent, and when the
+// broker keeps refusing, its input is dead-lettered with its original bytes
+// (read back from the input partition) and the partition moves on.
+class EchoHandler : public RecordHandler {
+ public:
+  explicit EchoHandler(int64_t output_bytes = 0) : output_bytes_(output_bytes) {}
+  void handle(const InputRecord& input, std::vector<OutputRecord>& outputs) override {
+    std::string value = "seen:" + std::string(input.value());
+    if (output_bytes_ > 0) value.resize(static_cast<size_t>(output_bytes_), '.');
+    outputs.push_back({"test.out", std::string(input.key()), std::move(value), {}});
+    if (stats) {
+      // Outputs handled minus outputs acknowledged: what is still in flight.
+      int64_t in_flight = static_cast<int64_t>(++handled) - static_cast<int64_t>(stats->outputs_acknowledged.load());
+      max_in_flight = std::max(max_in_flight.load(), in_flight);
+    }
+  }
+  const WorkerStats* stats = nullptr;
+  std::atomic<uint64_t> handled{0};
+  std::atomic<int64_t> max_in_flight{0};
+
+ private:
+  int64_t output_bytes_;
+};
+
+TEST(WorkerRuntime, AnOutputRefusedAtDeliveryIsResentOnce) {
+  TempDir dir;
+  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1", "--extra-topic", "dlq.test:1"});
+  KafkaSettings kafka;
+  kafka.brokers = broker.bootstrap();
+  feed(kafka, {"a", "b", "c"});
+  broker.command("error Produce 10 1");  // MESSAGE_TOO_LARGE for the next produce request
+  EchoHandler handler;
+  Worker worker(test_settings(kafka, "refused-once"), {"test.in"}, handler);
+  EXPECT_FALSE(run_until_completed(worker, 3)) << "the worker must not die on a refused delivery";
+  EXPECT_EQ(worker.stats().dead_lettered, 0u);
+  std::vector<std::string> values;
+  for (auto& r : read_all(kafka.brokers, "test.out")) values.push_back(r.value);
+  std::sort(values.begin(), values.end());
+  EXPECT_EQ(values, (std::vector<std::string>{"seen:a", "seen:b", "seen:c"}));
+  EXPECT_TRUE(read_all(kafka.brokers, "dlq.test").empty());
+}
+
+TEST(WorkerRuntime, AnOutputTheBrokerKeepsRefusingDeadLettersItsInput) {
+  TempDir dir;
+  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1", "--extra-topic", "dlq.test:1"});
+  KafkaSettings kafka;
+  kafka.brokers = broker.bootstrap();
+  feed(kafka, {"only"}, {{"origin", "test"}});
+  // The first send and both re-sends are refused; the dead letter goes through.
+  broker.command("error Produce 10 3");
+  EchoHandler handler;
+  Worker worker(test_settings(kafka, "refused-always"), {"test.in"}, handler);
+  EXPECT_FALSE(run_until_completed(worker, 1)) << "the worker must not die on a refused delivery";
+  EXPECT_EQ(worker.stats().dead_lettered, 1u);
+  EXPECT_TRUE(read_all(kafka.brokers, "test.out").empty());
+  auto dlq = read_all(kafka.brokers, "dlq.test");
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].value, "only");
+  EXPECT_EQ(dlq[0].headers["origin"], "test");
+  EXPECT_EQ(dlq[0].headers["cf-dlq-error-class"], "produce_refused");
+  EXPECT_EQ(dlq[0].headers["cf-dlq-source-offset"], "0");
+  EXPECT_NE(dlq[0].headers["cf-dlq-error"].find("test.out"), std::string::npos);
+}
+
+TEST(WorkerRuntime, ADeadLetterTheBrokerRefusesStopsTheWorkerLoudly) {
+  TempDir dir;
+  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1", "--extra-topic", "dlq.test:1"});
+  KafkaSettings kafka;
+  kafka.brokers = broker.bootstrap();
+  feed(kafka, {"only"});
+  broker.command("error Produce 10 50");  // everything refused, dead letters too
+  EchoHandler handler;
+  Worker worker(test_settings(kafka, "refused-dlq"), {"test.in"}, handler);
+  std::atomic<bool> stop{false};
+  std::string failure;
+  std::thread runner([&] {
+    try {
+      worker.run(stop);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  });
+  bool ended = wait_until([&] { return !failure.empty(); }, 60000);
+  stop = true;
+  runner.join();
+  EXPECT_TRUE(ended) << "the worker kept running without anywhere to put the input";
+  EXPECT_NE(failure.find("dlq.test"), std::string::npos) << failure;
+  EXPECT_EQ(worker.stats().records_completed, 0u) << "the input must stay unstored, to be read again";
+}
+
+// Backpressure: a partition's unacknowledged outputs stay under
+// max_unacknowledged_bytes (which bounds every key's output journal). Before
+// it, a slow broker let a whole fetch (here ~20 inputs) pile up in flight.
+TEST(WorkerRuntime, UnacknowledgedOutputsPerPartitionAreBounded) {
+  TempDir dir;
+  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1", "--extra-topic", "dlq.test:1"});
+  KafkaSettings kafka;
+  kafka.brokers = broker.bootstrap();
+  std::vector<std::string> values;
+  for (int i = 0; i < 40; ++i) values.push_back("v" + std::to_string(i));
+  {
+    Ignore ignore;
+    Producer producer(kafka, "test-feed", &ignore);
+    for (auto& v : values) producer.produce({"test.in", "k", v, {}, 0}, nullptr);
+    ASSERT_EQ(producer.flush(10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  broker.command("rtt all 100");  // every acknowledgement takes a while
+  constexpr int64_t kOutputBytes = 20 * 1024;
+  EchoHandler handler(kOutputBytes);
+  WorkerSettings settings = test_settings(kafka, "backpressure");
+  settings.max_unacknowledged_bytes = 2 * kOutputBytes;
+  Worker worker(settings, {"test.in"}, handler);
+  handler.stats = &worker.stats();
+  EXPECT_FALSE(run_until_completed(worker, values.size()));
+  // At most the bound plus the input being handled.
+  EXPECT_LE(handler.max_in_flight.load(), 3) << "outputs in flight per partition are not bounded";
+  EXPECT_EQ(read_all(kafka.brokers, "test.out").size(), values.size());
+}
+
+// A lost assignment is not a revoke: a worker that stalls past
+// max.poll.interval.ms (as a paused process does past the session timeout)
+// may already have been replaced, so its handler is told on_lost (drop state,
+// write nothing), never on_revoked (which snapshots and flushes).
+class StallingHandler : public RecordHandler {
+ public:
+  void handle(const InputRecord& input, std::vector<OutputRecord>& outputs) override {
+    if (input.value() == "stall" && !stalled.exchange(true)) {
+      // The fault itself: the worker thread stops polling for longer than
+      // max.poll.interval.ms, like a SIGSTOPped process.
+      std::this_thread::sleep_for(std::chrono::milliseconds(9000));
+    }
+    outputs.push_back({"test.out", "k", std::string(input.value()), {}});
+  }
+  void on_revoked(const std::vector<TopicPartition>&) override {
+    if (!stopping) ++revoked;
+  }
+  void on_lost(const std::vector<TopicPartition>&) override { ++lost; }
+  std::atomic<bool> stalled{false}, stopping{false};
+  std::atomic<int> revoked{0}, lost{0};
+};
+
+TEST(WorkerRuntime, AStallPastThePollIntervalIsALossNotARevoke) {
+  TempDir dir;
+  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1", "--extra-topic", "dlq.test:1"});
+  KafkaSettings kafka;
+  kafka.brokers = broker.bootstrap();
+  kafka.properties.push_back("max.poll.interval.ms=7000");
+  feed(kafka, {"a", "stall", "b"});
+  StallingHandler handler;
+  Worker worker(test_settings(kafka, "stall-group"), {"test.in"}, handler);
+  std::atomic<bool> stop{false};
+  std::thread runner([&] {
+    try {
+      worker.run(stop);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "worker failed: " << e.what();
+    }
+  });
+  EXPECT_TRUE(wait_until([&] { return handler.lost > 0; }, 60000)) << "the stall was never reported as a loss";
+  EXPECT_EQ(handler.revoked, 0) << "a lost assignment was handled as a revoke (snapshot of stale state)";
+  // It rejoins and finishes: nothing is skipped (inputs re-read, repeats allowed).
+  EXPECT_TRUE(wait_until([&] { return worker.stats().records_completed >= 3; }, 60000));
+  handler.stopping = true;
+  stop = true;
+  runner.join();
+  std::set<std::string> values;
+  for (auto& r : read_all(kafka.brokers, "test.out")) values.insert(r.value);
+  EXPECT_EQ(values, (std::set<std::string>{"a", "stall", "b"}));
 }
 
 }  // namespace

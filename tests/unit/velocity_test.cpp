@@ -208,6 +208,32 @@ TEST(Late, BeyondAllowedLatenessChangesLedgerNotWindows) {
   EXPECT_EQ(compute_velocity(r.sku("A"), r.state.stream_time_ms(), {}).sales_1h, 1);
 }
 
+// Regression: one record dated far ahead (a forged or unvalidated event
+// written to the topic) moved stream time years on, so every later sale was
+// "late" and the windows emptied. Stream time now stops at the record's Kafka
+// timestamp plus the validator's skew, and the clamp is counted.
+TEST(Late, AFarFutureRecordCannotDragStreamTimeAhead) {
+  Rig r;
+  const int64_t skew = VelocitySettings{}.max_future_skew_ms;
+  auto feed_at = [&](const std::string& json, int64_t kafka_ts) {
+    r.engine.on_event(r.state, json, r.offset++, r.out, kafka_ts);
+  };
+  feed_at(test::stock_set("c1", kT0, "A", 100, "s1"), kT0);
+  const int64_t year_5138 = 99999999999999;
+  feed_at(test::sale("c1", year_5138, {{"A", 1}}, "forged"), kT0 + 1000);
+  EXPECT_EQ(r.engine.counters().clamped, 1u);
+  EXPECT_EQ(r.state.stream_time_ms(), kT0 + 1000 + skew);
+  // Within the bound the forged record still counts (as a valid one dated
+  // 10 minutes ahead would): a sale 11 minutes on is not late.
+  feed_at(test::sale("c1", kT0 + 11 * kMinute, {{"A", 3}}, "o1"), kT0 + 11 * kMinute);
+  EXPECT_EQ(r.engine.counters().late_events, 0u) << "an ordinary sale after the forged one is not late";
+  EXPECT_EQ(compute_velocity(r.sku("A"), r.state.stream_time_ms(), {}).sales_1h, 3);
+  // A tick dated far ahead is bounded the same way.
+  feed_at(tick_json(year_5138), kT0 + 12 * kMinute);
+  EXPECT_EQ(r.engine.counters().clamped, 2u);
+  EXPECT_EQ(r.state.stream_time_ms(), kT0 + 12 * kMinute + skew);
+}
+
 TEST(Ledger, CountAndSalesGiveTheSameStockInAnyOrder) {
   // A count at T covers everything before T: sales before it are in it,
   // sales after it are not, whichever arrives first.
@@ -344,9 +370,11 @@ TEST(State, SnapshotRoundTripRestoresEveryKey) {
   auto dir = std::filesystem::temp_directory_path() / ("cf-velocity-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::string path = (dir / "0.snap").string();
+  r.state.set_epoch(1200);  // the marker offset this owner claimed the partition at
   write_snapshot_file(path, 1234, r.state);
   InventoryPartitionState restored("t", 0);
   EXPECT_EQ(load_snapshot_file(path, restored), 1234);
+  EXPECT_EQ(restored.epoch(), 1200) << "the snapshot must keep the epoch it was taken under";
   EXPECT_EQ(restored.size(), r.state.size());
   EXPECT_EQ(restored.stream_time_ms(), r.state.stream_time_ms());
   for (auto& [key, l] : r.state.ledgers()) {

@@ -21,6 +21,7 @@
 #include "cf/schemas.h"
 #include "cf/worker.h"
 #include "cf/event_envelope.h"
+#include "cf/json_builder.h"
 #include "cf/keyed_state.h"
 #include "cf/signature.h"
 #include "validator_handler.h"
@@ -215,21 +216,22 @@ std::vector<cf::OutputRecord> generate_inventory(size_t count, uint64_t seed) {
   for (int c = 0; c < 50 && records.size() < count; ++c) {
     for (int k = 0; k < 200 && records.size() < count; ++k) {
       std::string creator = "creator-" + std::to_string(c);
-      records.push_back({"inventory.events", creator,
-                         envelope("inventory.stock_set", creator,
-                                  "{\"channel\":\"tiktok\",\"product_sku\":\"CF-" + std::to_string(k) +
-                                      "\",\"channel_sku_id\":\"x\",\"available\":100000}")});
+      cf::JsonBuilder data(128);
+      data.begin_object().key("channel").string("tiktok").key("product_sku").string("CF-" + std::to_string(k));
+      data.key("channel_sku_id").string("x").key("available").number(100000).end_object();
+      records.push_back({"inventory.events", creator, envelope("inventory.stock_set", creator, data.take())});
     }
   }
   while (records.size() < count) {
     ++t;
     std::string creator = "creator-" + std::to_string(rng() % 50);
-    std::string items = "[{\"product_sku\":\"" + sku() + "\",\"quantity\":" + std::to_string(1 + rng() % 3) + "}";
-    if (rng() % 3 == 0) items += ",{\"product_sku\":\"" + sku() + "\",\"quantity\":1}";
-    records.push_back({"inventory.events", creator,
-                       envelope("inventory.sale_recorded", creator,
-                                "{\"channel\":\"tiktok\",\"order_id\":\"o" + std::to_string(records.size()) +
-                                    "\",\"items\":" + items + "]}")});
+    cf::JsonBuilder data(192);
+    data.begin_object().key("channel").string("tiktok").key("order_id").string("o" + std::to_string(records.size()));
+    data.key("items").begin_array();
+    data.begin_object().key("product_sku").string(sku()).key("quantity").number(static_cast<int64_t>(1 + rng() % 3)).end_object();
+    if (rng() % 3 == 0) data.begin_object().key("product_sku").string(sku()).key("quantity").number(1).end_object();
+    data.end_array().end_object();
+    records.push_back({"inventory.events", creator, envelope("inventory.sale_recorded", creator, data.take())});
   }
   return records;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates README.md's configuration reference from every binary's --help
-# (the section between "### webhook-ingest" and "## Running against a real
-# Kafka cluster"). Usage: tools/lib/config_reference.sh build/bin
+# Regenerates docs/configuration.md's per-binary blocks from every binary's
+# --help (everything from "### webhook-ingest" to the end of the file).
+# Usage: tools/lib/config_reference.sh build/bin
 set -euo pipefail
 BIN="$1"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -14,12 +14,11 @@ for b in "${binaries[@]}"; do
   "$BIN/$b" --help >>"$out" 2>&1 || true
   printf '```\n\n' >>"$out"
 done
-python3 - "$ROOT/README.md" "$out" <<'PY'
+python3 - "$ROOT/docs/configuration.md" "$out" <<'PY'
 import sys
-readme, generated = sys.argv[1], open(sys.argv[2]).read()
-text = open(readme).read()
+doc, generated = sys.argv[1], open(sys.argv[2]).read()
+text = open(doc).read()
 start = text.index("### webhook-ingest\n")
-end = text.index("## Running against a real Kafka cluster")
-open(readme, "w").write(text[:start] + generated + text[end:])
+open(doc, "w").write(text[:start] + generated.rstrip() + "\n")
 PY
 rm -f "$out"

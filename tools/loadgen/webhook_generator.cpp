@@ -137,14 +137,13 @@ void WebhookGenerator::apply_effects(const GeneratedWebhook& w) {
 }
 
 std::string WebhookGenerator::stock_json() const {
-  std::string json = "{";
-  bool first = true;
+  JsonBuilder w(32 * stock_.size() + 2);
+  w.begin_object();
   for (const auto& [key, units] : stock_) {
-    json += (first ? "\"" : ",\"") + creator_of_shop(key.first) + "|CF-" + std::to_string(key.second) +
-            "\":" + std::to_string(units);
-    first = false;
+    w.escaped_key(creator_of_shop(key.first) + "|CF-" + std::to_string(key.second)).number(units);
   }
-  return json + "}";
+  w.end_object();
+  return w.take();
 }
 
 int64_t WebhookGenerator::inventory_item_id(int shop, int sku) {
@@ -200,32 +199,33 @@ GeneratedWebhook WebhookGenerator::make_order(int64_t ts) {
     open_orders_.push_back(id);
     if (open_orders_.size() > 2000) open_orders_.pop_front();
   }
+  const char* status = cancel ? "CANCELLED" : kStatuses[order->status_index];
+  bool paid = !cancel && order->status_index >= 1;
+  std::string notification_id = "7" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
+  JsonBuilder body(512);
+  body.begin_object().key("type").number(1).key("tts_notification_id").string(notification_id);
+  body.key("shop_id").string(shop_id(order->shop)).key("timestamp").number(ts);
+  body.key("data").begin_object().key("order_id").string(order->order_id).key("order_status").string(status);
+  body.key("is_on_hold_order").boolean(false).key("update_time").number(ts);
   // Every notification of one order carries the same line items.
-  std::string items;
+  body.key("line_items").begin_array();
   int64_t total = 0;
   for (size_t l = 0; l < order->items.size(); ++l) {
     auto [sku, qty] = order->items[l];
     if (l == 0) w.sku_id = "17" + std::to_string(300000 + sku);
     int64_t price = 499 + static_cast<int64_t>((sku * 7919) % 5000);
     total += price * qty;
-    items += (l ? "," : "") + std::string("{\"sku_id\":\"17") + std::to_string(300000 + sku) +
-             "\",\"seller_sku\":\"CF-" + std::to_string(sku) + "\",\"quantity\":" +
-             std::to_string(qty) + ",\"sale_price\":\"" + price_text(price) +
-             "\",\"currency\":\"USD\"}";
+    body.begin_object().key("sku_id").string("17" + std::to_string(300000 + sku));
+    body.key("seller_sku").string("CF-" + std::to_string(sku)).key("quantity").number(qty);
+    body.key("sale_price").string(price_text(price)).key("currency").string("USD").end_object();
   }
-  const char* status = cancel ? "CANCELLED" : kStatuses[order->status_index];
-  std::string payment;
-  bool paid = !cancel && order->status_index >= 1;
+  body.end_array();
   if (paid) {
-    payment = ",\"payment\":{\"total_amount\":\"" + price_text(total) +
-              "\",\"currency\":\"USD\",\"paid_time\":" + std::to_string(ts) + "}";
+    body.key("payment").begin_object().key("total_amount").string(price_text(total));
+    body.key("currency").string("USD").key("paid_time").number(ts).end_object();
   }
-  std::string notification_id = "7" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
-  w.body = "{\"type\":1,\"tts_notification_id\":\"" + notification_id + "\",\"shop_id\":\"" +
-           shop_id(order->shop) + "\",\"timestamp\":" + std::to_string(ts) +
-           ",\"data\":{\"order_id\":\"" + order->order_id + "\",\"order_status\":\"" + status +
-           "\",\"is_on_hold_order\":false,\"update_time\":" + std::to_string(ts) +
-           ",\"line_items\":[" + items + "]" + payment + "}}";
+  body.end_object().end_object();
+  w.body = body.take();
   w.partition_key = shop_id(order->shop);
   w.idempotency_key = "tiktok:" + notification_id;
   w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
@@ -247,11 +247,13 @@ GeneratedWebhook WebhookGenerator::make_stock(int64_t ts) {
   int64_t units = count_with_restock(w, shop, sku, ts);
   std::string notification_id = "9" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
   w.sku_id = "17" + std::to_string(300000 + sku);
-  w.body = "{\"type\":1001,\"tts_notification_id\":\"" + notification_id + "\",\"shop_id\":\"" +
-           shop_id(shop) + "\",\"timestamp\":" + std::to_string(ts) + ",\"data\":{\"sku_id\":\"" +
-           w.sku_id + "\",\"seller_sku\":\"CF-" + std::to_string(sku) +
-           "\",\"warehouse_id\":\"wh-1\",\"available_stock\":" + std::to_string(units) +
-           ",\"update_time\":" + std::to_string(ts) + "}}";
+  JsonBuilder body(256);
+  body.begin_object().key("type").number(1001).key("tts_notification_id").string(notification_id);
+  body.key("shop_id").string(shop_id(shop)).key("timestamp").number(ts);
+  body.key("data").begin_object().key("sku_id").string(w.sku_id).key("seller_sku").string("CF-" + std::to_string(sku));
+  body.key("warehouse_id").string("wh-1").key("available_stock").number(units).key("update_time").number(ts);
+  body.end_object().end_object();
+  w.body = body.take();
   w.partition_key = shop_id(shop);
   w.idempotency_key = "tiktok:" + notification_id;
   w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
@@ -272,10 +274,11 @@ GeneratedWebhook WebhookGenerator::make_shipping(int64_t ts) {
   std::string tracking = "SF" + std::to_string(100000000 + (sequence_ * 7) % 5000);
   std::string event_id = "evt-" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
   const char* status = kTracking[sequence_ % 5];
-  w.body = "{\"event_id\":\"" + event_id + "\",\"tracking_number\":\"" + tracking +
-           "\",\"carrier\":\"USPS\",\"status\":\"" + status + "\",\"order_id\":\"" + order_id +
-           "\",\"shop_id\":\"" + shop_id(shop) + "\",\"occurred_at\":\"" +
-           format_rfc3339_ms(ts * 1000) + "\"}";
+  JsonBuilder body(256);
+  body.begin_object().key("event_id").string(event_id).key("tracking_number").string(tracking);
+  body.key("carrier").string("USPS").key("status").string(status).key("order_id").string(order_id);
+  body.key("shop_id").string(shop_id(shop)).key("occurred_at").string(format_rfc3339_ms(ts * 1000)).end_object();
+  w.body = body.take();
   w.partition_key = settings_.shipping_provider + ":" + tracking;
   w.idempotency_key = "shipping:" + settings_.shipping_provider + ":" + event_id;
   w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
@@ -297,8 +300,11 @@ GeneratedWebhook WebhookGenerator::make_shopify(int64_t ts) {
     w.shopify_topic = "inventory_levels/update";
     w.shop_domain = shop_domain(shop);
     w.sku_id = "CF-" + std::to_string(sku);
-    w.body = "{\"inventory_item_id\":" + std::to_string(inventory_item_id(shop, sku)) + ",\"location_id\":24826418,\"available\":" +
-             std::to_string(count_with_restock(w, shop, sku, ts)) + ",\"updated_at\":\"" + when + "\"}";
+    JsonBuilder body(128);
+    body.begin_object().key("inventory_item_id").number(inventory_item_id(shop, sku));
+    body.key("location_id").number(24826418).key("available").number(count_with_restock(w, shop, sku, ts));
+    body.key("updated_at").string(when).end_object();
+    w.body = body.take();
     w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
   } else {
     OpenOrder* order = nullptr;
@@ -325,25 +331,35 @@ GeneratedWebhook WebhookGenerator::make_shopify(int64_t ts) {
         if (shopify_orders_.size() > 2000) shopify_orders_.pop_front();
       }
     }
-    std::string items;
     int64_t total = 0;
     for (size_t l = 0; l < order->items.size(); ++l) {
       auto [sku, qty] = order->items[l];
       if (l == 0) w.sku_id = "CF-" + std::to_string(sku);
-      int64_t price = 499 + static_cast<int64_t>((sku * 7919) % 5000);
-      total += price * qty;
-      items += (l ? "," : "") + std::string("{\"id\":") + std::to_string(466157049 + static_cast<int>(l)) +
-               ",\"variant_id\":" + std::to_string(40000000 + sku) + ",\"sku\":\"CF-" + std::to_string(sku) +
-               "\",\"quantity\":" + std::to_string(qty) + ",\"price\":\"" + price_text(price) + "\"}";
+      total += (499 + static_cast<int64_t>((sku * 7919) % 5000)) * qty;
     }
     const bool paid = order->status_index == 1;
     w.shopify_topic = cancel ? "orders/cancelled" : "orders/create";
     w.shop_domain = shop_domain(order->shop);
-    w.body = "{\"id\":" + order->order_id + ",\"name\":\"#" + order->order_id.substr(6) +
-             "\",\"currency\":\"USD\",\"total_price\":\"" + price_text(total) + "\",\"financial_status\":\"" +
-             (paid ? "paid" : "pending") + "\",\"created_at\":\"" + when + "\",\"updated_at\":\"" + when +
-             "\",\"processed_at\":\"" + when + "\",\"cancelled_at\":" + (cancel ? "\"" + when + "\"" : "null") +
-             ",\"cancel_reason\":" + (cancel ? "\"customer\"" : "null") + ",\"line_items\":[" + items + "]}";
+    JsonBuilder body(768);
+    // Shopify's order id is a JSON number (ids fit in 53 bits).
+    body.begin_object().key("id").number(std::stoll(order->order_id)).key("name").string("#" + order->order_id.substr(6));
+    body.key("currency").string("USD").key("total_price").string(price_text(total));
+    body.key("financial_status").string(paid ? "paid" : "pending").key("created_at").string(when);
+    body.key("updated_at").string(when).key("processed_at").string(when);
+    if (cancel) {
+      body.key("cancelled_at").string(when).key("cancel_reason").string("customer");
+    } else {
+      body.key("cancelled_at").null().key("cancel_reason").null();
+    }
+    body.key("line_items").begin_array();
+    for (size_t l = 0; l < order->items.size(); ++l) {
+      auto [sku, qty] = order->items[l];
+      body.begin_object().key("id").number(466157049 + static_cast<int64_t>(l)).key("variant_id").number(40000000 + sku);
+      body.key("sku").string("CF-" + std::to_string(sku)).key("quantity").number(qty);
+      body.key("price").string(price_text(499 + static_cast<int64_t>((sku * 7919) % 5000))).end_object();
+    }
+    body.end_array().end_object();
+    w.body = body.take();
     w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
     if (paid && !cancel) w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":1"));
     if (paid) {

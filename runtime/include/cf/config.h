@@ -46,6 +46,14 @@ struct WorkerSettings {
   /// Set by binaries whose state spans partition p of several inputs: the
   /// group then uses the range assignor, which keeps those together.
   bool co_partitioned_inputs = false;
+  /// Backpressure: a partition whose inputs' unacknowledged outputs exceed
+  /// this many bytes is not handled further until deliveries catch up. It
+  /// also bounds every key's output journal (which holds only the outputs of
+  /// unacknowledged inputs) below Kafka's message size limit.
+  int64_t max_unacknowledged_bytes = 256 * 1024;
+  /// A record refused at delivery (e.g. too large for the broker) is re-sent
+  /// this many times before its input is dead-lettered.
+  int refused_delivery_retries = 2;
 };
 
 /// Wraps Boost.Program_options with the project's conventions.

@@ -18,6 +18,17 @@
 // a key's whole value. A copy may hold writes not yet acknowledged; processors
 // record the input offset that last changed a key inside the value, so an
 // input re-read after a crash is recognised as already applied.
+//
+// Fencing (zombies): an owner that lost its partitions (a paused process, a
+// session timeout) may still deliver changelog writes its producer had
+// queued, after the new owner's. Every owner therefore claims a partition by
+// writing an epoch marker to it once its restore is done; the marker's offset
+// is its epoch, and every changelog record it writes carries that epoch
+// (header cf-epoch). A restore skips any record whose epoch is older than the
+// latest marker before it: such a record was written by an owner that had
+// already been replaced. Snapshots record the epoch they were taken under and
+// are written only after the group coordinator confirmed membership (a
+// synchronous offset commit), so a replaced owner never writes one.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -33,16 +44,27 @@
 
 namespace cf {
 
+/// Header naming the epoch (marker offset) a changelog record was written under.
+inline constexpr const char* kEpochHeader = "cf-epoch";
+/// Header of an epoch marker record (never applied to a store).
+inline constexpr const char* kEpochMarkerHeader = "cf-epoch-marker";
+
 /// What the restore machinery needs of a store.
 class RestorableStore {
  public:
   virtual ~RestorableStore() = default;
+  /// The epoch this instance owns the partition under (-1: not claimed).
+  int64_t epoch() const { return epoch_; }
+  void set_epoch(int64_t epoch) { epoch_ = epoch; }
   /// One changelog or snapshot record; value nullptr is a tombstone.
   virtual void apply_encoded(std::string_view key, const std::string_view* value) = 0;
   virtual void for_each_encoded(
       const std::function<void(const std::string& key, const std::string& value)>& visit) const = 0;
   virtual size_t size() const = 0;
   virtual void clear() = 0;
+
+ private:
+  int64_t epoch_ = -1;
 };
 
 /// Typed keyed store on a changelog partition. Codec provides
@@ -132,6 +154,7 @@ struct RestoreReport {
 
 /// Snapshot file of one changelog partition: write to a temporary file, then
 /// rename, so a crash leaves the old snapshot or the new one, never half.
+/// The file also keeps store.epoch().
 void write_snapshot_file(const std::string& path, int64_t covered_offset,
                          const RestorableStore& store);
 /// Loads a snapshot into `store` (cleared first); returns its covered offset,
@@ -139,12 +162,18 @@ void write_snapshot_file(const std::string& path, int64_t covered_offset,
 int64_t load_snapshot_file(const std::string& path, RestorableStore& store);
 /// The decoding half of load_snapshot_file (`data` is a whole file): the
 /// covered offset, or -1 with `why` set and `store` cleared. Never trusts a
-/// length or count in the data beyond the bytes that are there.
+/// length or count in the data beyond the bytes that are there. Sets the
+/// store's epoch to the snapshot's (-1 for files written before epochs).
 int64_t decode_snapshot(std::string_view data, RestorableStore& store, std::string& why);
 /// The checksum a snapshot file ends with, over everything before it.
 uint64_t snapshot_checksum(std::string_view data);
 
-/// Restores `stores` (changelog partition -> store) of `options.changelog_topic`.
+/// Writes an epoch marker to each changelog partition and waits for it:
+/// partition -> marker offset (this instance's epoch there). Throws KafkaError.
+std::map<int32_t, int64_t> claim_partitions(const StateOptions& options, const std::vector<int32_t>& partitions);
+
+/// Restores `stores` (changelog partition -> store) of `options.changelog_topic`,
+/// then claims their partitions (each store's epoch is set).
 /// Throws StateLossError on a truncated changelog (see the header comment).
 RestoreReport restore_stores(const StateOptions& options,
                              const std::map<int32_t, RestorableStore*>& stores);
@@ -180,6 +209,11 @@ class PartitionedState {
       stores_.erase(it);
     }
   }
+  /// Forgets the partitions without a snapshot (the assignment was lost:
+  /// the new owner may have written past what this memory holds).
+  void drop(const std::vector<int32_t>& partitions) {
+    for (int32_t p : partitions) stores_.erase(p);
+  }
   Store* find(int32_t partition) {
     auto it = stores_.find(partition);
     return it == stores_.end() ? nullptr : it->second.get();
@@ -192,12 +226,15 @@ class PartitionedState {
     return *it->second;
   }
   std::map<int32_t, std::unique_ptr<Store>>& partitions() { return stores_; }
-  /// Snapshots every store when the interval has passed; call from the worker thread.
-  void maybe_snapshot(int64_t now_ms) {
-    if (options_.snapshot_interval_ms <= 0 || options_.snapshot_dir.empty()) return;
+  /// Snapshots every store when the interval has passed, if
+  /// `confirm_ownership` (a round trip to the group coordinator) says this
+  /// instance still owns its partitions; call from the worker thread.
+  void maybe_snapshot(int64_t now_ms, const std::function<bool()>& confirm_ownership) {
+    if (options_.snapshot_interval_ms <= 0 || options_.snapshot_dir.empty() || stores_.empty()) return;
     if (next_snapshot_ms_ == 0) next_snapshot_ms_ = now_ms + options_.snapshot_interval_ms;
     if (now_ms < next_snapshot_ms_) return;
     next_snapshot_ms_ = now_ms + options_.snapshot_interval_ms;
+    if (!confirm_ownership()) return;
     for (auto& [p, store] : stores_) snapshot(p, *store);
   }
   void snapshot_all() {

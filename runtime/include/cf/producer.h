@@ -15,6 +15,11 @@ class DeliveryListener {
  public:
   virtual ~DeliveryListener() = default;
   virtual void on_delivery(rd_kafka_resp_err_t error, void* token) = 0;
+  /// The whole report (topic, partition, key, value, headers of the record):
+  /// for listeners that re-send a refused record. Defaults to on_delivery.
+  virtual void on_delivery_message(const rd_kafka_message_t& message) {
+    on_delivery(message.err, message._private);
+  }
 };
 
 /// Idempotent producer (acks=all, lz4, batching). It hands `this` to librdkafka

@@ -119,5 +119,14 @@ using ChangelogApply = std::function<void(int32_t, std::string_view, const std::
 int64_t replay_changelog(const KafkaSettings& settings, const std::string& topic,
                          const std::map<int32_t, int64_t>& from, bool allow_truncated,
                          const ChangelogApply& apply);
+/// The same, fenced: `epochs` holds each partition's latest known epoch
+/// marker (in: from the snapshot, out: the latest one read); records written
+/// under an older epoch than the latest marker before them are skipped
+/// (cf_changelog_fenced_records_total). `ends` receives the offset each
+/// partition was read to.
+int64_t replay_changelog(const KafkaSettings& settings, const std::string& topic,
+                         const std::map<int32_t, int64_t>& from, bool allow_truncated,
+                         const ChangelogApply& apply, std::map<int32_t, int64_t>& epochs,
+                         std::map<int32_t, int64_t>& ends);
 
 }  // namespace cf

@@ -24,7 +24,14 @@ class StatefulHandler : public RecordHandler {
       : state_(std::move(state)), apply_(std::move(apply)), export_metrics_(std::move(export_metrics)) {}
 
   void handle(const InputRecord& input, std::vector<OutputRecord>& outputs) override {
-    apply_(state_.at(input.partition()), input, completed_[input.partition()], outputs);
+    Store& store = state_.at(input.partition());
+    apply_(store, input, completed_[input.partition()], outputs);
+    // Every changelog write carries the epoch this instance claimed the
+    // partition under (see keyed_state.h: fencing).
+    const std::string epoch = std::to_string(store.epoch());
+    for (auto& output : outputs) {
+      if (output.topic == state_.options().changelog_topic) output.headers.push_back({kEpochHeader, epoch});
+    }
   }
   void on_assigned(const std::vector<TopicPartition>& partitions) override {
     state_.restore(partition_numbers(partitions));
@@ -32,13 +39,16 @@ class StatefulHandler : public RecordHandler {
   void on_revoked(const std::vector<TopicPartition>& partitions) override {
     state_.release(partition_numbers(partitions));
   }
+  void on_lost(const std::vector<TopicPartition>& partitions) override {
+    state_.drop(partition_numbers(partitions));
+  }
   void on_inputs_completed(std::string_view, int32_t partition, int64_t next_offset) override {
     // With several inputs per partition number the smallest matters; the
     // processors using journals read a single input topic.
     completed_[partition] = next_offset;
   }
-  void maintain(int64_t steady_now_ms) override {
-    state_.maybe_snapshot(steady_now_ms);
+  void maintain(int64_t steady_now_ms, const std::function<bool()>& confirm_ownership) override {
+    state_.maybe_snapshot(steady_now_ms, confirm_ownership);
     if (export_metrics_) export_metrics_();
   }
   PartitionedState<Store>& state() { return state_; }

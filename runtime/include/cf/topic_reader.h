@@ -27,4 +27,11 @@ int64_t read_topic(const KafkaSettings& settings, const std::string& topic,
                    const std::function<bool(const InputRecord&)>& on_record,
                    const std::atomic<bool>* stop = nullptr);
 
+/// Reads the single record at topic/partition/offset and passes it to
+/// `on_record`. Returns false when it is no longer (or not yet) in the log or
+/// cannot be read within `timeout_ms`.
+bool read_record_at(const KafkaSettings& settings, const std::string& topic, int32_t partition,
+                    int64_t offset, int timeout_ms,
+                    const std::function<void(const InputRecord&)>& on_record);
+
 }  // namespace cf

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,6 +39,10 @@ class RecordHandler {
   virtual void on_assigned(const std::vector<TopicPartition>& partitions) { (void)partitions; }
   /// Partitions were revoked after their outputs were acknowledged: drop their state.
   virtual void on_revoked(const std::vector<TopicPartition>& partitions) { (void)partitions; }
+  /// Partitions were lost (session timeout, a paused process): another
+  /// instance may own them already. Forget their state without writing
+  /// anything (no snapshot, no flush): what is in memory may be stale.
+  virtual void on_lost(const std::vector<TopicPartition>& partitions) { (void)partitions; }
   /// Every output of the inputs of `partition` below `next_offset` is
   /// acknowledged: those inputs can never need their outputs re-sent.
   virtual void on_inputs_completed(std::string_view topic, int32_t partition,
@@ -48,7 +53,13 @@ class RecordHandler {
   }
   /// Called between records about every 256 records or when idle, on the
   /// worker thread: periodic housekeeping such as local state snapshots.
-  virtual void maintain(int64_t steady_now_ms) { (void)steady_now_ms; }
+  /// `confirm_ownership` commits the completed offsets synchronously: true
+  /// means the group coordinator still counts this instance as the owner of
+  /// its partitions (call it before writing anything derived from them).
+  virtual void maintain(int64_t steady_now_ms, const std::function<bool()>& confirm_ownership) {
+    (void)steady_now_ms;
+    (void)confirm_ownership;
+  }
 };
 
 /// Counters a caller (tests, benchmarks, the demo) may read from any thread.
@@ -102,6 +113,10 @@ class Worker : private DeliveryListener {
     PartitionProgress* partition;
     int64_t offset;
     uint32_t remaining;
+    int64_t bytes = 0;           // size of its outputs, for backpressure
+    int refusals = 0;            // deliveries of its outputs the broker refused
+    bool dead_lettered = false;  // given up after refusals: dead letter sent
+    int dead_letter_refusals = 0;  // deliveries of that dead letter refused
   };
   struct PartitionProgress {
     std::string topic;
@@ -109,10 +124,26 @@ class Worker : private DeliveryListener {
     std::deque<PendingInput> pending;  // in offset order; push_back keeps references valid
     int64_t expected_next = -1;        // next offset we expect to read; -1 unknown
     int64_t store_next = -1;           // offset to store; -1 nothing new
+    int64_t committed = -1;            // committed offset at assignment; -1 none
     bool retired = false;              // revoked; kept alive until its deliveries return
+    int64_t unacknowledged_bytes = 0;  // outputs of `pending` inputs
+  };
+  /// An output the broker refused at delivery, waiting to be re-sent or given up.
+  struct Refusal {
+    PendingInput* pending;
+    OutputRecord record;
+    std::string error;
   };
 
   void on_delivery(rd_kafka_resp_err_t error, void* token) override;
+  void on_delivery_message(const rd_kafka_message_t& message) override;
+  /// Serves delivery reports, then re-sends or gives up refused outputs.
+  void poll_producer(int timeout_ms);
+  void serve_refusals();
+  void give_up_refused(const Refusal& refusal);
+  /// Backpressure: waits until `progress` is under max_unacknowledged_bytes;
+  /// false when the worker is stopping or failed first.
+  bool wait_for_acknowledgements(PartitionProgress& progress);
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t error,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque);
   void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t error,
@@ -128,6 +159,9 @@ class Worker : private DeliveryListener {
   void store_offsets();
   bool drain(const std::vector<PartitionProgress*>& partitions, int timeout_ms);
   void send_heartbeat();
+  /// Synchronous commit of every partition's completed offset: succeeds only
+  /// while the coordinator counts this instance as a member.
+  bool confirm_ownership();
   void release_retired();
 
   WorkerSettings settings_;
@@ -144,6 +178,8 @@ class Worker : private DeliveryListener {
   int32_t cached_partition_ = -1;
   PartitionProgress* cached_progress_ = nullptr;
   std::vector<OutputRecord> outputs_;
+  std::vector<Refusal> refusals_;
+  const std::atomic<bool>* stop_ = nullptr;  // run()'s flag, for waits inside process()
   /// Partitions whose state is restored and whose records are being processed.
   Gauge& assigned_partitions_ = metrics().gauge(
       "cf_assigned_partitions", "input partitions assigned, state restored");
