@@ -22,6 +22,7 @@
 #include "cf/directory.h"
 #include "cf/producer.h"
 #include "harness.h"
+#include "pipeline_truth.h"
 #include "event_store.h"
 #include "sink_store.h"
 #include "webhook_generator.h"
@@ -31,69 +32,8 @@ namespace {
 
 constexpr int kWebhooks = 12000;
 
-struct Truth {
-  std::map<std::string, int64_t> orders;   ///< creator -> distinct orders seen
-  std::map<std::string, int64_t> revenue;  ///< creator -> sum of completed payments (minor units)
-  std::map<std::string, int64_t> stock;    ///< creator|sku -> units
-};
-
-GeneratorSettings generator_settings(int64_t start_time_s) {
-  GeneratorSettings g;
-  g.seed = 9;
-  g.skus = 60;
-  g.event_seconds_per_webhook = 0.00025;
-  g.start_time_s = start_time_s;
-  return g;
-}
-
-std::vector<std::string> loadgen_args(const GeneratorSettings& g) {
-  return {"--seed", std::to_string(g.seed), "--skus", std::to_string(g.skus), "--event-seconds-per-webhook",
-          "0.00025", "--start-time", std::to_string(g.start_time_s), "--count", std::to_string(kWebhooks)};
-}
-
-int64_t minor(const std::string& amount) {
-  auto dot = amount.find('.');
-  return std::stoll(amount.substr(0, dot)) * 100 + (dot == std::string::npos ? 0 : std::stoll(amount.substr(dot + 1)));
-}
-
-// Replays the generator the load generator runs (same settings, same seed)
-// and derives what the tables must hold.
-Truth ground_truth(const GeneratorSettings& settings) {
-  WebhookGenerator generator(settings);
-  ShopDirectory shops = ShopDirectory::from_json(generator.shop_directory_json());
-  Truth truth;
-  std::set<std::string> orders, paid;
-  for (int i = 0; i < kWebhooks; ++i) {
-    GeneratedWebhook w = generator.next();
-    if (w.expect != Expectation::kValid) continue;
-    rapidjson::Document d;
-    d.Parse(w.body.c_str());
-    std::string creator, order, amount;
-    bool is_paid = false;
-    if (w.kind == "order") {
-      creator = *shops.creator_of(d["shop_id"].GetString());
-      order = std::string("tiktok:") + d["data"]["order_id"].GetString();
-      if (d["data"].HasMember("payment")) {
-        is_paid = true;
-        amount = d["data"]["payment"]["total_amount"].GetString();
-      }
-    } else if (w.kind == "shopify" && w.shopify_topic != "inventory_levels/update") {
-      creator = *shops.creator_of(w.shop_domain);
-      order = "shopify:" + std::to_string(d["id"].GetInt64());
-      is_paid = w.shopify_topic == "orders/create" && std::string(d["financial_status"].GetString()) == "paid";
-      amount = d["total_price"].GetString();
-    } else {
-      continue;
-    }
-    if (orders.insert(order).second) ++truth.orders[creator];
-    if (is_paid && paid.insert(order).second) truth.revenue[creator] += minor(amount);
-  }
-  rapidjson::Document stock;
-  std::string json = generator.stock_json();
-  stock.Parse(json.c_str());
-  for (auto& m : stock.GetObject()) truth.stock[m.name.GetString()] = m.value.GetInt64();
-  return truth;
-}
+GeneratorSettings generator_settings(int64_t start_time_s) { return pipeline_generator_settings(start_time_s); }
+Truth ground_truth(const GeneratorSettings& settings) { return cf::test::ground_truth(settings, kWebhooks); }
 
 struct Pipeline {
   TempDir dir;
@@ -137,7 +77,7 @@ struct Pipeline {
   }
   std::unique_ptr<Process> feed(const GeneratorSettings& g) {
     auto args = std::vector<std::string>{bin("cf-loadgen"), "--to-kafka", "--brokers", broker.bootstrap(), "--rate", "3000"};
-    auto more = loadgen_args(g);
+    auto more = loadgen_args(g, kWebhooks);
     args.insert(args.end(), more.begin(), more.end());
     return std::make_unique<Process>(args, dir.file("feed.log"));
   }
@@ -149,41 +89,9 @@ struct Pipeline {
 
 // Reads the tables and compares them with the truth; `why` says what differs.
 bool tables_match(const std::string& url, const Truth& truth, std::string& why) {
-  try {
-    pqxx::connection c(url);
-    pqxx::work t(c);
-    std::map<std::string, int64_t> orders, revenue, stock;
-    for (auto r : t.exec("SELECT creator_id, count(*) FROM orders GROUP BY 1")) orders[r[0].c_str()] = r[1].as<int64_t>();
-    for (auto r : t.exec("SELECT creator_id, sum(revenue_minor) FROM creator_daily_metrics GROUP BY 1 HAVING sum(revenue_minor) > 0")) {
-      revenue[r[0].c_str()] = r[1].as<int64_t>();
-    }
-    for (auto r : t.exec("SELECT creator_id || '|' || product_sku, available FROM inventory_levels WHERE counted")) {
-      stock[r[0].c_str()] = r[1].as<int64_t>();
-    }
-    auto dup = t.exec1("SELECT count(*) - count(DISTINCT id) FROM events")[0].as<int64_t>();
-    if (dup != 0) return why = std::to_string(dup) + " duplicate event ids in the event store", false;
-    if (orders != truth.orders) {
-      int64_t a = 0, b = 0;
-      for (auto& [k, v] : orders) a += v;
-      for (auto& [k, v] : truth.orders) b += v;
-      return why = "orders per creator differ: " + std::to_string(a) + " in PostgreSQL, " + std::to_string(b) + " expected", false;
-    }
-    if (revenue != truth.revenue) return why = "revenue per creator differs", false;
-    size_t compared = 0;
-    for (auto& [key, units] : stock) {
-      auto it = truth.stock.find(key);
-      if (it == truth.stock.end()) return why = "stock of unknown SKU " + key, false;
-      if (it->second != units) {
-        return why = "stock of " + key + ": " + std::to_string(units) + ", expected " + std::to_string(it->second), false;
-      }
-      ++compared;
-    }
-    if (compared < 100) return why = "only " + std::to_string(compared) + " counted SKUs so far", false;
-    return true;
-  } catch (const std::exception& e) {
-    why = e.what();
-    return false;
-  }
+  TableCheck check = check_tables(url, truth);
+  why = check.first_difference;
+  return check.matches();
 }
 
 void expect_converges(Pipeline& p, const Truth& truth) {
