@@ -174,6 +174,30 @@ void InventoryPartitionState::put_reservation(const std::string& creator, const 
   reservations_[key] = std::move(value);
 }
 
+int64_t InventoryPartitionState::applied_event_offset(std::string_view event_id) const {
+  auto it = events_.find(std::string(event_id));
+  return it == events_.end() ? -1 : it->second.second;
+}
+
+void InventoryPartitionState::remember_event(std::string_view event_id, int64_t expires_ms, int64_t offset,
+                                             std::vector<OutputRecord>& outputs) {
+  std::string id(event_id);
+  events_[id] = {expires_ms, offset};
+  event_expiry_.emplace(expires_ms, id);
+  outputs.push_back({changelog_topic_, "E|" + id, std::to_string(expires_ms) + "|" + std::to_string(offset), {},
+                     partition_});
+}
+
+void InventoryPartitionState::expire_events(int64_t stream_time_ms, std::vector<OutputRecord>& outputs) {
+  while (!event_expiry_.empty() && event_expiry_.begin()->first <= stream_time_ms) {
+    auto node = event_expiry_.extract(event_expiry_.begin());
+    auto it = events_.find(node.mapped());
+    if (it == events_.end() || it->second.first != node.key()) continue;  // re-remembered since
+    events_.erase(it);
+    outputs.push_back({changelog_topic_, "E|" + node.mapped(), {}, {}, partition_, true});
+  }
+}
+
 void InventoryPartitionState::record_tick(int64_t offset, std::vector<OutputRecord>& outputs) {
   last_tick_offset_ = offset;
   outputs.push_back({changelog_topic_, "S|",
@@ -238,6 +262,19 @@ void InventoryPartitionState::apply_encoded(std::string_view key, const std::str
       }
       return;
     }
+    case 'E': {
+      std::string id(rest);
+      auto sep = value ? value->find('|') : std::string_view::npos;
+      int64_t expires = 0, offset = -1;
+      if (value == nullptr || sep == std::string_view::npos || !parse_int(value->substr(0, sep), expires) ||
+          !parse_int(value->substr(sep + 1), offset)) {
+        events_.erase(id);
+      } else {
+        events_[id] = {expires, offset};
+        event_expiry_.emplace(expires, id);
+      }
+      return;
+    }
     case 'S': {
       if (value == nullptr) return;
       auto bar = value->find('|');
@@ -265,11 +302,12 @@ void InventoryPartitionState::for_each_encoded(
     }
   }
   for (const auto& [key, r] : reservations_) visit(key, encode_reservation(r));
+  for (const auto& [id, e] : events_) visit("E|" + id, std::to_string(e.first) + "|" + std::to_string(e.second));
   visit("S|", std::to_string(stream_time_ms_) + "|" + std::to_string(last_tick_offset_));
 }
 
 size_t InventoryPartitionState::size() const {
-  size_t n = ledgers_.size() + reservations_.size() + 1;
+  size_t n = ledgers_.size() + reservations_.size() + events_.size() + 1;
   for (const auto& [key, l] : ledgers_) n += l.minute_sales.size();
   return n;
 }
@@ -278,6 +316,8 @@ void InventoryPartitionState::clear() {
   ledgers_.clear();
   reservations_.clear();
   active_.clear();
+  events_.clear();
+  event_expiry_.clear();
   stream_time_ms_ = -1;
   last_tick_offset_ = -1;
 }

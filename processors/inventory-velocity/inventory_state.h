@@ -84,6 +84,14 @@ class InventoryPartitionState final : public RestorableStore {
   void advance_stream_time(int64_t event_ms) {
     if (event_ms > stream_time_ms_) stream_time_ms_ = event_ms;
   }
+  /// The input offset an event id was first applied at, or -1 when unknown.
+  int64_t applied_event_offset(std::string_view event_id) const;
+  /// Remembers an applied event id until stream time passes `expires_ms`.
+  void remember_event(std::string_view event_id, int64_t expires_ms, int64_t offset,
+                      std::vector<OutputRecord>& outputs);
+  /// Forgets event ids that expired at or before `stream_time_ms` (tombstones).
+  void expire_events(int64_t stream_time_ms, std::vector<OutputRecord>& outputs);
+  size_t remembered_events() const { return events_.size(); }
   int64_t last_tick_offset() const { return last_tick_offset_; }
   void record_tick(int64_t offset, std::vector<OutputRecord>& outputs);
   /// SKUs that may change on a tick: sales in their window or an unsent change.
@@ -103,6 +111,9 @@ class InventoryPartitionState final : public RestorableStore {
   std::unordered_map<std::string, SkuLedger> ledgers_;  ///< by ledger_key
   std::unordered_map<std::string, Reservation> reservations_;
   std::set<std::string> active_;  ///< ledger keys
+  /// Applied event ids ("E|<id>" in the changelog): id -> (expires, first offset).
+  std::unordered_map<std::string, std::pair<int64_t, int64_t>> events_;
+  std::multimap<int64_t, std::string> event_expiry_;  ///< expires -> id (may hold stale pairs)
   int64_t stream_time_ms_ = -1;
   int64_t last_tick_offset_ = -1;
 };

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   cf::VelocitySettings velocity;
   int64_t lateness_s = velocity.allowed_lateness_ms / 1000;
   int64_t skew_s = velocity.max_future_skew_ms / 1000;
+  int64_t dedup_hours = velocity.event_dedup_ms / 3600000;
   return cf::guarded_main("inventory-velocity", [&]() -> int {
     cf::OptionsParser options("inventory-velocity",
                               "Keeps each SKU's stock ledger and sales velocity.");
@@ -38,6 +39,9 @@ int main(int argc, char** argv) {
         "max-future-skew-s", po::value(&skew_s)->default_value(skew_s),
         "stream time never moves further than this past a record's Kafka timestamp (the validator's "
         "bound; only records that bypassed it are clamped)")(
+        "event-dedup-hours", po::value(&dedup_hours)->default_value(dedup_hours),
+        "applied event ids are remembered this long in stream time, so events an upstream processor re-sends "
+        "after a crash count once")(
         "coalesce-ms", po::value(&velocity.coalesce_ms)->default_value(velocity.coalesce_ms),
         "at most one snapshot per SKU per this much event time")(
         "spike-factor", po::value(&velocity.spike_factor)->default_value(velocity.spike_factor),
@@ -53,6 +57,8 @@ int main(int argc, char** argv) {
     if (skew_s < 0) throw cf::ConfigError("--max-future-skew-s: must not be negative");
     velocity.allowed_lateness_ms = lateness_s * 1000;
     velocity.max_future_skew_ms = skew_s * 1000;
+    if (dedup_hours < 1) throw cf::ConfigError("--event-dedup-hours: must be at least 1");
+    velocity.event_dedup_ms = dedup_hours * 3600000;
     cf::init_logging("inventory-velocity", settings.log_level);
 
     cf::VelocityEngine engine(velocity, outputs);

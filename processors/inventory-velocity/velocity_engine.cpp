@@ -160,6 +160,17 @@ void VelocityEngine::on_event(InventoryPartitionState& state, std::string_view j
     on_tick(state, bounded_stream_time(event->occurred_at_ms, record_timestamp_ms), offset, outputs);
     return;
   }
+  // Deltas (sales, cancellations, adjustments) must count once per event, not
+  // once per record: an upstream processor re-reading its input after a
+  // crash re-sends the same events (same ids) at new offsets here.
+  const int64_t first_offset = state.applied_event_offset(event->event_id);
+  if (first_offset >= 0 && first_offset != offset) {
+    ++counters_.duplicate_events;
+    return;
+  }
+  if (first_offset < 0 && !event->event_id.empty()) {
+    state.remember_event(event->event_id, event->occurred_at_ms + settings_.event_dedup_ms, offset, outputs);
+  }
   const int64_t t = event->occurred_at_ms;
   const std::string creator(event->creator_id);
   const rapidjson::Value& data = *event->data;
@@ -268,6 +279,7 @@ void VelocityEngine::on_tick(InventoryPartitionState& state, int64_t tick_ms, in
     return;
   }
   state.advance_stream_time(tick_ms);
+  state.expire_events(state.stream_time_ms(), outputs);
   const int64_t oldest_excluded = minute_of(state.stream_time_ms()) - kMinutesPerDay;
   auto& active = state.active();
   for (auto it = active.begin(); it != active.end();) {

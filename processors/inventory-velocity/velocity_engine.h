@@ -33,6 +33,10 @@ struct VelocitySettings {
   /// validator already refuses event times beyond it, so only a record that
   /// bypassed it (written to the topic directly) is clamped.
   int64_t max_future_skew_ms = 10 * 60 * 1000;
+  /// How long (in stream time past the event's time) an applied event id is
+  /// remembered: an upstream processor that re-sends its outputs after a
+  /// crash (same event ids, new offsets here) is recognised within it.
+  int64_t event_dedup_ms = 24LL * 3600 * 1000;
 };
 
 struct VelocityTopics {
@@ -64,6 +68,7 @@ struct VelocityCounters {
   uint64_t discrepancies = 0;
   uint64_t snapshots = 0;
   uint64_t clamped = 0;  ///< records whose event time was too far ahead to move stream time
+  uint64_t duplicate_events = 0;  ///< event ids applied before at another offset (upstream re-sends)
 };
 
 class VelocityEngine {

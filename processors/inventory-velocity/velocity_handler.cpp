@@ -29,6 +29,9 @@ void VelocityHandler::export_counters() {
       "cf_inventory_discrepancies_total", "channel counts off the ledger by more than the threshold");
   static Counter& snapshots = metrics().counter("cf_velocity_snapshots_total",
                                                 "inventory.velocity records sent");
+  static Counter& duplicates = metrics().counter(
+      "cf_inventory_duplicate_events_total",
+      "inventory events whose id was applied before at another offset (an upstream re-send), ignored");
   static Counter& clamped = metrics().counter(
       "cf_stream_time_clamped_total", "records whose event time was too far past their Kafka timestamp to "
       "move stream time (--max-future-skew-s)");
@@ -39,6 +42,7 @@ void VelocityHandler::export_counters() {
   discrepancies.inc(now.discrepancies - exported_.discrepancies);
   snapshots.inc(now.snapshots - exported_.snapshots);
   clamped.inc(now.clamped - exported_.clamped);
+  duplicates.inc(now.duplicate_events - exported_.duplicate_events);
   exported_ = now;
 }
 

@@ -66,12 +66,8 @@ class PostgresSink {
     route_kafka_logs(conf.get());
     rd_kafka_conf_set_rebalance_cb(conf.get(), &PostgresSink::on_rebalance);
     rd_kafka_conf_set_opaque(conf.get(), this);
-    char err[512];
-    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err);
-    if (!rk) throw ConfigError(std::string("cannot create consumer: ") + err);
-    conf.release();
-    consumer_.reset(rk);
-    rd_kafka_poll_set_consumer(rk);
+    consumer_ = create_handle(RD_KAFKA_CONSUMER, std::move(conf), "consumer");
+    rd_kafka_poll_set_consumer(consumer_.get());
     if (settings_.metrics_port >= 0) {
       metrics_server_ = std::make_unique<MetricsServer>(settings_.metrics_port, [this] { return healthy_.load(); });
     }

@@ -12,10 +12,14 @@ KafkaHandle make_client(const KafkaSettings& settings, ClientRole role, const Pr
   for (const auto& [key, value] : overrides) set_kafka_property(conf.get(), key, value);
   apply_kafka_settings(conf.get(), settings, role);
   route_kafka_logs(conf.get());
+  return create_handle(role == ClientRole::kConsumer ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER, std::move(conf),
+                       "Kafka client");
+}
+
+KafkaHandle create_handle(rd_kafka_type_t type, ConfHandle conf, const std::string& what) {
   char err[512];
-  rd_kafka_t* rk = rd_kafka_new(role == ClientRole::kConsumer ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER,
-                                conf.get(), err, sizeof err);
-  if (!rk) throw ConfigError(std::string("cannot create Kafka client: ") + err);
+  rd_kafka_t* rk = rd_kafka_new(type, conf.get(), err, sizeof err);
+  if (!rk) throw ConfigError("cannot create " + what + ": " + err);
   conf.release();  // rd_kafka_new took ownership
   return KafkaHandle(rk);
 }

@@ -1,5 +1,6 @@
 #include "cf/producer.h"
 
+#include "cf/clients.h"
 #include "cf/errors.h"
 #include "cf/logging.h"
 
@@ -23,11 +24,7 @@ Producer::Producer(const KafkaSettings& settings, const std::string& client_id,
   route_kafka_logs(conf.get());
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &Producer::on_delivery_report);
   rd_kafka_conf_set_opaque(conf.get(), this);
-  char err[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err);
-  if (!rk) throw ConfigError(std::string("cannot create producer: ") + err);
-  conf.release();  // owned by rk from here on
-  handle_.reset(rk);
+  handle_ = create_handle(RD_KAFKA_PRODUCER, std::move(conf), "producer");
 }
 
 Producer::~Producer() {

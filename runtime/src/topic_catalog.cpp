@@ -29,8 +29,8 @@ std::vector<TopicSpec> parse_topic_catalog(const std::string& json) {
   std::vector<TopicSpec> specs;
   for (const auto& t : doc["topics"].GetArray()) {
     TopicSpec spec;
-    if (!t.HasMember("name") || !t["name"].IsString()) {
-      throw ConfigError("topic catalog: entry " + std::to_string(specs.size()) + " has no name");
+    if (!t.IsObject() || !t.HasMember("name") || !t["name"].IsString()) {
+      throw ConfigError("topic catalog: entry " + std::to_string(specs.size()) + " is not an object with a name");
     }
     spec.name = t["name"].GetString();
     auto integer = [&](const char* member, int64_t fallback) -> int64_t {

@@ -182,12 +182,8 @@ Worker::Worker(WorkerSettings settings, std::vector<std::string> input_topics,
   rd_kafka_conf_set_rebalance_cb(conf.get(), &Worker::on_rebalance);
   rd_kafka_conf_set_stats_cb(conf.get(), &Worker::on_statistics);
   rd_kafka_conf_set_opaque(conf.get(), this);
-  char err[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err);
-  if (!rk) throw ConfigError(std::string("cannot create consumer: ") + err);
-  conf.release();
-  consumer_.reset(rk);
-  rd_kafka_poll_set_consumer(rk);
+  consumer_ = create_handle(RD_KAFKA_CONSUMER, std::move(conf), "consumer");
+  rd_kafka_poll_set_consumer(consumer_.get());
 
   if (settings_.metrics_port >= 0) {
     metrics_server_ = std::make_unique<MetricsServer>(settings_.metrics_port, [this] {
@@ -648,22 +644,14 @@ int Worker::on_statistics(rd_kafka_t*, char* json, size_t json_len, void*) {
   return 0;
 }
 
-bool Worker::confirm_ownership() {
-  store_offsets();
-  PartitionListHandle list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size())));
-  for (auto& [key, p] : partitions_) {
-    int64_t offset = p->store_next >= 0 ? p->store_next : p->committed;
-    if (offset < 0) continue;
-    rd_kafka_topic_partition_list_add(list.get(), p->topic.c_str(), p->partition)->offset = offset;
-  }
-  if (list->cnt == 0) return false;  // nothing to prove it with yet
-  auto err = rd_kafka_commit(consumer_.get(), list.get(), 0);
-  if (err) {
-    spdlog::warn("ownership not confirmed ({}): skipping work that needs it", rd_kafka_err2str(err));
-    return false;
-  }
-  return true;
-}
+// Not a round trip: a synchronous commit would prove membership, but one that
+// meets a rebalance in progress (ILLEGAL_GENERATION) makes librdkafka drop
+// the assignment as lost, so every periodic snapshot could cost a rebalance
+// (the fault campaign showed exactly that churn). What is checked is what
+// librdkafka knows; a paused instance that has not noticed its loss yet can
+// still snapshot, and the epoch fence at restore is what keeps its stale
+// changelog writes out (see keyed_state.h).
+bool Worker::confirm_ownership() { return !rd_kafka_assignment_lost(consumer_.get()); }
 
 void Worker::send_heartbeat() {
   JsonBuilder w(4096);

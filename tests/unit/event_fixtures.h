@@ -47,7 +47,7 @@ inline std::string sale(std::string_view creator, int64_t at_ms,
   return event_json("inventory.sale_recorded", creator, at_ms,
                     "{\"channel\":\"tiktok\",\"order_id\":\"" + std::string(id) + "\",\"items\":" +
                         items_json(items) + "}",
-                    id);
+                    "sale:" + std::string(id));
 }
 
 inline std::string cancel(std::string_view creator, int64_t at_ms,
@@ -56,7 +56,7 @@ inline std::string cancel(std::string_view creator, int64_t at_ms,
   return event_json("inventory.sale_cancelled", creator, at_ms,
                     "{\"channel\":\"tiktok\",\"order_id\":\"" + std::string(id) + "\",\"restock\":" +
                         (restock ? "true" : "false") + ",\"items\":" + items_json(items) + "}",
-                    id);
+                    "cancel:" + std::string(id));
 }
 
 inline std::string stock_set(std::string_view creator, int64_t at_ms, std::string_view sku,

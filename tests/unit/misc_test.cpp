@@ -58,6 +58,8 @@ TEST(TopicCatalog, ProjectCatalogCoversTheTopology) {
 
 TEST(TopicCatalog, BadEntriesAreNamed) {
   EXPECT_THROW(parse_topic_catalog("{"), ConfigError);
+  // Fuzz finding: an entry that is not an object reached HasMember (UB).
+  EXPECT_THROW(parse_topic_catalog(R"({"topics":[1]})"), ConfigError);
   try {
     parse_topic_catalog(R"({"topics":[{"name":"t","partitions":0}]})");
     FAIL();

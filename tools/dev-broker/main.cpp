@@ -17,6 +17,7 @@
 #include "cf/config.h"
 #include "cf/errors.h"
 #include "cf/kafka_handles.h"
+#include "cf/clients.h"
 #include "cf/logging.h"
 #include "cf/topic_catalog.h"
 #include "cf/worker.h"
@@ -31,12 +32,8 @@ class MockCluster {
   explicit MockCluster(int brokers) {
     cf::ConfHandle conf(rd_kafka_conf_new());
     cf::route_kafka_logs(conf.get());
-    char err[512];
-    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err);
-    if (!rk) throw cf::ConfigError(std::string("cannot create mock host handle: ") + err);
-    conf.release();
-    host_.reset(rk);
-    cluster_ = rd_kafka_mock_cluster_new(rk, brokers);
+    host_ = cf::create_handle(RD_KAFKA_PRODUCER, std::move(conf), "mock host handle");
+    cluster_ = rd_kafka_mock_cluster_new(host_.get(), brokers);
     if (!cluster_) throw cf::ConfigError("cannot create the mock cluster");
     brokers_ = brokers;
   }

@@ -11,6 +11,11 @@ namespace cf {
 
 using Properties = std::vector<std::pair<std::string, std::string>>;
 
+/// The one place a librdkafka handle is created: takes `conf` (released to
+/// librdkafka only once rd_kafka_new succeeded, freed by its owner otherwise)
+/// and throws ConfigError naming `what` on failure.
+KafkaHandle create_handle(rd_kafka_type_t type, ConfHandle conf, const std::string& what);
+
 /// A consumer (or, with role kProducer, an admin/producer handle) with
 /// `overrides`, then the settings (profile, properties file, -X), and logs
 /// routed to spdlog. Throws ConfigError naming what is wrong.

@@ -27,8 +27,9 @@
 // (header cf-epoch). A restore skips any record whose epoch is older than the
 // latest marker before it: such a record was written by an owner that had
 // already been replaced. Snapshots record the epoch they were taken under and
-// are written only after the group coordinator confirmed membership (a
-// synchronous offset commit), so a replaced owner never writes one.
+// are not written once librdkafka reported the assignment lost; a paused
+// owner that snapshots before it notices is the one window left (see
+// docs/limits.md).
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -227,8 +228,8 @@ class PartitionedState {
   }
   std::map<int32_t, std::unique_ptr<Store>>& partitions() { return stores_; }
   /// Snapshots every store when the interval has passed, if
-  /// `confirm_ownership` (a round trip to the group coordinator) says this
-  /// instance still owns its partitions; call from the worker thread.
+  /// `confirm_ownership` says this instance still owns its partitions;
+  /// call from the worker thread.
   void maybe_snapshot(int64_t now_ms, const std::function<bool()>& confirm_ownership) {
     if (options_.snapshot_interval_ms <= 0 || options_.snapshot_dir.empty() || stores_.empty()) return;
     if (next_snapshot_ms_ == 0) next_snapshot_ms_ = now_ms + options_.snapshot_interval_ms;

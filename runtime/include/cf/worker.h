@@ -53,9 +53,9 @@ class RecordHandler {
   }
   /// Called between records about every 256 records or when idle, on the
   /// worker thread: periodic housekeeping such as local state snapshots.
-  /// `confirm_ownership` commits the completed offsets synchronously: true
-  /// means the group coordinator still counts this instance as the owner of
-  /// its partitions (call it before writing anything derived from them).
+  /// `confirm_ownership` is true while librdkafka has not reported the
+  /// assignment lost (call it right before writing anything derived from
+  /// the partitions' state).
   virtual void maintain(int64_t steady_now_ms, const std::function<bool()>& confirm_ownership) {
     (void)steady_now_ms;
     (void)confirm_ownership;
@@ -159,8 +159,7 @@ class Worker : private DeliveryListener {
   void store_offsets();
   bool drain(const std::vector<PartitionProgress*>& partitions, int timeout_ms);
   void send_heartbeat();
-  /// Synchronous commit of every partition's completed offset: succeeds only
-  /// while the coordinator counts this instance as a member.
+  /// False once librdkafka reported the assignment lost.
   bool confirm_ownership();
   void release_retired();
 
