@@ -31,14 +31,20 @@ TEST(ChaosPlan, FaultsAreOrderedBoundedAndCoverEveryKind) {
     for (size_t i = 0; i < faults.size(); ++i) {
       const Fault& f = faults[i];
       kinds.insert(f.kind);
-      if (i) EXPECT_LE(faults[i - 1].at_ms, f.at_ms);
+      if (i) {
+        EXPECT_LE(faults[i - 1].at_ms, f.at_ms);
+      }
       EXPECT_GE(f.at_ms, 1000);
       EXPECT_LT(f.at_ms, 20000);
-      if (f.kind == FaultKind::kPause) EXPECT_GT(f.duration_ms, 6000) << "a pause must outlast the session timeout";
+      if (f.kind == FaultKind::kPause) {
+        EXPECT_GT(f.duration_ms, 6000) << "a pause must outlast the session timeout";
+      }
       if (f.kind == FaultKind::kKill9 || f.kind == FaultKind::kPause) {
         EXPECT_TRUE(std::set<std::string>(kProcesses.begin(), kProcesses.end()).count(f.target)) << f.target;
       }
-      if (f.kind == FaultKind::kRequestErrors) EXPECT_FALSE(f.target.empty());
+      if (f.kind == FaultKind::kRequestErrors) {
+        EXPECT_FALSE(f.target.empty());
+      }
     }
   }
   EXPECT_EQ(kinds.size(), 5u) << "every kind of fault appears within 50 seeds";
