@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "cf/batch_worker.h"  // BatchFenced
 #include "sink_projection.h"
 
 namespace cf {
@@ -29,15 +30,6 @@ class RowRejected : public std::runtime_error {
 /// Some of the batch's events are stored already: retry at once (the retry
 /// looks them up and skips them).
 class BatchRaced : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-/// The stored position of one of the batch's partitions is already past the
-/// batch's first record: another sink instance (the partition's new owner,
-/// while this one was paused or cut off) wrote it. Nothing was written; the
-/// caller drops the batch and resumes from the stored positions.
-class BatchFenced : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };

@@ -79,6 +79,13 @@ void OptionsParser::add_worker_options(WorkerSettings& s) {
       "dead-lettered");
 }
 
+void OptionsParser::add_batch_options(BatchSettings& s) {
+  description_.add_options()("batch-max-records", po::value(&s.max_records)->default_value(s.max_records),
+                             "records per batch (one write, one transaction) at most")(
+      "batch-max-ms", po::value(&s.max_ms)->default_value(s.max_ms),
+      "how long a batch collects records before it is written");
+}
+
 bool OptionsParser::parse(int argc, const char* const* argv) {
   try {
     // store() keeps the first value it sees, so the sources go in order of precedence.

@@ -1,7 +1,5 @@
-#include "cf/json_parse.h"
 #include "cf/worker.h"
 
-#include <rapidjson/document.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,7 +13,6 @@
 
 #include "cf/clients.h"
 #include "cf/errors.h"
-#include "cf/json_builder.h"
 #include "cf/signature.h"
 #include "cf/logging.h"
 #include "cf/metrics.h"
@@ -164,26 +161,11 @@ Worker::Worker(WorkerSettings settings, std::vector<std::string> input_topics,
       static_cast<DeliveryListener*>(this),
       std::vector<std::pair<std::string, std::string>>{{"message.timeout.ms", "0"}});
 
-  ConfHandle conf(rd_kafka_conf_new());
-  set_kafka_property(conf.get(), "group.id", settings_.group);
-  set_kafka_property(conf.get(), "client.id", settings_.name + "-" + settings_.instance_id);
   // Stateful workers with several inputs need partition p of every input on
   // one instance (its state covers them all): the range assignor guarantees
   // that for topics of equal partition counts; cooperative-sticky does not.
-  set_kafka_property(conf.get(), "partition.assignment.strategy",
-                     settings_.co_partitioned_inputs ? "range" : "cooperative-sticky");
-  set_kafka_property(conf.get(), "enable.auto.offset.store", "false");
-  set_kafka_property(conf.get(), "enable.auto.commit", "true");
-  set_kafka_property(conf.get(), "auto.offset.reset", "earliest");
-  set_kafka_property(conf.get(), "statistics.interval.ms", "5000");
-  set_kafka_property(conf.get(), "log.connection.close", "false");
-  apply_kafka_settings(conf.get(), settings_.kafka);
-  route_kafka_logs(conf.get());
-  rd_kafka_conf_set_rebalance_cb(conf.get(), &Worker::on_rebalance);
-  rd_kafka_conf_set_stats_cb(conf.get(), &Worker::on_statistics);
-  rd_kafka_conf_set_opaque(conf.get(), this);
-  consumer_ = create_handle(RD_KAFKA_CONSUMER, std::move(conf), "consumer");
-  rd_kafka_poll_set_consumer(consumer_.get());
+  consumer_ = make_group_consumer(settings_, settings_.co_partitioned_inputs ? "range" : "cooperative-sticky",
+                                  /*auto_commit=*/true, &Worker::on_rebalance, this);
 
   if (settings_.metrics_port >= 0) {
     metrics_server_ = std::make_unique<MetricsServer>(settings_.metrics_port, [this] {
@@ -485,9 +467,6 @@ void Worker::store_offsets() {
 }
 
 void Worker::process(const rd_kafka_message_t* message) {
-  static Counter& data_loss = metrics().counter(
-      "cf_data_loss_records_total",
-      "records skipped because the log no longer held them (offset reset on a known position)");
   static Counter& records_in = metrics().counter("cf_records_in_total", "records consumed");
   static Counter& dead_letters =
       metrics().counter("cf_dead_letters_total", "records sent to the dead-letter topic");
@@ -500,15 +479,7 @@ void Worker::process(const rd_kafka_message_t* message) {
   if (!wait_for_acknowledgements(progress)) return;
   stats_.records_in.fetch_add(1, std::memory_order_relaxed);
   records_in.inc();
-  if (progress.expected_next >= 0 && message->offset > progress.expected_next) {
-    auto lost = static_cast<uint64_t>(message->offset - progress.expected_next);
-    data_loss.inc(lost);
-    stats_.data_loss_records.fetch_add(lost);
-    spdlog::error("DATA LOSS: {}/{} jumped from offset {} to {}: {} record(s) were removed "
-                  "before this group read them (retention, or the development broker's cap)",
-                  progress.topic, progress.partition, progress.expected_next, message->offset,
-                  lost);
-  }
+  check_position(progress.topic, progress.partition, progress.expected_next, message->offset, stats_);
   progress.expected_next = message->offset + 1;
 
   InputRecord input(message);
@@ -624,26 +595,6 @@ void Worker::dead_letter_refused(const InputRecord& input, const OutputRecord& r
   }
 }
 
-int Worker::on_statistics(rd_kafka_t*, char* json, size_t json_len, void*) {
-  rapidjson::Document doc;
-  const bool doc_ok = cf::parse_json(doc, std::string_view(json, json_len));
-  if (!doc_ok || !doc.HasMember("topics")) return 0;
-  for (auto& topic : doc["topics"].GetObject()) {
-    int64_t lag = 0;
-    if (!topic.value.HasMember("partitions")) continue;
-    for (auto& part : topic.value["partitions"].GetObject()) {
-      if (part.name.GetString()[0] == '-') continue;  // the internal UA partition
-      auto it = part.value.FindMember("consumer_lag");
-      if (it != part.value.MemberEnd() && it->value.IsInt64() && it->value.GetInt64() > 0) {
-        lag += it->value.GetInt64();
-      }
-    }
-    metrics().gauge("cf_consumer_lag", "records behind the end of the log, per input topic",
-                    label("topic", topic.name.GetString())).set(static_cast<double>(lag));
-  }
-  return 0;
-}
-
 // Not a round trip: a synchronous commit would prove membership, but one that
 // meets a rebalance in progress (ILLEGAL_GENERATION) makes librdkafka drop
 // the assignment as lost, so every periodic snapshot could cost a rebalance
@@ -654,17 +605,7 @@ int Worker::on_statistics(rd_kafka_t*, char* json, size_t json_len, void*) {
 bool Worker::confirm_ownership() { return !rd_kafka_assignment_lost(consumer_.get()); }
 
 void Worker::send_heartbeat() {
-  JsonBuilder w(4096);
-  w.begin_object();
-  w.key("worker").string(settings_.name);
-  w.key("instance").string(settings_.instance_id);
-  w.key("ts_ms").number(wall_clock_ms());
-  w.key("assigned_partitions").number(static_cast<int64_t>(partitions_.size()));
-  w.key("metrics").raw(metrics().render_json());  // the registry escapes its names and labels
-  w.end_object();
-  std::string value = w.take();
-  OutputRecord heartbeat{settings_.heartbeat_topic, settings_.name, std::move(value)};
-  producer_->produce(heartbeat, nullptr, 0);
+  producer_->produce(heartbeat_record(settings_, static_cast<int64_t>(partitions_.size())), nullptr, 0);
 }
 
 void Worker::run(const std::atomic<bool>& stop) {
@@ -724,40 +665,16 @@ void Worker::run(const std::atomic<bool>& stop) {
   for (auto& [key, p] : partitions_) all.push_back(p.get());
   bool drained = drain(all, settings_.shutdown_timeout_ms);
   store_offsets();
-  QueueHandle close_queue(rd_kafka_queue_new(consumer_.get()));
-  KafkaErrorHandle close_error(rd_kafka_consumer_close_queue(consumer_.get(), close_queue.get()));
-  bool closed = !close_error;
-  if (close_error) spdlog::warn("consumer close: {}", rd_kafka_error_string(close_error.get()));
-  while (closed && !rd_kafka_consumer_closed(consumer_.get())) {
-    if (steady_ms() > deadline) {
-      closed = false;
-      break;
-    }
-    // Events, not callbacks: serving this queue with callbacks trips a
-    // librdkafka assertion on ops that have none (seen with the broker dying
-    // during the close).
-    EventHandle event(rd_kafka_queue_poll(close_queue.get(), 100));
-    if (event && rd_kafka_event_type(event.get()) == RD_KAFKA_EVENT_REBALANCE) {
-      try {
-        rebalance(consumer_.get(), rd_kafka_event_error(event.get()),
-                  rd_kafka_event_topic_partition_list(event.get()));
-      } catch (const std::exception& e) {
-        spdlog::warn("rebalance during close: {}", e.what());
-      }
-    }
-  }
+  bool closed = close_group_consumer(consumer_, deadline,
+                                     [this](rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* partitions) {
+                                       rebalance(consumer_.get(), error, partitions);
+                                     });
   if (!closed) {
     spdlog::error("shutdown: could not leave the group within {} ms (brokers unreachable?); "
                   "offsets not committed are re-read by the next owner",
                   settings_.shutdown_timeout_ms);
-    // Destroying the handle would wait for the close already under way, which
-    // needs the brokers: abandon it instead. The binary exits right after run()
-    // (see abandoned()), so nothing outlives the process.
-    close_queue.release();
-    (void)consumer_.release();
     abandoned_ = true;
   }
-  close_queue.reset();
   producer_->flush(drained ? static_cast<int>(std::max<int64_t>(0, deadline - steady_ms())) : 0);
   spdlog::info("{} stopped: {} in, {} completed, {} dead-lettered, {} output(s) left unacknowledged",
                settings_.name, stats_.records_in.load(), stats_.records_completed.load(),

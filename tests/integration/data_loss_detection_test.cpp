@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <functional>
+#include <fstream>
 #include <random>
 
 #include "cf/clients.h"
@@ -23,12 +25,13 @@ struct CountingListener : DeliveryListener {
 };
 
 // Values are random bytes when `size` > 0, so lz4 cannot shrink them.
-void produce_to_partition_zero(const std::string& bootstrap, int count, size_t size) {
+void produce_to_partition_zero(const std::string& bootstrap, int count, size_t size,
+                               const std::string& topic = "webhooks.tiktok.raw") {
   KafkaSettings settings;
   settings.brokers = bootstrap;
   CountingListener listener;
   Producer producer(settings, "test-feed", &listener);
-  OutputRecord record{"webhooks.tiktok.raw", "k", size ? std::string(size, ' ') : "{}",
+  OutputRecord record{topic, "k", size ? std::string(size, ' ') : "{}",
                       {{"cf-source", "tiktok"}}, 0};
   std::mt19937_64 rng(42);
   for (int i = 0; i < count; ++i) {
@@ -40,6 +43,32 @@ void produce_to_partition_zero(const std::string& bootstrap, int count, size_t s
   }
   ASSERT_EQ(producer.flush(60000), RD_KAFKA_RESP_ERR_NO_ERROR);
   ASSERT_EQ(listener.failed.load(), 0);
+}
+
+// First offset partition 0 of `topic` still holds; -1 when it cannot be read.
+int64_t log_start(const std::string& bootstrap, const std::string& topic) {
+  KafkaSettings settings;
+  settings.brokers = bootstrap;
+  KafkaHandle rk = make_reader(settings, "test-watermarks");
+  int64_t low = -1, high = -1;
+  if (rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), 0, &low, &high, 10000)) return -1;
+  return low;
+}
+
+// Starts the process `args(port)` makes, resuming from offset 10 of
+// partition 0 of `topic` whose log now starts at `low`: it must report
+// exactly the records in between as lost, then stop cleanly.
+void expect_loss_reported(const std::function<std::vector<std::string>(int)>& args, const std::string& log,
+                          const std::string& topic, int64_t low) {
+  int port = free_port();
+  Process process(args(port), log);
+  ASSERT_TRUE(wait_until([&] { return scrape_metric(port, "cf_data_loss_records_total") > 0; }, 60000))
+      << process.log();
+  EXPECT_EQ(scrape_metric(port, "cf_data_loss_records_total"), static_cast<double>(low - 10));
+  EXPECT_NE(process.log().find("DATA LOSS: " + topic + "/0 jumped from offset 10 to " + std::to_string(low)),
+            std::string::npos);
+  process.signal(SIGTERM);
+  EXPECT_EQ(process.wait(60000), 0);
 }
 
 TEST(DataLossDetection, OffsetBeyondTheLogStartIsReportedAsLoss) {
@@ -62,25 +91,40 @@ TEST(DataLossDetection, OffsetBeyondTheLogStartIsReportedAsLoss) {
   // Push the committed position off the log: the broker keeps about 5 MiB
   // (compressed) per partition, so send 8 MiB that lz4 cannot shrink.
   produce_to_partition_zero(broker.bootstrap(), 1024, 8192);
-  int64_t low = 0, high = 0;
-  {
-    KafkaSettings settings;
-    settings.brokers = broker.bootstrap();
-    KafkaHandle rk = make_reader(settings, "test-watermarks");
-    ASSERT_EQ(rd_kafka_query_watermark_offsets(rk.get(), "webhooks.tiktok.raw", 0, &low, &high, 10000), 0);
-  }
+  const int64_t low = log_start(broker.bootstrap(), "webhooks.tiktok.raw");
   ASSERT_GT(low, 10) << "the development broker should have dropped the oldest records";
 
-  int second_port = free_port();
-  Process validator(validator_args(second_port), dir.file("validator-2.log"));
-  ASSERT_TRUE(wait_until([&] { return scrape_metric(second_port, "cf_data_loss_records_total") > 0; }, 60000))
-      << validator.log();
-  EXPECT_EQ(scrape_metric(second_port, "cf_data_loss_records_total"), static_cast<double>(low - 10));
-  EXPECT_NE(validator.log().find("DATA LOSS: webhooks.tiktok.raw/0 jumped from offset 10 to " +
-                                 std::to_string(low)),
-            std::string::npos);
-  validator.signal(SIGTERM);
-  EXPECT_EQ(validator.wait(60000), 0);
+  expect_loss_reported(validator_args, dir.file("validator-2.log"), "webhooks.tiktok.raw", low);
+}
+
+// The sink keeps its positions in PostgreSQL, not in Kafka: a stored position
+// that fell off the log is reported the same way when it resumes.
+TEST(DataLossDetection, ASinkPositionBeyondTheLogStartIsReportedAsLoss) {
+  TempDir dir;
+  DevBroker broker(dir);
+  TempPostgres postgres(dir);
+  {
+    std::ofstream(dir.file("pg.url")) << postgres.url();
+  }
+  auto sink_args = [&](int port) {
+    return std::vector<std::string>{bin("postgres-sink"), "--brokers", broker.bootstrap(), "--postgres-url-file",
+                                    dir.file("pg.url"), "--migrations-dir", source_dir() + "/migrations",
+                                    "--metrics-port", std::to_string(port)};
+  };
+  // Ten records the projection refuses: dead-lettered, and the stored position moves past them.
+  produce_to_partition_zero(broker.bootstrap(), 10, 0, "orders.events");
+  int port = free_port();
+  {
+    Process sink(sink_args(port), dir.file("sink-1.log"));
+    ASSERT_TRUE(wait_until([&] { return scrape_metric(port, "cf_batch_records_total") >= 10; }, 60000))
+        << sink.log();
+    sink.signal(SIGTERM);
+    ASSERT_EQ(sink.wait(30000), 0) << sink.log();
+  }
+  produce_to_partition_zero(broker.bootstrap(), 1024, 8192, "orders.events");
+  const int64_t low = log_start(broker.bootstrap(), "orders.events");
+  ASSERT_GT(low, 10) << "the development broker should have dropped the oldest records";
+  expect_loss_reported(sink_args, dir.file("sink-2.log"), "orders.events", low);
 }
 
 }  // namespace

@@ -151,6 +151,13 @@ TEST(PostgresSink, TablesEqualTheGroundTruth) {
   auto feed = p.feed(settings);
   ASSERT_EQ(feed->wait(120000), 0) << feed->log();
   expect_converges(p, truth);
+  // The sink runs on the runtime's batch mode: it sends heartbeats like every worker.
+  EXPECT_TRUE(wait_until([&] {
+    for (const auto& r : read_all(p.broker.bootstrap(), "system.metrics")) {
+      if (r.key == "postgres-sink" && r.value.find("cf_batches_total") != std::string::npos) return true;
+    }
+    return false;
+  }, 20000, 500));
   // Migrations are idempotent: a second sink start applies none.
   EXPECT_NE(p.sink->log().find("schema up to date (3 migration(s) applied now)"), std::string::npos);
   Process again({bin("postgres-sink"), "--postgres-url-file", p.dir.file("pg.url"), "--migrations-dir",
@@ -164,7 +171,7 @@ TEST(PostgresSink, KillNineMidStreamThenRestart) {
   auto settings = generator_settings(std::time(nullptr));
   Truth truth = ground_truth(settings);
   auto feed = p.feed(settings);
-  ASSERT_TRUE(wait_until([&] { return scrape_metric(p.sink_port, "cf_sink_batches_total") >= 3; }, 60000))
+  ASSERT_TRUE(wait_until([&] { return scrape_metric(p.sink_port, "cf_batches_total") >= 3; }, 60000))
       << p.sink->log();
   p.sink->kill9();
   std::this_thread::sleep_for(std::chrono::seconds(2));
@@ -178,7 +185,7 @@ TEST(PostgresSink, PostgresRestartMidStream) {
   auto settings = generator_settings(std::time(nullptr));
   Truth truth = ground_truth(settings);
   auto feed = p.feed(settings);
-  ASSERT_TRUE(wait_until([&] { return scrape_metric(p.sink_port, "cf_sink_batches_total") >= 3; }, 60000))
+  ASSERT_TRUE(wait_until([&] { return scrape_metric(p.sink_port, "cf_batches_total") >= 3; }, 60000))
       << p.sink->log();
   p.postgres.stop();
   std::this_thread::sleep_for(std::chrono::seconds(3));
@@ -248,7 +255,7 @@ TEST(PostgresSink, BrokerOutageMidStream) {
   auto settings = generator_settings(std::time(nullptr));
   Truth truth = ground_truth(settings);
   auto feed = p.feed(settings);
-  ASSERT_TRUE(wait_until([&] { return scrape_metric(p.sink_port, "cf_sink_batches_total") >= 3; }, 60000));
+  ASSERT_TRUE(wait_until([&] { return scrape_metric(p.sink_port, "cf_batches_total") >= 3; }, 60000));
   p.broker.command("down all");
   std::this_thread::sleep_for(std::chrono::seconds(4));
   p.broker.command("up all");

@@ -56,6 +56,12 @@ struct WorkerSettings {
   int refused_delivery_retries = 2;
 };
 
+/// How a batch worker (BatchWorker) groups records before one write.
+struct BatchSettings {
+  int max_records = 10000;  ///< records per batch at most
+  int max_ms = 100;         ///< how long a batch collects records before it is written
+};
+
 /// Wraps Boost.Program_options with the project's conventions.
 class OptionsParser {
  public:
@@ -66,6 +72,7 @@ class OptionsParser {
   void add_kafka_options(KafkaSettings& settings);
   void add_worker_options(WorkerSettings& settings);
   void add_logging_options(std::string& log_level);
+  void add_batch_options(BatchSettings& settings);
 
   /// Parses argv, then CF_* environment, then --config. Returns false when
   /// --help was printed. Throws ConfigError naming the offending option.

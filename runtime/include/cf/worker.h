@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cf/config.h"
+#include "cf/group_consumer.h"
 #include "cf/kafka_handles.h"
 #include "cf/metrics.h"
 #include "cf/metrics_server.h"
@@ -60,15 +61,6 @@ class RecordHandler {
     (void)steady_now_ms;
     (void)confirm_ownership;
   }
-};
-
-/// Counters a caller (tests, benchmarks, the demo) may read from any thread.
-struct WorkerStats {
-  std::atomic<uint64_t> records_in{0};
-  std::atomic<uint64_t> records_completed{0};  ///< every output acknowledged
-  std::atomic<uint64_t> outputs_acknowledged{0};
-  std::atomic<uint64_t> dead_lettered{0};
-  std::atomic<uint64_t> data_loss_records{0};
 };
 
 /// Backoff before retry `attempt` (0-based): base * 2^attempt capped at max,
@@ -148,7 +140,6 @@ class Worker : private DeliveryListener {
                            rd_kafka_topic_partition_list_t* partitions, void* opaque);
   void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t error,
                  rd_kafka_topic_partition_list_t* partitions);
-  static int on_statistics(rd_kafka_t* rk, char* json, size_t json_len, void* opaque);
   void assign(rd_kafka_topic_partition_list_t* partitions);
   void revoke(rd_kafka_topic_partition_list_t* partitions);
   void process(const rd_kafka_message_t* message);
