@@ -13,6 +13,7 @@
 
 #include <rapidjson/document.h>
 
+#include "cf/json_parse.h"
 #include "harness.h"
 
 namespace cf::chaos {
@@ -151,8 +152,12 @@ RunResult run_once(const RunSettings& settings) {
     std::map<std::string, std::pair<int64_t, std::string>> latest;  // key -> (version, record)
     for (const auto& r : test::read_all(broker.bootstrap(), "inventory.velocity")) {
       rapidjson::Document d;
-      d.Parse(r.value.c_str());
-      if (d.HasParseError() || !d.IsObject() || !d.HasMember("version")) continue;
+      if (!cf::parse_json(d, r.value) || !d.IsObject()) continue;
+      auto version = d.FindMember("version"), creator = d.FindMember("creator_id"), sku = d.FindMember("product_sku");
+      if (version == d.MemberEnd() || !version->value.IsInt64() || creator == d.MemberEnd() ||
+          !creator->value.IsString() || sku == d.MemberEnd() || !sku->value.IsString()) {
+        continue;
+      }
       std::string key = std::string(d["creator_id"].GetString()) + "|" + d["product_sku"].GetString();
       if (!result.check.stock_off.count(key)) continue;
       if (!latest.count(key) || latest[key].first <= d["version"].GetInt64()) latest[key] = {d["version"].GetInt64(), r.value};
