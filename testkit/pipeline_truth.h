@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "webhook_generator.h"
+#include "cf/webhook_generator.h"
 
 namespace cf::test {
 

@@ -37,6 +37,18 @@ int64_t int_member(const rapidjson::Value& object, const char* name, int64_t fal
   return it->value.GetInt64();
 }
 
+double number_member(const rapidjson::Value& object, const char* name, double fallback) {
+  const rapidjson::Value& v = member_or_null(object, name);
+  return v.IsNumber() ? v.GetDouble() : fallback;
+}
+
+const rapidjson::Value& member_or_null(const rapidjson::Value& object, const char* name) {
+  static const rapidjson::Value kNull;
+  if (!object.IsObject()) return kNull;
+  auto it = object.FindMember(name);
+  return it == object.MemberEnd() ? kNull : it->value;
+}
+
 std::optional<EventView> read_envelope(const rapidjson::Document& doc, std::string& error) {
   if (!doc.IsObject()) {
     error = "event is not a JSON object";

@@ -7,6 +7,7 @@
 #include "cf/errors.h"
 #include "cf/logging.h"
 #include "cf/main_guard.h"
+#include "cf/migrations.h"
 #include "cf/worker.h"
 #include "sink_writer.h"
 
@@ -24,7 +25,7 @@ int main(int argc, char** argv) {
     cf::OptionsParser options(
         "postgres-sink",
         "Writes domain topics to the PostgreSQL event store and read models, exactly once.");
-    options.add_worker_options(worker);
+    options.add_common_worker_options(worker);
     options.add_batch_options(batch);
     options.add()("postgres-url-file", po::value(&url_file),
                   "file holding the libpq connection string (default: env CF_POSTGRES_URL); never "

@@ -7,17 +7,10 @@
 #include "cf/errors.h"
 #include "cf/logging.h"
 #include "cf/metrics.h"
+#include "cf/migrations.h"
 #include "cf/worker.h"
 
 namespace cf {
-namespace {
-
-std::string first_line(const char* text) {
-  std::string s(text);
-  return s.substr(0, s.find('\n'));
-}
-
-}  // namespace
 
 PostgresSinkWriter::PostgresSinkWriter(SinkWriterSettings settings)
     : settings_(std::move(settings)) {

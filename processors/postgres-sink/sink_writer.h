@@ -7,7 +7,8 @@
 #include <vector>
 
 #include "cf/batch_worker.h"
-#include "sink_store.h"
+#include "cf/sink_store.h"
+#include "sink_projection.h"
 
 namespace cf {
 

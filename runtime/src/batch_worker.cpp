@@ -13,11 +13,6 @@
 namespace cf {
 namespace {
 
-std::string first_line(const char* text) {
-  std::string s(text);
-  return s.substr(0, s.find('\n'));
-}
-
 double unit_random() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   return std::uniform_real_distribution<double>(0, 1)(rng);

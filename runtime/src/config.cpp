@@ -40,28 +40,10 @@ void OptionsParser::add_logging_options(std::string& log_level) {
 }
 
 void OptionsParser::add_worker_options(WorkerSettings& s) {
-  add_kafka_options(s.kafka);
-  add_logging_options(s.log_level);
-  description_.add_options()("instance-id", po::value(&s.instance_id),
-                             "name of this copy in logs and heartbeats (default: host-pid)")(
-      "group", po::value(&s.group), "consumer group (default: cf.<processor>)")(
-      "metrics-port", po::value(&s.metrics_port)->default_value(s.metrics_port),
-      "port of /metrics and /healthz on 127.0.0.1; 0 picks a free one, -1 disables")(
-      "heartbeat-interval-ms",
-      po::value(&s.heartbeat_interval_ms)->default_value(s.heartbeat_interval_ms),
-      "interval of heartbeats on the heartbeat topic")(
-      "dead-letter-topic", po::value(&s.dead_letter_topic),
-      "topic for records that fail after retries (default: dlq.<processor>)")(
+  add_common_worker_options(s);
+  description_.add_options()(
       "max-retries", po::value(&s.max_retries)->default_value(s.max_retries),
       "attempts for a record that fails transiently before it is dead-lettered")(
-      "retry-backoff-ms", po::value(&s.retry_backoff_ms)->default_value(s.retry_backoff_ms),
-      "first retry delay; doubles per attempt, with jitter")(
-      "retry-backoff-max-ms",
-      po::value(&s.retry_backoff_max_ms)->default_value(s.retry_backoff_max_ms),
-      "upper bound of the retry delay")(
-      "shutdown-timeout-ms",
-      po::value(&s.shutdown_timeout_ms)->default_value(s.shutdown_timeout_ms),
-      "how long a graceful shutdown may wait for in-flight outputs")(
       "state-dir", po::value(&s.state_dir),
       "directory of local state snapshots (default: $TMPDIR/creatorflow-state/<group>)")(
       "snapshot-interval-ms", po::value(&s.snapshot_interval_ms)->default_value(s.snapshot_interval_ms),
@@ -77,6 +59,30 @@ void OptionsParser::add_worker_options(WorkerSettings& s) {
       po::value(&s.refused_delivery_retries)->default_value(s.refused_delivery_retries),
       "re-sends of an output the broker refused (too large, invalid) before its input is "
       "dead-lettered");
+}
+
+void OptionsParser::add_common_worker_options(WorkerSettings& s) {
+  add_kafka_options(s.kafka);
+  add_logging_options(s.log_level);
+  description_.add_options()("instance-id", po::value(&s.instance_id),
+                             "name of this copy in logs and heartbeats (default: host-pid)")(
+      "group", po::value(&s.group), "consumer group (default: cf.<processor>)")(
+      "metrics-port", po::value(&s.metrics_port)->default_value(s.metrics_port),
+      "port of /metrics and /healthz on 127.0.0.1; 0 picks a free one, -1 disables")(
+      "heartbeat-interval-ms",
+      po::value(&s.heartbeat_interval_ms)->default_value(s.heartbeat_interval_ms),
+      "interval of heartbeats on the heartbeat topic")(
+      "dead-letter-topic", po::value(&s.dead_letter_topic),
+      "topic for records that fail after retries (default: dlq.<processor>)")(
+      "retry-backoff-ms", po::value(&s.retry_backoff_ms)->default_value(s.retry_backoff_ms),
+      "first retry delay; doubles per attempt, with jitter")(
+      "retry-backoff-max-ms",
+      po::value(&s.retry_backoff_max_ms)->default_value(s.retry_backoff_max_ms),
+      "upper bound of the retry delay")(
+      "shutdown-timeout-ms",
+      po::value(&s.shutdown_timeout_ms)->default_value(s.shutdown_timeout_ms),
+      "how long a graceful shutdown may wait for in-flight outputs (the batch mode: for the held "
+      "batch's write)");
 }
 
 void OptionsParser::add_batch_options(BatchSettings& s) {

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "cf/json_parse.h"
-#include "webhook_generator.h"
+#include "cf/webhook_generator.h"
 #include "webhook_validator.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

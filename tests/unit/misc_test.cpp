@@ -17,7 +17,7 @@
 #include "cf/topic_catalog.h"
 #include "cf/worker.h"
 #include "fault_commands.h"
-#include "webhook_generator.h"
+#include "cf/webhook_generator.h"
 
 namespace cf {
 namespace {

@@ -12,7 +12,7 @@
 
 #include "reconciler.h"
 #include "velocity_engine.h"
-#include "webhook_generator.h"
+#include "cf/webhook_generator.h"
 #include "webhook_validator.h"
 
 namespace cf {

@@ -2,7 +2,7 @@
 #include <rapidjson/document.h>
 
 #include "cf/signature.h"
-#include "webhook_generator.h"
+#include "cf/webhook_generator.h"
 #include "webhook_validator.h"
 
 namespace cf {

@@ -26,7 +26,7 @@
 #include "cf/signature.h"
 #include "validator_handler.h"
 #include "velocity_handler.h"
-#include "webhook_generator.h"
+#include "cf/webhook_generator.h"
 
 namespace po = boost::program_options;
 using Clock = std::chrono::steady_clock;

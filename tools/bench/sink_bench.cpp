@@ -24,8 +24,9 @@
 #include "cf/producer.h"
 #include "cf/signature.h"
 #include "cf/time_format.h"
+#include "cf/migrations.h"
+#include "cf/sink_store.h"
 #include "sink_projection.h"
-#include "sink_store.h"
 
 extern char** environ;
 

@@ -8,7 +8,7 @@
 #include "cf/schemas.h"
 #include "cf/signature.h"
 #include "cf/state_store.h"
-#include "webhook_generator.h"
+#include "cf/webhook_generator.h"
 #include "webhook_validator.h"
 #include "cf/event_envelope.h"
 #include "velocity_engine.h"

@@ -17,7 +17,9 @@
 #include "cf/logging.h"
 #include "cf/main_guard.h"
 #include "cf/time_format.h"
-#include "event_store.h"
+#include "cf/event_store.h"
+#include "cf/json_parse.h"
+#include "cf/row_fields.h"
 
 namespace {
 
@@ -81,12 +83,23 @@ int main(int argc, char** argv) {
       if (!in) throw cf::ConfigError("--file: cannot read '" + file + "'");
       std::vector<cf::EventRow> rows;
       std::string line;
-      cf::SinkBatch batch;
+      int line_number = 0;
       while (std::getline(in, line)) {
+        ++line_number;
         if (line.empty()) continue;
-        cf::project_record("orders.events", line, [](const char*) { return std::nullopt; }, batch);
+        rapidjson::Document envelope;
+        cf::JsonParseError error;
+        if (!cf::parse_json(envelope, line, error)) {
+          throw cf::ConfigError("--file line " + std::to_string(line_number) + ": " + error.code + " (" +
+                                error.detail + ")");
+        }
+        try {
+          rows.push_back(cf::event_row(envelope));
+        } catch (const cf::ProjectionError& e) {
+          throw cf::ConfigError("--file line " + std::to_string(line_number) + ": " + e.what());
+        }
       }
-      std::cerr << "appended " << store.append(batch.events) << " new of " << batch.events.size() << " event(s)\n";
+      std::cerr << "appended " << store.append(rows) << " new of " << rows.size() << " event(s)\n";
     } else if (command == "ensure-partitions") {
       for (const auto& name : store.ensure_partitions(months_ahead)) std::cerr << "partition " << name << "\n";
     } else if (command == "retention") {

@@ -23,7 +23,7 @@
 #include "cf/logging.h"
 #include "cf/producer.h"
 #include "cf/worker.h"
-#include "webhook_generator.h"
+#include "cf/webhook_generator.h"
 
 namespace po = boost::program_options;
 namespace asio = boost::asio;

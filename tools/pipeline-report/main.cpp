@@ -9,13 +9,17 @@
 #include <iostream>
 #include <map>
 #include <set>
+#include <sstream>
+#include <string_view>
 #include <vector>
 
 #include "cf/json_parse.h"
 #include "cf/main_guard.h"
 #include "cf/errors.h"
+#include "cf/event_envelope.h"
 #include "cf/logging.h"
 #include "cf/time_format.h"
+#include "cf/topic_catalog.h"
 #include "cf/topic_reader.h"
 
 #include <pqxx/pqxx>
@@ -35,12 +39,13 @@ double percentile(std::vector<double>& values, double q) {
 
 int main(int argc, char** argv) {
   cf::KafkaSettings kafka;
-  std::string loadgen_report, log_level = "warn", postgres_url_file;
+  std::string loadgen_report, log_level = "warn", postgres_url_file, catalog_path = cf::default_topic_catalog_path();
   return cf::guarded_main("cf-pipeline-report", [&]() -> int {
     cf::OptionsParser options("cf-pipeline-report", "Summarises what the pipeline did.");
     options.add_kafka_options(kafka);
     options.add_logging_options(log_level);
     options.add()("loadgen-report", po::value(&loadgen_report), "cf-loadgen --report file (HTTP answers)")(
+        "topic-catalog", po::value(&catalog_path)->default_value(catalog_path), "topic catalog (topics/catalog.json)")(
         "postgres-url-file", po::value(&postgres_url_file),
         "also read the dashboard's figures back from PostgreSQL (file holding the connection string)");
     if (!options.parse(argc, argv)) return 0;
@@ -55,30 +60,50 @@ int main(int argc, char** argv) {
       while (std::getline(in, line)) {
         rapidjson::Document doc;
         const bool doc_ok = cf::parse_json(doc, line);
-        if (!doc_ok) continue;
-        last_status[doc["seq"].GetUint64()] = doc["status"].GetInt();
+        const int64_t seq = cf::int_member(doc, "seq", -1);
+        if (!doc_ok || seq < 0) continue;
+        last_status[static_cast<uint64_t>(seq)] = static_cast<int>(cf::int_member(doc, "status", 0));
       }
       for (auto& [seq, status] : last_status) ++http_status[status];
       posted = last_status.size();
     }
 
+    // Topic names come from the catalog: every raw topic counts, and a topic
+    // this report reads that the catalog lacks is an error, not a zero.
+    std::ifstream catalog_in(catalog_path);
+    if (!catalog_in) throw cf::ConfigError("--topic-catalog: cannot read '" + catalog_path + "'");
+    std::stringstream catalog_text;
+    catalog_text << catalog_in.rdbuf();
+    std::set<std::string> known;
+    std::vector<std::string> raw_topics;
+    for (const auto& spec : cf::parse_topic_catalog(catalog_text.str())) {
+      known.insert(spec.name);
+      if (spec.name.rfind("webhooks.", 0) == 0 && spec.name.size() > 13 &&
+          spec.name.compare(spec.name.size() - 4, 4, ".raw") == 0) {
+        raw_topics.push_back(spec.name);
+      }
+    }
+    auto topic = [&](const char* name) -> std::string {
+      if (!known.count(name)) throw cf::ConfigError(std::string("topic catalog has no topic ") + name);
+      return name;
+    };
     uint64_t raw = 0;
-    for (const char* topic : {"webhooks.tiktok.raw", "webhooks.shipping.raw", "webhooks.shopify.raw"}) {
-      raw += static_cast<uint64_t>(cf::read_topic(kafka, topic, {}, [](const cf::InputRecord&) { return true; }));
+    for (const auto& name : raw_topics) {
+      raw += static_cast<uint64_t>(cf::read_topic(kafka, name, {}, [](const cf::InputRecord&) { return true; }));
     }
 
     std::map<std::string, uint64_t> rejected_by_code;
     uint64_t rejected = 0;
-    cf::read_topic(kafka, "webhooks.rejected", {}, [&](const cf::InputRecord& r) {
+    cf::read_topic(kafka, topic("webhooks.rejected"), {}, [&](const cf::InputRecord& r) {
       ++rejected;
       rapidjson::Document reason;
       auto header = r.header("cf-reject-reason");
       const bool reason_ok = header && cf::parse_json(reason, *header);
       std::string code = "unknown";
-      if (reason_ok && reason.HasMember("code")) {
-        std::string field = reason["field"].GetString();
-        code = std::string(reason["code"].GetString()) + " (" + (field.empty() ? "" : field + " ") +
-               reason["rule"].GetString() + ")";
+      if (reason_ok && !cf::string_member(reason, "code").empty()) {
+        std::string field(cf::string_member(reason, "field"));
+        code = std::string(cf::string_member(reason, "code")) + " (" + (field.empty() ? "" : field + " ") +
+               std::string(cf::string_member(reason, "rule")) + ")";
       }
       ++rejected_by_code[code];
       return true;
@@ -89,19 +114,19 @@ int main(int argc, char** argv) {
     std::vector<double> latencies_ms;
     int64_t first_ms = INT64_MAX, last_ms = 0;
     uint64_t events = 0;
-    cf::read_topic(kafka, "events.validated", {}, [&](const cf::InputRecord& r) {
+    cf::read_topic(kafka, topic("events.validated"), {}, [&](const cf::InputRecord& r) {
       rapidjson::Document doc;
       const bool doc_ok = cf::parse_json(doc, r.value());
-      if (!doc_ok) return true;
+      if (!doc_ok || cf::string_member(doc, "event_type").empty()) return true;
       ++events;
-      ++events_by_type[doc["event_type"].GetString()];
-      event_ids.insert(doc["event_id"].GetString());
-      sources.insert(doc["metadata"]["causation_id"].GetString());
+      ++events_by_type[std::string(cf::string_member(doc, "event_type"))];
+      event_ids.insert(std::string(cf::string_member(doc, "event_id")));
+      sources.insert(std::string(cf::string_member(cf::member_or_null(doc, "metadata"), "causation_id")));
       int64_t produced = r.timestamp_ms();
       first_ms = std::min(first_ms, produced);
       last_ms = std::max(last_ms, produced);
-      if (doc.HasMember("received_at")) {
-        if (auto received = cf::parse_rfc3339_ms(doc["received_at"].GetString())) {
+      if (!cf::string_member(doc, "received_at").empty()) {
+        if (auto received = cf::parse_rfc3339_ms(std::string(cf::string_member(doc, "received_at")))) {
           latencies_ms.push_back(static_cast<double>(produced - *received));
         }
       }
@@ -151,21 +176,22 @@ int main(int argc, char** argv) {
       int64_t reorder = 0;
     };
     std::map<std::string, Latest> predictions;
-    cf::read_topic(kafka, "inventory.predictions", {}, [&](const cf::InputRecord& r) {
+    cf::read_topic(kafka, topic("inventory.predictions"), {}, [&](const cf::InputRecord& r) {
       rapidjson::Document d;
       const bool d_ok = cf::parse_json(d, r.value());
-      if (!d_ok || !d.IsObject() || !d.HasMember("version")) return true;
-      std::string key = std::string(d["creator_id"].GetString()) + " " + d["product_sku"].GetString();
+      const int64_t version = cf::int_member(d, "version", -1);
+      if (!d_ok || version < 0) return true;
+      std::string key = std::string(cf::string_member(d, "creator_id")) + " " +
+                        std::string(cf::string_member(d, "product_sku"));
       Latest& l = predictions[key];
-      if (d["version"].GetInt64() < l.version) return true;
-      l.version = d["version"].GetInt64();
-      l.available = d["available"].GetInt64();
-      l.rate = d["rate_per_hour"].GetDouble();
-      auto hours = [](const rapidjson::Value& v) { return v.IsNumber() ? v.GetDouble() : -1.0; };
-      l.hours = hours(d["time_to_stockout_hours"]);
-      l.low = hours(d["interval_90"]["low_hours"]);
-      l.high = hours(d["interval_90"]["high_hours"]);
-      l.reorder = d["reorder"]["quantity"].GetInt64();
+      if (version < l.version) return true;
+      l.version = version;
+      l.available = cf::int_member(d, "available", 0);
+      l.rate = cf::number_member(d, "rate_per_hour", 0);
+      l.hours = cf::number_member(d, "time_to_stockout_hours", -1);
+      l.low = cf::number_member(cf::member_or_null(d, "interval_90"), "low_hours", -1);
+      l.high = cf::number_member(cf::member_or_null(d, "interval_90"), "high_hours", -1);
+      l.reorder = cf::int_member(cf::member_or_null(d, "reorder"), "quantity", 0);
       return true;
     });
     std::vector<std::pair<std::string, Latest>> critical(predictions.begin(), predictions.end());
@@ -190,12 +216,12 @@ int main(int argc, char** argv) {
                   static_cast<long long>(l.reorder));
     }
     std::map<std::string, std::pair<uint64_t, uint64_t>> alerts;  // alert -> raised, cleared
-    cf::read_topic(kafka, "inventory.alerts", {}, [&](const cf::InputRecord& r) {
+    cf::read_topic(kafka, topic("inventory.alerts"), {}, [&](const cf::InputRecord& r) {
       rapidjson::Document d;
       const bool d_ok = cf::parse_json(d, r.value());
-      if (!d_ok || !d.IsObject() || !d.HasMember("alert")) return true;
-      auto& counts = alerts[d["alert"].GetString()];
-      ++(std::string(d["state"].GetString()) == "raised" ? counts.first : counts.second);
+      if (!d_ok || cf::string_member(d, "alert").empty()) return true;
+      auto& counts = alerts[std::string(cf::string_member(d, "alert"))];
+      ++(cf::string_member(d, "state") == "raised" ? counts.first : counts.second);
       return true;
     });
     std::printf("alerts (raised / cleared, transitions only):\n");
@@ -205,17 +231,18 @@ int main(int argc, char** argv) {
     }
     std::map<std::string, uint64_t> conflicts;
     std::set<std::string> conflict_ids;
-    cf::read_topic(kafka, "conflicts.audit", {}, [&](const cf::InputRecord& r) {
+    cf::read_topic(kafka, topic("conflicts.audit"), {}, [&](const cf::InputRecord& r) {
       rapidjson::Document d;
       const bool d_ok = cf::parse_json(d, r.value());
-      if (!d_ok || !d.IsObject() || !d.HasMember("conflict_id")) return true;
-      if (!conflict_ids.insert(d["conflict_id"].GetString()).second) return true;
-      ++conflicts[std::string(d["kind"].GetString()) + " -> " + d["strategy"].GetString() + " (winner " +
-                  (d.HasMember("winner") ? d["winner"].GetString() : "ledger") + ")"];
+      if (!d_ok || cf::string_member(d, "conflict_id").empty()) return true;
+      if (!conflict_ids.insert(std::string(cf::string_member(d, "conflict_id"))).second) return true;
+      const std::string_view winner = cf::string_member(d, "winner");
+      ++conflicts[std::string(cf::string_member(d, "kind")) + " -> " + std::string(cf::string_member(d, "strategy")) +
+                  " (winner " + (winner.empty() ? std::string("ledger") : std::string(winner)) + ")"];
       return true;
     });
     uint64_t manual = static_cast<uint64_t>(
-        cf::read_topic(kafka, "conflicts.manual", {}, [](const cf::InputRecord&) { return true; }));
+        cf::read_topic(kafka, topic("conflicts.manual"), {}, [](const cf::InputRecord&) { return true; }));
     std::printf("\n--- conflicts (reconciler, inventory-velocity) ---\n");
     std::printf("conflicts resolved                 %8zu  (%llu escalated to conflicts.manual)\n",
                 conflict_ids.size(), static_cast<unsigned long long>(manual));

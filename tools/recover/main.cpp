@@ -31,7 +31,9 @@
 #include "cf/time_format.h"
 #include "cf/topic_reader.h"
 #include "cf/worker.h"
-#include "event_store.h"
+#include "cf/event_store.h"
+#include "cf/read_models.h"
+#include "cf/sink_store.h"
 
 namespace po = boost::program_options;
 
@@ -138,9 +140,8 @@ int reset_offsets(const Options& o) {
   if (!o.postgres_url_file.empty()) {
     pg = std::make_unique<pqxx::connection>(cf::secret_from_file_or_env(o.postgres_url_file, "--postgres-url-file", "CF_POSTGRES_URL"));
     pqxx::work t(*pg);
-    for (auto r : t.exec("SELECT partition, next_offset FROM sink_offsets WHERE consumer_group = " + t.quote(o.group) +
-                         " AND topic = " + t.quote(o.topic))) {
-      current[r[0].as<int32_t>()] = r[1].as<int64_t>();
+    for (const auto& [tp, next] : cf::read_sink_offsets(t, o.group)) {
+      if (tp.first == o.topic) current[tp.second] = next;
     }
   } else {
     cf::PartitionListHandle committed(rd_kafka_topic_partition_list_copy(target.get()));
@@ -160,12 +161,7 @@ int reset_offsets(const Options& o) {
   }
   if (pg) {
     pqxx::work t(*pg);
-    for (int i = 0; i < n; ++i) {
-      t.exec("INSERT INTO sink_offsets (consumer_group, topic, partition, next_offset) VALUES (" + t.quote(o.group) + "," +
-             t.quote(o.topic) + "," + std::to_string(target->elems[i].partition) + "," +
-             std::to_string(target->elems[i].offset) + ") ON CONFLICT (consumer_group, topic, partition) DO UPDATE "
-             "SET next_offset = EXCLUDED.next_offset");
-    }
+    for (int i = 0; i < n; ++i) cf::reset_sink_offset(t, o.group, o.topic, target->elems[i].partition, target->elems[i].offset);
     t.commit();
   } else if (auto e = rd_kafka_commit(rk, target.get(), 0)) {
     throw cf::KafkaError("commit for group " + o.group + " (is the group still running? stop its workers first)", e);
@@ -277,76 +273,25 @@ int republish(const Options& o) {
   return finish_producing(producer, deliveries);
 }
 
-// The event-derived read models, recomputed from the event store into
-// temporary tables named rebuilt_<table>.
-const char* kRebuildSql = R"(
-CREATE TEMP TABLE rebuilt_orders ON COMMIT DROP AS
-  SELECT DISTINCT ON (creator_id, aggregate_id) aggregate_id, creator_id, event_data->>'channel' AS channel,
-         event_data->>'status' AS status, (event_data->>'total_minor')::bigint AS total_minor,
-         coalesce(event_data->>'currency', '') AS currency, version,
-         min(occurred_at) OVER w AS first_seen_at, occurred_at AS updated_at,
-         jsonb_agg(jsonb_build_object('status', event_data->>'status', 'at', occurred_at, 'version', version)) OVER w
-           AS status_history
-  FROM events WHERE event_type = 'order.status_changed'
-  WINDOW w AS (PARTITION BY creator_id, aggregate_id ORDER BY version ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-  ORDER BY creator_id, aggregate_id, version DESC;
-CREATE TEMP TABLE rebuilt_creator_daily_metrics ON COMMIT DROP AS
-  WITH e AS (
-    SELECT e.creator_id, (e.occurred_at AT TIME ZONE 'UTC')::date AS day,
-           coalesce(sum((e.event_data->>'amount_minor')::bigint) FILTER (WHERE e.event_type = 'order.payment_completed'), 0) AS revenue_minor,
-           count(*) FILTER (WHERE e.event_type = 'order.status_changed' AND e.version = 1) AS orders,
-           count(*) FILTER (WHERE e.event_type = 'order.status_changed' AND e.event_data->>'status' = 'COMPLETED') AS orders_completed,
-           coalesce(sum((extract(epoch FROM e.occurred_at - o.first_seen_at) * 1000)::bigint)
-                    FILTER (WHERE e.event_type = 'order.status_changed' AND e.event_data->>'status' = 'COMPLETED'), 0) AS processing_ms_sum,
-           count(*) AS events
-    FROM events e LEFT JOIN rebuilt_orders o ON o.creator_id = e.creator_id AND o.aggregate_id = e.aggregate_id AND e.event_type = 'order.status_changed'
-    GROUP BY 1, 2),
-  c AS (SELECT creator_id, (detected_at AT TIME ZONE 'UTC')::date AS day, count(*) AS conflicts FROM conflicts GROUP BY 1, 2)
-  SELECT coalesce(e.creator_id, c.creator_id) AS creator_id, coalesce(e.day, c.day) AS day,
-         coalesce(e.revenue_minor, 0) AS revenue_minor, coalesce(e.orders, 0) AS orders,
-         coalesce(e.orders_completed, 0) AS orders_completed, coalesce(e.processing_ms_sum, 0) AS processing_ms_sum,
-         coalesce(e.events, 0) AS events, coalesce(c.conflicts, 0) AS conflicts
-  FROM e FULL JOIN c ON c.creator_id = e.creator_id AND c.day = e.day;
-CREATE TEMP TABLE rebuilt_sync_status ON COMMIT DROP AS
-  SELECT creator_id, metadata->>'source' AS source, max(occurred_at) AS last_event_at, now() AS last_written_at
-  FROM events GROUP BY 1, 2;
-)";
-
-struct Checked {
-  const char* table;
-  const char* columns;  ///< compared columns (write times excluded)
-  const char* order;
-};
-const Checked kChecked[] = {
-    {"orders", "aggregate_id, creator_id, channel, status, total_minor, currency, version, first_seen_at, updated_at, status_history", "creator_id, aggregate_id"},
-    {"creator_daily_metrics", "creator_id, day, revenue_minor, orders, orders_completed, processing_ms_sum, events, conflicts", "creator_id, day"},
-    {"sync_status", "creator_id, source, last_event_at", "creator_id, source"},
-};
-
-std::string checksum(pqxx::work& t, const std::string& table, const Checked& c) {
-  return t.exec1(std::string("SELECT count(*) || ' rows, md5 ' || coalesce(md5(string_agg(row_text, '|' ORDER BY k)), '-') "
-                             "FROM (SELECT (") + c.columns + ")::text AS row_text, (" + c.order + ")::text AS k FROM " +
-                 table + ") s")[0].as<std::string>();
-}
-
 int rebuild(const Options& o) {
   pqxx::connection pg(cf::secret_from_file_or_env(o.postgres_url_file, "--postgres-url-file", "CF_POSTGRES_URL"));
   pqxx::work t(pg);
   auto started = std::chrono::steady_clock::now();
   std::cerr << "rebuilding read models from " << t.exec1("SELECT count(*) FROM events")[0].as<int64_t>()
             << " stored events\n";
-  t.exec(kRebuildSql);
+  // The same statements as the live sink, over every stored event.
+  const auto tables = cf::rebuild_read_models(t);
   bool all_equal = true;
-  for (const auto& c : kChecked) {
-    std::string live = checksum(t, c.table, c), rebuilt = checksum(t, std::string("rebuilt_") + c.table, c);
+  for (const auto& c : tables) {
+    std::string live = cf::table_checksum(t, c.live, c), rebuilt = cf::table_checksum(t, c.rebuilt, c);
     all_equal &= live == rebuilt;
-    std::printf("%-22s live    %s\n%-22s rebuilt %s  %s\n", c.table, live.c_str(), "", rebuilt.c_str(),
+    std::printf("%-22s live    %s\n%-22s rebuilt %s  %s\n", c.name.c_str(), live.c_str(), "", rebuilt.c_str(),
                 live == rebuilt ? "EQUAL" : "DIFFERENT");
   }
   if (o.apply) {
-    for (const auto& c : kChecked) {
-      t.exec(std::string("DELETE FROM ") + c.table);
-      t.exec(std::string("INSERT INTO ") + c.table + " SELECT * FROM rebuilt_" + c.table);
+    for (const auto& c : tables) {
+      t.exec("DELETE FROM " + c.live);
+      t.exec("INSERT INTO " + c.live + " SELECT * FROM " + c.rebuilt);
     }
     t.commit();
     std::cerr << "live tables replaced by the rebuilt ones\n";

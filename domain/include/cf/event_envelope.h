@@ -50,6 +50,10 @@ std::optional<EventView> read_envelope(const rapidjson::Document& doc, std::stri
 std::string_view string_member(const rapidjson::Value& object, const char* name);
 /// Integer member of `object`, `fallback` when absent or not an integer.
 int64_t int_member(const rapidjson::Value& object, const char* name, int64_t fallback = 0);
+/// Numeric member of `object` as a double, `fallback` when absent or not a number.
+double number_member(const rapidjson::Value& object, const char* name, double fallback);
+/// Member of `object`; a null value when absent or `object` is not an object.
+const rapidjson::Value& member_or_null(const rapidjson::Value& object, const char* name);
 
 /// Record of the ticker: advances a partition's stream time (see tools/ticker).
 constexpr std::string_view kTickEventType = "tick";

@@ -70,7 +70,13 @@ class OptionsParser {
   /// Binary-specific options go here.
   boost::program_options::options_description_easy_init add();
   void add_kafka_options(KafkaSettings& settings);
+  /// Everything a record-at-a-time Worker reads: the common options plus
+  /// retries, state stores and output backpressure.
   void add_worker_options(WorkerSettings& settings);
+  /// What every worker reads, the batch mode (BatchWorker) included: Kafka,
+  /// logging, identity, group, metrics, heartbeats, dead letters, retry
+  /// backoff, shutdown timeout.
+  void add_common_worker_options(WorkerSettings& settings);
   void add_logging_options(std::string& log_level);
   void add_batch_options(BatchSettings& settings);
 

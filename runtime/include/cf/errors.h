@@ -50,4 +50,11 @@ class StateLossError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// The first line of an error message: PostgreSQL's and others' messages go
+/// on with detail lines that would split a log record.
+inline std::string first_line(const char* text) {
+  std::string s(text);
+  return s.substr(0, s.find('\n'));
+}
+
 }  // namespace cf

@@ -2,15 +2,14 @@
 // A small query library over the event store (the `events` table): append,
 // replay an aggregate, events by type in a time range, a cursor-paginated
 // stream of everything, monthly partitions and retention.
-#include <pqxx/pqxx>
-
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
-#include "sink_projection.h"
+#include "cf/read_model_rows.h"
 
 namespace cf {
 
@@ -25,7 +24,7 @@ struct StoredEvent {
 struct EventCursor {
   int64_t occurred_at_ms = -1;
   std::string id;
-  std::string text() const;                          ///< "<ms>:<uuid>", or "" at the start
+  std::string text() const;                           ///< "<ms>:<uuid>", or "" at the start
   static EventCursor parse(const std::string& text);  ///< throws std::invalid_argument
 };
 
@@ -37,7 +36,8 @@ class EventStore {
   /// Events of one aggregate with version >= from_version, in version order.
   std::vector<StoredEvent> aggregate(const std::string& aggregate_id, int64_t from_version = 0);
   /// Events of a type with from_ms <= occurred_at < to_ms, in time order.
-  std::vector<StoredEvent> by_type(const std::string& event_type, int64_t from_ms, int64_t to_ms, int64_t limit);
+  std::vector<StoredEvent> by_type(const std::string& event_type, int64_t from_ms, int64_t to_ms,
+                                   int64_t limit);
   /// Up to `limit` events after `cursor` in (occurred_at, id) order; `cursor` moves.
   std::vector<StoredEvent> stream(EventCursor& cursor, int64_t limit, int64_t until_ms = -1);
   /// Creates monthly partitions from the current month to `months_ahead` ahead.

@@ -1,4 +1,4 @@
-#include "event_store.h"
+#include "cf/event_store.h"
 
 #include <rapidjson/document.h>
 
@@ -12,10 +12,14 @@ namespace cf {
 namespace {
 
 constexpr const char* kColumns =
-    "id::text, aggregate_id, aggregate_type, event_type, creator_id, event_data::text, metadata::text, version, "
-    "(extract(epoch FROM occurred_at) * 1000)::bigint, (extract(epoch FROM processed_at) * 1000)::bigint";
+    "id::text, aggregate_id, aggregate_type, event_type, creator_id, event_data::text, "
+    "metadata::text, version, "
+    "(extract(epoch FROM occurred_at) * 1000)::bigint, (extract(epoch FROM processed_at) * "
+    "1000)::bigint";
 
-std::string ts(pqxx::work& txn, int64_t ms) { return txn.quote(format_rfc3339_ms(ms)) + "::timestamptz"; }
+std::string ts(pqxx::work& txn, int64_t ms) {
+  return txn.quote(format_rfc3339_ms(ms)) + "::timestamptz";
+}
 
 }  // namespace
 
@@ -62,7 +66,8 @@ EventCursor EventCursor::parse(const std::string& text) {
 
 std::vector<StoredEvent> EventStore::select(pqxx::work& txn, const std::string& where_and_order) {
   std::vector<StoredEvent> out;
-  for (const auto& r : txn.exec(std::string("SELECT ") + kColumns + " FROM events " + where_and_order)) {
+  for (const auto& r :
+       txn.exec(std::string("SELECT ") + kColumns + " FROM events " + where_and_order)) {
     StoredEvent e;
     e.row.id = r[0].as<std::string>();
     e.row.aggregate_id = r[1].as<std::string>();
@@ -84,19 +89,22 @@ int64_t EventStore::append(const std::vector<EventRow>& events) {
   int64_t inserted = 0;
   for (const auto& e : events) {
     txn.exec("SELECT cf_ensure_event_partition(" + ts(txn, e.occurred_at_ms) + "::date)");
-    auto r = txn.exec("INSERT INTO events (id, aggregate_id, aggregate_type, event_type, creator_id, event_data, "
-                      "metadata, version, occurred_at) VALUES (" + txn.quote(e.id) + "::uuid," +
-                      txn.quote(e.aggregate_id) + "," + txn.quote(e.aggregate_type) + "," + txn.quote(e.event_type) +
-                      "," + txn.quote(e.creator_id) + "," + txn.quote(e.event_data) + "::jsonb," +
-                      txn.quote(e.metadata) + "::jsonb," + std::to_string(e.version) + "," +
-                      ts(txn, e.occurred_at_ms) + ") ON CONFLICT DO NOTHING");
+    auto r = txn.exec(
+        "INSERT INTO events (id, aggregate_id, aggregate_type, event_type, creator_id, event_data, "
+        "metadata, version, occurred_at) VALUES (" +
+        txn.quote(e.id) + "::uuid," + txn.quote(e.aggregate_id) + "," +
+        txn.quote(e.aggregate_type) + "," + txn.quote(e.event_type) + "," +
+        txn.quote(e.creator_id) + "," + txn.quote(e.event_data) + "::jsonb," +
+        txn.quote(e.metadata) + "::jsonb," + std::to_string(e.version) + "," +
+        ts(txn, e.occurred_at_ms) + ") ON CONFLICT DO NOTHING");
     inserted += static_cast<int64_t>(r.affected_rows());
   }
   txn.commit();
   return inserted;
 }
 
-std::vector<StoredEvent> EventStore::aggregate(const std::string& aggregate_id, int64_t from_version) {
+std::vector<StoredEvent> EventStore::aggregate(const std::string& aggregate_id,
+                                               int64_t from_version) {
   pqxx::work txn(connection_);
   auto out = select(txn, "WHERE aggregate_id = " + txn.quote(aggregate_id) + " AND version >= " +
                              std::to_string(from_version) + " ORDER BY version, occurred_at, id");
@@ -104,12 +112,12 @@ std::vector<StoredEvent> EventStore::aggregate(const std::string& aggregate_id, 
   return out;
 }
 
-std::vector<StoredEvent> EventStore::by_type(const std::string& event_type, int64_t from_ms, int64_t to_ms,
-                                             int64_t limit) {
+std::vector<StoredEvent> EventStore::by_type(const std::string& event_type, int64_t from_ms,
+                                             int64_t to_ms, int64_t limit) {
   pqxx::work txn(connection_);
-  auto out = select(txn, "WHERE event_type = " + txn.quote(event_type) + " AND occurred_at >= " + ts(txn, from_ms) +
-                             " AND occurred_at < " + ts(txn, to_ms) + " ORDER BY occurred_at, id LIMIT " +
-                             std::to_string(limit));
+  auto out = select(txn, "WHERE event_type = " + txn.quote(event_type) + " AND occurred_at >= " +
+                             ts(txn, from_ms) + " AND occurred_at < " + ts(txn, to_ms) +
+                             " ORDER BY occurred_at, id LIMIT " + std::to_string(limit));
   txn.commit();
   return out;
 }
@@ -131,23 +139,27 @@ std::vector<std::string> EventStore::ensure_partitions(int months_ahead) {
   pqxx::work txn(connection_);
   std::vector<std::string> names;
   for (int m = 0; m <= months_ahead; ++m) {
-    names.push_back(txn.exec1("SELECT cf_ensure_event_partition((date_trunc('month', now()) + interval '" +
-                              std::to_string(m) + " month')::date)")[0].as<std::string>());
+    names.push_back(
+        txn.exec1("SELECT cf_ensure_event_partition((date_trunc('month', now()) + interval '" +
+                  std::to_string(m) + " month')::date)")[0]
+            .as<std::string>());
   }
   txn.commit();
   return names;
 }
 
-std::vector<std::pair<std::string, std::string>> EventStore::retention(int64_t before_ms, bool apply) {
+std::vector<std::pair<std::string, std::string>> EventStore::retention(int64_t before_ms,
+                                                                       bool apply) {
   pqxx::work txn(connection_);
   std::vector<std::pair<std::string, std::string>> old;
   // Partition bounds from the catalog: "FOR VALUES FROM ('...') TO ('...')".
-  for (const auto& r : txn.exec(
-           "SELECT c.relname, (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1] "
-           "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-           "WHERE i.inhparent = 'events'::regclass ORDER BY 1")) {
+  for (const auto& r : txn.exec("SELECT c.relname, (regexp_match(pg_get_expr(c.relpartbound, "
+                                "c.oid), 'TO \\(''([^'']+)''\\)'))[1] "
+                                "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                                "WHERE i.inhparent = 'events'::regclass ORDER BY 1")) {
     if (r[1].is_null()) continue;
-    auto upper = txn.exec1("SELECT " + txn.quote(r[1].as<std::string>()) + "::timestamptz <= " + ts(txn, before_ms));
+    auto upper = txn.exec1("SELECT " + txn.quote(r[1].as<std::string>()) +
+                           "::timestamptz <= " + ts(txn, before_ms));
     if (upper[0].as<bool>()) old.emplace_back(r[0].as<std::string>(), r[1].as<std::string>());
   }
   if (apply) {

@@ -1,25 +1,20 @@
 #pragma once
-// The sink's side of PostgreSQL: migrations, stored offsets, and one
-// transaction per batch that writes rows and consumed offsets together.
-#include <pqxx/pqxx>
-
+// The sink's side of PostgreSQL: stored offsets, and one transaction per
+// batch that writes the event store, the read models (cf/read_models.h) and
+// the consumed offsets together.
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <pqxx/pqxx>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "cf/batch_worker.h"  // BatchFenced
-#include "sink_projection.h"
+#include "cf/read_model_rows.h"
 
 namespace cf {
-
-/// Versioned SQL files NNNN_name.sql applied in order, each once, recorded in
-/// schema_version; concurrent appliers serialise on an advisory lock.
-/// Returns the versions applied now (empty when up to date).
-std::vector<int> apply_migrations(pqxx::connection& connection, const std::string& directory);
 
 /// PostgreSQL refused the batch's data (not the connection): split it.
 class RowRejected : public std::runtime_error {
@@ -33,6 +28,15 @@ class BatchRaced : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+/// The positions a sink group stored, per topic and partition (next offset to read).
+std::map<std::pair<std::string, int32_t>, int64_t> read_sink_offsets(pqxx::work& txn,
+                                                                     const std::string& group);
+
+/// Sets a stored position, forwards or backwards (an operator's reset; the
+/// live sink only ever moves them forwards).
+void reset_sink_offset(pqxx::work& txn, const std::string& group, const std::string& topic,
+                       int32_t partition, int64_t next_offset);
 
 class SinkStore {
  public:

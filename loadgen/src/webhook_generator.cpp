@@ -1,4 +1,4 @@
-#include "webhook_generator.h"
+#include "cf/webhook_generator.h"
 
 #include "cf/json_builder.h"
 
