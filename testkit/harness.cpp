@@ -1,8 +1,5 @@
 #include "harness.h"
 
-#include <cstdio>
-#include <iostream>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -13,9 +10,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -140,7 +139,8 @@ DevBroker::DevBroker(const TempDir& dir, const std::vector<std::string>& extra_a
   // over 10 s to create the catalog's topics.
   if (!wait_until([&] { return std::filesystem::exists(bootstrap_file); }, 60000, 20)) {
     throw std::runtime_error(std::string("development broker did not start within 60 s (") +
-                             (process_->running() ? "still running" : "exited") + "): " + process_->log());
+                             (process_->running() ? "still running" : "exited") +
+                             "): " + process_->log());
   }
   std::ifstream in(bootstrap_file);
   std::getline(in, bootstrap_);
@@ -227,7 +227,8 @@ int status_of(const std::string& response) {
 }
 
 double scrape_metric(int port, const std::string& name) {
-  std::string response = raw_http(port, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string response =
+      raw_http(port, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   std::istringstream lines(response);
   std::string line;
   while (std::getline(lines, line)) {
@@ -262,12 +263,14 @@ void write_reference_files(const TempDir& dir) {
   Process writer({bin("cf-loadgen"), "--write-shops-file", dir.file("shops.json"),
                   "--write-secrets-file", dir.file("secrets.json")},
                  dir.file("loadgen-setup.log"));
-  if (writer.wait(10000) != 0) throw std::runtime_error("cf-loadgen could not write reference files");
+  if (writer.wait(10000) != 0)
+    throw std::runtime_error("cf-loadgen could not write reference files");
 }
 
 namespace {
 std::string run_postgres_script(const std::string& command, const std::string& dir) {
-  std::string cmd = source_dir() + "/tools/lib/embedded_postgres.sh " + command + " '" + dir + "' 2>&1";
+  std::string cmd =
+      source_dir() + "/tools/lib/embedded_postgres.sh " + command + " '" + dir + "' 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) throw std::runtime_error("cannot run embedded_postgres.sh");
   std::string out;

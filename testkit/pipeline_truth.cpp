@@ -12,7 +12,8 @@ namespace {
 
 int64_t minor(const std::string& amount) {
   auto dot = amount.find('.');
-  return std::stoll(amount.substr(0, dot)) * 100 + (dot == std::string::npos ? 0 : std::stoll(amount.substr(dot + 1)));
+  return std::stoll(amount.substr(0, dot)) * 100 +
+         (dot == std::string::npos ? 0 : std::stoll(amount.substr(dot + 1)));
 }
 
 }  // namespace
@@ -27,8 +28,16 @@ GeneratorSettings pipeline_generator_settings(int64_t start_time_s, uint64_t see
 }
 
 std::vector<std::string> loadgen_args(const GeneratorSettings& g, int count) {
-  return {"--seed", std::to_string(g.seed), "--skus", std::to_string(g.skus), "--event-seconds-per-webhook",
-          "0.00025", "--start-time", std::to_string(g.start_time_s), "--count", std::to_string(count)};
+  return {"--seed",
+          std::to_string(g.seed),
+          "--skus",
+          std::to_string(g.skus),
+          "--event-seconds-per-webhook",
+          "0.00025",
+          "--start-time",
+          std::to_string(g.start_time_s),
+          "--count",
+          std::to_string(count)};
 }
 
 Truth ground_truth(const GeneratorSettings& settings, int count) {
@@ -53,7 +62,8 @@ Truth ground_truth(const GeneratorSettings& settings, int count) {
     } else if (w.kind == "shopify" && w.shopify_topic != "inventory_levels/update") {
       creator = *shops.creator_of(w.shop_domain);
       order = "shopify:" + std::to_string(d["id"].GetInt64());
-      is_paid = w.shopify_topic == "orders/create" && std::string(d["financial_status"].GetString()) == "paid";
+      is_paid = w.shopify_topic == "orders/create" &&
+                std::string(d["financial_status"].GetString()) == "paid";
       amount = d["total_price"].GetString();
     } else {
       continue;
@@ -77,17 +87,22 @@ TableCheck check_tables(const std::string& url, const Truth& truth, size_t min_c
     pqxx::connection c(url);
     pqxx::work t(c);
     std::map<std::string, int64_t> orders, revenue, stock;
-    for (auto r : t.exec("SELECT creator_id, count(*) FROM orders GROUP BY 1")) orders[r[0].c_str()] = r[1].as<int64_t>();
-    for (auto r : t.exec("SELECT creator_id, sum(revenue_minor) FROM creator_daily_metrics GROUP BY 1 "
-                         "HAVING sum(revenue_minor) > 0")) {
+    for (auto r : t.exec("SELECT creator_id, count(*) FROM orders GROUP BY 1"))
+      orders[r[0].c_str()] = r[1].as<int64_t>();
+    for (auto r :
+         t.exec("SELECT creator_id, sum(revenue_minor) FROM creator_daily_metrics GROUP BY 1 "
+                "HAVING sum(revenue_minor) > 0")) {
       revenue[r[0].c_str()] = r[1].as<int64_t>();
     }
-    for (auto r : t.exec("SELECT creator_id || '|' || product_sku, available FROM inventory_levels WHERE counted")) {
+    for (auto r : t.exec("SELECT creator_id || '|' || product_sku, available FROM inventory_levels "
+                         "WHERE counted")) {
       stock[r[0].c_str()] = r[1].as<int64_t>();
     }
-    check.duplicate_events = t.exec1("SELECT count(*) - count(DISTINCT id) FROM events")[0].as<int64_t>();
+    check.duplicate_events =
+        t.exec1("SELECT count(*) - count(DISTINCT id) FROM events")[0].as<int64_t>();
     check.reachable = true;
-    if (check.duplicate_events != 0) differ(std::to_string(check.duplicate_events) + " duplicate event ids in the event store");
+    if (check.duplicate_events != 0)
+      differ(std::to_string(check.duplicate_events) + " duplicate event ids in the event store");
     for (auto& [creator, n] : truth.orders) {
       check.orders_expected += n;
       int64_t found = orders.count(creator) ? orders[creator] : 0;
@@ -100,8 +115,9 @@ TableCheck check_tables(const std::string& url, const Truth& truth, size_t min_c
     }
     if (check.orders_missing || check.orders_extra) {
       differ("orders: " + std::to_string(check.orders_found) + " in PostgreSQL, " +
-             std::to_string(check.orders_expected) + " expected (" + std::to_string(check.orders_missing) +
-             " missing, " + std::to_string(check.orders_extra) + " extra)");
+             std::to_string(check.orders_expected) + " expected (" +
+             std::to_string(check.orders_missing) + " missing, " +
+             std::to_string(check.orders_extra) + " extra)");
     }
     for (auto& [creator, minor_units] : truth.revenue) {
       if (!revenue.count(creator) || revenue[creator] != minor_units) ++check.revenue_mismatches;
@@ -109,7 +125,8 @@ TableCheck check_tables(const std::string& url, const Truth& truth, size_t min_c
     for (auto& [creator, minor_units] : revenue) {
       if (!truth.revenue.count(creator)) ++check.revenue_mismatches;
     }
-    if (check.revenue_mismatches) differ("revenue differs for " + std::to_string(check.revenue_mismatches) + " creator(s)");
+    if (check.revenue_mismatches)
+      differ("revenue differs for " + std::to_string(check.revenue_mismatches) + " creator(s)");
     for (auto& [key, units] : stock) {
       ++check.stock_checked;
       auto it = truth.stock.find(key);

@@ -29,16 +29,17 @@ Truth ground_truth(const GeneratorSettings& settings, int count);
 
 /// What the read models hold against the truth.
 struct TableCheck {
-  bool reachable = false;      ///< PostgreSQL answered
+  bool reachable = false;  ///< PostgreSQL answered
   int64_t orders_expected = 0;
   int64_t orders_found = 0;
-  int64_t orders_missing = 0;  ///< per creator, fewer than expected (lost)
-  int64_t orders_extra = 0;    ///< per creator, more than expected (duplicated or foreign)
-  int64_t duplicate_events = 0;  ///< event ids stored more than once
+  int64_t orders_missing = 0;      ///< per creator, fewer than expected (lost)
+  int64_t orders_extra = 0;        ///< per creator, more than expected (duplicated or foreign)
+  int64_t duplicate_events = 0;    ///< event ids stored more than once
   int64_t revenue_mismatches = 0;  ///< creators whose revenue differs
   int64_t stock_checked = 0;
   int64_t stock_mismatches = 0;
-  std::map<std::string, std::pair<int64_t, int64_t>> stock_off;  ///< creator|sku -> (in PostgreSQL, expected)
+  std::map<std::string, std::pair<int64_t, int64_t>>
+      stock_off;                 ///< creator|sku -> (in PostgreSQL, expected)
   std::string first_difference;  ///< empty when everything matches
   bool matches() const { return reachable && first_difference.empty(); }
 };

@@ -2,9 +2,9 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "cf/main_guard.h"
 #include "cf/errors.h"
 #include "cf/logging.h"
+#include "cf/main_guard.h"
 #include "cf/worker.h"
 #include "ingest_server.h"
 
@@ -16,13 +16,15 @@ int main(int argc, char** argv) {
   std::string secrets_file;
   std::string shops_file;
   return cf::guarded_main("webhook-ingest", [&]() -> int {
-    cf::OptionsParser options("webhook-ingest",
-                              "Receives TikTok Shop, Shopify and shipping webhooks over HTTP and makes "
-                              "them durable in Kafka before answering 200.");
+    cf::OptionsParser options(
+        "webhook-ingest",
+        "Receives TikTok Shop, Shopify and shipping webhooks over HTTP and makes "
+        "them durable in Kafka before answering 200.");
     options.add_kafka_options(s.kafka);
     options.add_logging_options(log_level);
-    options.add()("listen", po::value(&s.listen_address)->default_value(s.listen_address), "address to bind")(
-        "port", po::value(&s.port)->default_value(s.port), "HTTP port (0: pick a free one)")(
+    options.add()("listen", po::value(&s.listen_address)->default_value(s.listen_address),
+                  "address to bind")("port", po::value(&s.port)->default_value(s.port),
+                                     "HTTP port (0: pick a free one)")(
         "threads", po::value(&s.threads)->default_value(s.threads), "I/O threads")(
         "max-body-bytes", po::value(&s.max_body_bytes)->default_value(s.max_body_bytes),
         "larger bodies are answered 413")(
@@ -34,7 +36,9 @@ int main(int argc, char** argv) {
         "token bucket size per shop or provider")(
         "max-connections", po::value(&s.max_connections)->default_value(s.max_connections),
         "open connections beyond this are answered 503 and closed")(
-        "auth-failures-per-client", po::value(&s.auth_failures_per_client_per_s)->default_value(s.auth_failures_per_client_per_s),
+        "auth-failures-per-client",
+        po::value(&s.auth_failures_per_client_per_s)
+            ->default_value(s.auth_failures_per_client_per_s),
         "failed authentications per second per client address before 429 (no HMAC computed)")(
         "auth-failure-burst", po::value(&s.auth_failure_burst)->default_value(s.auth_failure_burst),
         "token bucket size of failed authentications per client address")(
@@ -42,9 +46,12 @@ int main(int argc, char** argv) {
         "shop directory JSON (the validator's): Shopify shop domains not in it are refused (400)")(
         "secrets-file", po::value(&secrets_file),
         "webhook secrets JSON (default: the JSON in env CF_WEBHOOK_SECRETS); never a flag value")(
-        "tiktok-topic", po::value(&s.topics.tiktok_raw)->default_value(s.topics.tiktok_raw), "raw TikTok topic")(
-        "shipping-topic", po::value(&s.topics.shipping_raw)->default_value(s.topics.shipping_raw), "raw shipping topic")(
-        "shopify-topic", po::value(&s.topics.shopify_raw)->default_value(s.topics.shopify_raw), "raw Shopify topic");
+        "tiktok-topic", po::value(&s.topics.tiktok_raw)->default_value(s.topics.tiktok_raw),
+        "raw TikTok topic")("shipping-topic",
+                            po::value(&s.topics.shipping_raw)->default_value(s.topics.shipping_raw),
+                            "raw shipping topic")(
+        "shopify-topic", po::value(&s.topics.shopify_raw)->default_value(s.topics.shopify_raw),
+        "raw Shopify topic");
     if (!options.parse(argc, argv)) return 0;
     cf::init_logging("webhook-ingest", log_level);
     if (s.port < 0 || s.port > 65535) throw cf::ConfigError("--port: 0..65535");

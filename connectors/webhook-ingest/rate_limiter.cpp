@@ -5,12 +5,16 @@
 
 namespace cf {
 
-TokenBucketRateLimiter::TokenBucketRateLimiter(double rate_per_second, double burst, size_t max_keys)
-    : rate_per_ms_(rate_per_second / 1000.0), burst_(std::max(1.0, burst)), max_keys_(std::max<size_t>(1, max_keys)) {}
+TokenBucketRateLimiter::TokenBucketRateLimiter(double rate_per_second, double burst,
+                                               size_t max_keys)
+    : rate_per_ms_(rate_per_second / 1000.0),
+      burst_(std::max(1.0, burst)),
+      max_keys_(std::max<size_t>(1, max_keys)) {}
 
 void TokenBucketRateLimiter::refill(Bucket& b, int64_t now_ms) const {
   if (now_ms > b.updated_ms) {
-    b.tokens = std::min(burst_, b.tokens + static_cast<double>(now_ms - b.updated_ms) * rate_per_ms_);
+    b.tokens =
+        std::min(burst_, b.tokens + static_cast<double>(now_ms - b.updated_ms) * rate_per_ms_);
     b.updated_ms = now_ms;
   }
 }
@@ -22,8 +26,8 @@ void TokenBucketRateLimiter::sweep(int64_t now_ms) {
   }
 }
 
-TokenBucketRateLimiter::Decision TokenBucketRateLimiter::take(const std::string& key, int64_t now_ms,
-                                                              bool consume) {
+TokenBucketRateLimiter::Decision TokenBucketRateLimiter::take(const std::string& key,
+                                                              int64_t now_ms, bool consume) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = buckets_.find(key);
   if (it == buckets_.end()) {
@@ -43,11 +47,13 @@ TokenBucketRateLimiter::Decision TokenBucketRateLimiter::take(const std::string&
   return {false, std::max<int64_t>(1, wait)};
 }
 
-TokenBucketRateLimiter::Decision TokenBucketRateLimiter::acquire(const std::string& key, int64_t now_ms) {
+TokenBucketRateLimiter::Decision TokenBucketRateLimiter::acquire(const std::string& key,
+                                                                 int64_t now_ms) {
   return take(key, now_ms, true);
 }
 
-TokenBucketRateLimiter::Decision TokenBucketRateLimiter::peek(const std::string& key, int64_t now_ms) {
+TokenBucketRateLimiter::Decision TokenBucketRateLimiter::peek(const std::string& key,
+                                                              int64_t now_ms) {
   return take(key, now_ms, false);
 }
 

@@ -39,7 +39,8 @@ bool valid_provider_name(std::string_view provider) {
 }  // namespace
 
 bool supported_shopify_topic(std::string_view topic) {
-  return topic == "orders/create" || topic == "orders/cancelled" || topic == "inventory_levels/update";
+  return topic == "orders/create" || topic == "orders/cancelled" ||
+         topic == "inventory_levels/update";
 }
 
 std::string response_body(int status, const std::string& reason, const std::string& request_id) {
@@ -146,8 +147,10 @@ IngestDecision decide_webhook(const WebhookRequest& request, const IngestPolicy&
         request.shopify_topic.empty()) {
       return refuse(400, "missing_shopify_headers");
     }
-    if (!supported_shopify_topic(request.shopify_topic)) return refuse(400, "unsupported_shopify_topic");
-    if (policy.shops != nullptr && policy.shops->creator_of(request.shopify_shop_domain) == nullptr) {
+    if (!supported_shopify_topic(request.shopify_topic))
+      return refuse(400, "unsupported_shopify_topic");
+    if (policy.shops != nullptr &&
+        policy.shops->creator_of(request.shopify_shop_domain) == nullptr) {
       return refuse(400, "unknown_shop_domain");
     }
     if (!parse_authenticated(request.body, doc, d)) return d;
@@ -161,13 +164,15 @@ IngestDecision decide_webhook(const WebhookRequest& request, const IngestPolicy&
   } else if (tiktok) {
     const TikTokAppCredentials* app = nullptr;
     IngestDecision refusal = authenticate_tiktok(request, secrets, app);
-    if (app == nullptr) return refusal.status == 401 ? unauthenticated(std::move(refusal)) : refusal;
+    if (app == nullptr)
+      return refusal.status == 401 ? unauthenticated(std::move(refusal)) : refusal;
     if (!parse_authenticated(request.body, doc, d)) return d;
     std::string shop_id = top_level_string(doc, "shop_id");
     if (shop_id.empty()) return refuse(400, "missing_shop_id");
     // A shop with credentials of its own must be signed with them, not by another app.
     const TikTokAppCredentials* expected = secrets.tiktok_for(shop_id);
-    if (expected == nullptr || expected->app_key != app->app_key || expected->app_secret != app->app_secret) {
+    if (expected == nullptr || expected->app_key != app->app_key ||
+        expected->app_secret != app->app_secret) {
       return unauthenticated(refuse(401, "shop_not_signed_by_its_app"));
     }
     d.rate_key = "tiktok:" + shop_id;
@@ -180,7 +185,8 @@ IngestDecision decide_webhook(const WebhookRequest& request, const IngestPolicy&
     const std::string* key = secrets.shipping_api_key(provider);
     if (key == nullptr) return refuse(404, "unknown_provider");
     if (request.api_key.empty()) return unauthenticated(refuse(401, "missing_api_key"));
-    if (!constant_time_equal(*key, request.api_key)) return unauthenticated(refuse(401, "api_key_mismatch"));
+    if (!constant_time_equal(*key, request.api_key))
+      return unauthenticated(refuse(401, "api_key_mismatch"));
     if (!parse_authenticated(request.body, doc, d)) return d;
     std::string tracking = top_level_string(doc, "tracking_number");
     d.rate_key = "shipping:" + std::string(provider);

@@ -1,10 +1,11 @@
 #include "cf/directory.h"
-#include "cf/json_parse.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
 #include <stdexcept>
+
+#include "cf/json_parse.h"
 
 namespace cf {
 namespace {
@@ -87,7 +88,8 @@ WebhookSecrets WebhookSecrets::from_json(const std::string& json) {
   }
   auto shopify = doc.FindMember("shopify");
   if (shopify != doc.MemberEnd()) {
-    secrets.shopify_secret_ = required_string(shopify->value, "app_secret", "webhook secrets: shopify");
+    secrets.shopify_secret_ =
+        required_string(shopify->value, "app_secret", "webhook secrets: shopify");
   }
   return secrets;
 }

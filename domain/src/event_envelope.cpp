@@ -78,9 +78,11 @@ std::optional<EventView> read_envelope(const rapidjson::Document& doc, std::stri
     return std::nullopt;
   }
   view.occurred_at_ms = *occurred;
-  if (auto received = parse_rfc3339_ms(string_member(doc, "received_at"))) view.received_at_ms = *received;
+  if (auto received = parse_rfc3339_ms(string_member(doc, "received_at")))
+    view.received_at_ms = *received;
   auto metadata = doc.FindMember("metadata");
-  if (metadata != doc.MemberEnd()) view.correlation_id = string_member(metadata->value, "correlation_id");
+  if (metadata != doc.MemberEnd())
+    view.correlation_id = string_member(metadata->value, "correlation_id");
   auto data = doc.FindMember("data");
   if (data == doc.MemberEnd() || !data->value.IsObject()) {
     error = "missing object field /data";

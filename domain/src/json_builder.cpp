@@ -10,7 +10,10 @@ namespace {
 size_t utf8_sequence_length(std::string_view value, size_t i) {
   auto byte = [&](size_t k) { return static_cast<unsigned char>(value[k]); };
   unsigned char c = byte(i);
-  size_t need = c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 : c >= 0xF0 && c <= 0xF4 ? 3 : 0;
+  size_t need = c >= 0xC2 && c <= 0xDF   ? 1
+                : c >= 0xE0 && c <= 0xEF ? 2
+                : c >= 0xF0 && c <= 0xF4 ? 3
+                                         : 0;
   if (need == 0 || value.size() - i <= need) return 0;
   for (size_t k = 1; k <= need; ++k) {
     if ((byte(i + k) & 0xC0) != 0x80) return 0;
@@ -47,13 +50,27 @@ JsonBuilder& JsonBuilder::string(std::string_view value) {
     }
     out_.append(value.substr(start, i - start));
     switch (c) {
-      case '"': out_ += "\\\""; break;
-      case '\\': out_ += "\\\\"; break;
-      case '\n': out_ += "\\n"; break;
-      case '\r': out_ += "\\r"; break;
-      case '\t': out_ += "\\t"; break;
-      case '\b': out_ += "\\b"; break;
-      case '\f': out_ += "\\f"; break;
+      case '"':
+        out_ += "\\\"";
+        break;
+      case '\\':
+        out_ += "\\\\";
+        break;
+      case '\n':
+        out_ += "\\n";
+        break;
+      case '\r':
+        out_ += "\\r";
+        break;
+      case '\t':
+        out_ += "\\t";
+        break;
+      case '\b':
+        out_ += "\\b";
+        break;
+      case '\f':
+        out_ += "\\f";
+        break;
       default: {
         static const char kHex[] = "0123456789abcdef";
         const char escaped[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};

@@ -60,12 +60,14 @@ bool parse_json(rapidjson::Document& doc, std::string_view text, JsonParseError&
   size_t deep = json_depth_violation(text, max_depth);
   if (deep != std::string_view::npos) {
     doc.SetNull();
-    error = {"json_too_deep",
-             "nesting deeper than " + std::to_string(max_depth) + " at byte " + std::to_string(deep),
-             deep};
+    error = {
+        "json_too_deep",
+        "nesting deeper than " + std::to_string(max_depth) + " at byte " + std::to_string(deep),
+        deep};
     return false;
   }
-  constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+  constexpr unsigned kFlags =
+      rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
   doc.Parse<kFlags>(text.data(), text.size());
   if (!doc.HasParseError()) {
     size_t where = 0;

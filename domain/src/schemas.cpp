@@ -1,7 +1,5 @@
 #include "cf/schemas.h"
 
-#include "cf/json_parse.h"
-
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -11,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+
+#include "cf/json_parse.h"
 
 namespace cf {
 namespace {
@@ -32,13 +32,19 @@ std::string short_json(const rapidjson::Value& value) {
 
 const char* type_name(const rapidjson::Value& v) {
   switch (v.GetType()) {
-    case rapidjson::kNullType: return "null";
+    case rapidjson::kNullType:
+      return "null";
     case rapidjson::kFalseType:
-    case rapidjson::kTrueType: return "boolean";
-    case rapidjson::kObjectType: return "object";
-    case rapidjson::kArrayType: return "array";
-    case rapidjson::kStringType: return "string";
-    case rapidjson::kNumberType: return v.IsInt64() || v.IsUint64() ? "integer" : "number";
+    case rapidjson::kTrueType:
+      return "boolean";
+    case rapidjson::kObjectType:
+      return "object";
+    case rapidjson::kArrayType:
+      return "array";
+    case rapidjson::kStringType:
+      return "string";
+    case rapidjson::kNumberType:
+      return v.IsInt64() || v.IsUint64() ? "integer" : "number";
   }
   return "unknown";
 }
@@ -69,8 +75,8 @@ SchemaViolation describe(const rapidjson::SchemaValidator& validator,
               v.rule == "maxLength" || v.rule == "pattern" || v.rule == "minItems" ||
               v.rule == "maxItems") &&
              schema && value && schema->HasMember(v.rule.c_str())) {
-    v.detail = short_json(*value) + " violates " + v.rule + " " +
-               short_json((*schema)[v.rule.c_str()]);
+    v.detail =
+        short_json(*value) + " violates " + v.rule + " " + short_json((*schema)[v.rule.c_str()]);
   } else if (v.rule == "additionalProperties") {
     v.detail = "property not allowed here";
   } else {

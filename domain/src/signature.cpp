@@ -43,9 +43,11 @@ struct DigestContext {
 size_t hmac(std::string_view secret, std::string_view data, unsigned char* out) {
   thread_local MacContext mac;
   char digest_name[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest_name, 0), OSSL_PARAM_END};
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest_name, 0),
+                         OSSL_PARAM_END};
   size_t size = 0;
-  if (!EVP_MAC_init(mac.ctx, reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), params) ||
+  if (!EVP_MAC_init(mac.ctx, reinterpret_cast<const unsigned char*>(secret.data()), secret.size(),
+                    params) ||
       !EVP_MAC_update(mac.ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) ||
       !EVP_MAC_final(mac.ctx, out, &size, EVP_MAX_MD_SIZE)) {
     return 0;  // an empty digest never matches a signature
@@ -72,8 +74,8 @@ std::string hmac_sha256_base64(std::string_view secret, std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   size_t size = hmac(secret, data, digest);
   std::string out(4 * ((size + 2) / 3) + 1, '\0');
-  int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), digest,
-                                static_cast<int>(size));
+  int written =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), digest, static_cast<int>(size));
   out.resize(static_cast<size_t>(written));
   return out;
 }
@@ -89,10 +91,14 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 
 const char* to_string(SignatureCheck check) {
   switch (check) {
-    case SignatureCheck::kValid: return "valid";
-    case SignatureCheck::kMissing: return "missing_signature";
-    case SignatureCheck::kMalformed: return "malformed_signature";
-    case SignatureCheck::kMismatch: return "signature_mismatch";
+    case SignatureCheck::kValid:
+      return "valid";
+    case SignatureCheck::kMissing:
+      return "missing_signature";
+    case SignatureCheck::kMalformed:
+      return "malformed_signature";
+    case SignatureCheck::kMismatch:
+      return "signature_mismatch";
   }
   return "unknown";
 }

@@ -1,6 +1,5 @@
 #include "cf/time_format.h"
 
-
 namespace cf {
 namespace {
 

@@ -1,11 +1,10 @@
 #include "cf/webhook_generator.h"
 
-#include "cf/json_builder.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
+#include "cf/json_builder.h"
 #include "cf/signature.h"
 #include "cf/time_format.h"
 
@@ -28,12 +27,18 @@ std::string price_text(int64_t minor) {
 
 const char* to_string(Expectation e) {
   switch (e) {
-    case Expectation::kValid: return "valid";
-    case Expectation::kDuplicate: return "duplicate";
-    case Expectation::kInvalid: return "invalid";
-    case Expectation::kBadSignature: return "bad_signature";
-    case Expectation::kOversize: return "oversize";
-    case Expectation::kMalformed: return "malformed";
+    case Expectation::kValid:
+      return "valid";
+    case Expectation::kDuplicate:
+      return "duplicate";
+    case Expectation::kInvalid:
+      return "invalid";
+    case Expectation::kBadSignature:
+      return "bad_signature";
+    case Expectation::kOversize:
+      return "oversize";
+    case Expectation::kMalformed:
+      return "malformed";
   }
   return "?";
 }
@@ -56,8 +61,16 @@ std::string WebhookGenerator::shop_directory_json() const {
   JsonBuilder w(128 * static_cast<size_t>(settings_.shops) + 16);
   w.begin_object().key("shops").begin_object();
   for (int i = 0; i < settings_.shops; ++i) {
-    w.escaped_key(shop_id(i)).begin_object().key("creator_id").string(creator_of_shop(i)).end_object();
-    w.escaped_key(shop_domain(i)).begin_object().key("creator_id").string(creator_of_shop(i)).end_object();
+    w.escaped_key(shop_id(i))
+        .begin_object()
+        .key("creator_id")
+        .string(creator_of_shop(i))
+        .end_object();
+    w.escaped_key(shop_domain(i))
+        .begin_object()
+        .key("creator_id")
+        .string(creator_of_shop(i))
+        .end_object();
   }
   w.end_object().end_object();
   return w.take();
@@ -185,7 +198,8 @@ GeneratedWebhook WebhookGenerator::make_order(int64_t ts) {
       order->status_index = std::min(order->status_index + 1, 5);
     }
   } else {
-    std::string id = "57" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(10000000 + order_counter_++);
+    std::string id = "57" + std::to_string(settings_.seed % 1000) + "-" +
+                     std::to_string(10000000 + order_counter_++);
     order = &orders_[id];
     order->order_id = id;
     order->shop = std::uniform_int_distribution<int>(0, settings_.shops - 1)(rng_);
@@ -193,7 +207,8 @@ GeneratedWebhook WebhookGenerator::make_order(int64_t ts) {
     std::mt19937_64 order_rng(std::hash<std::string>{}(id));
     int lines = 1 + static_cast<int>(order_rng() % 3);
     for (int l = 0; l < lines; ++l) {
-      int sku = l == 0 ? pick_sku() : static_cast<int>(order_rng() % static_cast<uint64_t>(settings_.skus));
+      int sku = l == 0 ? pick_sku()
+                       : static_cast<int>(order_rng() % static_cast<uint64_t>(settings_.skus));
       order->items.emplace_back(sku, 1 + static_cast<int>(order_rng() % 3));
     }
     open_orders_.push_back(id);
@@ -201,11 +216,17 @@ GeneratedWebhook WebhookGenerator::make_order(int64_t ts) {
   }
   const char* status = cancel ? "CANCELLED" : kStatuses[order->status_index];
   bool paid = !cancel && order->status_index >= 1;
-  std::string notification_id = "7" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
+  std::string notification_id =
+      "7" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
   JsonBuilder body(512);
   body.begin_object().key("type").number(1).key("tts_notification_id").string(notification_id);
   body.key("shop_id").string(shop_id(order->shop)).key("timestamp").number(ts);
-  body.key("data").begin_object().key("order_id").string(order->order_id).key("order_status").string(status);
+  body.key("data")
+      .begin_object()
+      .key("order_id")
+      .string(order->order_id)
+      .key("order_status")
+      .string(status);
   body.key("is_on_hold_order").boolean(false).key("update_time").number(ts);
   // Every notification of one order carries the same line items.
   body.key("line_items").begin_array();
@@ -233,7 +254,8 @@ GeneratedWebhook WebhookGenerator::make_order(int64_t ts) {
   if (paid || cancel) {
     w.order_key = order->order_id;
     w.sale_effect = paid;
-    for (auto [sku, qty] : order->items) w.stock_effects.push_back({{order->shop, sku}, paid ? -qty : qty});
+    for (auto [sku, qty] : order->items)
+      w.stock_effects.push_back({{order->shop, sku}, paid ? -qty : qty});
   }
   return w;
 }
@@ -245,13 +267,24 @@ GeneratedWebhook WebhookGenerator::make_stock(int64_t ts) {
   int sku = pick_sku();
   int shop = std::uniform_int_distribution<int>(0, settings_.shops - 1)(rng_);
   int64_t units = count_with_restock(w, shop, sku, ts);
-  std::string notification_id = "9" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
+  std::string notification_id =
+      "9" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
   w.sku_id = "17" + std::to_string(300000 + sku);
   JsonBuilder body(256);
   body.begin_object().key("type").number(1001).key("tts_notification_id").string(notification_id);
   body.key("shop_id").string(shop_id(shop)).key("timestamp").number(ts);
-  body.key("data").begin_object().key("sku_id").string(w.sku_id).key("seller_sku").string("CF-" + std::to_string(sku));
-  body.key("warehouse_id").string("wh-1").key("available_stock").number(units).key("update_time").number(ts);
+  body.key("data")
+      .begin_object()
+      .key("sku_id")
+      .string(w.sku_id)
+      .key("seller_sku")
+      .string("CF-" + std::to_string(sku));
+  body.key("warehouse_id")
+      .string("wh-1")
+      .key("available_stock")
+      .number(units)
+      .key("update_time")
+      .number(ts);
   body.end_object().end_object();
   w.body = body.take();
   w.partition_key = shop_id(shop);
@@ -272,12 +305,17 @@ GeneratedWebhook WebhookGenerator::make_shipping(int64_t ts) {
     order_id = order.order_id;
   }
   std::string tracking = "SF" + std::to_string(100000000 + (sequence_ * 7) % 5000);
-  std::string event_id = "evt-" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
+  std::string event_id =
+      "evt-" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
   const char* status = kTracking[sequence_ % 5];
   JsonBuilder body(256);
   body.begin_object().key("event_id").string(event_id).key("tracking_number").string(tracking);
   body.key("carrier").string("USPS").key("status").string(status).key("order_id").string(order_id);
-  body.key("shop_id").string(shop_id(shop)).key("occurred_at").string(format_rfc3339_ms(ts * 1000)).end_object();
+  body.key("shop_id")
+      .string(shop_id(shop))
+      .key("occurred_at")
+      .string(format_rfc3339_ms(ts * 1000))
+      .end_object();
   w.body = body.take();
   w.partition_key = settings_.shipping_provider + ":" + tracking;
   w.idempotency_key = "shipping:" + settings_.shipping_provider + ":" + event_id;
@@ -291,7 +329,8 @@ GeneratedWebhook WebhookGenerator::make_shopify(int64_t ts) {
   w.path = "/webhooks/shopify";
   std::uniform_real_distribution<double> unit(0, 1);
   const std::string when = format_rfc3339_ms(ts * 1000);
-  w.shopify_webhook_id = "b54557e4-" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
+  w.shopify_webhook_id =
+      "b54557e4-" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
   w.idempotency_key = "shopify:" + w.shopify_webhook_id;
   double roll = unit(rng_);
   if (roll < 0.15) {
@@ -302,7 +341,10 @@ GeneratedWebhook WebhookGenerator::make_shopify(int64_t ts) {
     w.sku_id = "CF-" + std::to_string(sku);
     JsonBuilder body(128);
     body.begin_object().key("inventory_item_id").number(inventory_item_id(shop, sku));
-    body.key("location_id").number(24826418).key("available").number(count_with_restock(w, shop, sku, ts));
+    body.key("location_id")
+        .number(24826418)
+        .key("available")
+        .number(count_with_restock(w, shop, sku, ts));
     body.key("updated_at").string(when).end_object();
     w.body = body.take();
     w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
@@ -323,7 +365,8 @@ GeneratedWebhook WebhookGenerator::make_shopify(int64_t ts) {
       std::mt19937_64 order_rng(std::hash<std::string>{}(id));
       int lines = 1 + static_cast<int>(order_rng() % 2);
       for (int l = 0; l < lines; ++l) {
-        int sku = l == 0 ? pick_sku() : static_cast<int>(order_rng() % static_cast<uint64_t>(settings_.skus));
+        int sku = l == 0 ? pick_sku()
+                         : static_cast<int>(order_rng() % static_cast<uint64_t>(settings_.skus));
         order->items.emplace_back(sku, 1 + static_cast<int>(order_rng() % 2));
       }
       if (order->status_index == 1) {
@@ -342,7 +385,11 @@ GeneratedWebhook WebhookGenerator::make_shopify(int64_t ts) {
     w.shop_domain = shop_domain(order->shop);
     JsonBuilder body(768);
     // Shopify's order id is a JSON number (ids fit in 53 bits).
-    body.begin_object().key("id").number(std::stoll(order->order_id)).key("name").string("#" + order->order_id.substr(6));
+    body.begin_object()
+        .key("id")
+        .number(std::stoll(order->order_id))
+        .key("name")
+        .string("#" + order->order_id.substr(6));
     body.key("currency").string("USD").key("total_price").string(price_text(total));
     body.key("financial_status").string(paid ? "paid" : "pending").key("created_at").string(when);
     body.key("updated_at").string(when).key("processed_at").string(when);
@@ -354,9 +401,15 @@ GeneratedWebhook WebhookGenerator::make_shopify(int64_t ts) {
     body.key("line_items").begin_array();
     for (size_t l = 0; l < order->items.size(); ++l) {
       auto [sku, qty] = order->items[l];
-      body.begin_object().key("id").number(466157049 + static_cast<int64_t>(l)).key("variant_id").number(40000000 + sku);
+      body.begin_object()
+          .key("id")
+          .number(466157049 + static_cast<int64_t>(l))
+          .key("variant_id")
+          .number(40000000 + sku);
       body.key("sku").string("CF-" + std::to_string(sku)).key("quantity").number(qty);
-      body.key("price").string(price_text(499 + static_cast<int64_t>((sku * 7919) % 5000))).end_object();
+      body.key("price")
+          .string(price_text(499 + static_cast<int64_t>((sku * 7919) % 5000)))
+          .end_object();
     }
     body.end_array().end_object();
     w.body = body.take();
@@ -365,7 +418,8 @@ GeneratedWebhook WebhookGenerator::make_shopify(int64_t ts) {
     if (paid) {
       w.order_key = order->order_id;
       w.sale_effect = !cancel;
-      for (auto [sku, qty] : order->items) w.stock_effects.push_back({{order->shop, sku}, cancel ? qty : -qty});
+      for (auto [sku, qty] : order->items)
+        w.stock_effects.push_back({{order->shop, sku}, cancel ? qty : -qty});
     }
   }
   w.partition_key = w.shop_domain;
@@ -377,7 +431,8 @@ GeneratedWebhook WebhookGenerator::next() {
   uint64_t seq = sequence_;
   int64_t ts = settings_.start_time_s +
                static_cast<int64_t>(static_cast<double>(seq) * settings_.event_seconds_per_webhook);
-  if (settings_.burst_every > 0 && seq > 0 && seq % static_cast<uint64_t>(settings_.burst_every) == 0) {
+  if (settings_.burst_every > 0 && seq > 0 &&
+      seq % static_cast<uint64_t>(settings_.burst_every) == 0) {
     burst_remaining_ = settings_.burst_length;
     burst_sku_ = std::uniform_int_distribution<int>(0, settings_.skus - 1)(rng_);
   }
@@ -393,7 +448,8 @@ GeneratedWebhook WebhookGenerator::next() {
       w = make_shipping(ts);
     } else if (kind < settings_.shipping_share + settings_.stock_sync_share) {
       w = make_stock(ts);
-    } else if (kind < settings_.shipping_share + settings_.stock_sync_share + settings_.shopify_share) {
+    } else if (kind <
+               settings_.shipping_share + settings_.stock_sync_share + settings_.shopify_share) {
       w = make_shopify(ts);
     } else {
       w = make_order(ts);
@@ -420,9 +476,9 @@ GeneratedWebhook WebhookGenerator::next() {
     } else if ((roll -= settings_.malformed_share) >= 0 && roll < settings_.schema_invalid_share) {
       // Rename a required field the ingest does not route by: timestamp
       // (TikTok), shop_id (shipping) or updated_at (Shopify).
-      const std::string field = w.kind == "shopify"                ? "\"updated_at\""
+      const std::string field = w.kind == "shopify"            ? "\"updated_at\""
                                 : w.path == "/webhooks/tiktok" ? "\"timestamp\""
-                                                                  : "\"shop_id\"";
+                                                               : "\"shop_id\"";
       auto pos = w.body.find(field);
       w.body.replace(pos, field.size(), "\"renamed_field\"");
       w.expect = Expectation::kInvalid;
@@ -430,7 +486,8 @@ GeneratedWebhook WebhookGenerator::next() {
       w.event_ids.clear();
       sign(w);
     } else if ((roll -= settings_.schema_invalid_share) >= 0 && roll < settings_.oversize_share) {
-      w.body.insert(w.body.size() - 1, ",\"padding\":\"" + std::string(settings_.oversize_bytes, 'x') + "\"");
+      w.body.insert(w.body.size() - 1,
+                    ",\"padding\":\"" + std::string(settings_.oversize_bytes, 'x') + "\"");
       w.expect = Expectation::kOversize;
       w.event_ids.clear();
       sign(w);

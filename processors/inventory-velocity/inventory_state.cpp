@@ -8,7 +8,8 @@ namespace {
 bool parse_int(std::string_view text, int64_t& out) {
   return !text.empty() &&
          std::from_chars(text.data(), text.data() + text.size(), out).ec == std::errc() &&
-         std::from_chars(text.data(), text.data() + text.size(), out).ptr == text.data() + text.size();
+         std::from_chars(text.data(), text.data() + text.size(), out).ptr ==
+             text.data() + text.size();
 }
 
 // Splits "<creator>|<rest>" (creator ids never contain '|': they come from the directory).
@@ -29,7 +30,8 @@ std::string encode_reservation(const Reservation& r) {
 bool decode_reservation(std::string_view text, Reservation& r) {
   auto bar = text.find('|');
   int64_t sku_size = 0;
-  if (bar == std::string_view::npos || !parse_int(text.substr(0, bar), sku_size) || sku_size < 0) return false;
+  if (bar == std::string_view::npos || !parse_int(text.substr(0, bar), sku_size) || sku_size < 0)
+    return false;
   text.remove_prefix(bar + 1);
   if (static_cast<int64_t>(text.size()) < sku_size + 1) return false;
   r.product_sku = std::string(text.substr(0, static_cast<size_t>(sku_size)));
@@ -60,7 +62,8 @@ std::string ledger_key(std::string_view creator, std::string_view sku) {
 std::string bucket_key(std::string_view creator, std::string_view sku, int64_t minute) {
   std::string key;
   key.reserve(16 + creator.size() + sku.size());
-  key.append("B|").append(creator).append("|").append(sku).append("|").append(std::to_string(minute));
+  key.append("B|").append(creator).append("|").append(sku).append("|").append(
+      std::to_string(minute));
   return key;
 }
 
@@ -70,9 +73,9 @@ std::string reservation_key(std::string_view creator, std::string_view reservati
 
 std::string encode_ledger(const SkuLedger& l) {
   std::string out = "1";
-  for (int64_t v : {l.total, l.reserved, l.sold, l.last_set_ms, l.last_event_ms, l.version,
-                    l.applied_offset, l.emitted_ms, l.emitted_version, l.emitted_sales_1h,
-                    l.emitted_sales_24h}) {
+  for (int64_t v :
+       {l.total, l.reserved, l.sold, l.last_set_ms, l.last_event_ms, l.version, l.applied_offset,
+        l.emitted_ms, l.emitted_version, l.emitted_sales_1h, l.emitted_sales_24h}) {
     out += '|';
     out += std::to_string(v);
   }
@@ -87,10 +90,17 @@ std::string encode_ledger(const SkuLedger& l) {
 }
 
 bool decode_ledger(std::string_view text, SkuLedger& l) {
-  int64_t* fields[] = {&l.total,          &l.reserved,       &l.sold,
-                       &l.last_set_ms,    &l.last_event_ms,  &l.version,
-                       &l.applied_offset, &l.emitted_ms,     &l.emitted_version,
-                       &l.emitted_sales_1h, &l.emitted_sales_24h};
+  int64_t* fields[] = {&l.total,
+                       &l.reserved,
+                       &l.sold,
+                       &l.last_set_ms,
+                       &l.last_event_ms,
+                       &l.version,
+                       &l.applied_offset,
+                       &l.emitted_ms,
+                       &l.emitted_version,
+                       &l.emitted_sales_1h,
+                       &l.emitted_sales_24h};
   if (text.substr(0, 2) != "1|") return false;
   text.remove_prefix(2);
   for (size_t i = 0; i < std::size(fields); ++i) {
@@ -134,41 +144,54 @@ SkuLedger& InventoryPartitionState::ledger(const std::string& creator, const std
   return it->second;
 }
 
-void InventoryPartitionState::persist_ledger(const SkuLedger& l, std::vector<OutputRecord>& outputs) {
-  outputs.push_back({changelog_topic_, ledger_key(l.creator_id, l.product_sku), encode_ledger(l), {},
+void InventoryPartitionState::persist_ledger(const SkuLedger& l,
+                                             std::vector<OutputRecord>& outputs) {
+  outputs.push_back({changelog_topic_,
+                     ledger_key(l.creator_id, l.product_sku),
+                     encode_ledger(l),
+                     {},
                      partition_});
 }
 
 void InventoryPartitionState::add_sales(SkuLedger& l, int64_t minute, int64_t units, int64_t offset,
                                         std::vector<OutputRecord>& outputs) {
   auto applied = l.bucket_offsets.find(minute);
-  if (applied != l.bucket_offsets.end() && offset <= applied->second) return;  // added before a crash
+  if (applied != l.bucket_offsets.end() && offset <= applied->second)
+    return;  // added before a crash
   int64_t& bucket = l.minute_sales[minute];
   bucket += units;
   l.bucket_offsets[minute] = offset;
-  outputs.push_back({changelog_topic_, bucket_key(l.creator_id, l.product_sku, minute),
-                     std::to_string(bucket) + "|" + std::to_string(offset), {}, partition_});
+  outputs.push_back({changelog_topic_,
+                     bucket_key(l.creator_id, l.product_sku, minute),
+                     std::to_string(bucket) + "|" + std::to_string(offset),
+                     {},
+                     partition_});
   active_.insert(ledger_key(l.creator_id, l.product_sku));
 }
 
 void InventoryPartitionState::expire_buckets(SkuLedger& l, int64_t oldest_excluded_minute,
                                              std::vector<OutputRecord>& outputs) {
   while (!l.minute_sales.empty() && l.minute_sales.begin()->first <= oldest_excluded_minute) {
-    outputs.push_back({changelog_topic_, bucket_key(l.creator_id, l.product_sku,
-                                                    l.minute_sales.begin()->first),
-                       {}, {}, partition_, true});
+    outputs.push_back({changelog_topic_,
+                       bucket_key(l.creator_id, l.product_sku, l.minute_sales.begin()->first),
+                       {},
+                       {},
+                       partition_,
+                       true});
     l.bucket_offsets.erase(l.minute_sales.begin()->first);
     l.minute_sales.erase(l.minute_sales.begin());
   }
 }
 
-Reservation* InventoryPartitionState::reservation(const std::string& creator, const std::string& id) {
+Reservation* InventoryPartitionState::reservation(const std::string& creator,
+                                                  const std::string& id) {
   auto it = reservations_.find(reservation_key(creator, id));
   return it == reservations_.end() ? nullptr : &it->second;
 }
 
 void InventoryPartitionState::put_reservation(const std::string& creator, const std::string& id,
-                                              Reservation value, std::vector<OutputRecord>& outputs) {
+                                              Reservation value,
+                                              std::vector<OutputRecord>& outputs) {
   std::string key = reservation_key(creator, id);
   outputs.push_back({changelog_topic_, key, encode_reservation(value), {}, partition_});
   reservations_[key] = std::move(value);
@@ -179,16 +202,20 @@ int64_t InventoryPartitionState::applied_event_offset(std::string_view event_id)
   return it == events_.end() ? -1 : it->second.second;
 }
 
-void InventoryPartitionState::remember_event(std::string_view event_id, int64_t expires_ms, int64_t offset,
-                                             std::vector<OutputRecord>& outputs) {
+void InventoryPartitionState::remember_event(std::string_view event_id, int64_t expires_ms,
+                                             int64_t offset, std::vector<OutputRecord>& outputs) {
   std::string id(event_id);
   events_[id] = {expires_ms, offset};
   event_expiry_.emplace(expires_ms, id);
-  outputs.push_back({changelog_topic_, "E|" + id, std::to_string(expires_ms) + "|" + std::to_string(offset), {},
+  outputs.push_back({changelog_topic_,
+                     "E|" + id,
+                     std::to_string(expires_ms) + "|" + std::to_string(offset),
+                     {},
                      partition_});
 }
 
-void InventoryPartitionState::expire_events(int64_t stream_time_ms, std::vector<OutputRecord>& outputs) {
+void InventoryPartitionState::expire_events(int64_t stream_time_ms,
+                                            std::vector<OutputRecord>& outputs) {
   while (!event_expiry_.empty() && event_expiry_.begin()->first <= stream_time_ms) {
     auto node = event_expiry_.extract(event_expiry_.begin());
     auto it = events_.find(node.mapped());
@@ -200,8 +227,11 @@ void InventoryPartitionState::expire_events(int64_t stream_time_ms, std::vector<
 
 void InventoryPartitionState::record_tick(int64_t offset, std::vector<OutputRecord>& outputs) {
   last_tick_offset_ = offset;
-  outputs.push_back({changelog_topic_, "S|",
-                     std::to_string(stream_time_ms_) + "|" + std::to_string(offset), {}, partition_});
+  outputs.push_back({changelog_topic_,
+                     "S|",
+                     std::to_string(stream_time_ms_) + "|" + std::to_string(offset),
+                     {},
+                     partition_});
 }
 
 void InventoryPartitionState::apply_encoded(std::string_view key, const std::string_view* value) {
@@ -241,8 +271,8 @@ void InventoryPartitionState::apply_encoded(std::string_view key, const std::str
       // "<units>|<last input offset>"
       int64_t offset = -1;
       auto sep = value ? value->find('|') : std::string_view::npos;
-      if (value == nullptr || sep == std::string_view::npos || !parse_int(value->substr(0, sep), units) ||
-          !parse_int(value->substr(sep + 1), offset)) {
+      if (value == nullptr || sep == std::string_view::npos ||
+          !parse_int(value->substr(0, sep), units) || !parse_int(value->substr(sep + 1), offset)) {
         l.minute_sales.erase(minute);
         l.bucket_offsets.erase(minute);
       } else {
@@ -266,7 +296,8 @@ void InventoryPartitionState::apply_encoded(std::string_view key, const std::str
       std::string id(rest);
       auto sep = value ? value->find('|') : std::string_view::npos;
       int64_t expires = 0, offset = -1;
-      if (value == nullptr || sep == std::string_view::npos || !parse_int(value->substr(0, sep), expires) ||
+      if (value == nullptr || sep == std::string_view::npos ||
+          !parse_int(value->substr(0, sep), expires) ||
           !parse_int(value->substr(sep + 1), offset)) {
         events_.erase(id);
       } else {
@@ -298,11 +329,13 @@ void InventoryPartitionState::for_each_encoded(
     for (const auto& [minute, units] : l.minute_sales) {
       auto offset = l.bucket_offsets.find(minute);
       visit(bucket_key(l.creator_id, l.product_sku, minute),
-            std::to_string(units) + "|" + std::to_string(offset == l.bucket_offsets.end() ? -1 : offset->second));
+            std::to_string(units) + "|" +
+                std::to_string(offset == l.bucket_offsets.end() ? -1 : offset->second));
     }
   }
   for (const auto& [key, r] : reservations_) visit(key, encode_reservation(r));
-  for (const auto& [id, e] : events_) visit("E|" + id, std::to_string(e.first) + "|" + std::to_string(e.second));
+  for (const auto& [id, e] : events_)
+    visit("E|" + id, std::to_string(e.first) + "|" + std::to_string(e.second));
   visit("S|", std::to_string(stream_time_ms_) + "|" + std::to_string(last_tick_offset_));
 }
 

@@ -25,11 +25,11 @@ struct SkuLedger {
   int64_t total = 0;     ///< units on hand as of the last absolute set, plus deltas and restocks
   int64_t reserved = 0;  ///< held by sagas
   int64_t sold = 0;      ///< sold since the last absolute set, net of restocked cancellations
-  int64_t last_set_ms = -1;    ///< event time of the last absolute set applied
-  int64_t last_event_ms = -1;  ///< largest event time that touched this SKU
-  int64_t version = 0;         ///< bumped on every change; velocity snapshots carry it
-  int64_t applied_offset = -1; ///< inventory.events offset of the last input applied
-  int64_t emitted_ms = -1;     ///< stream time of the last snapshot sent
+  int64_t last_set_ms = -1;     ///< event time of the last absolute set applied
+  int64_t last_event_ms = -1;   ///< largest event time that touched this SKU
+  int64_t version = 0;          ///< bumped on every change; velocity snapshots carry it
+  int64_t applied_offset = -1;  ///< inventory.events offset of the last input applied
+  int64_t emitted_ms = -1;      ///< stream time of the last snapshot sent
   int64_t emitted_version = -1;
   int64_t emitted_sales_1h = -1;
   int64_t emitted_sales_24h = -1;
@@ -100,8 +100,8 @@ class InventoryPartitionState final : public RestorableStore {
 
   // RestorableStore
   void apply_encoded(std::string_view key, const std::string_view* value) override;
-  void for_each_encoded(const std::function<void(const std::string&, const std::string&)>& visit)
-      const override;
+  void for_each_encoded(
+      const std::function<void(const std::string&, const std::string&)>& visit) const override;
   size_t size() const override;
   void clear() override;
 

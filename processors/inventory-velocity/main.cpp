@@ -27,26 +27,29 @@ int main(int argc, char** argv) {
         "changelog-topic", po::value(&inputs.changelog)->default_value(inputs.changelog),
         "compacted changelog of the ledger")(
         "velocity-topic", po::value(&outputs.velocity)->default_value(outputs.velocity),
-        "output: velocity snapshots")(
-        "replies-topic", po::value(&outputs.replies)->default_value(outputs.replies),
-        "output: command replies")(
+        "output: velocity snapshots")("replies-topic",
+                                      po::value(&outputs.replies)->default_value(outputs.replies),
+                                      "output: command replies")(
         "audit-topic", po::value(&outputs.audit)->default_value(outputs.audit),
-        "output: audited conflicts")(
-        "manual-topic", po::value(&outputs.manual)->default_value(outputs.manual),
-        "output: conflicts escalated to manual resolution")(
+        "output: audited conflicts")("manual-topic",
+                                     po::value(&outputs.manual)->default_value(outputs.manual),
+                                     "output: conflicts escalated to manual resolution")(
         "allowed-lateness-s", po::value(&lateness_s)->default_value(lateness_s),
         "events older than stream time minus this lateness reach the ledger but not the windows")(
         "max-future-skew-s", po::value(&skew_s)->default_value(skew_s),
-        "stream time never moves further than this past a record's Kafka timestamp (the validator's "
+        "stream time never moves further than this past a record's Kafka timestamp (the "
+        "validator's "
         "bound; only records that bypassed it are clamped)")(
         "event-dedup-hours", po::value(&dedup_hours)->default_value(dedup_hours),
-        "applied event ids are remembered this long in stream time, so events an upstream processor re-sends "
+        "applied event ids are remembered this long in stream time, so events an upstream "
+        "processor re-sends "
         "after a crash count once")(
         "coalesce-ms", po::value(&velocity.coalesce_ms)->default_value(velocity.coalesce_ms),
         "at most one snapshot per SKU per this much event time")(
         "spike-factor", po::value(&velocity.spike_factor)->default_value(velocity.spike_factor),
         "viral when the 1 h rate exceeds this times the 24 h rate")(
-        "spike-min-units", po::value(&velocity.spike_min_units)->default_value(velocity.spike_min_units),
+        "spike-min-units",
+        po::value(&velocity.spike_min_units)->default_value(velocity.spike_min_units),
         "and at least this many units sold in the last hour")(
         "discrepancy-ratio",
         po::value(&velocity.discrepancy_ratio)->default_value(velocity.discrepancy_ratio),

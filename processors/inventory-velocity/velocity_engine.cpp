@@ -33,7 +33,8 @@ std::map<std::string, int64_t> items_by_sku(const rapidjson::Value& data) {
     std::string_view sku = string_member(item, "product_sku");
     int64_t quantity = int_member(item, "quantity", -1);
     if (sku.empty() || quantity <= 0) {
-      throw std::invalid_argument("every /data/items entry needs product_sku and a positive quantity");
+      throw std::invalid_argument(
+          "every /data/items entry needs product_sku and a positive quantity");
     }
     by_sku[std::string(sku)] += quantity;
   }
@@ -89,12 +90,13 @@ VelocityFigures compute_velocity(const SkuLedger& l, int64_t stream_ms, const Ve
   return f;
 }
 
-std::string velocity_snapshot_json(const SkuLedger& l, const VelocityFigures& f, int64_t stream_ms) {
+std::string velocity_snapshot_json(const SkuLedger& l, const VelocityFigures& f,
+                                   int64_t stream_ms) {
   JsonBuilder w(512);
   w.begin_object();
-  w.key("event_id").string(deterministic_uuid("velocity|" + l.creator_id + "|" + l.product_sku + "|" +
-                                              std::to_string(l.version) + "|" +
-                                              std::to_string(stream_ms)));
+  w.key("event_id")
+      .string(deterministic_uuid("velocity|" + l.creator_id + "|" + l.product_sku + "|" +
+                                 std::to_string(l.version) + "|" + std::to_string(stream_ms)));
   w.key("event_type").string("inventory.velocity_updated");
   w.key("creator_id").string(l.creator_id);
   w.key("product_sku").string(l.product_sku);
@@ -128,7 +130,8 @@ bool VelocityEngine::maybe_emit(InventoryPartitionState& state, SkuLedger& l, bo
                  f.sales_24h != l.emitted_sales_24h;
   if (!changed && !force) return false;
   if (!force && l.emitted_ms >= 0 && now - l.emitted_ms < settings_.coalesce_ms) {
-    state.active().insert(ledger_key(l.creator_id, l.product_sku));  // sent by a later record or tick
+    state.active().insert(
+        ledger_key(l.creator_id, l.product_sku));  // sent by a later record or tick
     return false;
   }
   OutputRecord out{topics_.velocity, l.creator_id, velocity_snapshot_json(l, f, now)};
@@ -143,7 +146,8 @@ bool VelocityEngine::maybe_emit(InventoryPartitionState& state, SkuLedger& l, bo
 }
 
 int64_t VelocityEngine::bounded_stream_time(int64_t event_ms, int64_t record_timestamp_ms) {
-  if (record_timestamp_ms < 0 || event_ms <= record_timestamp_ms + settings_.max_future_skew_ms) return event_ms;
+  if (record_timestamp_ms < 0 || event_ms <= record_timestamp_ms + settings_.max_future_skew_ms)
+    return event_ms;
   ++counters_.clamped;
   return record_timestamp_ms + settings_.max_future_skew_ms;
 }
@@ -157,7 +161,8 @@ void VelocityEngine::on_event(InventoryPartitionState& state, std::string_view j
   auto event = read_envelope(doc, error);
   if (!event) throw std::invalid_argument(error);
   if (event->event_type == kTickEventType) {
-    on_tick(state, bounded_stream_time(event->occurred_at_ms, record_timestamp_ms), offset, outputs);
+    on_tick(state, bounded_stream_time(event->occurred_at_ms, record_timestamp_ms), offset,
+            outputs);
     return;
   }
   // Deltas (sales, cancellations, adjustments) must count once per event, not
@@ -169,12 +174,14 @@ void VelocityEngine::on_event(InventoryPartitionState& state, std::string_view j
     return;
   }
   if (first_offset < 0 && !event->event_id.empty()) {
-    state.remember_event(event->event_id, event->occurred_at_ms + settings_.event_dedup_ms, offset, outputs);
+    state.remember_event(event->event_id, event->occurred_at_ms + settings_.event_dedup_ms, offset,
+                         outputs);
   }
   const int64_t t = event->occurred_at_ms;
   const std::string creator(event->creator_id);
   const rapidjson::Value& data = *event->data;
-  const bool late = state.stream_time_ms() >= 0 && t < state.stream_time_ms() - settings_.allowed_lateness_ms;
+  const bool late =
+      state.stream_time_ms() >= 0 && t < state.stream_time_ms() - settings_.allowed_lateness_ms;
 
   // Each SKU applies the event at most once: a SKU whose ledger already holds
   // this offset saw it before a crash, and only its snapshot is sent again.
@@ -224,13 +231,15 @@ void VelocityEngine::on_event(InventoryPartitionState& state, std::string_view j
     std::string sku(string_member(data, "product_sku"));
     int64_t reported = int_member(data, "available", -1);
     if (sku.empty() || reported < 0) {
-      throw std::invalid_argument("inventory.stock_set needs /data/product_sku and a non-negative /data/available");
+      throw std::invalid_argument(
+          "inventory.stock_set needs /data/product_sku and a non-negative /data/available");
     }
     // A count at or before the one applied is a repeat (a replay, a platform
     // retry) or older news: ignored before anything changes. Re-applying the
     // same count would recompute `sold` from the recent window, which no
     // longer holds every sale since that count, and erase them.
-    if (const SkuLedger* known = state.find(creator, sku); known && known->last_set_ms >= 0 && t <= known->last_set_ms) {
+    if (const SkuLedger* known = state.find(creator, sku);
+        known && known->last_set_ms >= 0 && t <= known->last_set_ms) {
       ++counters_.stale_syncs;
       return;
     }
@@ -242,11 +251,16 @@ void VelocityEngine::on_event(InventoryPartitionState& state, std::string_view j
         if (ratio > settings_.discrepancy_ratio) {
           ++counters_.discrepancies;
           JsonBuilder w(512);
-          std::string id = deterministic_uuid("inventory-discrepancy|" + std::string(event->event_id));
-          write_conflict(w, id, l, reported, string_member(data, "channel"), t, event->event_id, ratio);
+          std::string id =
+              deterministic_uuid("inventory-discrepancy|" + std::string(event->event_id));
+          write_conflict(w, id, l, reported, string_member(data, "channel"), t, event->event_id,
+                         ratio);
           std::string conflict = w.take();
-          outputs.push_back({topics_.audit, creator, conflict, {{"cf-event-type", "conflict.detected"}}});
-          outputs.push_back({topics_.manual, creator, std::move(conflict),
+          outputs.push_back(
+              {topics_.audit, creator, conflict, {{"cf-event-type", "conflict.detected"}}});
+          outputs.push_back({topics_.manual,
+                             creator,
+                             std::move(conflict),
                              {{"cf-event-type", "conflict.escalated"}}});
         }
       }
@@ -261,7 +275,8 @@ void VelocityEngine::on_event(InventoryPartitionState& state, std::string_view j
     std::string sku(string_member(data, "product_sku"));
     auto delta = data.FindMember("delta");
     if (sku.empty() || delta == data.MemberEnd() || !delta->value.IsInt64()) {
-      throw std::invalid_argument("inventory.stock_adjusted needs /data/product_sku and integer /data/delta");
+      throw std::invalid_argument(
+          "inventory.stock_adjusted needs /data/product_sku and integer /data/delta");
     }
     apply(sku, [d = delta->value.GetInt64()](SkuLedger& l) { l.total += d; });
   } else {
@@ -315,10 +330,12 @@ void VelocityEngine::on_command(InventoryPartitionState& state, std::string_view
   const int64_t quantity = int_member(doc, "quantity", -1);
   if (command_id.empty() || creator.empty() || reservation_id.empty() ||
       (command != "reserve" && command != "release")) {
-    throw std::invalid_argument("command needs command_id, creator_id, reservation_id and command reserve|release");
+    throw std::invalid_argument(
+        "command needs command_id, creator_id, reservation_id and command reserve|release");
   }
   Reservation* existing = state.reservation(creator, reservation_id);
-  auto reply = [&](std::string_view status, const SkuLedger* l, int64_t q, std::string_view detail) {
+  auto reply = [&](std::string_view status, const SkuLedger* l, int64_t q,
+                   std::string_view detail) {
     JsonBuilder w(384);
     w.begin_object();
     w.key("command_id").string(command_id);
@@ -335,7 +352,8 @@ void VelocityEngine::on_command(InventoryPartitionState& state, std::string_view
     return w.take();
   };
   auto send = [&](std::string text) {
-    outputs.push_back({topics_.replies, creator, std::move(text), {{"cf-event-type", "inventory.reply"}}});
+    outputs.push_back(
+        {topics_.replies, creator, std::move(text), {{"cf-event-type", "inventory.reply"}}});
   };
   if (existing && existing->last_command_id == command_id) {
     send(existing->last_reply);  // a repeated command gets the same answer
@@ -344,7 +362,8 @@ void VelocityEngine::on_command(InventoryPartitionState& state, std::string_view
   Reservation next = existing ? *existing : Reservation{};
   next.last_command_id = command_id;
   if (command == "reserve") {
-    if (sku.empty() || quantity <= 0) throw std::invalid_argument("reserve needs product_sku and a positive quantity");
+    if (sku.empty() || quantity <= 0)
+      throw std::invalid_argument("reserve needs product_sku and a positive quantity");
     if (existing && existing->status == "reserved") {
       next.last_reply = reply("already_reserved", state.find(creator, existing->product_sku),
                               existing->quantity, "");

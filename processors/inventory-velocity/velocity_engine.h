@@ -68,7 +68,8 @@ struct VelocityCounters {
   uint64_t discrepancies = 0;
   uint64_t snapshots = 0;
   uint64_t clamped = 0;  ///< records whose event time was too far ahead to move stream time
-  uint64_t duplicate_events = 0;  ///< event ids applied before at another offset (upstream re-sends)
+  uint64_t duplicate_events =
+      0;  ///< event ids applied before at another offset (upstream re-sends)
 };
 
 class VelocityEngine {

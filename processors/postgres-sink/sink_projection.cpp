@@ -3,8 +3,8 @@
 #include <rapidjson/document.h>
 
 #include "cf/event_envelope.h"
-#include "cf/row_fields.h"
 #include "cf/json_parse.h"
+#include "cf/row_fields.h"
 #include "cf/time_format.h"
 
 namespace cf {
@@ -33,7 +33,8 @@ void project_velocity(const rapidjson::Document& d, SinkBatch& batch) {
   row.as_of_ms = integer(d, "as_of_ms", what);
   auto key = std::make_pair(row.creator_id, row.product_sku);
   auto it = batch.levels.find(key);
-  if (it == batch.levels.end() || std::tie(it->second.version, it->second.as_of_ms) <= std::tie(row.version, row.as_of_ms)) {
+  if (it == batch.levels.end() ||
+      std::tie(it->second.version, it->second.as_of_ms) <= std::tie(row.version, row.as_of_ms)) {
     batch.levels[key] = std::move(row);
   }
 }
@@ -57,7 +58,8 @@ void project_prediction(const rapidjson::Document& d, SinkBatch& batch) {
   row.as_of_ms = integer(d, "as_of_ms", what);
   auto key = std::make_pair(row.creator_id, row.product_sku);
   auto it = batch.predictions.find(key);
-  if (it == batch.predictions.end() || std::tie(it->second.version, it->second.as_of_ms) <= std::tie(row.version, row.as_of_ms)) {
+  if (it == batch.predictions.end() ||
+      std::tie(it->second.version, it->second.as_of_ms) <= std::tie(row.version, row.as_of_ms)) {
     batch.predictions[key] = std::move(row);
   }
 }
@@ -71,7 +73,8 @@ void project_alert(const rapidjson::Document& d, SinkBatch& batch) {
   row.product_sku = text(d, "product_sku", what);
   row.alert = text(d, "alert", what);
   row.state = text(d, "state", what);
-  if (row.state != "raised" && row.state != "cleared") throw ProjectionError("alert: state must be raised or cleared");
+  if (row.state != "raised" && row.state != "cleared")
+    throw ProjectionError("alert: state must be raised or cleared");
   row.severity = text(d, "severity", what);
   row.as_of_ms = time_ms(d, "as_of", what);
   batch.alerts[row.creator_id + "|" + row.product_sku + "|" + row.alert] = std::move(row);
@@ -88,11 +91,13 @@ void project_conflict(const rapidjson::Document& d, SinkBatch& batch) {
   row.entity_id = text(d, "entity_id", what);
   row.strategy = text(d, "strategy", what);
   auto winner = d.FindMember("winner");
-  row.winner = winner != d.MemberEnd() && winner->value.IsString() ? winner->value.GetString() : "ledger";
+  row.winner =
+      winner != d.MemberEnd() && winner->value.IsString() ? winner->value.GetString() : "ledger";
   row.escalated = boolean(d, "escalated", what);
   row.detected_at_ms = time_ms(d, "detected_at", what);
   auto resolved = d.FindMember("resolved_at");
-  if (resolved != d.MemberEnd() && resolved->value.IsString()) row.resolved_at_ms = time_ms(d, "resolved_at", what);
+  if (resolved != d.MemberEnd() && resolved->value.IsString())
+    row.resolved_at_ms = time_ms(d, "resolved_at", what);
   row.record = to_json(d);
   batch.conflicts.push_back(std::move(row));
 }
@@ -100,9 +105,10 @@ void project_conflict(const rapidjson::Document& d, SinkBatch& batch) {
 }  // namespace
 
 std::vector<std::string> sink_input_topics() {
-  return {"orders.events",        "inventory.events", "inventory.velocity",  "inventory.predictions",
-          "inventory.alerts",     "conflicts.audit",  "webhooks.rejected",   "dlq.validator",
-          "dlq.reconciler",       "dlq.inventory-velocity", "dlq.stockout-predictor"};
+  return {"orders.events",          "inventory.events",      "inventory.velocity",
+          "inventory.predictions",  "inventory.alerts",      "conflicts.audit",
+          "webhooks.rejected",      "dlq.validator",         "dlq.reconciler",
+          "dlq.inventory-velocity", "dlq.stockout-predictor"};
 }
 
 void project_record(std::string_view topic, std::string_view value,
@@ -113,7 +119,8 @@ void project_record(std::string_view topic, std::string_view value,
     // Counted by reason; the records themselves stay on their topics.
     std::string reason = "unknown";
     if (auto r = header("cf-dlq-error")) reason = *r;
-    if (auto code = header("cf-dlq-error-class"); code && topic != "webhooks.rejected") reason = *code;
+    if (auto code = header("cf-dlq-error-class"); code && topic != "webhooks.rejected")
+      reason = *code;
     if (reason.size() > 200) reason.resize(200);
     ++batch.dead_letters[{std::string(topic), reason}];
     return;
@@ -122,7 +129,8 @@ void project_record(std::string_view topic, std::string_view value,
   const bool doc_ok = cf::parse_json(doc, value);
   if (!doc_ok || !doc.IsObject()) throw ProjectionError("record is not a JSON object");
   auto type = doc.FindMember("event_type");
-  if (type != doc.MemberEnd() && type->value.IsString() && std::string_view(type->value.GetString()) == kTickEventType) {
+  if (type != doc.MemberEnd() && type->value.IsString() &&
+      std::string_view(type->value.GetString()) == kTickEventType) {
     return;  // ticks move processors' time; nothing to store
   }
   if (topic == "orders.events" || topic == "inventory.events") {

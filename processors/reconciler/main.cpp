@@ -14,9 +14,11 @@ namespace cf {
 void export_reconciler_metrics(const ReconcilerCounters& now) {
   static Counter& events = metrics().counter("cf_reconciler_events_total", "resolved events sent");
   static Counter& conflicts = metrics().counter("cf_conflicts_total", "conflicts audited");
-  static Counter& escalated = metrics().counter("cf_conflicts_escalated_total", "conflicts sent to manual resolution");
-  static Counter& replays = metrics().counter("cf_reconciler_replayed_inputs_total",
-                                              "inputs re-read after a restart, outputs re-sent from the journal");
+  static Counter& escalated =
+      metrics().counter("cf_conflicts_escalated_total", "conflicts sent to manual resolution");
+  static Counter& replays =
+      metrics().counter("cf_reconciler_replayed_inputs_total",
+                        "inputs re-read after a restart, outputs re-sent from the journal");
   static ReconcilerCounters exported;
   events.inc(now.events_out - exported.events_out);
   conflicts.inc(now.conflicts - exported.conflicts);
@@ -39,17 +41,23 @@ int main(int argc, char** argv) {
   return cf::guarded_main("reconciler", [&]() -> int {
     cf::OptionsParser options("reconciler", "Detects and resolves conflicting updates per entity.");
     options.add_worker_options(settings);
-    options.add()("input-topic", po::value(&input)->default_value(input), "validated domain events")(
-        "changelog-topic", po::value(&changelog)->default_value(changelog), "compacted changelog of entity states")(
+    options.add()("input-topic", po::value(&input)->default_value(input),
+                  "validated domain events")("changelog-topic",
+                                             po::value(&changelog)->default_value(changelog),
+                                             "compacted changelog of entity states")(
         "orders-topic", po::value(&topics.orders)->default_value(topics.orders), "output")(
         "inventory-topic", po::value(&topics.inventory)->default_value(topics.inventory), "output")(
-        "audit-topic", po::value(&topics.audit)->default_value(topics.audit), "output: every conflict")(
-        "manual-topic", po::value(&topics.manual)->default_value(topics.manual), "output: escalated conflicts")(
+        "audit-topic", po::value(&topics.audit)->default_value(topics.audit),
+        "output: every conflict")("manual-topic",
+                                  po::value(&topics.manual)->default_value(topics.manual),
+                                  "output: escalated conflicts")(
         "sku-mapping", po::value(&mapping_file),
         "JSON file linking channel SKU ids to product SKUs (default: TikTok seller_sku)")(
-        "conflict-window-ms", po::value(&rules.conflict_window_ms)->default_value(rules.conflict_window_ms),
+        "conflict-window-ms",
+        po::value(&rules.conflict_window_ms)->default_value(rules.conflict_window_ms),
         "updates from different sources this close in event time are a conflict")(
-        "escalate-order-minor", po::value(&rules.escalate_order_minor)->default_value(rules.escalate_order_minor),
+        "escalate-order-minor",
+        po::value(&rules.escalate_order_minor)->default_value(rules.escalate_order_minor),
         "conflicting orders above this value (minor units) go to manual resolution")(
         "escalate-payment-minor",
         po::value(&rules.escalate_payment_minor)->default_value(rules.escalate_payment_minor),
@@ -67,7 +75,8 @@ int main(int argc, char** argv) {
     cf::Reconciler reconciler(rules, topics, std::move(mapping));
     cf::StatefulHandler<cf::EntityStore> handler(
         cf::state_options(settings, changelog),
-        [&](cf::EntityStore& store, const cf::InputRecord& input, int64_t completed, std::vector<cf::OutputRecord>& out) {
+        [&](cf::EntityStore& store, const cf::InputRecord& input, int64_t completed,
+            std::vector<cf::OutputRecord>& out) {
           reconciler.on_event(store, input.value(), input.offset(), completed, out);
         },
         [&] { cf::export_reconciler_metrics(reconciler.counters()); });

@@ -3,9 +3,9 @@
 #include <rapidjson/document.h>
 
 #include <charconv>
-#include <optional>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 
 #include "cf/event_envelope.h"
@@ -17,9 +17,9 @@
 namespace cf {
 namespace {
 
-constexpr std::string_view kStatuses[] = {"UNPAID",      "ON_HOLD",   "AWAITING_SHIPMENT",
-                                          "AWAITING_COLLECTION", "IN_TRANSIT", "DELIVERED",
-                                          "COMPLETED"};
+constexpr std::string_view kStatuses[] = {
+    "UNPAID",     "ON_HOLD",   "AWAITING_SHIPMENT", "AWAITING_COLLECTION",
+    "IN_TRANSIT", "DELIVERED", "COMPLETED"};
 
 bool successful_shipment(std::string_view status) {
   return status == "picked_up" || status == "in_transit" || status == "out_for_delivery" ||
@@ -90,7 +90,8 @@ SkuMapping SkuMapping::from_json(const std::string& json) {
   SkuMapping mapping;
   for (auto& channel : doc.GetObject()) {
     if (!channel.value.IsObject()) {
-      throw std::invalid_argument(std::string("SKU mapping: '") + channel.name.GetString() + "' must be an object");
+      throw std::invalid_argument(std::string("SKU mapping: '") + channel.name.GetString() +
+                                  "' must be an object");
     }
     for (auto& entry : channel.value.GetObject()) {
       if (!entry.value.IsString() || entry.value.GetStringLength() == 0) {
@@ -113,8 +114,8 @@ std::string SkuMapping::product_sku(std::string_view channel, std::string_view i
 }
 
 std::string EntityCodec::encode(const Value& v) {
-  std::string out = "1|" + std::to_string(v.applied_offset) + "|" + std::to_string(v.version) + "|" +
-                    std::to_string(v.updated_ms) + "|" + std::to_string(v.total_minor) + "|" +
+  std::string out = "1|" + std::to_string(v.applied_offset) + "|" + std::to_string(v.version) +
+                    "|" + std::to_string(v.updated_ms) + "|" + std::to_string(v.total_minor) + "|" +
                     (v.shipped ? "1" : "0") + (v.sale_recorded ? "1" : "0") + "|";
   put_field(out, v.source);
   put_field(out, v.value);
@@ -152,14 +153,15 @@ struct Reconciler::Context {
   const EventView& event;
   const rapidjson::Value& data;
   int64_t offset;
-  std::vector<OutputRecord> produced;     ///< journalled: re-sent if the input is re-read
-  std::vector<OutputRecord> state_writes; ///< changelog writes of entities other than the primary
-  std::vector<OutputRecord> scratch;      ///< primary writes; on_event writes the primary once
+  std::vector<OutputRecord> produced;      ///< journalled: re-sent if the input is re-read
+  std::vector<OutputRecord> state_writes;  ///< changelog writes of entities other than the primary
+  std::vector<OutputRecord> scratch;       ///< primary writes; on_event writes the primary once
   int outputs_made = 0;
   std::string creator;
 
   std::string next_id() {
-    return deterministic_uuid(std::string(event.event_id) + "|reconciled|" + std::to_string(outputs_made++));
+    return deterministic_uuid(std::string(event.event_id) + "|reconciled|" +
+                              std::to_string(outputs_made++));
   }
 };
 
@@ -180,7 +182,8 @@ std::string resolved_event(const std::string& event_id, std::string_view type,
   f.creator_id = cause.creator_id;
   f.version = version;
   f.occurred_at_ms = cause.occurred_at_ms;
-  f.received_at_ms = cause.received_at_ms;  // end-to-end latency is measured from the ingest's stamp
+  f.received_at_ms =
+      cause.received_at_ms;  // end-to-end latency is measured from the ingest's stamp
   f.source = cause.source;
   f.correlation_id = cause.correlation_id;
   f.causation_id = cause.event_id;
@@ -227,9 +230,11 @@ void Reconciler::on_event(EntityStore& store, std::string_view json, int64_t off
   } else if (type == "inventory.stock_updated") {
     std::string_view channel = string_member(c.data, "channel");
     primary = "inventory|" + c.creator + "|" +
-              mapping_.product_sku(channel, string_member(c.data, "sku_id"), string_member(c.data, "seller_sku"));
+              mapping_.product_sku(channel, string_member(c.data, "sku_id"),
+                                   string_member(c.data, "seller_sku"));
   } else {
-    throw std::invalid_argument("reconciler has no rule for event type '" + std::string(type) + "'");
+    throw std::invalid_argument("reconciler has no rule for event type '" + std::string(type) +
+                                "'");
   }
   if (EntityState* existing = store.find(primary); existing && offset <= existing->applied_offset) {
     ++counters_.replays;
@@ -308,7 +313,8 @@ void audit_conflict(Reconciler::Context& c, const Conflict& k, const ReconcilerT
   c.produced.push_back({topics.audit, c.creator, text, {{"cf-event-type", "conflict.detected"}}});
   ++counters.conflicts;
   if (k.escalated) {
-    c.produced.push_back({topics.manual, c.creator, std::move(text), {{"cf-event-type", "conflict.escalated"}}});
+    c.produced.push_back(
+        {topics.manual, c.creator, std::move(text), {{"cf-event-type", "conflict.escalated"}}});
     ++counters.escalated;
   }
 }
@@ -320,35 +326,43 @@ void Reconciler::order(Context& c) {
   // Entity keys carry the creator: two creators on one partition never share one.
   const std::string key = "order|" + c.creator + "|" + aggregate;
   const std::string status(string_member(c.data, "status"));
-  if (order_status_rank(status) < 0) throw std::invalid_argument("order event with unknown /data/status");
+  if (order_status_rank(status) < 0)
+    throw std::invalid_argument("order event with unknown /data/status");
   const int64_t total = int_member(c.data, "total_minor", 0);
   const std::string channel(string_member(c.data, "channel"));
   EntityState* found = c.store.find(key);
   EntityState e = found ? *found : EntityState{};
   bool apply = !found;
   if (found) {
-    const bool concurrent = e.source != c.event.source && e.updated_ms >= 0 &&
-                            std::llabs(c.event.occurred_at_ms - e.updated_ms) <= settings_.conflict_window_ms;
+    const bool concurrent =
+        e.source != c.event.source && e.updated_ms >= 0 &&
+        std::llabs(c.event.occurred_at_ms - e.updated_ms) <= settings_.conflict_window_ms;
     const std::string current = state_json("status", e.value, e.source, e.updated_ms, e.version);
-    const std::string incoming = state_json("status", status, c.event.source, c.event.occurred_at_ms, e.version);
+    const std::string incoming =
+        state_json("status", status, c.event.source, c.event.occurred_at_ms, e.version);
     if (status == e.value) {
       ++counters_.ignored;
     } else if (!valid_order_transition(e.value, status) || (status == "CANCELLED" && e.shipped)) {
-      const bool shipped_cancel = status == "CANCELLED" && (e.shipped || order_status_shipped(e.value));
-      audit_conflict(c, {shipped_cancel ? "shipped_order_immutable" : "invalid_transition", "order", aggregate,
-                         current, incoming, shipped_cancel ? "shipped_orders_immutable" : "reject_invalid_transition",
-                         "current", std::max(e.total_minor, total) > settings_.escalate_order_minor},
+      const bool shipped_cancel =
+          status == "CANCELLED" && (e.shipped || order_status_shipped(e.value));
+      audit_conflict(c,
+                     {shipped_cancel ? "shipped_order_immutable" : "invalid_transition", "order",
+                      aggregate, current, incoming,
+                      shipped_cancel ? "shipped_orders_immutable" : "reject_invalid_transition",
+                      "current", std::max(e.total_minor, total) > settings_.escalate_order_minor},
                      topics_, counters_);
     } else if (concurrent && source_priority(c.event.source) < source_priority(e.source)) {
-      audit_conflict(c, {"concurrent_update", "order", aggregate, current, incoming,
-                         "last_write_wins_by_source_priority", "current",
-                         std::max(e.total_minor, total) > settings_.escalate_order_minor},
+      audit_conflict(c,
+                     {"concurrent_update", "order", aggregate, current, incoming,
+                      "last_write_wins_by_source_priority", "current",
+                      std::max(e.total_minor, total) > settings_.escalate_order_minor},
                      topics_, counters_);
     } else {
       if (concurrent) {
-        audit_conflict(c, {"concurrent_update", "order", aggregate, current, incoming,
-                           "last_write_wins_by_source_priority", "incoming",
-                           std::max(e.total_minor, total) > settings_.escalate_order_minor},
+        audit_conflict(c,
+                       {"concurrent_update", "order", aggregate, current, incoming,
+                        "last_write_wins_by_source_priority", "incoming",
+                        std::max(e.total_minor, total) > settings_.escalate_order_minor},
                        topics_, counters_);
       }
       apply = true;
@@ -373,8 +387,9 @@ void Reconciler::order(Context& c) {
     w.begin_array();
     for (const auto& item : items->value.GetArray()) {
       w.begin_object();
-      w.key("product_sku").string(mapping_.product_sku(channel, string_member(item, "sku_id"),
-                                                       string_member(item, "seller_sku")));
+      w.key("product_sku")
+          .string(mapping_.product_sku(channel, string_member(item, "sku_id"),
+                                       string_member(item, "seller_sku")));
       w.key("quantity").number(int_member(item, "quantity", 0));
       w.end_object();
     }
@@ -388,22 +403,28 @@ void Reconciler::order(Context& c) {
     w.key("order_id").string(string_member(c.data, "order_id"));
     w.key("status").string(status);
     w.key("previous_status");
-    if (previous.empty()) w.null(); else w.string(previous);
+    if (previous.empty())
+      w.null();
+    else
+      w.string(previous);
     w.key("total_minor").number(e.total_minor);
     w.key("currency").string(string_member(c.data, "currency"));
     w.key("items").raw(e.items.empty() ? "[]" : e.items);  // built by the builder above
     w.end_object();
     std::string data = w.take();
-    c.produced.push_back({topics_.orders, c.creator,
-                          resolved_event(c.next_id(), "order.status_changed", "order", aggregate, c.event,
-                                         e.version, data),
+    c.produced.push_back({topics_.orders,
+                          c.creator,
+                          resolved_event(c.next_id(), "order.status_changed", "order", aggregate,
+                                         c.event, e.version, data),
                           {{"cf-event-type", "order.status_changed"}}});
     ++counters_.events_out;
   }
   auto ledger_event = [&](std::string_view type, const std::string& data) {
-    c.produced.push_back({topics_.inventory, c.creator,
-                          resolved_event(c.next_id(), type, "inventory", aggregate, c.event, e.version, data),
-                          {{"cf-event-type", std::string(type)}}});
+    c.produced.push_back(
+        {topics_.inventory,
+         c.creator,
+         resolved_event(c.next_id(), type, "inventory", aggregate, c.event, e.version, data),
+         {{"cf-event-type", std::string(type)}}});
     ++counters_.events_out;
   };
   // The ledger's view of the order: built by the builder, so an order id
@@ -436,12 +457,15 @@ void Reconciler::payment(Context& c) {
   EntityState* found = c.store.find(key);
   if (found) {
     if (found->value != std::to_string(amount)) {
-      audit_conflict(c, {"payment_changed", "payment", aggregate,
-                         state_json("amount_minor", found->value, found->source, found->updated_ms, found->version),
-                         state_json("amount_minor", std::to_string(amount), c.event.source,
-                                    c.event.occurred_at_ms, found->version),
-                         "completed_payments_immutable", "current",
-                         std::max<int64_t>(amount, std::atoll(found->value.c_str())) > settings_.escalate_payment_minor},
+      audit_conflict(c,
+                     {"payment_changed", "payment", aggregate,
+                      state_json("amount_minor", found->value, found->source, found->updated_ms,
+                                 found->version),
+                      state_json("amount_minor", std::to_string(amount), c.event.source,
+                                 c.event.occurred_at_ms, found->version),
+                      "completed_payments_immutable", "current",
+                      std::max<int64_t>(amount, std::atoll(found->value.c_str())) >
+                          settings_.escalate_payment_minor},
                      topics_, counters_);
     } else {
       ++counters_.ignored;  // the same completion, repeated in later order notifications
@@ -460,9 +484,10 @@ void Reconciler::payment(Context& c) {
   w.key("amount_minor").number(amount);
   w.key("currency").string(string_member(c.data, "currency"));
   w.end_object();
-  c.produced.push_back({topics_.orders, c.creator,
-                        resolved_event(c.next_id(), "order.payment_completed", "payment", aggregate, c.event, 1,
-                                       w.take()),
+  c.produced.push_back({topics_.orders,
+                        c.creator,
+                        resolved_event(c.next_id(), "order.payment_completed", "payment", aggregate,
+                                       c.event, 1, w.take()),
                         {{"cf-event-type", "order.payment_completed"}}});
   ++counters_.events_out;
   c.store.put(key, std::move(e), c.scratch);
@@ -473,17 +498,20 @@ void Reconciler::shipment(Context& c) {
   const std::string tracking(string_member(c.data, "tracking_number"));
   const std::string status(string_member(c.data, "status"));
   if (order_id.empty() || tracking.empty() || status.empty()) {
-    throw std::invalid_argument("shipment.tracking_updated needs /data/order_id, tracking_number and status");
+    throw std::invalid_argument(
+        "shipment.tracking_updated needs /data/order_id, tracking_number and status");
   }
   const std::string key = "shipment|" + c.creator + "|" + order_id;
   EntityState* found = c.store.find(key);
   EntityState e = found ? *found : EntityState{};
   if (found && !e.value.empty() && e.value != tracking && successful_shipment(status)) {
-    audit_conflict(c, {"second_shipment", "shipment", order_id,
-                       state_json("tracking_number", e.value, e.source, e.updated_ms, e.version),
-                       state_json("tracking_number", tracking, c.event.source, c.event.occurred_at_ms, e.version),
-                       "first_successful_shipment_wins", "current", false},
-                   topics_, counters_);
+    audit_conflict(
+        c,
+        {"second_shipment", "shipment", order_id,
+         state_json("tracking_number", e.value, e.source, e.updated_ms, e.version),
+         state_json("tracking_number", tracking, c.event.source, c.event.occurred_at_ms, e.version),
+         "first_successful_shipment_wins", "current", false},
+        topics_, counters_);
     return;
   }
   if (e.value.empty() && successful_shipment(status)) e.value = tracking;
@@ -493,21 +521,25 @@ void Reconciler::shipment(Context& c) {
   // The order's own entity learns it shipped: a later cancellation is refused.
   // Shipping providers name TikTok orders by their id; try the channel's key.
   if (successful_shipment(status)) {
-    for (const std::string& order_key : {"order|" + c.creator + "|tiktok:" + order_id, "order|" + c.creator + "|" + order_id}) {
+    for (const std::string& order_key :
+         {"order|" + c.creator + "|tiktok:" + order_id, "order|" + c.creator + "|" + order_id}) {
       if (EntityState* order = c.store.find(order_key); order && !order->shipped) {
-        const bool concurrent = order->source != c.event.source &&
-                                std::llabs(c.event.occurred_at_ms - order->updated_ms) <= settings_.conflict_window_ms;
+        const bool concurrent =
+            order->source != c.event.source &&
+            std::llabs(c.event.occurred_at_ms - order->updated_ms) <= settings_.conflict_window_ms;
         EntityState copy = *order;
         copy.shipped = true;
         c.store.put(order_key, std::move(copy), c.state_writes);
         if (concurrent) {
           // Status from the channel, shipment from the carrier: different fields, both kept.
-          audit_conflict(c, {"concurrent_update", "order", order_key.substr(6),
-                             state_json("status", order->value, order->source, order->updated_ms, order->version),
-                             state_json("tracking_number", tracking, c.event.source, c.event.occurred_at_ms,
-                                        order->version),
-                             "field_level_merge", "merged", false},
-                         topics_, counters_);
+          audit_conflict(
+              c,
+              {"concurrent_update", "order", order_key.substr(6),
+               state_json("status", order->value, order->source, order->updated_ms, order->version),
+               state_json("tracking_number", tracking, c.event.source, c.event.occurred_at_ms,
+                          order->version),
+               "field_level_merge", "merged", false},
+              topics_, counters_);
         }
       }
     }
@@ -519,9 +551,10 @@ void Reconciler::shipment(Context& c) {
   w.key("carrier").string(string_member(c.data, "carrier"));
   w.key("status").string(status);
   w.end_object();
-  c.produced.push_back({topics_.orders, c.creator,
-                        resolved_event(c.next_id(), "order.shipment_updated", "shipment", order_id, c.event,
-                                       e.version, w.take()),
+  c.produced.push_back({topics_.orders,
+                        c.creator,
+                        resolved_event(c.next_id(), "order.shipment_updated", "shipment", order_id,
+                                       c.event, e.version, w.take()),
                         {{"cf-event-type", "order.shipment_updated"}}});
   ++counters_.events_out;
   c.store.put(key, std::move(e), c.scratch);
@@ -530,9 +563,11 @@ void Reconciler::shipment(Context& c) {
 void Reconciler::inventory(Context& c) {
   const std::string channel(string_member(c.data, "channel"));
   const std::string channel_sku(string_member(c.data, "sku_id"));
-  const std::string sku = mapping_.product_sku(channel, channel_sku, string_member(c.data, "seller_sku"));
+  const std::string sku =
+      mapping_.product_sku(channel, channel_sku, string_member(c.data, "seller_sku"));
   const int64_t available = int_member(c.data, "available", -1);
-  if (available < 0) throw std::invalid_argument("inventory.stock_updated needs a non-negative /data/available");
+  if (available < 0)
+    throw std::invalid_argument("inventory.stock_updated needs a non-negative /data/available");
   const std::string key = "inventory|" + c.creator + "|" + sku;
   EntityState* found = c.store.find(key);
   EntityState e = found ? *found : EntityState{};
@@ -542,12 +577,13 @@ void Reconciler::inventory(Context& c) {
     const bool incoming_wins = available < current;  // lower stock is safer
     const double ratio = static_cast<double>(std::llabs(available - current)) /
                          static_cast<double>(std::max<int64_t>(current, 1));
-    audit_conflict(c, {"concurrent_update", "inventory", sku,
-                       state_json("available", e.value, e.source, e.updated_ms, e.version),
-                       state_json("available", std::to_string(available), c.event.source,
-                                  c.event.occurred_at_ms, e.version),
-                       "stock_decrease_wins", incoming_wins ? "incoming" : "current",
-                       ratio > settings_.escalate_inventory_ratio},
+    audit_conflict(c,
+                   {"concurrent_update", "inventory", sku,
+                    state_json("available", e.value, e.source, e.updated_ms, e.version),
+                    state_json("available", std::to_string(available), c.event.source,
+                               c.event.occurred_at_ms, e.version),
+                    "stock_decrease_wins", incoming_wins ? "incoming" : "current",
+                    ratio > settings_.escalate_inventory_ratio},
                    topics_, counters_);
     if (!incoming_wins) return;
   }
@@ -562,9 +598,10 @@ void Reconciler::inventory(Context& c) {
   w.key("channel_sku_id").string(channel_sku);
   w.key("available").number(available);
   w.end_object();
-  c.produced.push_back({topics_.inventory, c.creator,
-                        resolved_event(c.next_id(), "inventory.stock_set", "inventory", sku, c.event, e.version,
-                                       w.take()),
+  c.produced.push_back({topics_.inventory,
+                        c.creator,
+                        resolved_event(c.next_id(), "inventory.stock_set", "inventory", sku,
+                                       c.event, e.version, w.take()),
                         {{"cf-event-type", "inventory.stock_set"}}});
   ++counters_.events_out;
   c.store.put(key, std::move(e), c.scratch);

@@ -43,11 +43,11 @@ struct EntityState {
   int64_t version = 0;
   int64_t updated_ms = -1;
   std::string source;
-  std::string value;          ///< order status | payment amount | tracking number | stock level
-  bool shipped = false;       ///< orders: no cancellation any more
-  bool sale_recorded = false; ///< orders: the ledger counted this order's units
-  int64_t total_minor = 0;    ///< orders: value, for escalation
-  std::string items;          ///< orders: items JSON as sent to the ledger
+  std::string value;           ///< order status | payment amount | tracking number | stock level
+  bool shipped = false;        ///< orders: no cancellation any more
+  bool sale_recorded = false;  ///< orders: the ledger counted this order's units
+  int64_t total_minor = 0;     ///< orders: value, for escalation
+  std::string items;           ///< orders: items JSON as sent to the ledger
   OutputJournal journal;
 };
 

@@ -15,8 +15,9 @@ void export_predictor_metrics(const PredictorCounters& now) {
   static Counter& predictions = metrics().counter("cf_predictions_total", "predictions sent");
   static Counter& raised = metrics().counter("cf_alerts_raised_total", "alerts raised");
   static Counter& cleared = metrics().counter("cf_alerts_cleared_total", "alerts cleared");
-  static Counter& replays = metrics().counter("cf_predictor_replayed_inputs_total",
-                                              "inputs re-read after a restart, outputs re-sent from the journal");
+  static Counter& replays =
+      metrics().counter("cf_predictor_replayed_inputs_total",
+                        "inputs re-read after a restart, outputs re-sent from the journal");
   static PredictorCounters exported;
   predictions.inc(now.predictions - exported.predictions);
   raised.inc(now.alerts_raised - exported.alerts_raised);
@@ -37,13 +38,16 @@ int main(int argc, char** argv) {
   cf::PredictorTopics topics;
   double clear_factor = 1.2, viral_clear_ratio = 2.5;
   return cf::guarded_main("stockout-predictor", [&]() -> int {
-    cf::OptionsParser options("stockout-predictor",
-                              "Predicts time to stockout, suggests reorders, raises and clears alerts.");
+    cf::OptionsParser options(
+        "stockout-predictor",
+        "Predicts time to stockout, suggests reorders, raises and clears alerts.");
     options.add_worker_options(settings);
     options.add()("input-topic", po::value(&input)->default_value(input), "velocity snapshots")(
-        "changelog-topic", po::value(&changelog)->default_value(changelog), "compacted changelog of alert states")(
-        "predictions-topic", po::value(&topics.predictions)->default_value(topics.predictions), "output")(
-        "alerts-topic", po::value(&topics.alerts)->default_value(topics.alerts), "output")(
+        "changelog-topic", po::value(&changelog)->default_value(changelog),
+        "compacted changelog of alert states")(
+        "predictions-topic", po::value(&topics.predictions)->default_value(topics.predictions),
+        "output")("alerts-topic", po::value(&topics.alerts)->default_value(topics.alerts),
+                  "output")(
         "reorder-settings", po::value(&settings_file),
         "JSON file of per-SKU lead time, review period, service z and alert thresholds "
         "(default: built-in defaults for every SKU)")(
@@ -57,7 +61,8 @@ int main(int argc, char** argv) {
     cf::ReorderCatalog catalog;
     if (!settings_file.empty()) {
       try {
-        catalog = cf::ReorderCatalog::from_json(cf::read_file_or_throw(settings_file, "--reorder-settings"));
+        catalog = cf::ReorderCatalog::from_json(
+            cf::read_file_or_throw(settings_file, "--reorder-settings"));
       } catch (const std::invalid_argument& e) {
         throw cf::ConfigError(std::string("--reorder-settings: ") + e.what());
       }

@@ -34,7 +34,8 @@ void read_settings(const rapidjson::Value& object, ReorderSettings& s, const std
       }
       *f.target = m.value.GetDouble();
     }
-    if (!known) throw std::invalid_argument(where + ": unknown setting '" + m.name.GetString() + "'");
+    if (!known)
+      throw std::invalid_argument(where + ": unknown setting '" + m.name.GetString() + "'");
   }
   if (s.critical_stock_hours > s.low_stock_hours) {
     throw std::invalid_argument(where + ": critical_stock_hours must not exceed low_stock_hours");
@@ -56,18 +57,25 @@ void optional_hours(JsonBuilder& w, const char* key, const std::optional<double>
 
 const char* alert_name(uint32_t bit) {
   switch (bit) {
-    case kLowStock: return "low_stock";
-    case kCriticalStock: return "critical_stock";
-    case kViralSpike: return "viral_spike";
-    default: return "stockout";
+    case kLowStock:
+      return "low_stock";
+    case kCriticalStock:
+      return "critical_stock";
+    case kViralSpike:
+      return "viral_spike";
+    default:
+      return "stockout";
   }
 }
 
 const char* alert_severity(uint32_t bit) {
   switch (bit) {
-    case kLowStock: return "warning";
-    case kViralSpike: return "info";
-    default: return "critical";
+    case kLowStock:
+      return "warning";
+    case kViralSpike:
+      return "info";
+    default:
+      return "critical";
   }
 }
 
@@ -101,12 +109,15 @@ double chi_square_quantile(double p, double k) {
   if (k <= 0) return 0;
   // Standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9).
   auto normal_quantile = [](double q) {
-    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
-                               1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00};
-    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
-                               6.680131188771972e+01, -1.328068155288572e+01};
-    static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
-                               -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00};
+    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                               -2.759285104469687e+02, 1.383577518672690e+02,
+                               -3.066479806614716e+01, 2.506628277459239e+00};
+    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                               -1.556989798598866e+02, 6.680131188771972e+01,
+                               -1.328068155288572e+01};
+    static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                               -2.400758277161838e+00, -2.549732539343734e+00,
+                               4.374664141464968e+00,  2.938163982698783e+00};
     static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
                                3.754408661907416e+00};
     if (q < 0.02425) {
@@ -137,7 +148,8 @@ RateInterval poisson_rate_interval_90(int64_t count, double hours) {
   return r;
 }
 
-Prediction predict(int64_t available, int64_t sales_1h, int64_t sales_24h, const ReorderSettings& s) {
+Prediction predict(int64_t available, int64_t sales_1h, int64_t sales_24h,
+                   const ReorderSettings& s) {
   Prediction p;
   const double rate_1h = static_cast<double>(sales_1h);
   const double rate_24h = static_cast<double>(sales_24h) / 24.0;
@@ -159,8 +171,9 @@ Prediction predict(int64_t available, int64_t sales_1h, int64_t sales_24h, const
   const double daily = p.rate_per_hour * 24.0;
   p.demand_during_cover = daily * cover_days;
   p.safety_stock = s.service_z * std::sqrt(daily * cover_days);  // Poisson: variance = mean
-  p.reorder_quantity = static_cast<int64_t>(
-      std::max(0.0, std::ceil(p.demand_during_cover + p.safety_stock - static_cast<double>(available) - 1e-9)));
+  p.reorder_quantity =
+      static_cast<int64_t>(std::max(0.0, std::ceil(p.demand_during_cover + p.safety_stock -
+                                                   static_cast<double>(available) - 1e-9)));
   return p;
 }
 
@@ -187,8 +200,8 @@ uint32_t next_alert_state(uint32_t current, int64_t available, const Prediction&
 }
 
 std::string PredictorCodec::encode(const Value& v) {
-  std::string out = "1|" + std::to_string(v.applied_offset) + "|" + std::to_string(v.version) + "|" +
-                    std::to_string(v.alerts) + "|";
+  std::string out = "1|" + std::to_string(v.applied_offset) + "|" + std::to_string(v.version) +
+                    "|" + std::to_string(v.alerts) + "|";
   v.journal.encode(out);
   return out;
 }
@@ -267,8 +280,9 @@ void StockoutPredictor::on_velocity(PredictorStore& store, std::string_view json
     const std::string as_of_text(string_member(doc, "as_of"));
     JsonBuilder w(640);
     w.begin_object();
-    w.key("prediction_id").string(deterministic_uuid("prediction|" + key + "|" + std::to_string(version) +
-                                                     "|" + std::to_string(as_of)));
+    w.key("prediction_id")
+        .string(deterministic_uuid("prediction|" + key + "|" + std::to_string(version) + "|" +
+                                   std::to_string(as_of)));
     w.key("event_type").string("inventory.prediction_updated");
     w.key("creator_id").string(creator);
     w.key("product_sku").string(sku);
@@ -293,19 +307,25 @@ void StockoutPredictor::on_velocity(PredictorStore& store, std::string_view json
     w.key("safety_stock").fixed(p.safety_stock, 2);
     w.end_object();
     w.end_object();
-    produced.push_back({topics_.predictions, creator, w.take(), {{"cf-event-type", "inventory.prediction_updated"}}});
+    produced.push_back({topics_.predictions,
+                        creator,
+                        w.take(),
+                        {{"cf-event-type", "inventory.prediction_updated"}}});
     ++counters_.predictions;
 
-    const uint32_t next = !counted ? state.alerts : next_alert_state(state.alerts, available, p, viral_member->value.GetBool(),
-                                           ratio_member->value.GetDouble(), settings, clear_factor_,
-                                           viral_clear_ratio_);
+    const uint32_t next =
+        !counted ? state.alerts
+                 : next_alert_state(state.alerts, available, p, viral_member->value.GetBool(),
+                                    ratio_member->value.GetDouble(), settings, clear_factor_,
+                                    viral_clear_ratio_);
     for (uint32_t bit : {kStockout, kCriticalStock, kLowStock, kViralSpike}) {
       const bool was = state.alerts & bit, is = next & bit;
       if (was == is) continue;
       JsonBuilder a(512);
       a.begin_object();
-      a.key("alert_id").string(deterministic_uuid("alert|" + key + "|" + alert_name(bit) + "|" +
-                                                  std::to_string(version) + "|" + std::to_string(as_of)));
+      a.key("alert_id")
+          .string(deterministic_uuid("alert|" + key + "|" + alert_name(bit) + "|" +
+                                     std::to_string(version) + "|" + std::to_string(as_of)));
       a.key("event_type").string(is ? "inventory.alert_raised" : "inventory.alert_cleared");
       a.key("alert").string(alert_name(bit));
       a.key("state").string(is ? "raised" : "cleared");
@@ -317,8 +337,11 @@ void StockoutPredictor::on_velocity(PredictorStore& store, std::string_view json
       a.key("rate_per_hour").fixed(p.rate_per_hour, 4);
       a.key("as_of").string(as_of_text);
       a.end_object();
-      produced.push_back({topics_.alerts, creator, a.take(),
-                          {{"cf-event-type", is ? "inventory.alert_raised" : "inventory.alert_cleared"}}});
+      produced.push_back(
+          {topics_.alerts,
+           creator,
+           a.take(),
+           {{"cf-event-type", is ? "inventory.alert_raised" : "inventory.alert_cleared"}}});
       ++(is ? counters_.alerts_raised : counters_.alerts_cleared);
     }
     state.alerts = next;

@@ -18,9 +18,9 @@ namespace cf {
 struct ReorderSettings {
   double lead_time_days = 7;
   double review_period_days = 7;
-  double service_z = 1.645;           ///< safety stock at a ~95% service level
-  double low_stock_hours = 48;        ///< low_stock below this time to stockout
-  double critical_stock_hours = 12;   ///< critical_stock below this
+  double service_z = 1.645;          ///< safety stock at a ~95% service level
+  double low_stock_hours = 48;       ///< low_stock below this time to stockout
+  double critical_stock_hours = 12;  ///< critical_stock below this
 };
 
 /// Per-SKU settings from a JSON file:
@@ -73,8 +73,8 @@ enum AlertBit : uint32_t {
 /// Raise at the threshold, clear only past threshold * clear_factor (or on
 /// the opposite condition), so a SKU hovering at a threshold does not flap.
 uint32_t next_alert_state(uint32_t current, int64_t available, const Prediction& p, bool viral,
-                          double spike_ratio, const ReorderSettings& settings,
-                          double clear_factor, double viral_clear_ratio);
+                          double spike_ratio, const ReorderSettings& settings, double clear_factor,
+                          double viral_clear_ratio);
 
 struct PredictorSkuState {
   int64_t applied_offset = -1;

@@ -1,9 +1,9 @@
 // validator: raw webhooks -> schema-checked domain events keyed by creator.
 #include <iostream>
 
-#include "cf/main_guard.h"
 #include "cf/errors.h"
 #include "cf/logging.h"
+#include "cf/main_guard.h"
 #include "validator_handler.h"
 
 int main(int argc, char** argv) {
@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
   return cf::guarded_main("validator", [&]() -> int {
     cf::OptionsParser options("validator", "Validates raw webhooks into domain events.");
     options.add_worker_options(settings);
-    options.add()("schema-dir", boost::program_options::value(&schema_dir)->default_value(schema_dir),
+    options.add()("schema-dir",
+                  boost::program_options::value(&schema_dir)->default_value(schema_dir),
                   "directory of *.schema.json")(
         "shops-file", boost::program_options::value(&shops_file)->required(),
         "JSON shop directory mapping shop_id to creator_id")(
@@ -26,14 +27,25 @@ int main(int argc, char** argv) {
         "events older than it (less --max-future-skew-s) are rejected as stale_event. Covers "
         "TikTok's 72 h of retries plus a day of outage")(
         "max-future-skew-s", boost::program_options::value(&max_future_s)->default_value(600),
-        "event times more than this ahead of the ingest's received_at are rejected (event_time_out_of_range)")(
-        "tiktok-topic", boost::program_options::value(&topics.tiktok_raw)->default_value(topics.tiktok_raw), "input")(
-        "shipping-topic", boost::program_options::value(&topics.shipping_raw)->default_value(topics.shipping_raw), "input")(
-        "shopify-topic", boost::program_options::value(&topics.shopify_raw)->default_value(topics.shopify_raw), "input")(
-        "output-topic", boost::program_options::value(&topics.validated)->default_value(topics.validated), "domain events")(
-        "rejected-topic", boost::program_options::value(&topics.rejected)->default_value(topics.rejected), "rejections")(
-        "dedup-changelog-topic", boost::program_options::value(&topics.dedup_changelog)->default_value(topics.dedup_changelog),
-        "compacted changelog of the dedup store");
+        "event times more than this ahead of the ingest's received_at are rejected "
+        "(event_time_out_of_range)")(
+        "tiktok-topic",
+        boost::program_options::value(&topics.tiktok_raw)->default_value(topics.tiktok_raw),
+        "input")(
+        "shipping-topic",
+        boost::program_options::value(&topics.shipping_raw)->default_value(topics.shipping_raw),
+        "input")(
+        "shopify-topic",
+        boost::program_options::value(&topics.shopify_raw)->default_value(topics.shopify_raw),
+        "input")("output-topic",
+                 boost::program_options::value(&topics.validated)->default_value(topics.validated),
+                 "domain events")(
+        "rejected-topic",
+        boost::program_options::value(&topics.rejected)->default_value(topics.rejected),
+        "rejections")("dedup-changelog-topic",
+                      boost::program_options::value(&topics.dedup_changelog)
+                          ->default_value(topics.dedup_changelog),
+                      "compacted changelog of the dedup store");
     if (!options.parse(argc, argv)) return 0;
     if (dedup_ttl_hours <= 0) throw cf::ConfigError("--dedup-ttl-hours: must be positive");
     if (max_future_s < 0 || max_future_s >= dedup_ttl_hours * 3600) {
@@ -47,9 +59,11 @@ int main(int argc, char** argv) {
     auto schemas = cf::SchemaRegistry::load_directory(schema_dir);
     auto shops = cf::ShopDirectory::from_json(cf::read_file_or_throw(shops_file, "--shops-file"));
     cf::WebhookValidator validator(schemas, shops, window);
-    cf::ValidatorHandler handler(validator, topics, settings.kafka, dedup_ttl_hours * 3600 * 1000,
-                                 settings.allow_truncated_changelog);
-    cf::Worker worker(settings, {topics.tiktok_raw, topics.shipping_raw, topics.shopify_raw}, handler);
+    cf::ValidatorHandler handler(validator, topics,
+                                 cf::state_options(settings, topics.dedup_changelog),
+                                 dedup_ttl_hours * 3600 * 1000);
+    cf::Worker worker(settings, {topics.tiktok_raw, topics.shipping_raw, topics.shopify_raw},
+                      handler);
     worker.run(cf::stop_requested_by_signal());
     if (worker.abandoned()) cf::exit_after_abandoned_shutdown(0);
     return 0;

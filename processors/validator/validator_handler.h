@@ -1,6 +1,8 @@
 #pragma once
 // Glue between the runtime and the validator transform: reads record headers,
-// keeps one TTL dedup store per input partition, and turns outcomes into
+// keeps the dedup state per partition in the runtime's state model
+// (StatefulHandler<DedupPartition>: restored from a snapshot plus the
+// changelog's tail, epoch-fenced, snapshotted), and turns outcomes into
 // outputs (events.validated, or webhooks.rejected with the original bytes).
 #include <map>
 #include <memory>
@@ -10,6 +12,7 @@
 #include "cf/config.h"
 #include "cf/metrics.h"
 #include "cf/state_store.h"
+#include "cf/stateful_handler.h"
 #include "cf/worker.h"
 #include "webhook_validator.h"
 
@@ -29,28 +32,21 @@ struct ValidatorTopics {
 /// re-posted under another webhook id or, for Shopify, another shop domain:
 /// those headers are not signed). Both are remembered for the dedup horizon;
 /// changelog writes go to `outputs`. A duplicate by either is a duplicate.
-DedupVerdict dedup_webhook(TtlDedupStore& store, const ValidationOutcome& outcome, std::string_view body,
-                           int64_t offset, std::vector<OutputRecord>& outputs);
+DedupVerdict dedup_webhook(TtlDedupStore& store, const ValidationOutcome& outcome,
+                           std::string_view body, int64_t offset,
+                           std::vector<OutputRecord>& outputs);
 
-class ValidatorHandler : public RecordHandler {
+class ValidatorHandler : public StatefulHandler<DedupPartition> {
  public:
-  ValidatorHandler(const WebhookValidator& validator, ValidatorTopics topics,
-                   KafkaSettings changelog_kafka, int64_t dedup_ttl_ms,
-                   bool allow_truncated_changelog);
-  void handle(const InputRecord& input, std::vector<OutputRecord>& outputs) override;
-  void on_assigned(const std::vector<TopicPartition>& partitions) override;
-  void on_revoked(const std::vector<TopicPartition>& partitions) override;
-  /// No snapshots here: a lost partition's stores are dropped like revoked ones.
-  void on_lost(const std::vector<TopicPartition>& partitions) override { on_revoked(partitions); }
+  /// `state` names the dedup changelog (state_options(settings, topics.dedup_changelog)).
+  ValidatorHandler(const WebhookValidator& validator, ValidatorTopics topics, StateOptions state,
+                   int64_t dedup_ttl_ms);
 
  private:
-  TtlDedupStore& store_for(std::string_view topic, int32_t partition);
+  void validate(DedupPartition& state, const InputRecord& input,
+                std::vector<OutputRecord>& outputs);
   const WebhookValidator& validator_;
   ValidatorTopics topics_;
-  KafkaSettings changelog_kafka_;
-  int64_t dedup_ttl_ms_;
-  bool allow_truncated_changelog_;
-  std::map<std::pair<std::string, int32_t>, std::unique_ptr<TtlDedupStore>> stores_;
   Counter& events_out_;
   Counter& duplicates_;
   Counter& replays_;

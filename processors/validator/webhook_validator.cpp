@@ -1,9 +1,8 @@
 #include "webhook_validator.h"
 
-#include "cf/json_parse.h"
-
 #include "cf/event_envelope.h"
 #include "cf/json_builder.h"
+#include "cf/json_parse.h"
 #include "cf/signature.h"
 #include "cf/time_format.h"
 
@@ -28,9 +27,7 @@ void key_string(JsonBuilder& w, std::string_view key, std::string_view value) {
   w.key(key).string(value);
 }
 
-std::string_view str(const rapidjson::Value& v) {
-  return {v.GetString(), v.GetStringLength()};
-}
+std::string_view str(const rapidjson::Value& v) { return {v.GetString(), v.GetStringLength()}; }
 
 EnvelopeFields fields(std::string_view type, std::string_view aggregate_type,
                       std::string_view source, std::string_view aggregate_id,
@@ -136,7 +133,8 @@ ValidationOutcome WebhookValidator::validate(const RawWebhook& raw) const {
       return reject("stale_event", "", "dedup_horizon",
                     "event time " + format_rfc3339_ms(t) + " is more than " +
                         std::to_string(window_.max_age_ms / 3600000) +
-                        " h before received_at: older than the dedup horizon, indistinguishable from a replay");
+                        " h before received_at: older than the dedup horizon, indistinguishable "
+                        "from a replay");
     }
     return std::nullopt;
   };
@@ -194,8 +192,7 @@ ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const
   const std::string_view shop_id = str(doc["shop_id"]);
   const std::string* creator = shops_.creator_of(shop_id);
   if (creator == nullptr) {
-    return reject("unknown_shop", "/shop_id", "shop_mapping",
-                  "shop is not in the shop directory");
+    return reject("unknown_shop", "/shop_id", "shop_mapping", "shop is not in the shop directory");
   }
 
   ValidationOutcome out;
@@ -218,9 +215,9 @@ ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const
       total += parse_minor_units(str(item["sale_price"])) * item["quantity"].GetInt64();
     }
     const std::string order_aggregate = "tiktok:" + order_id;
-    EnvelopeFields f = fields("order.received_from_tiktok", "order", "tiktok_webhook",
-                              order_aggregate, *creator, data["update_time"].GetInt64() * 1000,
-                              notification_id);
+    EnvelopeFields f =
+        fields("order.received_from_tiktok", "order", "tiktok_webhook", order_aggregate, *creator,
+               data["update_time"].GetInt64() * 1000, notification_id);
     out.event_time_ms = f.occurred_at_ms;
     {
       JsonBuilder w;
@@ -231,7 +228,8 @@ ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const
       key_string(w, "shop_id", shop_id);
       key_string(w, "order_id", order_id);
       key_string(w, "status", str(data["order_status"]));
-      w.key("on_hold").boolean(data.HasMember("is_on_hold_order") && data["is_on_hold_order"].GetBool());
+      w.key("on_hold").boolean(data.HasMember("is_on_hold_order") &&
+                               data["is_on_hold_order"].GetBool());
       w.key("line_items").begin_array();
       for (const auto& item : items.GetArray()) {
         w.begin_object();
@@ -253,9 +251,8 @@ ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const
     auto payment = data.FindMember("payment");
     if (payment != data.MemberEnd() && payment->value.HasMember("paid_time")) {
       const auto& p = payment->value;
-      EnvelopeFields pf = fields("payment.completed", "payment", "tiktok_webhook",
-                                 order_aggregate, *creator, p["paid_time"].GetInt64() * 1000,
-                                 notification_id);
+      EnvelopeFields pf = fields("payment.completed", "payment", "tiktok_webhook", order_aggregate,
+                                 *creator, p["paid_time"].GetInt64() * 1000, notification_id);
       JsonBuilder w;
       std::string event_id = deterministic_uuid(id_base + "1");
       begin_envelope(w, event_id, pf, raw);
@@ -275,9 +272,9 @@ ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const
   if (type == kTypeInventoryStockSync) {
     if (auto v = schemas_.validate("inventory_stock_sync", data)) return reject(*v, "/data");
     const std::string sku_aggregate = "tiktok:" + std::string(str(data["sku_id"]));
-    EnvelopeFields f = fields("inventory.stock_updated", "inventory", "scheduled_sync",
-                              sku_aggregate, *creator, data["update_time"].GetInt64() * 1000,
-                              notification_id);
+    EnvelopeFields f =
+        fields("inventory.stock_updated", "inventory", "scheduled_sync", sku_aggregate, *creator,
+               data["update_time"].GetInt64() * 1000, notification_id);
     out.event_time_ms = f.occurred_at_ms;
     JsonBuilder w;
     std::string event_id = deterministic_uuid(id_base + "0");
@@ -295,9 +292,10 @@ ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const
     return out;
   }
 
-  return reject("unsupported_type", "/type", "supported_types",
-                "notification type " + std::to_string(type) +
-                    " is not handled (supported: 1 ORDER_STATUS_CHANGE, 1001 INVENTORY_STOCK_SYNC)");
+  return reject(
+      "unsupported_type", "/type", "supported_types",
+      "notification type " + std::to_string(type) +
+          " is not handled (supported: 1 ORDER_STATUS_CHANGE, 1001 INVENTORY_STOCK_SYNC)");
 }
 
 ValidationOutcome WebhookValidator::validate_shipping(const RawWebhook& raw) const {
@@ -311,8 +309,7 @@ ValidationOutcome WebhookValidator::validate_shipping(const RawWebhook& raw) con
   if (auto v = schemas_.validate("shipping_webhook", doc)) return reject(*v);
   auto occurred = parse_rfc3339_ms(str(doc["occurred_at"]));
   if (!occurred) {
-    return reject("schema_violation", "/occurred_at", "format",
-                  "not a valid RFC 3339 date-time");
+    return reject("schema_violation", "/occurred_at", "format", "not a valid RFC 3339 date-time");
   }
   const std::string* creator = shops_.creator_of(str(doc["shop_id"]));
   if (creator == nullptr) {
@@ -348,8 +345,9 @@ namespace cf {
 
 ValidationOutcome WebhookValidator::validate_shopify(const RawWebhook& raw) const {
   if (raw.shopify_webhook_id.empty() || raw.shop_domain.empty() || raw.shopify_topic.empty()) {
-    return reject("missing_header", "", "cf-shopify-webhook-id",
-                  "Shopify record needs cf-shopify-topic, cf-shopify-webhook-id and cf-shop-domain");
+    return reject(
+        "missing_header", "", "cf-shopify-webhook-id",
+        "Shopify record needs cf-shopify-topic, cf-shopify-webhook-id and cf-shop-domain");
   }
   ParsedBody body;
   rapidjson::Document& doc = body.doc;
@@ -369,7 +367,9 @@ ValidationOutcome WebhookValidator::validate_shopify(const RawWebhook& raw) cons
     return reject("unknown_shop", "", "shop_mapping", "shop domain is not in the shop directory");
   }
   auto updated = parse_rfc3339_ms(str(doc["updated_at"]));
-  if (!updated) return reject("schema_violation", "/updated_at", "rfc3339", "updated_at is not an RFC 3339 time");
+  if (!updated)
+    return reject("schema_violation", "/updated_at", "rfc3339",
+                  "updated_at is not an RFC 3339 time");
 
   ValidationOutcome out;
   out.valid = true;
@@ -380,8 +380,8 @@ ValidationOutcome WebhookValidator::validate_shopify(const RawWebhook& raw) cons
   if (inventory) {
     const std::string item = std::to_string(doc["inventory_item_id"].GetInt64());
     const std::string aggregate = "shopify:" + item;
-    EnvelopeFields f = fields("inventory.stock_updated", "inventory", "shopify_webhook", aggregate, *creator,
-                              *updated, raw.shopify_webhook_id);
+    EnvelopeFields f = fields("inventory.stock_updated", "inventory", "shopify_webhook", aggregate,
+                              *creator, *updated, raw.shopify_webhook_id);
     JsonBuilder w;
     std::string event_id = deterministic_uuid(id_base + "0");
     begin_envelope(w, event_id, f, raw);
@@ -403,8 +403,8 @@ ValidationOutcome WebhookValidator::validate_shopify(const RawWebhook& raw) cons
   const bool paid = financial == "paid";
   const std::string_view currency = str(doc["currency"]);
   int64_t total = parse_minor_units(str(doc["total_price"]));
-  EnvelopeFields f = fields("order.received_from_shopify", "order", "shopify_webhook", aggregate, *creator,
-                            *updated, raw.shopify_webhook_id);
+  EnvelopeFields f = fields("order.received_from_shopify", "order", "shopify_webhook", aggregate,
+                            *creator, *updated, raw.shopify_webhook_id);
   {
     JsonBuilder w;
     std::string event_id = deterministic_uuid(id_base + "0");
@@ -419,7 +419,8 @@ ValidationOutcome WebhookValidator::validate_shopify(const RawWebhook& raw) cons
     for (const auto& item : doc["line_items"].GetArray()) {
       w.begin_object();
       const auto& variant = item.HasMember("variant_id") ? item["variant_id"] : item["id"];
-      key_string(w, "sku_id", std::to_string(variant.IsInt64() ? variant.GetInt64() : item["id"].GetInt64()));
+      key_string(w, "sku_id",
+                 std::to_string(variant.IsInt64() ? variant.GetInt64() : item["id"].GetInt64()));
       key_string(w, "seller_sku", str(item["sku"]));
       w.key("quantity").number(item["quantity"].GetInt64());
       w.key("unit_price_minor").number(parse_minor_units(str(item["price"])));
@@ -439,8 +440,8 @@ ValidationOutcome WebhookValidator::validate_shopify(const RawWebhook& raw) cons
     if (doc.HasMember("processed_at") && doc["processed_at"].IsString()) {
       if (auto processed = parse_rfc3339_ms(str(doc["processed_at"]))) paid_at = *processed;
     }
-    EnvelopeFields pf = fields("payment.completed", "payment", "shopify_webhook", aggregate, *creator, paid_at,
-                               raw.shopify_webhook_id);
+    EnvelopeFields pf = fields("payment.completed", "payment", "shopify_webhook", aggregate,
+                               *creator, paid_at, raw.shopify_webhook_id);
     JsonBuilder w;
     std::string event_id = deterministic_uuid(id_base + "1");
     begin_envelope(w, event_id, pf, raw);

@@ -14,11 +14,11 @@ namespace cf {
 
 /// A raw record as webhook-ingest wrote it.
 struct RawWebhook {
-  std::string_view body;        ///< exact HTTP body bytes
-  std::string_view source;      ///< header cf-source: "tiktok" or "shipping"
-  std::string_view provider;    ///< header cf-provider (shipping only)
-  std::string_view request_id;  ///< header cf-request-id: the correlation id
-  int64_t received_at_ms = -1;  ///< header cf-received-at
+  std::string_view body;                ///< exact HTTP body bytes
+  std::string_view source;              ///< header cf-source: "tiktok" or "shipping"
+  std::string_view provider;            ///< header cf-provider (shipping only)
+  std::string_view request_id;          ///< header cf-request-id: the correlation id
+  int64_t received_at_ms = -1;          ///< header cf-received-at
   std::string_view shopify_topic;       ///< header cf-shopify-topic
   std::string_view shopify_webhook_id;  ///< header cf-shopify-webhook-id
   std::string_view shop_domain;         ///< header cf-shop-domain
@@ -26,7 +26,9 @@ struct RawWebhook {
 
 /// Why a webhook was refused; serialised as the cf-reject-reason header.
 struct Rejection {
-  std::string code;    ///< malformed_json | json_too_deep | invalid_utf8 | event_time_out_of_range | stale_event | schema_violation | unknown_shop | unsupported_type | missing_header
+  std::string
+      code;  ///< malformed_json | json_too_deep | invalid_utf8 | event_time_out_of_range |
+             ///< stale_event | schema_violation | unknown_shop | unsupported_type | missing_header
   std::string field;   ///< JSON pointer of the offending field
   std::string rule;    ///< the rule broken
   std::string detail;  ///< human-readable, never containing personal data
@@ -52,10 +54,11 @@ struct EventTimeWindow {
 
 struct ValidationOutcome {
   bool valid = false;
-  Rejection rejection;               ///< when !valid
-  std::vector<DomainEvent> events;   ///< when valid
-  std::string idempotency_key;       ///< "tiktok:<tts_notification_id>", "shopify:<webhook id>" or "shipping:<provider>:<event_id>"
-  int64_t event_time_ms = 0;         ///< drives dedup expiry
+  Rejection rejection;              ///< when !valid
+  std::vector<DomainEvent> events;  ///< when valid
+  std::string idempotency_key;      ///< "tiktok:<tts_notification_id>", "shopify:<webhook id>" or
+                                    ///< "shipping:<provider>:<event_id>"
+  int64_t event_time_ms = 0;        ///< drives dedup expiry
 };
 
 class WebhookValidator {

@@ -7,13 +7,14 @@
 
 namespace cf {
 
-KafkaHandle make_client(const KafkaSettings& settings, ClientRole role, const Properties& overrides) {
+KafkaHandle make_client(const KafkaSettings& settings, ClientRole role,
+                        const Properties& overrides) {
   ConfHandle conf(rd_kafka_conf_new());
   for (const auto& [key, value] : overrides) set_kafka_property(conf.get(), key, value);
   apply_kafka_settings(conf.get(), settings, role);
   route_kafka_logs(conf.get());
-  return create_handle(role == ClientRole::kConsumer ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER, std::move(conf),
-                       "Kafka client");
+  return create_handle(role == ClientRole::kConsumer ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER,
+                       std::move(conf), "Kafka client");
 }
 
 KafkaHandle create_handle(rd_kafka_type_t type, ConfHandle conf, const std::string& what) {
@@ -25,10 +26,9 @@ KafkaHandle create_handle(rd_kafka_type_t type, ConfHandle conf, const std::stri
 }
 
 KafkaHandle make_reader(const KafkaSettings& settings, const std::string& group_id) {
-  return make_client(settings, ClientRole::kConsumer,
-                     {{"group.id", group_id},
-                      {"enable.auto.commit", "false"},
-                      {"enable.partition.eof", "true"}});
+  return make_client(
+      settings, ClientRole::kConsumer,
+      {{"group.id", group_id}, {"enable.auto.commit", "false"}, {"enable.partition.eof", "true"}});
 }
 
 int64_t wall_clock_ms() {

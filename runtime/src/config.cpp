@@ -46,7 +46,8 @@ void OptionsParser::add_worker_options(WorkerSettings& s) {
       "attempts for a record that fails transiently before it is dead-lettered")(
       "state-dir", po::value(&s.state_dir),
       "directory of local state snapshots (default: $TMPDIR/creatorflow-state/<group>)")(
-      "snapshot-interval-ms", po::value(&s.snapshot_interval_ms)->default_value(s.snapshot_interval_ms),
+      "snapshot-interval-ms",
+      po::value(&s.snapshot_interval_ms)->default_value(s.snapshot_interval_ms),
       "how often keyed state is snapshotted locally, so a restart replays only the changelog's "
       "tail; 0 snapshots only when partitions are revoked")(
       "allow-truncated-changelog", po::bool_switch(&s.allow_truncated_changelog),
@@ -86,7 +87,8 @@ void OptionsParser::add_common_worker_options(WorkerSettings& s) {
 }
 
 void OptionsParser::add_batch_options(BatchSettings& s) {
-  description_.add_options()("batch-max-records", po::value(&s.max_records)->default_value(s.max_records),
+  description_.add_options()("batch-max-records",
+                             po::value(&s.max_records)->default_value(s.max_records),
                              "records per batch (one write, one transaction) at most")(
       "batch-max-ms", po::value(&s.max_ms)->default_value(s.max_ms),
       "how long a batch collects records before it is written");
@@ -102,7 +104,8 @@ bool OptionsParser::parse(int argc, const char* const* argv) {
       for (const auto& assignment : values_["kafka-property"].as<std::vector<std::string>>()) {
         auto [key, value] = split_property(assignment);
         if (secret_bearing_property(key)) {
-          throw ConfigError("-X " + key + ": secrets are not accepted on the command line (the process "
+          throw ConfigError("-X " + key +
+                            ": secrets are not accepted on the command line (the process "
                             "list shows them); put it in --kafka-properties-file");
         }
       }
@@ -144,8 +147,8 @@ std::pair<std::string, std::string> split_property(const std::string& assignment
 }
 
 bool is_secret_key(const std::string& key) {
-  static const char* const kMarkers[] = {"password", "secret", "key.pem", "ssl.key",
-                                         "sasl.oauthbearer.config", "token"};
+  static const char* const kMarkers[] = {
+      "password", "secret", "key.pem", "ssl.key", "sasl.oauthbearer.config", "token"};
   std::string lower(key);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -208,7 +211,8 @@ void apply_kafka_settings(rd_kafka_conf_t* conf, const KafkaSettings& s, ClientR
   }
 }
 
-std::string secret_from_file_or_env(const std::string& file, const std::string& option, const char* env) {
+std::string secret_from_file_or_env(const std::string& file, const std::string& option,
+                                    const char* env) {
   std::string value;
   if (!file.empty()) {
     value = read_file_or_throw(file, option);

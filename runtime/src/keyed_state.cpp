@@ -1,10 +1,9 @@
 #include "cf/keyed_state.h"
 
-#include <cstdint>
-
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -73,7 +72,7 @@ void write_snapshot_file(const std::string& path, int64_t covered_offset,
   write(kSnapshotMagic, sizeof kSnapshotMagic);
   uint64_t offset = static_cast<uint64_t>(covered_offset);
   int64_t epoch = store.epoch();
-  uint64_t count = store.size();
+  uint64_t count = store.encoded_count();
   write(&offset, sizeof offset);
   write(&epoch, sizeof epoch);
   write(&count, sizeof count);
@@ -110,7 +109,8 @@ int64_t decode_snapshot(std::string_view data, RestorableStore& store, std::stri
   }
   uint64_t stored_hash = 0;
   std::memcpy(&stored_hash, data.data() + data.size() - 8, 8);
-  if (snapshot_checksum(data.substr(0, data.size() - 8)) != stored_hash) return corrupt("checksum mismatch");
+  if (snapshot_checksum(data.substr(0, data.size() - 8)) != stored_hash)
+    return corrupt("checksum mismatch");
   uint64_t offset = 0, count = 0;
   int64_t epoch = -1;
   std::memcpy(&offset, data.data() + 8, 8);
@@ -147,7 +147,8 @@ int64_t load_snapshot_file(const std::string& path, RestorableStore& store) {
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::string why;
   int64_t covered = decode_snapshot(data, store, why);
-  if (covered < 0) state_log()->warn("snapshot {} ignored ({}); restoring from the changelog alone", path, why);
+  if (covered < 0)
+    state_log()->warn("snapshot {} ignored ({}); restoring from the changelog alone", path, why);
   return covered;
 }
 
@@ -160,11 +161,14 @@ int64_t epoch_of(const rd_kafka_message_t* msg, bool& marker) {
   if (rd_kafka_message_headers(msg, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR || !headers) return -1;
   const void* value = nullptr;
   size_t size = 0;
-  if (rd_kafka_header_get_last(headers, kEpochMarkerHeader, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (rd_kafka_header_get_last(headers, kEpochMarkerHeader, &value, &size) ==
+      RD_KAFKA_RESP_ERR_NO_ERROR) {
     marker = true;
     return msg->offset;
   }
-  if (rd_kafka_header_get_last(headers, kEpochHeader, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR || !value) {
+  if (rd_kafka_header_get_last(headers, kEpochHeader, &value, &size) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR ||
+      !value) {
     return -1;
   }
   int64_t epoch = -1;
@@ -185,13 +189,14 @@ int64_t replay_changelog(const KafkaSettings& settings, const std::string& topic
                          const std::map<int32_t, int64_t>& from, bool allow_truncated,
                          const ChangelogApply& apply, std::map<int32_t, int64_t>& epochs,
                          std::map<int32_t, int64_t>& ends) {
-  static Counter& fenced = metrics().counter(
-      "cf_changelog_fenced_records_total",
-      "changelog records skipped at restore: written by an owner that had been replaced (older epoch)");
-  static Counter& restored = metrics().counter("cf_state_restored_records_total",
-                                               "changelog records replayed at restore");
-  static Gauge& remaining_gauge = metrics().gauge(
-      "cf_state_restore_remaining_records", "changelog records still to replay in running restores");
+  static Counter& fenced = metrics().counter("cf_changelog_fenced_records_total",
+                                             "changelog records skipped at restore: written by an "
+                                             "owner that had been replaced (older epoch)");
+  static Counter& restored =
+      metrics().counter("cf_state_restored_records_total", "changelog records replayed at restore");
+  static Gauge& remaining_gauge =
+      metrics().gauge("cf_state_restore_remaining_records",
+                      "changelog records still to replay in running restores");
   if (from.empty()) return 0;
   KafkaHandle consumer = make_reader(settings, "cf.changelog-restore");
   rd_kafka_t* rk = consumer.get();
@@ -204,18 +209,22 @@ int64_t replay_changelog(const KafkaSettings& settings, const std::string& topic
     auto werr = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &low, &high, 10000);
     if (werr) throw KafkaError("watermarks of " + topic + "/" + std::to_string(partition), werr);
     if (low > start) {
-      metrics().counter("cf_changelog_truncated_total",
-                        "changelog partitions found truncated at restore",
-                        label("topic", topic)).inc();
+      metrics()
+          .counter("cf_changelog_truncated_total",
+                   "changelog partitions found truncated at restore", label("topic", topic))
+          .inc();
       std::string what = "changelog " + topic + "/" + std::to_string(partition) +
-                         " starts at offset " + std::to_string(low) + " but the restore needs offset " +
-                         std::to_string(start) + ": " + std::to_string(low - start) +
+                         " starts at offset " + std::to_string(low) +
+                         " but the restore needs offset " + std::to_string(start) + ": " +
+                         std::to_string(low - start) +
                          " record(s) of state are gone (retention too short, or the development "
                          "broker's per-partition cap)";
       if (!allow_truncated) {
-        throw StateLossError(what + "; refusing to run on partial state. Fix the changelog's "
-                             "retention (cleanup.policy=compact) and rebuild the state by replaying "
-                             "the input, or restart with --allow-truncated-changelog to accept it");
+        throw StateLossError(
+            what +
+            "; refusing to run on partial state. Fix the changelog's "
+            "retention (cleanup.policy=compact) and rebuild the state by replaying "
+            "the input, or restart with --allow-truncated-changelog to accept it");
       }
       state_log()->error("{}; continuing on partial state (--allow-truncated-changelog)", what);
       start = low;
@@ -240,7 +249,8 @@ int64_t replay_changelog(const KafkaSettings& settings, const std::string& topic
     std::vector<rd_kafka_message_t*> batch(1024);
     QueueHandle queue(rd_kafka_queue_get_consumer(rk));
     while (!end.empty()) {
-      if (shutdown_requested()) throw StateLossError("restore of " + topic + " interrupted by shutdown");
+      if (shutdown_requested())
+        throw StateLossError("restore of " + topic + " interrupted by shutdown");
       ssize_t n = rd_kafka_consume_batch_queue(queue.get(), 100, batch.data(), batch.size());
       if (n < 0) throw KafkaError("restore of " + topic, rd_kafka_last_error());
       auto now = std::chrono::steady_clock::now();
@@ -249,7 +259,8 @@ int64_t replay_changelog(const KafkaSettings& settings, const std::string& topic
       }
       if (now >= next_progress) {
         next_progress = now + std::chrono::seconds(1);
-        state_log()->info("restoring {}: {} of {} changelog record(s) replayed", topic, read, total);
+        state_log()->info("restoring {}: {} of {} changelog record(s) replayed", topic, read,
+                          total);
       }
       for (ssize_t i = 0; i < n; ++i) {
         MessageHandle msg(batch[static_cast<size_t>(i)]);
@@ -286,7 +297,8 @@ int64_t replay_changelog(const KafkaSettings& settings, const std::string& topic
   return read;
 }
 
-std::map<int32_t, int64_t> claim_partitions(const StateOptions& options, const std::vector<int32_t>& partitions) {
+std::map<int32_t, int64_t> claim_partitions(const StateOptions& options,
+                                            const std::vector<int32_t>& partitions) {
   struct MarkerOffsets : DeliveryListener {
     std::map<int32_t, int64_t> offsets;
     rd_kafka_resp_err_t error = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -304,9 +316,11 @@ std::map<int32_t, int64_t> claim_partitions(const StateOptions& options, const s
   Producer producer(options.kafka, "cf.epoch-claim", &listener);
   // A key of its own per claim, so compaction never removes an older marker
   // that still fences the records after it.
-  const std::string key = "__cf_epoch__/" + default_instance_id() + "/" + std::to_string(wall_clock_ms());
+  const std::string key =
+      "__cf_epoch__/" + default_instance_id() + "/" + std::to_string(wall_clock_ms());
   for (int32_t p : partitions) {
-    producer.produce({options.changelog_topic, key, "epoch", {{kEpochMarkerHeader, "1"}}, p}, nullptr);
+    producer.produce({options.changelog_topic, key, "epoch", {{kEpochMarkerHeader, "1"}}, p},
+                     nullptr);
   }
   auto flushed = producer.flush(30000);
   if (flushed || listener.error || listener.offsets.size() != partitions.size()) {
@@ -318,8 +332,8 @@ std::map<int32_t, int64_t> claim_partitions(const StateOptions& options, const s
 
 RestoreReport restore_stores(const StateOptions& options,
                              const std::map<int32_t, RestorableStore*>& stores) {
-  static Counter& snapshot_keys = metrics().counter(
-      "cf_state_snapshot_keys_loaded_total", "keys loaded from local snapshots at restore");
+  static Counter& snapshot_keys = metrics().counter("cf_state_snapshot_keys_loaded_total",
+                                                    "keys loaded from local snapshots at restore");
   RestoreReport report;
   report.partitions = stores.size();
   if (stores.empty()) return report;
@@ -344,9 +358,10 @@ RestoreReport restore_stores(const StateOptions& options,
                                                   partition, &low, &high, 10000);
       if (err) throw KafkaError("watermarks of " + options.changelog_topic, err);
       if (high < start) {
-        state_log()->warn("snapshot of {}/{} covers offset {} but the changelog ends at {}: the "
-                          "topic was recreated; discarding the snapshot",
-                          options.changelog_topic, partition, start, high);
+        state_log()->warn(
+            "snapshot of {}/{} covers offset {} but the changelog ends at {}: the "
+            "topic was recreated; discarding the snapshot",
+            options.changelog_topic, partition, start, high);
         report.snapshot_keys -= static_cast<int64_t>(stores.at(partition)->size());
         stores.at(partition)->clear();
         stores.at(partition)->set_epoch(-1);
@@ -362,8 +377,9 @@ RestoreReport restore_stores(const StateOptions& options,
   auto apply = [&](int32_t partition, std::string_view key, const std::string_view* value) {
     stores.at(partition)->apply_encoded(key, value);
   };
-  report.changelog_records = replay_changelog(options.kafka, options.changelog_topic, from,
-                                              options.allow_truncated_changelog, apply, epochs, ends);
+  report.changelog_records =
+      replay_changelog(options.kafka, options.changelog_topic, from,
+                       options.allow_truncated_changelog, apply, epochs, ends);
   // Claim the partitions, then read what landed between the end read above
   // and the marker (the last writes of an owner that was still writing): it
   // is history before this epoch, so the state must hold it too. Anything a
@@ -376,19 +392,23 @@ RestoreReport restore_stores(const StateOptions& options,
     if (ends[partition] < marker) gap[partition] = ends[partition];
   }
   if (!gap.empty()) {
-    report.changelog_records += replay_changelog(options.kafka, options.changelog_topic, gap,
-                                                 options.allow_truncated_changelog, apply, epochs, ends);
+    report.changelog_records +=
+        replay_changelog(options.kafka, options.changelog_topic, gap,
+                         options.allow_truncated_changelog, apply, epochs, ends);
   }
   for (auto& [partition, marker] : markers) stores.at(partition)->set_epoch(marker);
   report.elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - started).count();
+                          std::chrono::steady_clock::now() - started)
+                          .count();
   size_t keys = 0;
   for (auto& [partition, store] : stores) keys += store->size();
-  state_log()->info("restored {} partition(s) of {}: {} key(s) from snapshots + {} changelog "
-                    "record(s) -> {} key(s) in {} ms",
-                    report.partitions, options.changelog_topic, report.snapshot_keys,
-                    report.changelog_records, keys, report.elapsed_ms);
-  metrics().histogram("cf_state_restore_seconds", "time to restore assigned partitions' state")
+  state_log()->info(
+      "restored {} partition(s) of {}: {} key(s) from snapshots + {} changelog "
+      "record(s) -> {} key(s) in {} ms",
+      report.partitions, options.changelog_topic, report.snapshot_keys, report.changelog_records,
+      keys, report.elapsed_ms);
+  metrics()
+      .histogram("cf_state_restore_seconds", "time to restore assigned partitions' state")
       .observe(static_cast<double>(report.elapsed_ms) / 1000.0);
   return report;
 }
@@ -396,7 +416,8 @@ RestoreReport restore_stores(const StateOptions& options,
 void snapshot_partition(const StateOptions& options, KafkaHandle& client, int32_t partition,
                         const RestorableStore& store) {
   if (options.snapshot_dir.empty()) return;
-  static Counter& written = metrics().counter("cf_state_snapshots_total", "local snapshots written");
+  static Counter& written =
+      metrics().counter("cf_state_snapshots_total", "local snapshots written");
   try {
     if (!client) client = make_reader(options.kafka, "cf.snapshot");
     int64_t low = 0, high = 0;

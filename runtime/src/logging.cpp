@@ -16,11 +16,21 @@ void append_json_escaped(std::string_view text, spdlog::memory_buf_t& out) {
   static const char kHex[] = "0123456789abcdef";
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out.append(std::string_view("\\\"")); break;
-      case '\\': out.append(std::string_view("\\\\")); break;
-      case '\n': out.append(std::string_view("\\n")); break;
-      case '\r': out.append(std::string_view("\\r")); break;
-      case '\t': out.append(std::string_view("\\t")); break;
+      case '"':
+        out.append(std::string_view("\\\""));
+        break;
+      case '\\':
+        out.append(std::string_view("\\\\"));
+        break;
+      case '\n':
+        out.append(std::string_view("\\n"));
+        break;
+      case '\r':
+        out.append(std::string_view("\\r"));
+        break;
+      case '\t':
+        out.append(std::string_view("\\t"));
+        break;
       default:
         if (c < 0x20) {
           const char esc[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
@@ -107,15 +117,15 @@ CorrelationScope::CorrelationScope(std::string_view correlation_id)
 CorrelationScope::~CorrelationScope() { t_correlation_id = std::move(previous_); }
 
 void route_kafka_logs(rd_kafka_conf_t* conf) {
-  rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t* rk, int level, const char* fac,
-                                    const char* buf) {
-    static auto logger = component_logger("kafka");
-    auto lvl = level <= 3 ? spdlog::level::err
-               : level == 4 ? spdlog::level::warn
-               : level <= 6 ? spdlog::level::info
-                            : spdlog::level::debug;
-    logger->log(lvl, "{} {}: {}", rd_kafka_name(rk), fac, buf);
-  });
+  rd_kafka_conf_set_log_cb(conf,
+                           [](const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+                             static auto logger = component_logger("kafka");
+                             auto lvl = level <= 3   ? spdlog::level::err
+                                        : level == 4 ? spdlog::level::warn
+                                        : level <= 6 ? spdlog::level::info
+                                                     : spdlog::level::debug;
+                             logger->log(lvl, "{} {}: {}", rd_kafka_name(rk), fac, buf);
+                           });
 }
 
 }  // namespace cf

@@ -1,9 +1,8 @@
 #include "cf/main_guard.h"
 
-#include <csignal>
-
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <iostream>
 #include <stdexcept>
 

@@ -1,9 +1,9 @@
 #include "cf/metrics.h"
 
-#include "cf/json_builder.h"
-
 #include <cmath>
 #include <sstream>
+
+#include "cf/json_builder.h"
 
 namespace cf {
 
@@ -85,8 +85,10 @@ std::string MetricsRegistry::render_prometheus() const {
   out.precision(10);
   for (const auto& [name, f] : families_) {
     out << "# HELP " << name << ' ' << f.help << "\n# TYPE " << name << ' ' << f.type << '\n';
-    for (const auto& [labels, c] : f.counters) out << with_labels(name, labels) << ' ' << c->value() << '\n';
-    for (const auto& [labels, g] : f.gauges) out << with_labels(name, labels) << ' ' << g->value() << '\n';
+    for (const auto& [labels, c] : f.counters)
+      out << with_labels(name, labels) << ' ' << c->value() << '\n';
+    for (const auto& [labels, g] : f.gauges)
+      out << with_labels(name, labels) << ' ' << g->value() << '\n';
     for (const auto& [labels, h] : f.histograms) {
       uint64_t cumulative = 0;
       for (size_t i = 0; i < h->bounds().size(); ++i) {
@@ -111,7 +113,8 @@ std::string MetricsRegistry::render_json() const {
     for (const auto& [labels, c] : f.counters) {
       w.escaped_key(with_labels(name, labels)).number(static_cast<int64_t>(c->value()));
     }
-    for (const auto& [labels, g] : f.gauges) w.escaped_key(with_labels(name, labels)).real(g->value());
+    for (const auto& [labels, g] : f.gauges)
+      w.escaped_key(with_labels(name, labels)).real(g->value());
     for (const auto& [labels, h] : f.histograms) {
       w.escaped_key(with_labels(name + "_p99_seconds", labels)).real(h->quantile(0.99));
     }
@@ -129,7 +132,10 @@ std::string label(const std::string& key, const std::string& value) {
   std::string out = key + "=\"";
   for (char c : value) {
     if (c == '"' || c == '\\') out.push_back('\\');
-    if (c == '\n') { out += "\\n"; continue; }
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
     out.push_back(c);
   }
   return out + '"';

@@ -30,7 +30,8 @@ bool get_field(std::string_view& in, std::string& field) {
 
 }  // namespace
 
-void OutputJournal::record(int64_t offset, std::vector<OutputRecord> outputs, int64_t completed_below) {
+void OutputJournal::record(int64_t offset, std::vector<OutputRecord> outputs,
+                           int64_t completed_below) {
   std::vector<std::pair<int64_t, std::vector<OutputRecord>>> kept;
   for (auto& entry : entries_) {
     if (entry.first >= completed_below && entry.first != offset) kept.push_back(std::move(entry));

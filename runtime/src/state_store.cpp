@@ -4,11 +4,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <climits>
 #include <cstdint>
 #include <cstring>
-
-#include <chrono>
 #include <map>
 
 #include "cf/clients.h"
@@ -20,43 +19,8 @@
 
 namespace cf {
 
-ChangelogStore::ChangelogStore(std::string changelog_topic, int32_t partition,
-                               std::string key_prefix)
-    : changelog_topic_(std::move(changelog_topic)),
-      partition_(partition),
-      key_prefix_(std::move(key_prefix)) {}
-
-const std::string* ChangelogStore::get(const std::string& key) const {
-  auto it = entries_.find(key);
-  return it == entries_.end() ? nullptr : &it->second;
-}
-
-void ChangelogStore::put(const std::string& key, std::string value,
-                         std::vector<OutputRecord>& outputs) {
-  OutputRecord record{changelog_topic_, key_prefix_ + key, value, {}, partition_};
-  outputs.push_back(std::move(record));
-  entries_[key] = std::move(value);
-}
-
-void ChangelogStore::erase(const std::string& key, std::vector<OutputRecord>& outputs) {
-  if (entries_.erase(key) == 0) return;
-  OutputRecord tombstone{changelog_topic_, key_prefix_ + key, {}, {}, partition_, true};
-  outputs.push_back(std::move(tombstone));
-}
-
-bool ChangelogStore::apply_changelog(std::string_view key, const std::string_view* value) {
-  if (key.substr(0, key_prefix_.size()) != key_prefix_) return false;
-  std::string local(key.substr(key_prefix_.size()));
-  if (value == nullptr) {
-    entries_.erase(local);
-  } else {
-    entries_[local] = std::string(*value);
-  }
-  return true;
-}
-
-TtlDedupStore::TtlDedupStore(std::string changelog_topic, int32_t partition,
-                             std::string key_prefix, int64_t ttl_ms)
+TtlDedupStore::TtlDedupStore(std::string changelog_topic, int32_t partition, std::string key_prefix,
+                             int64_t ttl_ms)
     : changelog_topic_(std::move(changelog_topic)),
       partition_(partition),
       key_prefix_(std::move(key_prefix)),
@@ -171,7 +135,8 @@ DedupVerdict TtlDedupStore::check(std::string_view id, int64_t event_time_ms, in
   const uint32_t expires_s = to_seconds(expires_at);
   insert(hash, offset, expires_s);
   due_.push_back({expires_s, static_cast<uint32_t>(hash), static_cast<uint32_t>(hash >> 32)});
-  outputs.push_back({changelog_topic_, changelog_key(hash), encode(expires_at, offset), {}, partition_});
+  outputs.push_back(
+      {changelog_topic_, changelog_key(hash), encode(expires_at, offset), {}, partition_});
   return DedupVerdict::kFirst;
 }
 
@@ -189,9 +154,23 @@ void TtlDedupStore::expire(std::vector<OutputRecord>& outputs) {
   }
 }
 
+namespace {
+constexpr std::string_view kStreamTimeKey = "stream-time";
+}
+
 bool TtlDedupStore::apply_changelog(std::string_view key, const std::string_view* value) {
   if (key.substr(0, key_prefix_.size()) != key_prefix_) return false;
   std::string_view hex = key.substr(key_prefix_.size());
+  if (hex == kStreamTimeKey) {
+    int64_t ms = 0;
+    if (value != nullptr) {
+      auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), ms);
+      if (ec == std::errc() && end == value->data() + value->size() && ms > stream_time_ms_) {
+        stream_time_ms_ = ms;
+      }
+    }
+    return true;
+  }
   uint64_t hash = 0;
   auto [end, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), hash, 16);
   if (ec != std::errc() || end != hex.data() + hex.size() || hex.size() != 16 || hash == 0) {
@@ -202,14 +181,102 @@ bool TtlDedupStore::apply_changelog(std::string_view key, const std::string_view
     if (hashes_[slot] == hash) erase_slot(slot);
     return true;
   }
+  // A snapshot's entry says "s<expiry in seconds>|<offset>" (the table keeps
+  // seconds) and leaves the stream time to the snapshot's stream-time record;
+  // a changelog record's exact expiry gives the stream time it was written at.
+  const bool from_snapshot = !value->empty() && (*value)[0] == 's';
   int64_t expires_at = 0, offset = 0;
-  if (!decode(*value, expires_at, offset)) return true;
-  const uint32_t expires_s = to_seconds(expires_at);
+  if (!decode(from_snapshot ? value->substr(1) : *value, expires_at, offset)) return true;
+  const uint32_t expires_s =
+      from_snapshot ? static_cast<uint32_t>(std::clamp<int64_t>(expires_at, 0, UINT32_MAX))
+                    : to_seconds(expires_at);
   insert(hash, offset, expires_s);
-  // Changelog order is write order, whose expiries never decrease.
+  // Changelog order is write order, whose expiries never decrease; a snapshot
+  // lists its entries in expiry order.
   due_.push_back({expires_s, static_cast<uint32_t>(hash), static_cast<uint32_t>(hash >> 32)});
-  if (expires_at - ttl_ms_ > stream_time_ms_) stream_time_ms_ = expires_at - ttl_ms_;
+  if (!from_snapshot && expires_at - ttl_ms_ > stream_time_ms_)
+    stream_time_ms_ = expires_at - ttl_ms_;
   return true;
+}
+
+void TtlDedupStore::for_each_record(
+    const std::function<void(const std::string&, const std::string&)>& visit) const {
+  visit(key_prefix_ + std::string(kStreamTimeKey), std::to_string(stream_time_ms_));
+  for_each_live([&](uint64_t hash, size_t slot) {
+    visit(changelog_key(hash), "s" + encode(expires_s_[slot], offsets_[slot]));
+  });
+}
+
+size_t TtlDedupStore::record_count() const {
+  size_t n = 1;  // the stream time
+  for_each_live([&](uint64_t, size_t) { ++n; });
+  return n;
+}
+
+void TtlDedupStore::for_each_live(const std::function<void(uint64_t, size_t)>& visit) const {
+  // The expiry queue is in expiry order; it may name ids erased or recorded
+  // again since (only the entry whose expiry matches the live one counts),
+  // and a restore that replayed records twice may name one twice.
+  std::vector<bool> visited(hashes_.size(), false);
+  for (const Due& d : due_) {
+    const uint64_t hash = (static_cast<uint64_t>(d.hash_high) << 32) | d.hash_low;
+    const size_t slot = slot_of(hash);
+    if (hashes_[slot] != hash || expires_s_[slot] != d.expires_s || visited[slot]) continue;
+    visited[slot] = true;
+    visit(hash, slot);
+  }
+}
+
+void TtlDedupStore::clear() {
+  std::fill(hashes_.begin(), hashes_.end(), 0);
+  live_ = 0;
+  due_.clear();
+  stream_time_ms_ = 0;
+}
+
+DedupPartition::DedupPartition(std::string changelog_topic, int32_t partition, int64_t ttl_ms)
+    : changelog_topic_(std::move(changelog_topic)), partition_(partition), ttl_ms_(ttl_ms) {}
+
+TtlDedupStore& DedupPartition::store(std::string_view input_topic) {
+  auto it = stores_.find(input_topic);
+  if (it == stores_.end()) {
+    it = stores_
+             .emplace(std::string(input_topic),
+                      std::make_unique<TtlDedupStore>(changelog_topic_, partition_,
+                                                      std::string(input_topic) + "|", ttl_ms_))
+             .first;
+  }
+  return *it->second;
+}
+
+void DedupPartition::apply_encoded(std::string_view key, const std::string_view* value) {
+  // Kafka topic names have no '|': the prefix is everything before the first one.
+  const size_t bar = key.find('|');
+  if (bar == std::string_view::npos || bar == 0) return;  // not a record of this store
+  store(key.substr(0, bar)).apply_changelog(key, value);
+}
+
+void DedupPartition::for_each_encoded(
+    const std::function<void(const std::string&, const std::string&)>& visit) const {
+  for (const auto& [topic, store] : stores_) store->for_each_record(visit);
+}
+
+size_t DedupPartition::size() const {
+  size_t n = 0;
+  for (const auto& [topic, store] : stores_) n += store->size();
+  return n;
+}
+
+size_t DedupPartition::encoded_count() const {
+  size_t n = 0;
+  for (const auto& [topic, store] : stores_) n += store->record_count();
+  return n;
+}
+
+size_t DedupPartition::memory_bytes() const {
+  size_t n = 0;
+  for (const auto& [topic, store] : stores_) n += store->memory_bytes();
+  return n;
 }
 
 }  // namespace cf

@@ -1,4 +1,3 @@
-#include "cf/json_parse.h"
 #include "cf/topic_catalog.h"
 
 #include <rapidjson/document.h>
@@ -8,6 +7,7 @@
 #include <filesystem>
 
 #include "cf/errors.h"
+#include "cf/json_parse.h"
 
 namespace cf {
 
@@ -30,7 +30,8 @@ std::vector<TopicSpec> parse_topic_catalog(const std::string& json) {
   for (const auto& t : doc["topics"].GetArray()) {
     TopicSpec spec;
     if (!t.IsObject() || !t.HasMember("name") || !t["name"].IsString()) {
-      throw ConfigError("topic catalog: entry " + std::to_string(specs.size()) + " is not an object with a name");
+      throw ConfigError("topic catalog: entry " + std::to_string(specs.size()) +
+                        " is not an object with a name");
     }
     spec.name = t["name"].GetString();
     auto integer = [&](const char* member, int64_t fallback) -> int64_t {
@@ -53,7 +54,8 @@ std::vector<TopicSpec> parse_topic_catalog(const std::string& json) {
     spec.value_schema = text("value_schema", "");
     if (spec.partitions < 1) throw ConfigError("topic catalog: " + spec.name + ": partitions < 1");
     if (spec.cleanup_policy != "delete" && spec.cleanup_policy != "compact") {
-      throw ConfigError("topic catalog: " + spec.name + ": cleanup_policy must be delete or compact");
+      throw ConfigError("topic catalog: " + spec.name +
+                        ": cleanup_policy must be delete or compact");
     }
     specs.push_back(std::move(spec));
   }

@@ -37,8 +37,10 @@ int64_t parse_start(const std::string& start, int64_t& time_ms) {
     }
   } catch (const std::exception&) {
   }
-  throw ConfigError("--from: expected beginning, end, offset:<n>, time:<RFC 3339> or "
-                    "time:-<n>{s,m,h}, got '" + start + "'");
+  throw ConfigError(
+      "--from: expected beginning, end, offset:<n>, time:<RFC 3339> or "
+      "time:-<n>{s,m,h}, got '" +
+      start + "'");
 }
 
 }  // namespace
@@ -60,8 +62,8 @@ int64_t read_topic(const KafkaSettings& settings, const std::string& topic,
   if (merr) throw KafkaError("metadata of " + topic, merr);
   MetadataHandle metadata(raw_metadata);
   if (metadata->topic_cnt != 1 || metadata->topics[0].err) {
-    throw KafkaError("topic " + topic,
-                     metadata->topic_cnt ? metadata->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC);
+    throw KafkaError("topic " + topic, metadata->topic_cnt ? metadata->topics[0].err
+                                                           : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC);
   }
   const int partitions = metadata->topics[0].partition_cnt;
 
@@ -75,7 +77,8 @@ int64_t read_topic(const KafkaSettings& settings, const std::string& topic,
     end[static_cast<size_t>(p)] = high;
     auto* tp = rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), p);
     tp->offset = time_ms >= 0 ? time_ms : start;
-    if (options.follow || (high > low && start != RD_KAFKA_OFFSET_END && (start < 0 || start < high))) {
+    if (options.follow ||
+        (high > low && start != RD_KAFKA_OFFSET_END && (start < 0 || start < high))) {
       ++open_partitions;
     } else {
       tp->offset = RD_KAFKA_OFFSET_END;
@@ -88,7 +91,8 @@ int64_t read_topic(const KafkaSettings& settings, const std::string& topic,
     for (int i = 0; i < assignment->cnt; ++i) {
       auto& tp = assignment->elems[i];
       if (tp.offset < 0) tp.offset = RD_KAFKA_OFFSET_END;  // nothing at or after that time
-      if (options.follow || (tp.offset >= 0 && tp.offset < end[static_cast<size_t>(tp.partition)])) {
+      if (options.follow ||
+          (tp.offset >= 0 && tp.offset < end[static_cast<size_t>(tp.partition)])) {
         ++open_partitions;
       }
     }
@@ -114,7 +118,8 @@ int64_t read_topic(const KafkaSettings& settings, const std::string& topic,
     if (!msg) {
       // Partitions that had data but never report EOF (e.g. the leader is down)
       // must not hang a bounded read forever.
-      if (!options.follow && std::chrono::steady_clock::now() - idle_since > std::chrono::seconds(30)) {
+      if (!options.follow &&
+          std::chrono::steady_clock::now() - idle_since > std::chrono::seconds(30)) {
         throw KafkaError("reading " + topic + " stalled", RD_KAFKA_RESP_ERR__TIMED_OUT);
       }
       continue;

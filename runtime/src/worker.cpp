@@ -13,9 +13,9 @@
 
 #include "cf/clients.h"
 #include "cf/errors.h"
-#include "cf/signature.h"
 #include "cf/logging.h"
 #include "cf/metrics.h"
+#include "cf/signature.h"
 #include "cf/topic_reader.h"
 
 namespace cf {
@@ -37,9 +37,9 @@ int retry_delay_ms(int attempt, int base_ms, int max_ms, double unit_random) {
 
 namespace {
 // What every dead letter says about where it came from and why.
-void add_dead_letter_headers(OutputRecord& record, std::string_view topic, int32_t partition, int64_t offset,
-                             const std::string& processor, const std::string& error_class,
-                             const std::string& error) {
+void add_dead_letter_headers(OutputRecord& record, std::string_view topic, int32_t partition,
+                             int64_t offset, const std::string& processor,
+                             const std::string& error_class, const std::string& error) {
   record.headers.push_back({"cf-dlq-error", error});
   record.headers.push_back({"cf-dlq-error-class", error_class});
   record.headers.push_back({"cf-dlq-processor", processor});
@@ -47,10 +47,11 @@ void add_dead_letter_headers(OutputRecord& record, std::string_view topic, int32
   record.headers.push_back({"cf-dlq-source-partition", std::to_string(partition)});
   record.headers.push_back({"cf-dlq-source-offset", std::to_string(offset)});
 }
-void add_dead_letter_headers(OutputRecord& record, const InputRecord& input, const std::string& processor,
-                             const std::string& error_class, const std::string& error) {
-  add_dead_letter_headers(record, input.topic(), input.partition(), input.offset(), processor, error_class,
-                          error);
+void add_dead_letter_headers(OutputRecord& record, const InputRecord& input,
+                             const std::string& processor, const std::string& error_class,
+                             const std::string& error) {
+  add_dead_letter_headers(record, input.topic(), input.partition(), input.offset(), processor,
+                          error_class, error);
 }
 
 // Delivery errors that concern one record (or its batch), not the topic or
@@ -86,9 +87,11 @@ OutputRecord record_of(const rd_kafka_message_t& message) {
     const char* name = nullptr;
     const void* value = nullptr;
     size_t size = 0;
-    for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
          ++i) {
-      record.headers.push_back({name, value ? std::string(static_cast<const char*>(value), size) : ""});
+      record.headers.push_back(
+          {name, value ? std::string(static_cast<const char*>(value), size) : ""});
     }
   }
   return record;
@@ -107,9 +110,10 @@ OutputRecord make_dead_letter(const InputRecord& input, const std::string& dead_
   return record;
 }
 
-OutputRecord make_dead_letter_reference(const InputRecord& input, const std::string& dead_letter_topic,
-                                        const std::string& processor, const std::string& error_class,
-                                        const std::string& error) {
+OutputRecord make_dead_letter_reference(const InputRecord& input,
+                                        const std::string& dead_letter_topic,
+                                        const std::string& processor,
+                                        const std::string& error_class, const std::string& error) {
   OutputRecord record;
   record.topic = dead_letter_topic;
   record.key = std::string(input.key().substr(0, 256));
@@ -164,7 +168,8 @@ Worker::Worker(WorkerSettings settings, std::vector<std::string> input_topics,
   // Stateful workers with several inputs need partition p of every input on
   // one instance (its state covers them all): the range assignor guarantees
   // that for topics of equal partition counts; cooperative-sticky does not.
-  consumer_ = make_group_consumer(settings_, settings_.co_partitioned_inputs ? "range" : "cooperative-sticky",
+  consumer_ = make_group_consumer(settings_,
+                                  settings_.co_partitioned_inputs ? "range" : "cooperative-sticky",
                                   /*auto_commit=*/true, &Worker::on_rebalance, this);
 
   if (settings_.metrics_port >= 0) {
@@ -218,15 +223,13 @@ void Worker::rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t error,
 void Worker::assign(rd_kafka_topic_partition_list_t* partitions) {
   PartitionListHandle committed(rd_kafka_topic_partition_list_copy(partitions));
   auto err = rd_kafka_committed(consumer_.get(), committed.get(), 10000);
-  if (err) spdlog::warn("could not read committed offsets at assignment: {}", rd_kafka_err2str(err));
+  if (err)
+    spdlog::warn("could not read committed offsets at assignment: {}", rd_kafka_err2str(err));
   std::vector<TopicPartition> assigned;
   for (int i = 0; i < committed->cnt; ++i) {
     const auto& tp = committed->elems[i];
-    auto progress = std::make_unique<PartitionProgress>();
-    progress->topic = tp.topic;
-    progress->partition = tp.partition;
+    auto progress = std::make_unique<PartitionProgress>(tp.topic, tp.partition);
     progress->expected_next = (!err && tp.err == 0 && tp.offset >= 0) ? tp.offset : -1;
-    progress->committed = progress->expected_next;
     assigned.push_back({tp.topic, tp.partition});
     partitions_[{tp.topic, tp.partition}] = std::move(progress);
   }
@@ -243,13 +246,15 @@ void Worker::revoke(rd_kafka_topic_partition_list_t* partitions) {
     auto it = partitions_.find({partitions->elems[i].topic, partitions->elems[i].partition});
     if (it == partitions_.end()) continue;
     leaving.push_back(it->second.get());
-    revoked.push_back({it->second->topic, it->second->partition});
+    revoked.push_back({it->second->topic(), it->second->partition()});
   }
   bool lost = rd_kafka_assignment_lost(consumer_.get());
   if (!lost) {
     if (!drain(leaving, settings_.shutdown_timeout_ms)) {
-      spdlog::error("revoking {} partition(s) with outputs still unacknowledged; the next owner "
-                    "re-reads those inputs (repeats, no loss)", leaving.size());
+      spdlog::error(
+          "revoking {} partition(s) with outputs still unacknowledged; the next owner "
+          "re-reads those inputs (repeats, no loss)",
+          leaving.size());
     }
     store_offsets();
     // While closing, commit asynchronously: the close commits stored offsets
@@ -261,8 +266,9 @@ void Worker::revoke(rd_kafka_topic_partition_list_t* partitions) {
     }
   }
   if (lost) {
-    static Counter& lost_partitions = metrics().counter(
-        "cf_partitions_lost_total", "partitions lost without a revoke (session timeout, paused process)");
+    static Counter& lost_partitions =
+        metrics().counter("cf_partitions_lost_total",
+                          "partitions lost without a revoke (session timeout, paused process)");
     lost_partitions.inc(revoked.size());
     handler_.on_lost(revoked);
   } else {
@@ -270,7 +276,7 @@ void Worker::revoke(rd_kafka_topic_partition_list_t* partitions) {
   }
   for (auto& tp : revoked) {
     auto it = partitions_.find({tp.topic, tp.partition});
-    it->second->retired = true;
+    it->second->retire();
     retired_.push_back(std::move(it->second));
     partitions_.erase(it);
   }
@@ -285,7 +291,7 @@ bool Worker::drain(const std::vector<PartitionProgress*>& partitions, int timeou
   auto deadline = steady_ms() + timeout_ms;
   auto busy = [&] {
     for (auto* p : partitions)
-      if (!p->pending.empty()) return true;
+      if (!p->idle()) return true;
     return false;
   };
   while (busy()) {
@@ -296,9 +302,9 @@ bool Worker::drain(const std::vector<PartitionProgress*>& partitions, int timeou
 }
 
 void Worker::release_retired() {
-  retired_.erase(std::remove_if(retired_.begin(), retired_.end(),
-                                [](const auto& p) { return p->pending.empty(); }),
-                 retired_.end());
+  retired_.erase(
+      std::remove_if(retired_.begin(), retired_.end(), [](const auto& p) { return p->idle(); }),
+      retired_.end());
 }
 
 Worker::PartitionProgress& Worker::progress_of(const rd_kafka_message_t* message) {
@@ -308,9 +314,7 @@ Worker::PartitionProgress& Worker::progress_of(const rd_kafka_message_t* message
   auto key = std::make_pair(std::string(rd_kafka_topic_name(message->rkt)), message->partition);
   auto& slot = partitions_[key];
   if (!slot) {  // a message for a partition we were not told about: track it anyway
-    slot = std::make_unique<PartitionProgress>();
-    slot->topic = key.first;
-    slot->partition = key.second;
+    slot = std::make_unique<PartitionProgress>(key.first, key.second);
   }
   cached_topic_ = message->rkt;
   cached_partition_ = message->partition;
@@ -335,8 +339,9 @@ void Worker::poll_producer(int timeout_ms) {
 }
 
 void Worker::serve_refusals() {
-  static Counter& resent = metrics().counter(
-      "cf_refused_deliveries_total", "outputs the broker refused at delivery (re-sent, then dead-lettered)");
+  static Counter& resent =
+      metrics().counter("cf_refused_deliveries_total",
+                        "outputs the broker refused at delivery (re-sent, then dead-lettered)");
   while (!refusals_.empty()) {
     std::vector<Refusal> batch;
     batch.swap(refusals_);
@@ -348,22 +353,24 @@ void Worker::serve_refusals() {
         // offset stays unstored, so the input is read again after a restart).
         if (pending->dead_letter_refusals++ >= settings_.refused_delivery_retries) {
           if (!failed_.exchange(true)) {
-            failure_ = "dead letter of " + pending->partition->topic + "/" +
-                       std::to_string(pending->partition->partition) + "@" + std::to_string(pending->offset) +
-                       " refused by " + settings_.dead_letter_topic + ": " + refusal.error;
+            failure_ = "dead letter of " + owner(pending).topic() + "/" +
+                       std::to_string(owner(pending).partition()) + "@" +
+                       std::to_string(pending->offset) + " refused by " +
+                       settings_.dead_letter_topic + ": " + refusal.error;
           }
           continue;
         }
         try {
           producer_->produce(refusal.record, pending);
         } catch (const KafkaError& e) {
-          if (!failed_.exchange(true)) failure_ = "cannot re-send a dead letter: " + std::string(e.what());
+          if (!failed_.exchange(true))
+            failure_ = "cannot re-send a dead letter: " + std::string(e.what());
         }
         continue;
       }
       if (!pending->dead_lettered && pending->refusals++ < settings_.refused_delivery_retries) {
         spdlog::warn("{}/{}@{}: output to {} refused at delivery ({}); re-sending",
-                     pending->partition->topic, pending->partition->partition, pending->offset,
+                     owner(pending).topic(), owner(pending).partition(), pending->offset,
                      refusal.record.topic, refusal.error);
         try {
           producer_->produce(refusal.record, pending);
@@ -383,35 +390,41 @@ void Worker::give_up_refused(const Refusal& refusal) {
   static Counter& dead_letters =
       metrics().counter("cf_dead_letters_total", "records sent to the dead-letter topic");
   PendingInput* pending = refusal.pending;
-  PartitionProgress& progress = *pending->partition;
+  PartitionProgress& progress = owner(pending);
   if (!pending->dead_lettered) {
     pending->dead_lettered = true;
-    pending->remaining += 1;  // the dead letter
+    progress.add_output(*pending);  // the dead letter
     // The input is no longer in memory: read it back from its partition.
-    bool found = read_record_at(settings_.kafka, progress.topic, progress.partition, pending->offset, 10000,
-                                [&](const InputRecord& input) {
-                                  dead_letter_refused(input, refusal.record, refusal.error, pending);
-                                });
+    bool found =
+        read_record_at(settings_.kafka, progress.topic(), progress.partition(), pending->offset,
+                       10000, [&](const InputRecord& input) {
+                         dead_letter_refused(input, refusal.record, refusal.error, pending);
+                       });
     if (!found) {
-      spdlog::error("{}/{}@{}: output to {} refused ({}) and the input is no longer readable; "
-                    "dead-lettering a reference", progress.topic, progress.partition, pending->offset,
-                    refusal.record.topic, refusal.error);
+      spdlog::error(
+          "{}/{}@{}: output to {} refused ({}) and the input is no longer readable; "
+          "dead-lettering a reference",
+          progress.topic(), progress.partition(), pending->offset, refusal.record.topic,
+          refusal.error);
       OutputRecord reference;
       reference.topic = settings_.dead_letter_topic;
-      add_dead_letter_headers(reference, progress.topic, progress.partition, pending->offset, settings_.name,
-                              "produce_refused", "output to " + refusal.record.topic + " refused: " +
-                                                     refusal.error + " (input no longer readable)");
+      add_dead_letter_headers(reference, progress.topic(), progress.partition(), pending->offset,
+                              settings_.name, "produce_refused",
+                              "output to " + refusal.record.topic + " refused: " + refusal.error +
+                                  " (input no longer readable)");
       try {
         producer_->produce(reference, pending);
       } catch (const KafkaError& e) {
-        if (!failed_.exchange(true)) failure_ = "cannot dead-letter a refused output: " + std::string(e.what());
-        pending->remaining -= 1;
+        if (!failed_.exchange(true))
+          failure_ = "cannot dead-letter a refused output: " + std::string(e.what());
+        progress.fail(*pending);  // neither output nor dead letter: never committed
+        complete(*pending, 1);
       }
     }
     stats_.dead_lettered.fetch_add(1);
     dead_letters.inc();
   }
-  if (--pending->remaining == 0) advance(progress);
+  complete(*pending, 1);
 }
 
 void Worker::on_delivery(rd_kafka_resp_err_t error, void* token) {
@@ -424,31 +437,28 @@ void Worker::on_delivery(rd_kafka_resp_err_t error, void* token) {
     // With message.timeout.ms=0 only permanent errors get here (unknown topic,
     // authorization, size). Stop: storing this offset would lose the output.
     if (!failed_.exchange(true)) {
-      failure_ = std::string("output of ") + pending->partition->topic + "/" +
-                 std::to_string(pending->partition->partition) + "@" +
+      failure_ = std::string("output of ") + owner(pending).topic() + "/" +
+                 std::to_string(owner(pending).partition()) + "@" +
                  std::to_string(pending->offset) + " not delivered: " + rd_kafka_err2str(error);
     }
+    owner(pending).fail(*pending);  // storing this offset would lose the output
     return;
   }
   static Counter& acknowledged =
       metrics().counter("cf_outputs_acknowledged_total", "outputs acknowledged by Kafka");
   acknowledged.inc();
   stats_.outputs_acknowledged.fetch_add(1, std::memory_order_relaxed);
-  if (--pending->remaining == 0) advance(*pending->partition);
+  complete(*pending, 1);
 }
 
-void Worker::advance(PartitionProgress& progress) {
-  bool moved = false;
-  while (!progress.pending.empty() && progress.pending.front().remaining == 0) {
-    progress.store_next = progress.pending.front().offset + 1;
-    progress.unacknowledged_bytes -= progress.pending.front().bytes;
-    progress.pending.pop_front();
-    stats_.records_completed.fetch_add(1, std::memory_order_relaxed);
-    moved = true;
-  }
-  if (moved && !progress.retired) {
+void Worker::complete(PendingInput& input, uint32_t n) {
+  PartitionProgress& progress = owner(&input);
+  const auto done = progress.done(input, n);
+  stats_.records_completed.fetch_add(done.completed, std::memory_order_relaxed);
+  if (done.store) {
     dirty_.push_back(&progress);
-    handler_.on_inputs_completed(progress.topic, progress.partition, progress.store_next);
+    handler_.on_inputs_completed(progress.topic(), progress.partition(),
+                                 progress.commit_position());
   }
 }
 
@@ -456,9 +466,9 @@ void Worker::store_offsets() {
   if (dirty_.empty()) return;
   PartitionListHandle list(rd_kafka_topic_partition_list_new(static_cast<int>(dirty_.size())));
   for (auto* p : dirty_) {
-    if (p->store_next < 0) continue;
-    rd_kafka_topic_partition_list_add(list.get(), p->topic.c_str(), p->partition)->offset =
-        p->store_next;
+    if (p->commit_position() < 0) continue;
+    rd_kafka_topic_partition_list_add(list.get(), p->topic().c_str(), p->partition())->offset =
+        p->commit_position();
   }
   dirty_.clear();
   if (list->cnt == 0) return;
@@ -479,7 +489,8 @@ void Worker::process(const rd_kafka_message_t* message) {
   if (!wait_for_acknowledgements(progress)) return;
   stats_.records_in.fetch_add(1, std::memory_order_relaxed);
   records_in.inc();
-  check_position(progress.topic, progress.partition, progress.expected_next, message->offset, stats_);
+  check_position(progress.topic(), progress.partition(), progress.expected_next, message->offset,
+                 stats_);
   progress.expected_next = message->offset + 1;
 
   InputRecord input(message);
@@ -501,14 +512,15 @@ void Worker::process(const rd_kafka_message_t* message) {
         dead_lettered = true;
         break;
       }
-      int delay = retry_delay_ms(attempt, settings_.retry_backoff_ms,
-                                 settings_.retry_backoff_max_ms,
-                                 std::uniform_real_distribution<double>(0, 1)(rng));
+      int delay =
+          retry_delay_ms(attempt, settings_.retry_backoff_ms, settings_.retry_backoff_max_ms,
+                         std::uniform_real_distribution<double>(0, 1)(rng));
       spdlog::warn("{}/{}@{}: transient failure (attempt {}), retrying in {} ms: {}",
-                   progress.topic, progress.partition, message->offset, attempt + 1, delay,
+                   progress.topic(), progress.partition(), message->offset, attempt + 1, delay,
                    e.what());
       auto until = steady_ms() + delay;
-      while (steady_ms() < until) poll_producer(static_cast<int>(std::min<int64_t>(10, until - steady_ms())));
+      while (steady_ms() < until)
+        poll_producer(static_cast<int>(std::min<int64_t>(10, until - steady_ms())));
     } catch (const std::exception& e) {
       outputs_.clear();
       outputs_.push_back(make_dead_letter(input, settings_.dead_letter_topic, settings_.name,
@@ -520,16 +532,17 @@ void Worker::process(const rd_kafka_message_t* message) {
   if (dead_lettered) {
     stats_.dead_lettered.fetch_add(1);
     dead_letters.inc();
-    spdlog::warn("{}/{}@{} dead-lettered to {}", progress.topic, progress.partition,
+    spdlog::warn("{}/{}@{} dead-lettered to {}", progress.topic(), progress.partition(),
                  message->offset, settings_.dead_letter_topic);
   }
 
-  progress.pending.push_back({&progress, message->offset, static_cast<uint32_t>(outputs_.size())});
-  PendingInput* pending = &progress.pending.back();
-  for (const auto& output : outputs_) pending->bytes += static_cast<int64_t>(output.key.size() + output.value.size());
-  progress.unacknowledged_bytes += pending->bytes;
+  int64_t bytes = 0;
+  for (const auto& output : outputs_)
+    bytes += static_cast<int64_t>(output.key.size() + output.value.size());
+  PendingInput* pending =
+      &progress.read(message->offset, static_cast<uint32_t>(outputs_.size()), bytes);
   if (outputs_.empty()) {
-    advance(progress);
+    complete(*pending, 0);
     return;
   }
   for (size_t i = 0; i < outputs_.size(); ++i) {
@@ -540,23 +553,22 @@ void Worker::process(const rd_kafka_message_t* message) {
       // never be acknowledged. Outputs already queued stay; the input is
       // dead-lettered in place of the rest, so the partition moves on and a
       // restart does not die on the same record again.
-      pending->remaining += 1;  // the dead letter below
+      progress.add_output(*pending);  // the dead letter below
       dead_letter_refused(input, outputs_[i], e.what(), pending);
-      pending->remaining -= static_cast<uint32_t>(outputs_.size() - i);
       stats_.dead_lettered.fetch_add(1);
       dead_letters.inc();
-      if (pending->remaining == 0) advance(progress);
+      complete(*pending, static_cast<uint32_t>(outputs_.size() - i));  // never sent
       break;
     }
   }
 }
 
 bool Worker::wait_for_acknowledgements(PartitionProgress& progress) {
-  if (progress.unacknowledged_bytes <= settings_.max_unacknowledged_bytes) return true;
+  if (progress.unacknowledged_bytes() <= settings_.max_unacknowledged_bytes) return true;
   static Counter& waits = metrics().counter(
       "cf_backpressure_waits_total", "times a partition waited for its outputs to be acknowledged");
   waits.inc();
-  while (progress.unacknowledged_bytes > settings_.max_unacknowledged_bytes) {
+  while (progress.unacknowledged_bytes() > settings_.max_unacknowledged_bytes) {
     if (failed_ || (stop_ && stop_->load(std::memory_order_relaxed))) return false;
     last_loop_ms_.store(steady_ms(), std::memory_order_relaxed);
     poll_producer(10);
@@ -572,8 +584,8 @@ void Worker::dead_letter_refused(const InputRecord& input, const OutputRecord& r
   const std::string detail = "output to " + refused.topic + " refused: " + error;
   spdlog::error("{}/{}@{}: {}; dead-lettering the input", input.topic(), input.partition(),
                 input.offset(), detail);
-  OutputRecord letter =
-      make_dead_letter(input, settings_.dead_letter_topic, settings_.name, "produce_refused", detail);
+  OutputRecord letter = make_dead_letter(input, settings_.dead_letter_topic, settings_.name,
+                                         "produce_refused", detail);
   try {
     producer_->produce(letter, pending);
     return;
@@ -581,17 +593,19 @@ void Worker::dead_letter_refused(const InputRecord& input, const OutputRecord& r
     // The input itself is too large for the dead-letter topic: send a
     // reference to it (where it is, how long, its digest) instead.
   }
-  OutputRecord reference = make_dead_letter_reference(input, settings_.dead_letter_topic, settings_.name,
-                                                      "produce_refused", detail);
+  OutputRecord reference = make_dead_letter_reference(input, settings_.dead_letter_topic,
+                                                      settings_.name, "produce_refused", detail);
   try {
     producer_->produce(reference, pending);
   } catch (const KafkaError& e) {
     // Nowhere to put it: stop loudly rather than skip the record.
     if (!failed_.exchange(true)) {
-      failure_ = "cannot dead-letter " + std::string(input.topic()) + "/" + std::to_string(input.partition()) +
-                 "@" + std::to_string(input.offset()) + ": " + e.what();
+      failure_ = "cannot dead-letter " + std::string(input.topic()) + "/" +
+                 std::to_string(input.partition()) + "@" + std::to_string(input.offset()) + ": " +
+                 e.what();
     }
-    pending->remaining -= 1;
+    owner(pending).fail(*pending);  // neither output nor dead letter: never committed
+    complete(*pending, 1);
   }
 }
 
@@ -605,13 +619,15 @@ void Worker::dead_letter_refused(const InputRecord& input, const OutputRecord& r
 bool Worker::confirm_ownership() { return !rd_kafka_assignment_lost(consumer_.get()); }
 
 void Worker::send_heartbeat() {
-  producer_->produce(heartbeat_record(settings_, static_cast<int64_t>(partitions_.size())), nullptr, 0);
+  producer_->produce(heartbeat_record(settings_, static_cast<int64_t>(partitions_.size())), nullptr,
+                     0);
 }
 
 void Worker::run(const std::atomic<bool>& stop) {
   stop_ = &stop;
   std::vector<std::string> topics = input_topics_;
-  PartitionListHandle subscription(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
+  PartitionListHandle subscription(
+      rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
   for (auto& t : topics) {
     rd_kafka_topic_partition_list_add(subscription.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
   }
@@ -665,20 +681,23 @@ void Worker::run(const std::atomic<bool>& stop) {
   for (auto& [key, p] : partitions_) all.push_back(p.get());
   bool drained = drain(all, settings_.shutdown_timeout_ms);
   store_offsets();
-  bool closed = close_group_consumer(consumer_, deadline,
-                                     [this](rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* partitions) {
-                                       rebalance(consumer_.get(), error, partitions);
-                                     });
+  bool closed = close_group_consumer(
+      consumer_, deadline,
+      [this](rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* partitions) {
+        rebalance(consumer_.get(), error, partitions);
+      });
   if (!closed) {
-    spdlog::error("shutdown: could not leave the group within {} ms (brokers unreachable?); "
-                  "offsets not committed are re-read by the next owner",
-                  settings_.shutdown_timeout_ms);
+    spdlog::error(
+        "shutdown: could not leave the group within {} ms (brokers unreachable?); "
+        "offsets not committed are re-read by the next owner",
+        settings_.shutdown_timeout_ms);
     abandoned_ = true;
   }
   producer_->flush(drained ? static_cast<int>(std::max<int64_t>(0, deadline - steady_ms())) : 0);
-  spdlog::info("{} stopped: {} in, {} completed, {} dead-lettered, {} output(s) left unacknowledged",
-               settings_.name, stats_.records_in.load(), stats_.records_completed.load(),
-               stats_.dead_lettered.load(), producer_->outq_len());
+  spdlog::info(
+      "{} stopped: {} in, {} completed, {} dead-lettered, {} output(s) left unacknowledged",
+      settings_.name, stats_.records_in.load(), stats_.records_completed.load(),
+      stats_.dead_lettered.load(), producer_->outq_len());
   if (failed_) throw KafkaError(failure_, RD_KAFKA_RESP_ERR__FAIL, true);
 }
 

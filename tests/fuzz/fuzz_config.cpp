@@ -28,11 +28,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
   try {
     switch (data[0] % 6) {
-      case 0: (void)cf::ShopDirectory::from_json(text); break;
-      case 1: (void)cf::WebhookSecrets::from_json(text); break;
-      case 2: (void)cf::parse_topic_catalog(text); break;
-      case 3: (void)cf::SkuMapping::from_json(text); break;
-      case 4: (void)cf::ReorderCatalog::from_json(text); break;
+      case 0:
+        (void)cf::ShopDirectory::from_json(text);
+        break;
+      case 1:
+        (void)cf::WebhookSecrets::from_json(text);
+        break;
+      case 2:
+        (void)cf::parse_topic_catalog(text);
+        break;
+      case 3:
+        (void)cf::SkuMapping::from_json(text);
+        break;
+      case 4:
+        (void)cf::ReorderCatalog::from_json(text);
+        break;
       default: {
         // A command line: arguments split at NUL bytes.
         std::vector<std::string> args{"fuzz"};

@@ -62,7 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       r.target = target;
   }
   r.body = body;
-  cf::IngestPolicy policy{f.secrets, limiter, f.topics, &failures, (mode & 0x08) ? &f.shops : nullptr};
+  cf::IngestPolicy policy{f.secrets, limiter, f.topics, &failures,
+                          (mode & 0x08) ? &f.shops : nullptr};
   cf::IngestDecision d = cf::decide_webhook(r, policy, 0, 1795000000000, "req");
   // A stored record is the body byte for byte, and only ever after authentication.
   if (d.status == 0 && (d.record.value != body || !(sign || (mode & 0x3) == 3))) __builtin_trap();

@@ -33,7 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     switch (data[0] % 5) {
       case 0: {
-        static cf::Reconciler reconciler{cf::ReconcilerSettings{}, cf::ReconcilerTopics{}, cf::SkuMapping{}};
+        static cf::Reconciler reconciler{cf::ReconcilerSettings{}, cf::ReconcilerTopics{},
+                                         cf::SkuMapping{}};
         cf::EntityStore store{"reconciler.entities.changelog", 0};
         reconciler.on_event(store, input, 1, 1, outputs);
         break;

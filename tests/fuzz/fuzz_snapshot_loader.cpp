@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cf/keyed_state.h"
+#include "cf/state_store.h"
 #include "inventory_state.h"
 #include "reconciler.h"
 #include "stockout_model.h"
@@ -22,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     file.assign(reinterpret_cast<const char*>(data + 1), size - 1);
   }
   std::string why;
-  switch ((data[0] >> 1) % 3) {
+  switch ((data[0] >> 1) % 4) {
     case 0: {
       cf::InventoryPartitionState state{"c", 0};
       (void)cf::decode_snapshot(file, state, why);
@@ -31,6 +32,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 1: {
       cf::EntityStore store{"c", 0};
       (void)cf::decode_snapshot(file, store, why);
+      break;
+    }
+    case 2: {
+      cf::DedupPartition partition("c", 0, 3600 * 1000);  // the validator's
+      (void)cf::decode_snapshot(file, partition, why);
       break;
     }
     default: {

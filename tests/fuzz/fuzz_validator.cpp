@@ -12,8 +12,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static cf::SchemaRegistry schemas = cf::SchemaRegistry::load_directory(CF_SCHEMA_DIR);
   // The load generator's shops, so its seed corpus reaches the whole transform.
-  static cf::ShopDirectory shops =
-      cf::ShopDirectory::from_json(cf::WebhookGenerator(cf::GeneratorSettings{}).shop_directory_json());
+  static cf::ShopDirectory shops = cf::ShopDirectory::from_json(
+      cf::WebhookGenerator(cf::GeneratorSettings{}).shop_directory_json());
   static cf::WebhookValidator validator(schemas, shops);
   if (size < 1) return 0;
   const uint8_t mode = data[0];
@@ -21,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cf::RawWebhook raw;
   raw.body = body;
   static const char* kSources[] = {"tiktok", "shopify", "shipping", ""};
-  static const char* kTopics[] = {"orders/create", "orders/cancelled", "inventory_levels/update", "x"};
+  static const char* kTopics[] = {"orders/create", "orders/cancelled", "inventory_levels/update",
+                                  "x"};
   raw.source = kSources[mode & 3];
   raw.provider = "shipfast";
   raw.shopify_topic = kTopics[(mode >> 2) & 3];

@@ -16,22 +16,41 @@ TEST(BrokerOutage, IngestAnswers503AndRecovers) {
   write_reference_files(dir);
   DevBroker broker(dir);
   int port = free_port();
-  Process ingest({bin("webhook-ingest"), "--brokers", broker.bootstrap(), "--port",
-                  std::to_string(port), "--secrets-file", dir.file("secrets.json"),
-                  "--ack-timeout-ms", "1500", "--rate-per-shop", "100000", "--burst-per-shop", "100000"},
-                 dir.file("ingest.log"));
-  Process validator({bin("validator"), "--brokers", broker.bootstrap(), "--shops-file",
-                     dir.file("shops.json"), "--schema-dir", source_dir() + "/schemas"},
-                    dir.file("validator.log"));
-  ASSERT_TRUE(wait_until([&] {
-    return status_of(raw_http(port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) == 200;
-  }, 10000));
+  Process ingest(
+      {bin("webhook-ingest"), "--brokers", broker.bootstrap(), "--port", std::to_string(port),
+       "--secrets-file", dir.file("secrets.json"), "--ack-timeout-ms", "1500", "--rate-per-shop",
+       "100000", "--burst-per-shop", "100000"},
+      dir.file("ingest.log"));
+  Process validator(
+      {bin("validator"), "--brokers", broker.bootstrap(), "--shops-file", dir.file("shops.json"),
+       "--schema-dir", source_dir() + "/schemas", "--state-dir", dir.file("validator-state")},
+      dir.file("validator.log"));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return status_of(raw_http(
+                   port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) == 200;
+      },
+      10000));
 
   auto run_loadgen = [&](const std::string& name, const std::string& seed, const std::string& count,
                          const std::string& rate, bool retry) {
-    std::vector<std::string> argv = {bin("cf-loadgen"), "--target", "127.0.0.1:" + std::to_string(port),
-                                     "--count", count, "--rate", rate, "--connections", "8", "--seed", seed,
-                                     "--bad-signatures", "0", "--malformed", "0", "--report", dir.file(name + ".jsonl")};
+    std::vector<std::string> argv = {bin("cf-loadgen"),
+                                     "--target",
+                                     "127.0.0.1:" + std::to_string(port),
+                                     "--count",
+                                     count,
+                                     "--rate",
+                                     rate,
+                                     "--connections",
+                                     "8",
+                                     "--seed",
+                                     seed,
+                                     "--bad-signatures",
+                                     "0",
+                                     "--malformed",
+                                     "0",
+                                     "--report",
+                                     dir.file(name + ".jsonl")};
     if (retry) argv.push_back("--retry-unavailable");
     Process p(argv, dir.file(name + ".log"));
     EXPECT_EQ(p.wait(180000), 0) << p.log();
@@ -48,13 +67,15 @@ TEST(BrokerOutage, IngestAnswers503AndRecovers) {
     EXPECT_NE(r.status, 200) << "200 for seq " << r.seq << " while every broker is down";
     unavailable += r.status == 503;
   }
-  EXPECT_EQ(unavailable, static_cast<int>(during.size())) << "every request during the outage is 503";
+  EXPECT_EQ(unavailable, static_cast<int>(during.size()))
+      << "every request during the outage is 503";
 
   broker.command("up all");
   auto after = run_loadgen("after", "33", "300", "500", true);
   std::map<uint64_t, int> final_status;
   for (const auto& r : after) final_status[r.seq] = r.status;  // last answer per request
-  for (auto& [seq, status] : final_status) EXPECT_EQ(status, 200) << "seq " << seq << " after recovery";
+  for (auto& [seq, status] : final_status)
+    EXPECT_EQ(status, 200) << "seq " << seq << " after recovery";
 
   std::set<std::string> must_exist, may_exist;
   for (const auto* phase : {&before, &after}) {
@@ -64,12 +85,15 @@ TEST(BrokerOutage, IngestAnswers503AndRecovers) {
   }
   for (const auto& r : during) may_exist.insert(r.event_ids.begin(), r.event_ids.end());
   std::map<std::string, int> counts;
-  EXPECT_TRUE(wait_until([&] {
-    counts = event_id_counts(broker.bootstrap(), "events.validated");
-    for (auto& id : must_exist)
-      if (!counts.count(id)) return false;
-    return true;
-  }, 90000, 1000)) << validator.log();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        counts = event_id_counts(broker.bootstrap(), "events.validated");
+        for (auto& id : must_exist)
+          if (!counts.count(id)) return false;
+        return true;
+      },
+      90000, 1000))
+      << validator.log();
   for (auto& [id, n] : counts) {
     EXPECT_TRUE(must_exist.count(id) || may_exist.count(id)) << "unexpected event " << id;
   }
@@ -84,18 +108,21 @@ void expect_bounded_shutdown(BrokerFate fate) {
   write_reference_files(dir);
   DevBroker broker(dir);
   int metrics_port = free_port();
-  Process validator({bin("validator"), "--brokers", broker.bootstrap(), "--shops-file",
-                     dir.file("shops.json"), "--schema-dir", source_dir() + "/schemas",
-                     "--metrics-port", std::to_string(metrics_port), "--shutdown-timeout-ms", "3000"},
-                    dir.file("validator.log"));
-  ASSERT_TRUE(wait_until([&] { return scrape_metric(metrics_port, "cf_assigned_partitions") > 0; }, 30000))
+  Process validator(
+      {bin("validator"), "--brokers", broker.bootstrap(), "--shops-file", dir.file("shops.json"),
+       "--schema-dir", source_dir() + "/schemas", "--state-dir", dir.file("validator-state"),
+       "--metrics-port", std::to_string(metrics_port), "--shutdown-timeout-ms", "3000"},
+      dir.file("validator.log"));
+  ASSERT_TRUE(
+      wait_until([&] { return scrape_metric(metrics_port, "cf_assigned_partitions") > 0; }, 30000))
       << validator.log();
   // Traffic in flight when the brokers go, so the shutdown has outputs it
   // cannot deliver.
-  Process feed({bin("cf-loadgen"), "--to-kafka", "--brokers", broker.bootstrap(), "--count", "20000",
-                "--rate", "5000"},
+  Process feed({bin("cf-loadgen"), "--to-kafka", "--brokers", broker.bootstrap(), "--count",
+                "20000", "--rate", "5000"},
                dir.file("feed.log"));
-  ASSERT_TRUE(wait_until([&] { return scrape_metric(metrics_port, "cf_records_in_total") > 1000; }, 30000));
+  ASSERT_TRUE(
+      wait_until([&] { return scrape_metric(metrics_port, "cf_records_in_total") > 1000; }, 30000));
   if (fate == BrokerFate::kKilledBefore) broker.kill();
   if (fate == BrokerFate::kDown) broker.command("down all");
   auto started = std::chrono::steady_clock::now();

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <random>
 
 #include "cf/clients.h"
@@ -31,8 +31,8 @@ void produce_to_partition_zero(const std::string& bootstrap, int count, size_t s
   settings.brokers = bootstrap;
   CountingListener listener;
   Producer producer(settings, "test-feed", &listener);
-  OutputRecord record{topic, "k", size ? std::string(size, ' ') : "{}",
-                      {{"cf-source", "tiktok"}}, 0};
+  OutputRecord record{
+      topic, "k", size ? std::string(size, ' ') : "{}", {{"cf-source", "tiktok"}}, 0};
   std::mt19937_64 rng(42);
   for (int i = 0; i < count; ++i) {
     for (size_t b = 0; b + 8 <= size; b += 8) {
@@ -58,14 +58,16 @@ int64_t log_start(const std::string& bootstrap, const std::string& topic) {
 // Starts the process `args(port)` makes, resuming from offset 10 of
 // partition 0 of `topic` whose log now starts at `low`: it must report
 // exactly the records in between as lost, then stop cleanly.
-void expect_loss_reported(const std::function<std::vector<std::string>(int)>& args, const std::string& log,
-                          const std::string& topic, int64_t low) {
+void expect_loss_reported(const std::function<std::vector<std::string>(int)>& args,
+                          const std::string& log, const std::string& topic, int64_t low) {
   int port = free_port();
   Process process(args(port), log);
-  ASSERT_TRUE(wait_until([&] { return scrape_metric(port, "cf_data_loss_records_total") > 0; }, 60000))
+  ASSERT_TRUE(
+      wait_until([&] { return scrape_metric(port, "cf_data_loss_records_total") > 0; }, 60000))
       << process.log();
   EXPECT_EQ(scrape_metric(port, "cf_data_loss_records_total"), static_cast<double>(low - 10));
-  EXPECT_NE(process.log().find("DATA LOSS: " + topic + "/0 jumped from offset 10 to " + std::to_string(low)),
+  EXPECT_NE(process.log().find("DATA LOSS: " + topic + "/0 jumped from offset 10 to " +
+                               std::to_string(low)),
             std::string::npos);
   process.signal(SIGTERM);
   EXPECT_EQ(process.wait(60000), 0);
@@ -76,15 +78,24 @@ TEST(DataLossDetection, OffsetBeyondTheLogStartIsReportedAsLoss) {
   write_reference_files(dir);
   DevBroker broker(dir);
   auto validator_args = [&](int port) {
-    return std::vector<std::string>{bin("validator"), "--brokers", broker.bootstrap(), "--shops-file",
-                                    dir.file("shops.json"), "--schema-dir", source_dir() + "/schemas",
-                                    "--metrics-port", std::to_string(port)};
+    return std::vector<std::string>{bin("validator"),
+                                    "--brokers",
+                                    broker.bootstrap(),
+                                    "--shops-file",
+                                    dir.file("shops.json"),
+                                    "--schema-dir",
+                                    source_dir() + "/schemas",
+                                    "--state-dir",
+                                    dir.file("validator-state"),
+                                    "--metrics-port",
+                                    std::to_string(port)};
   };
   produce_to_partition_zero(broker.bootstrap(), 10, 0);
   int port = free_port();
   {
     Process validator(validator_args(port), dir.file("validator-1.log"));
-    ASSERT_TRUE(wait_until([&] { return scrape_metric(port, "cf_records_in_total") >= 10; }, 30000));
+    ASSERT_TRUE(
+        wait_until([&] { return scrape_metric(port, "cf_records_in_total") >= 10; }, 30000));
     validator.signal(SIGTERM);  // graceful: commits offset 10 of partition 0
     ASSERT_EQ(validator.wait(30000), 0) << validator.log();
   }
@@ -103,20 +114,20 @@ TEST(DataLossDetection, ASinkPositionBeyondTheLogStartIsReportedAsLoss) {
   TempDir dir;
   DevBroker broker(dir);
   TempPostgres postgres(dir);
-  {
-    std::ofstream(dir.file("pg.url")) << postgres.url();
-  }
+  { std::ofstream(dir.file("pg.url")) << postgres.url(); }
   auto sink_args = [&](int port) {
-    return std::vector<std::string>{bin("postgres-sink"), "--brokers", broker.bootstrap(), "--postgres-url-file",
-                                    dir.file("pg.url"), "--migrations-dir", source_dir() + "/migrations",
-                                    "--metrics-port", std::to_string(port)};
+    return std::vector<std::string>{
+        bin("postgres-sink"),         "--brokers",        broker.bootstrap(),
+        "--postgres-url-file",        dir.file("pg.url"), "--migrations-dir",
+        source_dir() + "/migrations", "--metrics-port",   std::to_string(port)};
   };
   // Ten records the projection refuses: dead-lettered, and the stored position moves past them.
   produce_to_partition_zero(broker.bootstrap(), 10, 0, "orders.events");
   int port = free_port();
   {
     Process sink(sink_args(port), dir.file("sink-1.log"));
-    ASSERT_TRUE(wait_until([&] { return scrape_metric(port, "cf_batch_records_total") >= 10; }, 60000))
+    ASSERT_TRUE(
+        wait_until([&] { return scrape_metric(port, "cf_batch_records_total") >= 10; }, 60000))
         << sink.log();
     sink.signal(SIGTERM);
     ASSERT_EQ(sink.wait(30000), 0) << sink.log();

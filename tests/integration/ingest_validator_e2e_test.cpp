@@ -1,15 +1,14 @@
 // A generated stream with duplicates, bad signatures, malformed JSON, schema
 // violations and oversize bodies, posted over HTTP to the real ingest, through
 // the real validator, on the development broker.
-#include <gtest/gtest.h>
-#include <rapidjson/document.h>
-
-#include <set>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <rapidjson/document.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <set>
 
 #include "cf/signature.h"
 #include "harness.h"
@@ -19,13 +18,22 @@ namespace {
 
 std::unique_ptr<Process> start_ingest(const TempDir& dir, const std::string& bootstrap, int port,
                                       const std::string& log, std::vector<std::string> extra = {}) {
-  std::vector<std::string> argv = {bin("webhook-ingest"), "--brokers", bootstrap, "--port",
-                                   std::to_string(port), "--secrets-file", dir.file("secrets.json")};
+  std::vector<std::string> argv = {bin("webhook-ingest"),
+                                   "--brokers",
+                                   bootstrap,
+                                   "--port",
+                                   std::to_string(port),
+                                   "--secrets-file",
+                                   dir.file("secrets.json")};
   argv.insert(argv.end(), extra.begin(), extra.end());
   auto p = std::make_unique<Process>(argv, dir.file(log));
-  EXPECT_TRUE(wait_until([&] {
-    return status_of(raw_http(port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) == 200;
-  }, 10000)) << p->log();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return status_of(raw_http(
+                   port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) == 200;
+      },
+      10000))
+      << p->log();
   return p;
 }
 
@@ -53,8 +61,10 @@ std::string read_available(int fd, int timeout_ms) {
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string{};
 }
 
-std::string post(const std::string& path, const std::string& body, const std::string& extra_headers) {
-  return "POST " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n" +
+std::string post(const std::string& path, const std::string& body,
+                 const std::string& extra_headers) {
+  return "POST " + path +
+         " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n" +
          extra_headers + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
@@ -66,16 +76,23 @@ TEST(IngestValidatorEndToEnd, EveryStatusAsSpecifiedAndOutputsEqualValidInputs) 
   auto ingest = start_ingest(dir, broker.bootstrap(), port, "ingest.log",
                              {"--rate-per-shop", "100000", "--burst-per-shop", "100000"});
   int metrics_port = free_port();
-  Process validator({bin("validator"), "--brokers", broker.bootstrap(), "--shops-file",
-                     dir.file("shops.json"), "--schema-dir", source_dir() + "/schemas",
-                     "--metrics-port", std::to_string(metrics_port)},
-                    dir.file("validator.log"));
+  Process validator(
+      {bin("validator"), "--brokers", broker.bootstrap(), "--shops-file", dir.file("shops.json"),
+       "--schema-dir", source_dir() + "/schemas", "--state-dir", dir.file("validator-state"),
+       "--metrics-port", std::to_string(metrics_port)},
+      dir.file("validator.log"));
 
   // HTTP edge cases, answered by the real server.
-  EXPECT_EQ(status_of(raw_http(port, "POST /webhooks/tiktok HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")), 400);
-  EXPECT_EQ(status_of(raw_http(port, "GET /webhooks/tiktok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")), 405);
-  EXPECT_EQ(status_of(raw_http(port, "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")), 404);
-  EXPECT_EQ(status_of(raw_http(port, post("/webhooks/shipping/nobody", "{}", "X-Api-Key: k\r\n"))), 404);
+  EXPECT_EQ(status_of(raw_http(
+                port, "POST /webhooks/tiktok HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")),
+            400);
+  EXPECT_EQ(status_of(raw_http(
+                port, "GET /webhooks/tiktok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
+            405);
+  EXPECT_EQ(status_of(raw_http(port, "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
+            404);
+  EXPECT_EQ(status_of(raw_http(port, post("/webhooks/shipping/nobody", "{}", "X-Api-Key: k\r\n"))),
+            404);
 
   Process loadgen({bin("cf-loadgen"), "--target", "127.0.0.1:" + std::to_string(port), "--count",
                    "3000", "--rate", "3000", "--connections", "8", "--seed", "11", "--oversize",
@@ -90,7 +107,10 @@ TEST(IngestValidatorEndToEnd, EveryStatusAsSpecifiedAndOutputsEqualValidInputs) 
   std::map<std::string, std::string> invalid_by_request;  // request id -> reject code
   for (const auto& r : report) {
     ++kinds[r.expect];
-    int want = r.expect == "bad_signature" ? 401 : r.expect == "oversize" ? 413 : r.expect == "malformed" ? 400 : 200;
+    int want = r.expect == "bad_signature" ? 401
+               : r.expect == "oversize"    ? 413
+               : r.expect == "malformed"   ? 400
+                                           : 200;
     EXPECT_EQ(r.status, want) << "seq " << r.seq << " (" << r.expect << ")";
     if (r.status != 200) continue;
     for (auto& id : r.event_ids) expected_ids.insert(id);
@@ -102,11 +122,14 @@ TEST(IngestValidatorEndToEnd, EveryStatusAsSpecifiedAndOutputsEqualValidInputs) 
 
   // The set of event ids on events.validated equals the valid distinct inputs, each once.
   std::map<std::string, int> counts;
-  bool complete = wait_until([&] {
-    counts = event_id_counts(broker.bootstrap(), "events.validated");
-    return counts.size() >= expected_ids.size();
-  }, 60000, 500);
-  EXPECT_TRUE(complete) << counts.size() << " of " << expected_ids.size() << "\n" << validator.log();
+  bool complete = wait_until(
+      [&] {
+        counts = event_id_counts(broker.bootstrap(), "events.validated");
+        return counts.size() >= expected_ids.size();
+      },
+      60000, 500);
+  EXPECT_TRUE(complete) << counts.size() << " of " << expected_ids.size() << "\n"
+                        << validator.log();
   std::set<std::string> got;
   for (auto& [id, n] : counts) {
     got.insert(id);
@@ -116,20 +139,24 @@ TEST(IngestValidatorEndToEnd, EveryStatusAsSpecifiedAndOutputsEqualValidInputs) 
 
   // Every rejected input is on webhooks.rejected, original bytes, with its reason.
   std::map<std::string, std::string> rejected_codes;
-  ASSERT_TRUE(wait_until([&] {
-    rejected_codes.clear();
-    for (const auto& rec : read_all(broker.bootstrap(), "webhooks.rejected")) {
-      rapidjson::Document reason;
-      reason.Parse(rec.headers.at("cf-reject-reason").c_str());
-      EXPECT_FALSE(reason.HasParseError());
-      EXPECT_TRUE(reason.HasMember("field") && reason.HasMember("rule") && reason.HasMember("detail"));
-      EXPECT_FALSE(rec.value.empty());
-      rejected_codes[rec.headers.at("cf-request-id")] = reason["code"].GetString();
-    }
-    return rejected_codes.size() >= invalid_by_request.size();
-  }, 30000, 500));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        rejected_codes.clear();
+        for (const auto& rec : read_all(broker.bootstrap(), "webhooks.rejected")) {
+          rapidjson::Document reason;
+          reason.Parse(rec.headers.at("cf-reject-reason").c_str());
+          EXPECT_FALSE(reason.HasParseError());
+          EXPECT_TRUE(reason.HasMember("field") && reason.HasMember("rule") &&
+                      reason.HasMember("detail"));
+          EXPECT_FALSE(rec.value.empty());
+          rejected_codes[rec.headers.at("cf-request-id")] = reason["code"].GetString();
+        }
+        return rejected_codes.size() >= invalid_by_request.size();
+      },
+      30000, 500));
   for (auto& [request_id, code] : invalid_by_request) {
-    ASSERT_TRUE(rejected_codes.count(request_id)) << "request " << request_id << " not on webhooks.rejected";
+    ASSERT_TRUE(rejected_codes.count(request_id))
+        << "request " << request_id << " not on webhooks.rejected";
     EXPECT_EQ(rejected_codes[request_id], code) << request_id;
   }
   EXPECT_EQ(rejected_codes.size(), invalid_by_request.size());
@@ -148,7 +175,8 @@ TEST(IngestValidatorEndToEnd, RateLimitAnswers429WithRetryAfter) {
   int port = free_port();
   auto ingest = start_ingest(dir, broker.bootstrap(), port, "ingest.log",
                              {"--rate-per-shop", "0.5", "--burst-per-shop", "2"});
-  std::string body = R"({"type":1,"tts_notification_id":"n1","shop_id":"shop-7000","timestamp":1795000000,"data":{}})";
+  std::string body =
+      R"({"type":1,"tts_notification_id":"n1","shop_id":"shop-7000","timestamp":1795000000,"data":{}})";
   std::string signature = hmac_sha256_hex("cf-dev-app-secret", "cf-dev-app" + body);
   std::string request = post("/webhooks/tiktok", body, "Authorization: " + signature + "\r\n");
   EXPECT_EQ(status_of(raw_http(port, request)), 200);
@@ -158,9 +186,12 @@ TEST(IngestValidatorEndToEnd, RateLimitAnswers429WithRetryAfter) {
   EXPECT_NE(limited.find("Retry-After: 2"), std::string::npos) << limited;
   EXPECT_NE(limited.find("rate_limited"), std::string::npos);
   // Another shop has its own bucket.
-  std::string other = R"({"type":1,"tts_notification_id":"n2","shop_id":"shop-7001","timestamp":1795000000,"data":{}})";
+  std::string other =
+      R"({"type":1,"tts_notification_id":"n2","shop_id":"shop-7001","timestamp":1795000000,"data":{}})";
   std::string other_signature = hmac_sha256_hex("cf-dev-app-secret", "cf-dev-app" + other);
-  EXPECT_EQ(status_of(raw_http(port, post("/webhooks/tiktok", other, "Authorization: " + other_signature + "\r\n"))), 200);
+  EXPECT_EQ(status_of(raw_http(port, post("/webhooks/tiktok", other,
+                                          "Authorization: " + other_signature + "\r\n"))),
+            200);
 }
 
 // A flood of hostile requests (deep, invalid encoding, oversize, unsigned,
@@ -177,22 +208,28 @@ TEST(IngestValidatorEndToEnd, HostileFloodLeavesTheIngestServing) {
                              {"--max-connections", "64", "--auth-failure-burst", "50",
                               "--auth-failures-per-client", "1", "--max-body-bytes", "262144"});
   auto signed_tiktok = [](const std::string& body) {
-    return post("/webhooks/tiktok", body,
-                "Authorization: " + hmac_sha256_hex("cf-dev-app-secret", "cf-dev-app" + body) + "\r\n");
+    return post(
+        "/webhooks/tiktok", body,
+        "Authorization: " + hmac_sha256_hex("cf-dev-app-secret", "cf-dev-app" + body) + "\r\n");
   };
   const std::string deep(200 * 1024, '[');
-  const std::string bad_utf8 = R"({"shop_id":"shop-7000","x":")" + std::string("\xff", 1) + std::string(1000, 'a') + R"("})";
+  const std::string bad_utf8 =
+      R"({"shop_id":"shop-7000","x":")" + std::string("\xff", 1) + std::string(1000, 'a') + R"("})";
   std::map<int, int> statuses;
   for (int round = 0; round < 40; ++round) {
     ++statuses[status_of(raw_http(port, post("/webhooks/tiktok", deep, "")))];
-    ++statuses[status_of(raw_http(port, post("/webhooks/shopify", deep, "X-Shopify-Hmac-SHA256: AAAA\r\n")))];
-    ++statuses[status_of(raw_http(port, post("/webhooks/shipping/shipfast", deep, "X-Api-Key: nope\r\n")))];
+    ++statuses[status_of(
+        raw_http(port, post("/webhooks/shopify", deep, "X-Shopify-Hmac-SHA256: AAAA\r\n")))];
+    ++statuses[status_of(
+        raw_http(port, post("/webhooks/shipping/shipfast", deep, "X-Api-Key: nope\r\n")))];
     ++statuses[status_of(raw_http(port, signed_tiktok(deep)))];
     ++statuses[status_of(raw_http(port, signed_tiktok(bad_utf8)))];
-    ++statuses[status_of(raw_http(port, post("/webhooks/tiktok", std::string(300 * 1024, 'x'), "")))];
+    ++statuses[status_of(
+        raw_http(port, post("/webhooks/tiktok", std::string(300 * 1024, 'x'), "")))];
   }
   for (auto& [status, n] : statuses) {
-    EXPECT_TRUE(status == 400 || status == 401 || status == 413 || status == 429) << n << " answered " << status;
+    EXPECT_TRUE(status == 400 || status == 401 || status == 413 || status == 429)
+        << n << " answered " << status;
   }
   EXPECT_GT(statuses[400], 0);
   EXPECT_GT(statuses[401], 0);
@@ -212,13 +249,18 @@ TEST(IngestValidatorEndToEnd, HostileFloodLeavesTheIngestServing) {
   for (int fd : held) close(fd);
 
   EXPECT_TRUE(ingest->running());
-  EXPECT_TRUE(wait_until([&] {
-    return status_of(raw_http(port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) == 200;
-  }, 10000));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return status_of(raw_http(
+                   port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) == 200;
+      },
+      10000));
   // Legitimate traffic from another client still passes; from the flooding
   // one it is refused only until its bucket refills.
-  std::string body = R"({"type":1,"tts_notification_id":"n-ok","shop_id":"shop-7000","timestamp":1795000000,"data":{}})";
-  EXPECT_TRUE(wait_until([&] { return status_of(raw_http(port, signed_tiktok(body))) == 200; }, 10000, 200));
+  std::string body =
+      R"({"type":1,"tts_notification_id":"n-ok","shop_id":"shop-7000","timestamp":1795000000,"data":{}})";
+  EXPECT_TRUE(wait_until([&] { return status_of(raw_http(port, signed_tiktok(body))) == 200; },
+                         10000, 200));
   ingest->signal(SIGTERM);
   EXPECT_EQ(ingest->wait(30000), 0);
 }

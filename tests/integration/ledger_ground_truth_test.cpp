@@ -21,25 +21,31 @@ TEST(LedgerGroundTruth, BothChannelsFeedOneLedgerPerProductSku) {
   TempDir dir;
   write_reference_files(dir);
   DevBroker broker(dir);
-  ASSERT_EQ(Process({bin("cf-loadgen"), "--write-shops-file", dir.file("shops.json"), "--write-sku-mapping-file",
-                     dir.file("skus.json")},
-                    dir.file("files.log")).wait(10000), 0);
+  ASSERT_EQ(Process({bin("cf-loadgen"), "--write-shops-file", dir.file("shops.json"),
+                     "--write-sku-mapping-file", dir.file("skus.json")},
+                    dir.file("files.log"))
+                .wait(10000),
+            0);
   std::vector<std::unique_ptr<Process>> workers;
   auto common = [&](const std::string& name) {
-    return std::vector<std::string>{bin(name), "--brokers", broker.bootstrap(), "--metrics-port", "0",
-                                    "--state-dir", dir.file("state")};
+    return std::vector<std::string>{bin(name), "--brokers",   broker.bootstrap(), "--metrics-port",
+                                    "0",       "--state-dir", dir.file("state")};
   };
   auto validator = common("validator");
-  validator.insert(validator.end(), {"--shops-file", dir.file("shops.json"), "--schema-dir", source_dir() + "/schemas"});
+  validator.insert(validator.end(), {"--shops-file", dir.file("shops.json"), "--schema-dir",
+                                     source_dir() + "/schemas"});
   auto reconciler = common("reconciler");
   reconciler.insert(reconciler.end(), {"--sku-mapping", dir.file("skus.json")});
   workers.push_back(std::make_unique<Process>(validator, dir.file("validator.log")));
   workers.push_back(std::make_unique<Process>(reconciler, dir.file("reconciler.log")));
-  workers.push_back(std::make_unique<Process>(common("inventory-velocity"), dir.file("velocity.log")));
-  workers.push_back(std::make_unique<Process>(common("stockout-predictor"), dir.file("predictor.log")));
+  workers.push_back(
+      std::make_unique<Process>(common("inventory-velocity"), dir.file("velocity.log")));
+  workers.push_back(
+      std::make_unique<Process>(common("stockout-predictor"), dir.file("predictor.log")));
 
-  Process feed({bin("cf-loadgen"), "--to-kafka", "--brokers", broker.bootstrap(), "--count", "20000", "--rate",
-                "4000", "--seed", "5", "--skus", "60", "--write-stock-file", dir.file("truth.json"),
+  Process feed({bin("cf-loadgen"), "--to-kafka", "--brokers", broker.bootstrap(), "--count",
+                "20000", "--rate", "4000", "--seed", "5", "--skus", "60", "--write-stock-file",
+                dir.file("truth.json"),
                 // Event time advances as the wall clock does at 4000/s: the
                 // validator's skew between the TikTok and Shopify topics (up to
                 // thousands of records) then stays well inside the 60 s lateness.
@@ -53,8 +59,11 @@ TEST(LedgerGroundTruth, BothChannelsFeedOneLedgerPerProductSku) {
   // goes out before every check, so a tick that overtook the last events is
   // followed by another.
   auto tick = [&] {
-    EXPECT_EQ(Process({bin("cf-ticker"), "--brokers", broker.bootstrap(), "--topic", "inventory.events", "--count",
-                       "1"}, dir.file("ticker.log")).wait(30000), 0);
+    EXPECT_EQ(Process({bin("cf-ticker"), "--brokers", broker.bootstrap(), "--topic",
+                       "inventory.events", "--count", "1"},
+                      dir.file("ticker.log"))
+                  .wait(30000),
+              0);
   };
   std::ifstream in(dir.file("truth.json"));
   std::stringstream text;
@@ -67,39 +76,44 @@ TEST(LedgerGroundTruth, BothChannelsFeedOneLedgerPerProductSku) {
   std::map<std::string, bool> counted;
   size_t matching = 0, compared = 0;
   std::string first_mismatch;
-  bool converged = wait_until([&] {
-    tick();
-    latest.clear();
-    for (auto& r : read_all(broker.bootstrap(), "inventory.velocity")) {
-      rapidjson::Document d;
-      d.Parse(r.value.c_str());
-      std::string key = std::string(d["creator_id"].GetString()) + "|" + d["product_sku"].GetString();
-      auto& slot = latest[key];
-      if (d["version"].GetInt64() >= slot.first) {
-        slot = {d["version"].GetInt64(), d["available"].GetInt64()};
-        counted[key] = d["counted"].GetBool();
-      }
-    }
-    matching = compared = 0;
-    first_mismatch.clear();
-    for (auto& [key, value] : latest) {
-      if (!counted[key] || !truth.HasMember(key.c_str())) continue;
-      ++compared;
-      if (value.second == truth[key.c_str()].GetInt64()) {
-        ++matching;
-      } else if (first_mismatch.empty()) {
-        first_mismatch = key + ": ledger " + std::to_string(value.second) + ", truth " +
-                         std::to_string(truth[key.c_str()].GetInt64());
-      }
-    }
-    return compared > 100 && matching == compared;
-  }, 120000, 3000);
-  EXPECT_TRUE(converged) << matching << " of " << compared << " counted SKUs match; first mismatch " << first_mismatch;
+  bool converged = wait_until(
+      [&] {
+        tick();
+        latest.clear();
+        for (auto& r : read_all(broker.bootstrap(), "inventory.velocity")) {
+          rapidjson::Document d;
+          d.Parse(r.value.c_str());
+          std::string key =
+              std::string(d["creator_id"].GetString()) + "|" + d["product_sku"].GetString();
+          auto& slot = latest[key];
+          if (d["version"].GetInt64() >= slot.first) {
+            slot = {d["version"].GetInt64(), d["available"].GetInt64()};
+            counted[key] = d["counted"].GetBool();
+          }
+        }
+        matching = compared = 0;
+        first_mismatch.clear();
+        for (auto& [key, value] : latest) {
+          if (!counted[key] || !truth.HasMember(key.c_str())) continue;
+          ++compared;
+          if (value.second == truth[key.c_str()].GetInt64()) {
+            ++matching;
+          } else if (first_mismatch.empty()) {
+            first_mismatch = key + ": ledger " + std::to_string(value.second) + ", truth " +
+                             std::to_string(truth[key.c_str()].GetInt64());
+          }
+        }
+        return compared > 100 && matching == compared;
+      },
+      120000, 3000);
+  EXPECT_TRUE(converged) << matching << " of " << compared << " counted SKUs match; first mismatch "
+                         << first_mismatch;
   if (!first_mismatch.empty() && std::getenv("CF_DEBUG_LEDGER")) {
     std::string key = first_mismatch.substr(0, first_mismatch.find(':'));
     std::string creator = key.substr(0, key.find('|')), sku = key.substr(key.find('|') + 1);
     for (auto& r : read_all(broker.bootstrap(), "inventory.events")) {
-      if (r.key == creator && r.value.find("\"" + sku + "\"") != std::string::npos) std::cout << r.value << "\n";
+      if (r.key == creator && r.value.find("\"" + sku + "\"") != std::string::npos)
+        std::cout << r.value << "\n";
     }
   }
   size_t shopify_items = 0;
@@ -107,10 +121,13 @@ TEST(LedgerGroundTruth, BothChannelsFeedOneLedgerPerProductSku) {
     shopify_items += r.value.find("\"channel\":\"shopify\"") != std::string::npos;
   }
   EXPECT_GT(shopify_items, 100u) << "Shopify sales, returns and counts reached the ledger";
-  EXPECT_TRUE(wait_until([&] { return read_all(broker.bootstrap(), "inventory.predictions").size() > 100; }, 60000, 1000))
+  EXPECT_TRUE(
+      wait_until([&] { return read_all(broker.bootstrap(), "inventory.predictions").size() > 100; },
+                 60000, 1000))
       << "stockout-predictor turned the snapshots into predictions";
-  std::cout << "ledger ground truth: " << matching << " of " << compared << " counted SKUs equal the generator's units ("
-            << latest.size() << " SKUs in all, " << shopify_items << " Shopify inventory events)" << std::endl;
+  std::cout << "ledger ground truth: " << matching << " of " << compared
+            << " counted SKUs equal the generator's units (" << latest.size() << " SKUs in all, "
+            << shopify_items << " Shopify inventory events)" << std::endl;
   for (auto& w : workers) {
     w->signal(SIGTERM);
     EXPECT_EQ(w->wait(30000), 0) << w->log();

@@ -8,15 +8,14 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
-#include <pqxx/pqxx>
-
 #include <algorithm>
 #include <ctime>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
+#include <pqxx/pqxx>
 #include <set>
-#include <fstream>
 #include <thread>
 
 #include "cf/directory.h"
@@ -24,17 +23,21 @@
 #include "cf/migrations.h"
 #include "cf/producer.h"
 #include "cf/sink_store.h"
+#include "cf/webhook_generator.h"
 #include "harness.h"
 #include "pipeline_truth.h"
-#include "cf/webhook_generator.h"
 
 namespace cf::test {
 namespace {
 
 constexpr int kWebhooks = 12000;
 
-GeneratorSettings generator_settings(int64_t start_time_s) { return pipeline_generator_settings(start_time_s); }
-Truth ground_truth(const GeneratorSettings& settings) { return cf::test::ground_truth(settings, kWebhooks); }
+GeneratorSettings generator_settings(int64_t start_time_s) {
+  return pipeline_generator_settings(start_time_s);
+}
+Truth ground_truth(const GeneratorSettings& settings) {
+  return cf::test::ground_truth(settings, kWebhooks);
+}
 
 struct Pipeline {
   TempDir dir;
@@ -45,21 +48,28 @@ struct Pipeline {
   int sink_port = 0;
 
   Pipeline() {
-    EXPECT_EQ(Process({bin("cf-loadgen"), "--write-shops-file", dir.file("shops.json"), "--write-sku-mapping-file",
-                       dir.file("skus.json")}, dir.file("files.log")).wait(10000), 0);
+    EXPECT_EQ(Process({bin("cf-loadgen"), "--write-shops-file", dir.file("shops.json"),
+                       "--write-sku-mapping-file", dir.file("skus.json")},
+                      dir.file("files.log"))
+                  .wait(10000),
+              0);
     std::ofstream(dir.file("pg.url")) << postgres.url();
     auto common = [&](const std::string& name) {
-      return std::vector<std::string>{bin(name), "--brokers", broker.bootstrap(), "--metrics-port", "-1",
-                                      "--state-dir", dir.file("state")};
+      return std::vector<std::string>{bin(name),        "--brokers", broker.bootstrap(),
+                                      "--metrics-port", "-1",        "--state-dir",
+                                      dir.file("state")};
     };
     auto validator = common("validator");
-    validator.insert(validator.end(), {"--shops-file", dir.file("shops.json"), "--schema-dir", source_dir() + "/schemas"});
+    validator.insert(validator.end(), {"--shops-file", dir.file("shops.json"), "--schema-dir",
+                                       source_dir() + "/schemas"});
     auto reconciler = common("reconciler");
     reconciler.insert(reconciler.end(), {"--sku-mapping", dir.file("skus.json")});
     workers.push_back(std::make_unique<Process>(validator, dir.file("validator.log")));
     workers.push_back(std::make_unique<Process>(reconciler, dir.file("reconciler.log")));
-    workers.push_back(std::make_unique<Process>(common("inventory-velocity"), dir.file("velocity.log")));
-    workers.push_back(std::make_unique<Process>(common("stockout-predictor"), dir.file("predictor.log")));
+    workers.push_back(
+        std::make_unique<Process>(common("inventory-velocity"), dir.file("velocity.log")));
+    workers.push_back(
+        std::make_unique<Process>(common("stockout-predictor"), dir.file("predictor.log")));
     start_sink("sink-1.log");
   }
   ~Pipeline() {
@@ -71,20 +81,24 @@ struct Pipeline {
   void start_sink(const std::string& log) {
     sink_port = free_port();
     sink = std::make_unique<Process>(
-        std::vector<std::string>{bin("postgres-sink"), "--brokers", broker.bootstrap(), "--postgres-url-file",
-                                 dir.file("pg.url"), "--migrations-dir", source_dir() + "/migrations",
-                                 "--metrics-port", std::to_string(sink_port), "--batch-max-records", "2000"},
+        std::vector<std::string>{bin("postgres-sink"), "--brokers", broker.bootstrap(),
+                                 "--postgres-url-file", dir.file("pg.url"), "--migrations-dir",
+                                 source_dir() + "/migrations", "--metrics-port",
+                                 std::to_string(sink_port), "--batch-max-records", "2000"},
         dir.file(log));
   }
   std::unique_ptr<Process> feed(const GeneratorSettings& g) {
-    auto args = std::vector<std::string>{bin("cf-loadgen"), "--to-kafka", "--brokers", broker.bootstrap(), "--rate", "3000"};
+    auto args = std::vector<std::string>{bin("cf-loadgen"),  "--to-kafka", "--brokers",
+                                         broker.bootstrap(), "--rate",     "3000"};
     auto more = loadgen_args(g, kWebhooks);
     args.insert(args.end(), more.begin(), more.end());
     return std::make_unique<Process>(args, dir.file("feed.log"));
   }
   void tick() {
-    Process({bin("cf-ticker"), "--brokers", broker.bootstrap(), "--topic", "inventory.events", "--count", "1"},
-            dir.file("ticker.log")).wait(30000);
+    Process({bin("cf-ticker"), "--brokers", broker.bootstrap(), "--topic", "inventory.events",
+             "--count", "1"},
+            dir.file("ticker.log"))
+        .wait(30000);
   }
 };
 
@@ -97,10 +111,12 @@ bool tables_match(const std::string& url, const Truth& truth, std::string& why) 
 
 void expect_converges(Pipeline& p, const Truth& truth) {
   std::string why;
-  bool ok = wait_until([&] {
-    p.tick();
-    return tables_match(p.postgres.url(), truth, why);
-  }, 150000, 2000);
+  bool ok = wait_until(
+      [&] {
+        p.tick();
+        return tables_match(p.postgres.url(), truth, why);
+      },
+      150000, 2000);
   std::string log = p.sink->log();
   EXPECT_TRUE(ok) << why << "\nsink running: " << p.sink->running() << "\nsink log (tail):\n"
                   << log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
@@ -128,7 +144,7 @@ TEST(PostgresSink, AReplacedInstanceCannotWriteAStaleBatch) {
   };
   SinkStore zombie(postgres.url(), "cf.postgres-sink");
   SinkStore owner(postgres.url(), "cf.postgres-sink");
-  zombie.write(batch_of(0, 100));  // before the pause
+  zombie.write(batch_of(0, 100));   // before the pause
   owner.write(batch_of(100, 250));  // the new owner resumed from PostgreSQL's position
   // The paused instance wakes up with the batch it read before losing the partition.
   EXPECT_THROW(zombie.write(batch_of(100, 180)), BatchFenced);
@@ -136,7 +152,9 @@ TEST(PostgresSink, AReplacedInstanceCannotWriteAStaleBatch) {
   EXPECT_EQ((stored[{"orders.events", 0}]), 250) << "the position moved back";
   pqxx::connection c(postgres.url());
   pqxx::work t(c);
-  EXPECT_EQ(t.exec1("SELECT records FROM dead_letter_counts WHERE reason = 'projection_error'")[0].as<int64_t>(), 2)
+  EXPECT_EQ(t.exec1("SELECT records FROM dead_letter_counts WHERE reason = 'projection_error'")[0]
+                .as<int64_t>(),
+            2)
       << "a stale batch's counters were applied";
   // The owner goes on as usual; a batch starting exactly at the position is fine.
   t.abort();
@@ -153,16 +171,21 @@ TEST(PostgresSink, TablesEqualTheGroundTruth) {
   ASSERT_EQ(feed->wait(120000), 0) << feed->log();
   expect_converges(p, truth);
   // The sink runs on the runtime's batch mode: it sends heartbeats like every worker.
-  EXPECT_TRUE(wait_until([&] {
-    for (const auto& r : read_all(p.broker.bootstrap(), "system.metrics")) {
-      if (r.key == "postgres-sink" && r.value.find("cf_batches_total") != std::string::npos) return true;
-    }
-    return false;
-  }, 20000, 500));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        for (const auto& r : read_all(p.broker.bootstrap(), "system.metrics")) {
+          if (r.key == "postgres-sink" && r.value.find("cf_batches_total") != std::string::npos)
+            return true;
+        }
+        return false;
+      },
+      20000, 500));
   // Migrations are idempotent: a second sink start applies none.
-  EXPECT_NE(p.sink->log().find("schema up to date (3 migration(s) applied now)"), std::string::npos);
-  Process again({bin("postgres-sink"), "--postgres-url-file", p.dir.file("pg.url"), "--migrations-dir",
-                 source_dir() + "/migrations", "--migrate-only"}, p.dir.file("migrate.log"));
+  EXPECT_NE(p.sink->log().find("schema up to date (3 migration(s) applied now)"),
+            std::string::npos);
+  Process again({bin("postgres-sink"), "--postgres-url-file", p.dir.file("pg.url"),
+                 "--migrations-dir", source_dir() + "/migrations", "--migrate-only"},
+                p.dir.file("migrate.log"));
   EXPECT_EQ(again.wait(30000), 0);
   EXPECT_NE(again.log().find("applied 0 migration(s)"), std::string::npos) << again.log();
 }
@@ -172,7 +195,8 @@ TEST(PostgresSink, KillNineMidStreamThenRestart) {
   auto settings = generator_settings(std::time(nullptr));
   Truth truth = ground_truth(settings);
   auto feed = p.feed(settings);
-  ASSERT_TRUE(wait_until([&] { return scrape_metric(p.sink_port, "cf_batches_total") >= 3; }, 60000))
+  ASSERT_TRUE(
+      wait_until([&] { return scrape_metric(p.sink_port, "cf_batches_total") >= 3; }, 60000))
       << p.sink->log();
   p.sink->kill9();
   std::this_thread::sleep_for(std::chrono::seconds(2));
@@ -186,15 +210,18 @@ TEST(PostgresSink, PostgresRestartMidStream) {
   auto settings = generator_settings(std::time(nullptr));
   Truth truth = ground_truth(settings);
   auto feed = p.feed(settings);
-  ASSERT_TRUE(wait_until([&] { return scrape_metric(p.sink_port, "cf_batches_total") >= 3; }, 60000))
+  ASSERT_TRUE(
+      wait_until([&] { return scrape_metric(p.sink_port, "cf_batches_total") >= 3; }, 60000))
       << p.sink->log();
   p.postgres.stop();
   std::this_thread::sleep_for(std::chrono::seconds(3));
   p.postgres.start();
   ASSERT_EQ(feed->wait(120000), 0) << feed->log();
   expect_converges(p, truth);
-  EXPECT_GT(scrape_metric(p.sink_port, "cf_sink_connection_retries_total"), 0) << "the outage was noticed";
-  EXPECT_EQ(scrape_metric(p.sink_port, "cf_dead_letters_total"), -1) << "a lost connection is never dead-lettered";
+  EXPECT_GT(scrape_metric(p.sink_port, "cf_sink_connection_retries_total"), 0)
+      << "the outage was noticed";
+  EXPECT_EQ(scrape_metric(p.sink_port, "cf_dead_letters_total"), -1)
+      << "a lost connection is never dead-lettered";
 }
 
 TEST(PostgresSink, DuplicatesAndPoisonRecords) {
@@ -214,7 +241,8 @@ TEST(PostgresSink, DuplicatesAndPoisonRecords) {
   Producer producer(kafka, "test", &listener);
   auto events = read_all(p.broker.bootstrap(), "orders.events");
   ASSERT_GT(events.size(), 500u);
-  for (size_t i = 0; i < 500; ++i) producer.produce({"orders.events", events[i].key, events[i].value}, nullptr);
+  for (size_t i = 0; i < 500; ++i)
+    producer.produce({"orders.events", events[i].key, events[i].value}, nullptr);
   size_t status_event = 0;
   while (events[status_event].value.find("\"total_minor\":") == std::string::npos) ++status_event;
   std::string refused = events[status_event].value;
@@ -223,11 +251,15 @@ TEST(PostgresSink, DuplicatesAndPoisonRecords) {
   auto total = refused.find("\"total_minor\":");
   refused.replace(total, refused.find(',', total) - total, "\"total_minor\":\"lots\"");
   producer.produce({"orders.events", events[0].key, refused}, nullptr);
-  producer.produce({"orders.events", events[0].key, "{\"event_type\":\"order.status_changed\",\"oops\":true}"}, nullptr);
+  producer.produce(
+      {"orders.events", events[0].key, "{\"event_type\":\"order.status_changed\",\"oops\":true}"},
+      nullptr);
   ASSERT_EQ(producer.flush(10000), RD_KAFKA_RESP_ERR_NO_ERROR);
   std::vector<Record> dead;
-  ASSERT_TRUE(wait_until([&] { return (dead = read_all(p.broker.bootstrap(), "dlq.postgres-sink")).size() >= 2; },
-                         60000, 1000)) << p.sink->log();
+  ASSERT_TRUE(wait_until(
+      [&] { return (dead = read_all(p.broker.bootstrap(), "dlq.postgres-sink")).size() >= 2; },
+      60000, 1000))
+      << p.sink->log();
   EXPECT_EQ(dead.size(), 2u);
   std::set<std::string> classes;
   for (auto& d : dead) classes.insert(d.headers["cf-dlq-error-class"]);
@@ -236,14 +268,18 @@ TEST(PostgresSink, DuplicatesAndPoisonRecords) {
 
   // Re-drive the dead letters to their source (as after a fix): still poison,
   // so they come back to the dead-letter topic; nothing else changes.
-  Process dry({bin("cf-recover"), "redrive", "--brokers", p.broker.bootstrap(), "--dlq-topic", "dlq.postgres-sink"},
+  Process dry({bin("cf-recover"), "redrive", "--brokers", p.broker.bootstrap(), "--dlq-topic",
+               "dlq.postgres-sink"},
               p.dir.file("redrive-dry.log"));
   ASSERT_EQ(dry.wait(60000), 0) << dry.log();
   EXPECT_NE(dry.log().find("-> orders.events: 2"), std::string::npos) << dry.log();
-  Process redrive({bin("cf-recover"), "redrive", "--brokers", p.broker.bootstrap(), "--dlq-topic", "dlq.postgres-sink",
-                   "--apply"}, p.dir.file("redrive.log"));
+  Process redrive({bin("cf-recover"), "redrive", "--brokers", p.broker.bootstrap(), "--dlq-topic",
+                   "dlq.postgres-sink", "--apply"},
+                  p.dir.file("redrive.log"));
   ASSERT_EQ(redrive.wait(60000), 0) << redrive.log();
-  EXPECT_TRUE(wait_until([&] { return read_all(p.broker.bootstrap(), "dlq.postgres-sink").size() == 4; }, 60000, 1000));
+  EXPECT_TRUE(
+      wait_until([&] { return read_all(p.broker.bootstrap(), "dlq.postgres-sink").size() == 4; },
+                 60000, 1000));
   auto redriven = read_all(p.broker.bootstrap(), "orders.events");
   size_t marked = 0;
   for (auto& r : redriven) marked += r.headers.count("cf-redriven-from");
@@ -256,7 +292,8 @@ TEST(PostgresSink, BrokerOutageMidStream) {
   auto settings = generator_settings(std::time(nullptr));
   Truth truth = ground_truth(settings);
   auto feed = p.feed(settings);
-  ASSERT_TRUE(wait_until([&] { return scrape_metric(p.sink_port, "cf_batches_total") >= 3; }, 60000));
+  ASSERT_TRUE(
+      wait_until([&] { return scrape_metric(p.sink_port, "cf_batches_total") >= 3; }, 60000));
   p.broker.command("down all");
   std::this_thread::sleep_for(std::chrono::seconds(4));
   p.broker.command("up all");
@@ -270,7 +307,8 @@ TEST(PostgresSink, BrokerOutageMidStream) {
 namespace cf::test {
 namespace {
 
-std::string run_tool(const std::vector<std::string>& argv, const TempDir& dir, const std::string& log, int expect_code = 0) {
+std::string run_tool(const std::vector<std::string>& argv, const TempDir& dir,
+                     const std::string& log, int expect_code = 0) {
   Process p(argv, dir.file(log));
   auto code = p.wait(120000);
   EXPECT_EQ(code, expect_code) << p.log();
@@ -287,10 +325,12 @@ TEST(PostgresSink, RecoveryToolsKeepTheTablesExact) {
   const std::string pg = p.dir.file("pg.url");
 
   // Rebuild from the event store: the checksums of the rebuilt tables equal the live ones.
-  std::string out = run_tool({bin("cf-recover"), "rebuild-read-models", "--postgres-url-file", pg}, p.dir, "rebuild.log");
+  std::string out = run_tool({bin("cf-recover"), "rebuild-read-models", "--postgres-url-file", pg},
+                             p.dir, "rebuild.log");
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n') > 0, true);
   size_t equal = 0;
-  for (size_t at = out.find("EQUAL"); at != std::string::npos; at = out.find("EQUAL", at + 1)) ++equal;
+  for (size_t at = out.find("EQUAL"); at != std::string::npos; at = out.find("EQUAL", at + 1))
+    ++equal;
   EXPECT_EQ(equal, 3u) << out;
   EXPECT_EQ(out.find("DIFFERENT"), std::string::npos) << out;
   {
@@ -298,18 +338,26 @@ TEST(PostgresSink, RecoveryToolsKeepTheTablesExact) {
     // restores it from the event store with the live path's statements.
     pqxx::connection damage(p.postgres.url());
     pqxx::work t(damage);
-    t.exec("UPDATE creator_daily_metrics SET revenue_minor = revenue_minor + 1 WHERE (creator_id, day) = "
-           "(SELECT creator_id, day FROM creator_daily_metrics ORDER BY creator_id, day LIMIT 1)");
-    t.exec("DELETE FROM orders WHERE (creator_id, aggregate_id) = "
-           "(SELECT creator_id, aggregate_id FROM orders ORDER BY creator_id, aggregate_id LIMIT 1)");
+    t.exec(
+        "UPDATE creator_daily_metrics SET revenue_minor = revenue_minor + 1 WHERE (creator_id, "
+        "day) = "
+        "(SELECT creator_id, day FROM creator_daily_metrics ORDER BY creator_id, day LIMIT 1)");
+    t.exec(
+        "DELETE FROM orders WHERE (creator_id, aggregate_id) = "
+        "(SELECT creator_id, aggregate_id FROM orders ORDER BY creator_id, aggregate_id LIMIT 1)");
     t.commit();
   }
-  out = run_tool({bin("cf-recover"), "rebuild-read-models", "--postgres-url-file", pg}, p.dir, "rebuild-damaged.log", 3);
+  out = run_tool({bin("cf-recover"), "rebuild-read-models", "--postgres-url-file", pg}, p.dir,
+                 "rebuild-damaged.log", 3);
   size_t different = 0;
-  for (size_t at = out.find("DIFFERENT"); at != std::string::npos; at = out.find("DIFFERENT", at + 1)) ++different;
+  for (size_t at = out.find("DIFFERENT"); at != std::string::npos;
+       at = out.find("DIFFERENT", at + 1))
+    ++different;
   EXPECT_EQ(different, 2u) << out;  // orders and creator_daily_metrics; sync_status is intact
-  run_tool({bin("cf-recover"), "rebuild-read-models", "--postgres-url-file", pg, "--apply"}, p.dir, "rebuild-apply.log");
-  out = run_tool({bin("cf-recover"), "rebuild-read-models", "--postgres-url-file", pg}, p.dir, "rebuild-after.log");
+  run_tool({bin("cf-recover"), "rebuild-read-models", "--postgres-url-file", pg, "--apply"}, p.dir,
+           "rebuild-apply.log");
+  out = run_tool({bin("cf-recover"), "rebuild-read-models", "--postgres-url-file", pg}, p.dir,
+                 "rebuild-after.log");
   EXPECT_EQ(out.find("DIFFERENT"), std::string::npos) << out;
   expect_converges(p, truth);
 
@@ -319,13 +367,15 @@ TEST(PostgresSink, RecoveryToolsKeepTheTablesExact) {
   int64_t versions = 0, total = 0;
   {
     pqxx::work t(c);
-    auto r = t.exec1("SELECT aggregate_id, count(*) FROM events WHERE event_type = 'order.status_changed' "
-                     "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1");
+    auto r = t.exec1(
+        "SELECT aggregate_id, count(*) FROM events WHERE event_type = 'order.status_changed' "
+        "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1");
     order = r[0].as<std::string>();
     versions = r[1].as<int64_t>();
     total = t.exec1("SELECT count(*) FROM events")[0].as<int64_t>();
   }
-  out = run_tool({bin("cf-events"), "aggregate", "--id", order, "--postgres-url-file", pg}, p.dir, "aggregate.log");
+  out = run_tool({bin("cf-events"), "aggregate", "--id", order, "--postgres-url-file", pg}, p.dir,
+                 "aggregate.log");
   size_t lines = 0;
   for (size_t at = out.find("\"aggregate_id\":\"" + order + "\""); at != std::string::npos;
        at = out.find("\"aggregate_id\":\"" + order + "\"", at + 1)) {
@@ -342,28 +392,34 @@ TEST(PostgresSink, RecoveryToolsKeepTheTablesExact) {
     if (page.size() < 777) break;
   }
   EXPECT_EQ(streamed, total) << "the cursor visits every event once";
-  out = run_tool({bin("cf-events"), "retention", "--before", "2000-01-01T00:00:00Z", "--postgres-url-file", pg}, p.dir,
-                 "retention.log");
+  out = run_tool({bin("cf-events"), "retention", "--before", "2000-01-01T00:00:00Z",
+                  "--postgres-url-file", pg},
+                 p.dir, "retention.log");
   EXPECT_NE(out.find("0 partition(s)"), std::string::npos) << out;
 
   // Re-publish the event store's payments to their topic: same ids, absorbed.
   int64_t payments = 0;
   {
     pqxx::work t(c);
-    payments = t.exec1("SELECT count(*) FROM events WHERE event_type = 'order.payment_completed'")[0].as<int64_t>();
+    payments =
+        t.exec1("SELECT count(*) FROM events WHERE event_type = 'order.payment_completed'")[0]
+            .as<int64_t>();
   }
-  out = run_tool({bin("cf-recover"), "republish", "--brokers", p.broker.bootstrap(), "--postgres-url-file", pg,
-                  "--to-topic", "orders.events", "--event-type", "order.payment_completed", "--apply"},
-                 p.dir, "republish.log");
+  out = run_tool(
+      {bin("cf-recover"), "republish", "--brokers", p.broker.bootstrap(), "--postgres-url-file", pg,
+       "--to-topic", "orders.events", "--event-type", "order.payment_completed", "--apply"},
+      p.dir, "republish.log");
   EXPECT_NE(out.find(std::to_string(payments) + " written"), std::string::npos) << out;
   size_t republished = 0;
-  for (auto& r : read_all(p.broker.bootstrap(), "orders.events")) republished += r.headers.count("cf-republished-from");
+  for (auto& r : read_all(p.broker.bootstrap(), "orders.events"))
+    republished += r.headers.count("cf-republished-from");
   EXPECT_EQ(static_cast<int64_t>(republished), payments);
   expect_converges(p, truth);
 
   // Replay one creator's resolved events onto their own topic: duplicates the sink absorbs.
-  out = run_tool({bin("cf-recover"), "replay", "--brokers", p.broker.bootstrap(), "--from-topic", "orders.events",
-                  "--to-topic", "orders.events", "--creator", "creator-105", "--apply", "--rate", "20000"},
+  out = run_tool({bin("cf-recover"), "replay", "--brokers", p.broker.bootstrap(), "--from-topic",
+                  "orders.events", "--to-topic", "orders.events", "--creator", "creator-105",
+                  "--apply", "--rate", "20000"},
                  p.dir, "replay.log");
   EXPECT_NE(out.find("written"), std::string::npos) << out;
   expect_converges(p, truth);
@@ -372,21 +428,31 @@ TEST(PostgresSink, RecoveryToolsKeepTheTablesExact) {
   // with the sink stopped: it reads everything again and changes nothing.
   p.sink->signal(SIGTERM);
   ASSERT_EQ(p.sink->wait(30000), 0);
-  out = run_tool({bin("cf-recover"), "reset-offsets", "--brokers", p.broker.bootstrap(), "--group", "cf.postgres-sink",
-                  "--topic", "orders.events", "--to-earliest", "--postgres-url-file", pg}, p.dir, "reset-dry.log");
+  out = run_tool(
+      {bin("cf-recover"), "reset-offsets", "--brokers", p.broker.bootstrap(), "--group",
+       "cf.postgres-sink", "--topic", "orders.events", "--to-earliest", "--postgres-url-file", pg},
+      p.dir, "reset-dry.log");
   EXPECT_NE(out.find("dry run"), std::string::npos);
-  run_tool({bin("cf-recover"), "reset-offsets", "--brokers", p.broker.bootstrap(), "--group", "cf.postgres-sink",
-            "--topic", "orders.events", "--to-earliest", "--postgres-url-file", pg, "--apply"}, p.dir, "reset.log");
+  run_tool({bin("cf-recover"), "reset-offsets", "--brokers", p.broker.bootstrap(), "--group",
+            "cf.postgres-sink", "--topic", "orders.events", "--to-earliest", "--postgres-url-file",
+            pg, "--apply"},
+           p.dir, "reset.log");
   {
     pqxx::work t(c);
-    EXPECT_EQ(t.exec1("SELECT max(next_offset) FROM sink_offsets WHERE topic = 'orders.events'")[0].as<int64_t>(), 0);
+    EXPECT_EQ(t.exec1("SELECT max(next_offset) FROM sink_offsets WHERE topic = 'orders.events'")[0]
+                  .as<int64_t>(),
+              0);
   }
   p.start_sink("sink-2.log");
-  ASSERT_TRUE(wait_until([&] {
-    pqxx::work t(c);
-    return t.exec1("SELECT min(next_offset) FROM sink_offsets WHERE topic = 'orders.events' AND partition = 0")[0]
-               .as<int64_t>() > 0;
-  }, 60000));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        pqxx::work t(c);
+        return t.exec1(
+                    "SELECT min(next_offset) FROM sink_offsets WHERE topic = 'orders.events' AND "
+                    "partition = 0")[0]
+                   .as<int64_t>() > 0;
+      },
+      60000));
   expect_converges(p, truth);
 }
 

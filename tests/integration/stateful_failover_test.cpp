@@ -12,10 +12,10 @@
 #include <set>
 #include <thread>
 
+#include "../unit/event_fixtures.h"
 #include "cf/event_envelope.h"
 #include "cf/producer.h"
 #include "harness.h"
-#include "../unit/event_fixtures.h"
 #include "reconciler.h"
 #include "stockout_model.h"
 #include "velocity_engine.h"
@@ -47,8 +47,8 @@ class Feeder : public DeliveryListener {
   std::atomic<uint64_t> failures_{0};
 };
 
-std::unique_ptr<Process> start_worker(const std::string& binary, const DevBroker& broker, const TempDir& dir,
-                                      const std::string& name, int port) {
+std::unique_ptr<Process> start_worker(const std::string& binary, const DevBroker& broker,
+                                      const TempDir& dir, const std::string& name, int port) {
   return std::make_unique<Process>(
       std::vector<std::string>{bin(binary), "--brokers", broker.bootstrap(), "--metrics-port",
                                std::to_string(port), "--state-dir", dir.file("state-" + name),
@@ -57,9 +57,9 @@ std::unique_ptr<Process> start_worker(const std::string& binary, const DevBroker
 }
 
 // Latest record per key function, by the order records were read (per partition order).
-std::map<std::string, rapidjson::Document> latest_by(const std::vector<Record>& records,
-                                                     const std::function<std::string(const rapidjson::Document&)>& key,
-                                                     const char* version_field) {
+std::map<std::string, rapidjson::Document> latest_by(
+    const std::vector<Record>& records,
+    const std::function<std::string(const rapidjson::Document&)>& key, const char* version_field) {
   std::map<std::string, rapidjson::Document> latest;
   for (const auto& r : records) {
     rapidjson::Document d;
@@ -96,28 +96,33 @@ struct KillOneOfTwo {
 };
 // Starts copies a and b of `binary` and waits until they share every input
 // partition; returns a's metrics port, -1 when they never did.
-int start_pair(const std::string& binary, const DevBroker& broker, const TempDir& dir, double input_partitions,
-               KillOneOfTwo& run) {
+int start_pair(const std::string& binary, const DevBroker& broker, const TempDir& dir,
+               double input_partitions, KillOneOfTwo& run) {
   int port_a = free_port();
   run.port_b = free_port();
   run.a = start_worker(binary, broker, dir, "a", port_a);
   run.b = start_worker(binary, broker, dir, "b", run.port_b);
-  bool shared = wait_until([&] { return scrape_metric(port_a, "cf_assigned_partitions") +
-                                           scrape_metric(run.port_b, "cf_assigned_partitions") == input_partitions; },
-                            30000);
+  bool shared = wait_until(
+      [&] {
+        return scrape_metric(port_a, "cf_assigned_partitions") +
+                   scrape_metric(run.port_b, "cf_assigned_partitions") ==
+               input_partitions;
+      },
+      30000);
   EXPECT_TRUE(shared) << run.a->log() << run.b->log();
   return shared ? port_a : -1;
 }
 
 void kill_one_of_two(const std::string& binary, const DevBroker& broker, const TempDir& dir,
-                     const std::vector<OutputRecord>& input, int rate, double input_partitions, double kill_after,
-                     std::chrono::seconds takeover, KillOneOfTwo& run) {
+                     const std::vector<OutputRecord>& input, int rate, double input_partitions,
+                     double kill_after, std::chrono::seconds takeover, KillOneOfTwo& run) {
   const int port_a = start_pair(binary, broker, dir, input_partitions, run);
   ASSERT_GT(port_a, 0);
   Feeder feeder(broker.bootstrap());
   std::atomic<size_t> sent{0};
   std::thread feed([&] { feed_in_background(feeder, input, rate, sent); });
-  bool reached = wait_until([&] { return scrape_metric(port_a, "cf_outputs_acknowledged_total") > kill_after; }, 60000);
+  bool reached = wait_until(
+      [&] { return scrape_metric(port_a, "cf_outputs_acknowledged_total") > kill_after; }, 60000);
   run.a->kill9();
   EXPECT_LT(sent.load(), input.size()) << "the kill should land mid-stream";
   std::this_thread::sleep_for(takeover);
@@ -133,23 +138,27 @@ void kill_one_of_two(const std::string& binary, const DevBroker& broker, const T
 // a rejoins as a zombie that has lost its partitions, and the range assignor
 // hands half of them back to it, restored from its own older snapshot.
 void pause_one_of_two(const std::string& binary, const DevBroker& broker, const TempDir& dir,
-                      const std::vector<OutputRecord>& input, int rate, double input_partitions, double pause_after,
-                      KillOneOfTwo& run) {
+                      const std::vector<OutputRecord>& input, int rate, double input_partitions,
+                      double pause_after, KillOneOfTwo& run) {
   const int port_a = start_pair(binary, broker, dir, input_partitions, run);
   ASSERT_GT(port_a, 0);
   Feeder feeder(broker.bootstrap());
   std::atomic<size_t> sent{0};
   std::thread feed([&] { feed_in_background(feeder, input, rate, sent); });
-  bool reached = wait_until([&] { return scrape_metric(port_a, "cf_outputs_acknowledged_total") > pause_after; }, 60000);
+  bool reached = wait_until(
+      [&] { return scrape_metric(port_a, "cf_outputs_acknowledged_total") > pause_after; }, 60000);
   run.a->signal(SIGSTOP);
   // a's metrics endpoint is frozen with it: only b is asked.
-  bool taken = wait_until([&] { return scrape_metric(run.port_b, "cf_assigned_partitions") == input_partitions; },
-                          60000);
+  bool taken = wait_until(
+      [&] { return scrape_metric(run.port_b, "cf_assigned_partitions") == input_partitions; },
+      60000);
   double b_acked = scrape_metric(run.port_b, "cf_outputs_acknowledged_total");
   bool moved_on = wait_until(
-      [&] { return scrape_metric(run.port_b, "cf_outputs_acknowledged_total") > b_acked + 2000; }, 60000);
+      [&] { return scrape_metric(run.port_b, "cf_outputs_acknowledged_total") > b_acked + 2000; },
+      60000);
   run.a->signal(SIGCONT);
-  bool back = wait_until([&] { return scrape_metric(port_a, "cf_assigned_partitions") > 0; }, 60000);
+  bool back =
+      wait_until([&] { return scrape_metric(port_a, "cf_assigned_partitions") > 0; }, 60000);
   EXPECT_LT(sent.load(), input.size()) << "the pause should end mid-stream";
   feed.join();
   run.port_a2 = port_a;
@@ -166,7 +175,8 @@ std::vector<OutputRecord> velocity_input(std::map<std::string, int64_t>& sold) {
   for (int c = 0; c < 24; ++c) {
     for (int s = 0; s < 8; ++s) {
       std::string creator = "creator-" + std::to_string(c), sku = "SKU-" + std::to_string(s);
-      input.push_back({"inventory.events", creator, stock_set(creator, t, sku, 100000, "set" + creator + sku)});
+      input.push_back(
+          {"inventory.events", creator, stock_set(creator, t, sku, 100000, "set" + creator + sku)});
     }
   }
   for (int i = 0; i < 30000; ++i) {
@@ -175,18 +185,21 @@ std::vector<OutputRecord> velocity_input(std::map<std::string, int64_t>& sold) {
     std::string sku = "SKU-" + std::to_string(rng() % 8);
     int q = 1 + static_cast<int>(rng() % 3);
     sold[creator + "|" + sku] += q;
-    input.push_back({"inventory.events", creator, sale(creator, t, {{sku, q}}, "o" + std::to_string(i))});
+    input.push_back(
+        {"inventory.events", creator, sale(creator, t, {{sku, q}}, "o" + std::to_string(i))});
     if (i % 500 == 499) {
       for (int p = 0; p < 12; ++p) input.push_back({"inventory.events", "", tick_json(t), {}, p});
     }
   }
-  for (int p = 0; p < 12; ++p) input.push_back({"inventory.events", "", tick_json(t + 5000), {}, p});
+  for (int p = 0; p < 12; ++p)
+    input.push_back({"inventory.events", "", tick_json(t + 5000), {}, p});
   return input;
 }
 
 // The final velocity snapshots equal a clean run of the transform and the
 // ground truth; returns how many SKUs were compared.
-size_t expect_velocity_equals_clean_run(const DevBroker& broker, const std::vector<OutputRecord>& input,
+size_t expect_velocity_equals_clean_run(const DevBroker& broker,
+                                        const std::vector<OutputRecord>& input,
                                         std::map<std::string, int64_t>& sold) {
   // The clean run: the same transform over the same input, no crash.
   VelocityEngine engine{VelocitySettings{}, VelocityTopics{}};
@@ -196,17 +209,21 @@ size_t expect_velocity_equals_clean_run(const DevBroker& broker, const std::vect
   for (auto& r : input) engine.on_event(clean, r.value, offset++, ignored);
 
   std::map<std::string, rapidjson::Document> final_snapshots;
-  bool converged = wait_until([&] {
-    final_snapshots = latest_by(read_all(broker.bootstrap(), "inventory.velocity"),
-                                [](const rapidjson::Document& d) {
-                                  return std::string(d["creator_id"].GetString()) + "|" + d["product_sku"].GetString();
-                                }, "version");
-    if (final_snapshots.size() != sold.size()) return false;
-    for (auto& [key, d] : final_snapshots) {
-      if (d["available"].GetInt64() != 100000 - sold[key]) return false;
-    }
-    return true;
-  }, 90000, 2000);
+  bool converged = wait_until(
+      [&] {
+        final_snapshots = latest_by(
+            read_all(broker.bootstrap(), "inventory.velocity"),
+            [](const rapidjson::Document& d) {
+              return std::string(d["creator_id"].GetString()) + "|" + d["product_sku"].GetString();
+            },
+            "version");
+        if (final_snapshots.size() != sold.size()) return false;
+        for (auto& [key, d] : final_snapshots) {
+          if (d["available"].GetInt64() != 100000 - sold[key]) return false;
+        }
+        return true;
+      },
+      90000, 2000);
   EXPECT_TRUE(converged) << "final ledger differs from the ground truth";
   size_t compared = 0;
   for (auto& [key, d] : final_snapshots) {
@@ -228,7 +245,8 @@ TEST(InventoryVelocityFailover, KillNineMidStreamEqualsCleanRunAndGroundTruth) {
   std::map<std::string, int64_t> sold;  // creator|sku -> ground truth
   const std::vector<OutputRecord> input = velocity_input(sold);
   KillOneOfTwo run;
-  kill_one_of_two("inventory-velocity", broker, dir, input, 6000, 24, 6000, std::chrono::seconds(8), run);
+  kill_one_of_two("inventory-velocity", broker, dir, input, 6000, 24, 6000, std::chrono::seconds(8),
+                  run);
   ASSERT_FALSE(HasFatalFailure());
   auto& b = run.b;
   auto& a2 = run.a2;
@@ -260,12 +278,14 @@ TEST(InventoryVelocityFailover, APausedCopyThatComesBackLosesNothing) {
   pause_one_of_two("inventory-velocity", broker, dir, input, 1500, 24, 6000, run);
   ASSERT_FALSE(HasFatalFailure());
   size_t compared = expect_velocity_equals_clean_run(broker, input, sold);
-  EXPECT_NE(run.a->log().find("lost"), std::string::npos) << "the pause did not cost a its partitions";
-  std::cout << "velocity pause: " << input.size() << " inputs, " << compared
-            << " SKUs equal to the clean run and the ground truth; zombie changelog records fenced: "
-            << scrape_metric(run.port_b, "cf_changelog_fenced_records_total") +
-                   scrape_metric(run.port_a2, "cf_changelog_fenced_records_total")
-            << std::endl;
+  EXPECT_NE(run.a->log().find("lost"), std::string::npos)
+      << "the pause did not cost a its partitions";
+  std::cout
+      << "velocity pause: " << input.size() << " inputs, " << compared
+      << " SKUs equal to the clean run and the ground truth; zombie changelog records fenced: "
+      << scrape_metric(run.port_b, "cf_changelog_fenced_records_total") +
+             scrape_metric(run.port_a2, "cf_changelog_fenced_records_total")
+      << std::endl;
   for (auto* p : {run.b.get(), run.a.get()}) {
     p->signal(SIGTERM);
     EXPECT_EQ(p->wait(30000), 0) << p->log();
@@ -274,10 +294,11 @@ TEST(InventoryVelocityFailover, APausedCopyThatComesBackLosesNothing) {
 
 std::string order_event(const std::string& creator, int64_t at, const std::string& order_id,
                         const std::string& status, const std::string& id) {
-  return event_json("order.received_from_tiktok", creator, at,
-                    R"({"channel":"tiktok","order_id":")" + order_id + R"(","status":")" + status +
-                        R"(","on_hold":false,"line_items":[{"sku_id":"17","seller_sku":"CF-1","quantity":1,"unit_price_minor":100,"currency":"USD"}],"total_minor":100,"currency":"USD","updated_at":"x"})",
-                    id, "tiktok_webhook", "tiktok:" + order_id);
+  return event_json(
+      "order.received_from_tiktok", creator, at,
+      R"({"channel":"tiktok","order_id":")" + order_id + R"(","status":")" + status +
+          R"(","on_hold":false,"line_items":[{"sku_id":"17","seller_sku":"CF-1","quantity":1,"unit_price_minor":100,"currency":"USD"}],"total_minor":100,"currency":"USD","updated_at":"x"})",
+      id, "tiktok_webhook", "tiktok:" + order_id);
 }
 
 TEST(ReconcilerFailover, KillNineMidStreamSendsEveryResolvedEventOfACleanRun) {
@@ -298,7 +319,8 @@ TEST(ReconcilerFailover, KillNineMidStreamSendsEveryResolvedEventOfACleanRun) {
     }
     if (o % 10 == 0) {  // a nonsense step back: a conflict
       input.push_back({"events.validated", creator,
-                       order_event(creator, t + 1, "O" + std::to_string(o), "UNPAID", "back" + std::to_string(o))});
+                       order_event(creator, t + 1, "O" + std::to_string(o), "UNPAID",
+                                   "back" + std::to_string(o))});
     }
   }
   // Clean run per partition: entity keys are per creator, and a creator's
@@ -307,10 +329,12 @@ TEST(ReconcilerFailover, KillNineMidStreamSendsEveryResolvedEventOfACleanRun) {
   EntityStore clean("x", 0);
   std::vector<OutputRecord> clean_out;
   int64_t offset = 0;
-  for (auto& r : input) clean_reconciler.on_event(clean, r.value, offset, offset, clean_out), ++offset;
+  for (auto& r : input)
+    clean_reconciler.on_event(clean, r.value, offset, offset, clean_out), ++offset;
   std::set<std::string> expected;
   for (auto& r : clean_out) {
-    if (r.topic == "orders.events" || r.topic == "inventory.events" || r.topic == "conflicts.audit") {
+    if (r.topic == "orders.events" || r.topic == "inventory.events" ||
+        r.topic == "conflicts.audit") {
       expected.insert(r.topic + "|" + r.value);
     }
   }
@@ -323,25 +347,29 @@ TEST(ReconcilerFailover, KillNineMidStreamSendsEveryResolvedEventOfACleanRun) {
 
   std::set<std::string> seen;
   size_t total = 0;
-  bool complete = wait_until([&] {
-    seen.clear();
-    total = 0;
-    for (const char* topic : {"orders.events", "inventory.events", "conflicts.audit"}) {
-      for (auto& r : read_all(broker.bootstrap(), topic)) {
-        seen.insert(std::string(topic) + "|" + r.value);
-        ++total;
-      }
-    }
-    return seen.size() >= expected.size();
-  }, 90000, 2000);
+  bool complete = wait_until(
+      [&] {
+        seen.clear();
+        total = 0;
+        for (const char* topic : {"orders.events", "inventory.events", "conflicts.audit"}) {
+          for (auto& r : read_all(broker.bootstrap(), topic)) {
+            seen.insert(std::string(topic) + "|" + r.value);
+            ++total;
+          }
+        }
+        return seen.size() >= expected.size();
+      },
+      90000, 2000);
   EXPECT_TRUE(complete);
   size_t missing = 0, strangers = 0;
   for (auto& e : expected) missing += seen.count(e) ? 0 : 1;
   for (auto& e : seen) strangers += expected.count(e) ? 0 : 1;
   EXPECT_EQ(missing, 0u) << "resolved events of the clean run never sent";
-  EXPECT_EQ(strangers, 0u) << "events the clean run does not send (an effect applied twice changes versions)";
-  std::cout << "reconciler failover: " << expected.size() << " distinct outputs as in the clean run, "
-            << total - seen.size() << " byte-identical repeats" << std::endl;
+  EXPECT_EQ(strangers, 0u)
+      << "events the clean run does not send (an effect applied twice changes versions)";
+  std::cout << "reconciler failover: " << expected.size()
+            << " distinct outputs as in the clean run, " << total - seen.size()
+            << " byte-identical repeats" << std::endl;
   for (auto* p : {b.get(), a2.get()}) {
     p->signal(SIGTERM);
     EXPECT_EQ(p->wait(30000), 0) << p->log();
@@ -371,31 +399,38 @@ TEST(StockoutPredictorFailover, KillNineMidStreamSendsExactlyTheCleanRunsAlerts)
   PredictorStore clean("x", 0);
   std::vector<OutputRecord> clean_out;
   int64_t offset = 0;
-  for (auto& r : input) clean_predictor.on_velocity(clean, r.value, offset, offset, clean_out), ++offset;
+  for (auto& r : input)
+    clean_predictor.on_velocity(clean, r.value, offset, offset, clean_out), ++offset;
   std::multiset<std::string> expected_alerts;
-  for (auto& r : clean_out) if (r.topic == "inventory.alerts") expected_alerts.insert(r.value);
+  for (auto& r : clean_out)
+    if (r.topic == "inventory.alerts") expected_alerts.insert(r.value);
   ASSERT_GT(expected_alerts.size(), 100u);
 
   KillOneOfTwo run;
-  kill_one_of_two("stockout-predictor", broker, dir, input, 1500, 12, 2000, std::chrono::seconds(0), run);
+  kill_one_of_two("stockout-predictor", broker, dir, input, 1500, 12, 2000, std::chrono::seconds(0),
+                  run);
   ASSERT_FALSE(HasFatalFailure());
   auto& b = run.b;
   auto& a2 = run.a2;
 
   std::set<std::string> seen;
   std::set<std::string> expected(expected_alerts.begin(), expected_alerts.end());
-  bool complete = wait_until([&] {
-    seen.clear();
-    for (auto& r : read_all(broker.bootstrap(), "inventory.alerts")) seen.insert(r.value);
-    return seen.size() >= expected.size();
-  }, 90000, 2000);
+  bool complete = wait_until(
+      [&] {
+        seen.clear();
+        for (auto& r : read_all(broker.bootstrap(), "inventory.alerts")) seen.insert(r.value);
+        return seen.size() >= expected.size();
+      },
+      90000, 2000);
   EXPECT_TRUE(complete);
   size_t missing = 0, strangers = 0;
   for (auto& e : expected) missing += seen.count(e) ? 0 : 1;
   for (auto& e : seen) strangers += expected.count(e) ? 0 : 1;
   EXPECT_EQ(missing, 0u) << "alert transitions lost";
-  EXPECT_EQ(strangers, 0u) << "alert transitions the clean run does not raise (a state change applied twice)";
-  std::cout << "predictor failover: " << expected.size() << " alert transitions as in the clean run" << std::endl;
+  EXPECT_EQ(strangers, 0u)
+      << "alert transitions the clean run does not raise (a state change applied twice)";
+  std::cout << "predictor failover: " << expected.size() << " alert transitions as in the clean run"
+            << std::endl;
   for (auto* p : {b.get(), a2.get()}) {
     p->signal(SIGTERM);
     EXPECT_EQ(p->wait(30000), 0) << p->log();

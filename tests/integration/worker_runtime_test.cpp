@@ -77,7 +77,8 @@ bool run_until_completed(Worker& worker, uint64_t inputs) {
 
 TEST(WorkerRuntime, DeadLettersPoisonRetriesTransientFailuresAndMovesOn) {
   TempDir dir;
-  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1", "--extra-topic", "dlq.test:1"});
+  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1",
+                         "--extra-topic", "dlq.test:1"});
   KafkaSettings kafka;
   kafka.brokers = broker.bootstrap();
   feed(kafka, {"a", "poison", "flaky", "b", "always-busy", "c"}, {{"origin", "test"}});
@@ -125,8 +126,10 @@ TEST(WorkerRuntime, DeadLettersPoisonRetriesTransientFailuresAndMovesOn) {
   Worker second(settings, {"test.in"}, second_handler);
   std::atomic<bool> stop{false};
   std::thread runner([&] { second.run(stop); });
-  Gauge& assigned = metrics().gauge("cf_assigned_partitions", "input partitions assigned, state restored");
-  EXPECT_TRUE(wait_until([&] { return assigned.value() > 0; }, 20000)) << "second worker never joined";
+  Gauge& assigned =
+      metrics().gauge("cf_assigned_partitions", "input partitions assigned, state restored");
+  EXPECT_TRUE(wait_until([&] { return assigned.value() > 0; }, 20000))
+      << "second worker never joined";
   EXPECT_FALSE(wait_until([&] { return second_handler.calls > 0; }, 3000));
   stop = true;
   runner.join();
@@ -140,13 +143,15 @@ class OversizeHandler : public RecordHandler {
   void handle(const InputRecord& input, std::vector<OutputRecord>& outputs) override {
     std::string value(input.value());
     outputs.push_back({"test.out", "k", "first-of:" + value, {}});
-    if (value == "huge") outputs.push_back({"test.out", "k", std::string(2 * 1024 * 1024, 'x'), {}});
+    if (value == "huge")
+      outputs.push_back({"test.out", "k", std::string(2 * 1024 * 1024, 'x'), {}});
   }
 };
 
 TEST(WorkerRuntime, AnOutputKafkaRefusesDeadLettersItsInputAndTheWorkerMovesOn) {
   TempDir dir;
-  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1", "--extra-topic", "dlq.test:1"});
+  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1",
+                         "--extra-topic", "dlq.test:1"});
   KafkaSettings kafka;
   kafka.brokers = broker.bootstrap();
   feed(kafka, {"a", "huge", "b"});
@@ -178,7 +183,8 @@ class EchoHandler : public RecordHandler {
     outputs.push_back({"test.out", std::string(input.key()), std::move(value), {}});
     if (stats) {
       // Outputs handled minus outputs acknowledged: what is still in flight.
-      int64_t in_flight = static_cast<int64_t>(++handled) - static_cast<int64_t>(stats->outputs_acknowledged.load());
+      int64_t in_flight = static_cast<int64_t>(++handled) -
+                          static_cast<int64_t>(stats->outputs_acknowledged.load());
       max_in_flight = std::max(max_in_flight.load(), in_flight);
     }
   }
@@ -192,7 +198,8 @@ class EchoHandler : public RecordHandler {
 
 TEST(WorkerRuntime, AnOutputRefusedAtDeliveryIsResentOnce) {
   TempDir dir;
-  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1", "--extra-topic", "dlq.test:1"});
+  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1",
+                         "--extra-topic", "dlq.test:1"});
   KafkaSettings kafka;
   kafka.brokers = broker.bootstrap();
   feed(kafka, {"a", "b", "c"});
@@ -210,7 +217,8 @@ TEST(WorkerRuntime, AnOutputRefusedAtDeliveryIsResentOnce) {
 
 TEST(WorkerRuntime, AnOutputTheBrokerKeepsRefusingDeadLettersItsInput) {
   TempDir dir;
-  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1", "--extra-topic", "dlq.test:1"});
+  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1",
+                         "--extra-topic", "dlq.test:1"});
   KafkaSettings kafka;
   kafka.brokers = broker.bootstrap();
   feed(kafka, {"only"}, {{"origin", "test"}});
@@ -232,7 +240,8 @@ TEST(WorkerRuntime, AnOutputTheBrokerKeepsRefusingDeadLettersItsInput) {
 
 TEST(WorkerRuntime, ADeadLetterTheBrokerRefusesStopsTheWorkerLoudly) {
   TempDir dir;
-  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1", "--extra-topic", "dlq.test:1"});
+  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1",
+                         "--extra-topic", "dlq.test:1"});
   KafkaSettings kafka;
   kafka.brokers = broker.bootstrap();
   feed(kafka, {"only"});
@@ -253,7 +262,8 @@ TEST(WorkerRuntime, ADeadLetterTheBrokerRefusesStopsTheWorkerLoudly) {
   runner.join();
   EXPECT_TRUE(ended) << "the worker kept running without anywhere to put the input";
   EXPECT_NE(failure.find("dlq.test"), std::string::npos) << failure;
-  EXPECT_EQ(worker.stats().records_completed, 0u) << "the input must stay unstored, to be read again";
+  EXPECT_EQ(worker.stats().records_completed, 0u)
+      << "the input must stay unstored, to be read again";
 }
 
 // Backpressure: a partition's unacknowledged outputs stay under
@@ -261,7 +271,8 @@ TEST(WorkerRuntime, ADeadLetterTheBrokerRefusesStopsTheWorkerLoudly) {
 // it, a slow broker let a whole fetch (here ~20 inputs) pile up in flight.
 TEST(WorkerRuntime, UnacknowledgedOutputsPerPartitionAreBounded) {
   TempDir dir;
-  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1", "--extra-topic", "dlq.test:1"});
+  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1",
+                         "--extra-topic", "dlq.test:1"});
   KafkaSettings kafka;
   kafka.brokers = broker.bootstrap();
   std::vector<std::string> values;
@@ -309,7 +320,8 @@ class StallingHandler : public RecordHandler {
 
 TEST(WorkerRuntime, AStallPastThePollIntervalIsALossNotARevoke) {
   TempDir dir;
-  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1", "--extra-topic", "dlq.test:1"});
+  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "test.out:1",
+                         "--extra-topic", "dlq.test:1"});
   KafkaSettings kafka;
   kafka.brokers = broker.bootstrap();
   kafka.properties.push_back("max.poll.interval.ms=7000");
@@ -324,8 +336,10 @@ TEST(WorkerRuntime, AStallPastThePollIntervalIsALossNotARevoke) {
       ADD_FAILURE() << "worker failed: " << e.what();
     }
   });
-  EXPECT_TRUE(wait_until([&] { return handler.lost > 0; }, 60000)) << "the stall was never reported as a loss";
-  EXPECT_EQ(handler.revoked, 0) << "a lost assignment was handled as a revoke (snapshot of stale state)";
+  EXPECT_TRUE(wait_until([&] { return handler.lost > 0; }, 60000))
+      << "the stall was never reported as a loss";
+  EXPECT_EQ(handler.revoked, 0)
+      << "a lost assignment was handled as a revoke (snapshot of stale state)";
   // It rejoins and finishes: nothing is skipped (inputs re-read, repeats allowed).
   EXPECT_TRUE(wait_until([&] { return worker.stats().records_completed >= 3; }, 60000));
   handler.stopping = true;

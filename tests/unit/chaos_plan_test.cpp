@@ -1,11 +1,11 @@
 // The fault campaign's schedule: seeded (a failing seed replays the same
 // faults), in time order, within the window, every kind reachable, pauses
 // past the development profile's 6 s session timeout.
+#include "chaos_plan.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
-
-#include "chaos_plan.h"
 
 namespace cf::chaos {
 namespace {
@@ -40,7 +40,8 @@ TEST(ChaosPlan, FaultsAreOrderedBoundedAndCoverEveryKind) {
         EXPECT_GT(f.duration_ms, 6000) << "a pause must outlast the session timeout";
       }
       if (f.kind == FaultKind::kKill9 || f.kind == FaultKind::kPause) {
-        EXPECT_TRUE(std::set<std::string>(kProcesses.begin(), kProcesses.end()).count(f.target)) << f.target;
+        EXPECT_TRUE(std::set<std::string>(kProcesses.begin(), kProcesses.end()).count(f.target))
+            << f.target;
       }
       if (f.kind == FaultKind::kRequestErrors) {
         EXPECT_FALSE(f.target.empty());

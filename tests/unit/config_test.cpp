@@ -1,9 +1,10 @@
+#include "cf/config.h"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <fstream>
 
-#include "cf/config.h"
 #include "cf/errors.h"
 #include "cf/kafka_handles.h"
 
@@ -120,7 +121,8 @@ TEST_F(ConfigTest, KafkaSettingsReachLibrdkafkaAndBadOnesAreNamed) {
 
 // Regression: -X sasl.password=... was accepted and visible in the process list.
 TEST_F(ConfigTest, SecretsOnTheCommandLineAreRefusedAndPointToThePropertiesFile) {
-  for (const char* assignment : {"sasl.password=hunter2", "ssl.key.password=x", "SASL.OAUTHBEARER.CLIENT.SECRET=s3cr3t-value",
+  for (const char* assignment : {"sasl.password=hunter2", "ssl.key.password=x",
+                                 "SASL.OAUTHBEARER.CLIENT.SECRET=s3cr3t-value",
                                  "sasl.oauthbearer.config=principal=a", "ssl.key.pem=-----BEGIN"}) {
     Parsed p;
     try {
@@ -129,7 +131,8 @@ TEST_F(ConfigTest, SecretsOnTheCommandLineAreRefusedAndPointToThePropertiesFile)
     } catch (const ConfigError& e) {
       std::string what = e.what();
       EXPECT_NE(what.find("--kafka-properties-file"), std::string::npos) << what;
-      EXPECT_EQ(what.find(std::string(assignment).substr(std::string(assignment).find('=') + 1)), std::string::npos)
+      EXPECT_EQ(what.find(std::string(assignment).substr(std::string(assignment).find('=') + 1)),
+                std::string::npos)
           << "the value must not be echoed: " << what;
     }
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "cf/keyed_state.h"
 #include "cf/state_store.h"
 
 namespace cf {
@@ -13,7 +14,8 @@ constexpr int64_t kHour = 3600 * 1000;
 // The changelog key of `id`: the prefix and the id's 64-bit hash in hex.
 std::string key_of(const std::string& prefix, const std::string& id) {
   char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(TtlDedupStore::id_hash(id)));
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(TtlDedupStore::id_hash(id)));
   return prefix + hex;
 }
 
@@ -113,25 +115,73 @@ TEST(TtlDedupStore, HoldsAnIdInAtMost64Bytes) {
     }
   }
   EXPECT_EQ(store.size(), 1u << 20);
-  std::printf("dedup store: %zu ids in %zu bytes = %.1f bytes/id (worst from 65,536 ids on: %.1f)\n",
-              store.size(), store.memory_bytes(), static_cast<double>(store.memory_bytes()) / store.size(), worst);
+  std::printf(
+      "dedup store: %zu ids in %zu bytes = %.1f bytes/id (worst from 65,536 ids on: %.1f)\n",
+      store.size(), store.memory_bytes(), static_cast<double>(store.memory_bytes()) / store.size(),
+      worst);
   EXPECT_LE(worst, 64.0);
 }
 
-TEST(ChangelogStore, PutGetEraseEmitChangelogRecords) {
-  ChangelogStore store("cl", 2, "p|");
-  std::vector<OutputRecord> out;
-  store.put("k", "v1", out);
-  store.put("k", "v2", out);
-  ASSERT_NE(store.get("k"), nullptr);
-  EXPECT_EQ(*store.get("k"), "v2");
-  store.erase("k", out);
-  store.erase("missing", out);  // no record for a key that was never there
-  EXPECT_EQ(store.get("k"), nullptr);
-  ASSERT_EQ(out.size(), 3u);
-  EXPECT_EQ(out[1].value, "v2");
-  EXPECT_TRUE(out[2].tombstone);
-  EXPECT_EQ(out[2].partition, 2);
+// The validator's state in the runtime's state model: a DedupPartition
+// written as a snapshot file and loaded back gives the same verdicts, the same
+// stream time and the same expiries as the original, for every input topic
+// sharing the changelog partition.
+TEST(DedupPartition, SnapshotRoundTripKeepsVerdictsStreamTimeAndExpiryOrder) {
+  DedupPartition original("validator.dedup.changelog", 4, kHour);
+  std::vector<OutputRecord> changelog;
+  auto& tiktok = original.store("webhooks.tiktok.raw");
+  auto& shopify = original.store("webhooks.shopify.raw");
+  tiktok.check("a", 1000, 10, changelog);
+  tiktok.check("b", 1500, 11, changelog);
+  tiktok.check("late", 200, 12, changelog);   // late: remembered a full TTL from stream time 1500
+  shopify.check("a", 90'000, 20, changelog);  // same id, another topic: its own store
+  EXPECT_EQ(original.size(), 4u);
+  for (const auto& r : changelog) EXPECT_EQ(r.partition, 4);
+
+  const std::string path = ::testing::TempDir() + "/dedup-partition.snap";
+  original.set_epoch(77);
+  write_snapshot_file(path, 100, original);  // covers the changelog up to 100; claimed at 77
+  DedupPartition loaded("validator.dedup.changelog", 4, kHour);
+  ASSERT_EQ(load_snapshot_file(path, loaded), 100);
+  EXPECT_EQ(loaded.epoch(), 77);
+  EXPECT_EQ(loaded.size(), 4u);
+  EXPECT_EQ(loaded.store("webhooks.tiktok.raw").stream_time_ms(), 1500);  // exact, not rounded
+  EXPECT_EQ(loaded.store("webhooks.shopify.raw").stream_time_ms(), 90'000);
+
+  std::vector<OutputRecord> out_original, out_loaded;
+  for (auto* partition : {&original, &loaded}) {
+    auto& out = partition == &original ? out_original : out_loaded;
+    auto& t = partition->store("webhooks.tiktok.raw");
+    EXPECT_EQ(t.check("a", 1600, 13, out), DedupVerdict::kDuplicate);
+    EXPECT_EQ(t.check("b", 1600, 11, out), DedupVerdict::kReplay);
+    EXPECT_EQ(partition->store("webhooks.shipping.raw").check("a", 1600, 30, out),
+              DedupVerdict::kFirst);
+    // One TTL later a and b expire (their second, rounded up), "late" a
+    // moment after: both copies tombstone the same keys in the same order.
+    EXPECT_EQ(t.check("c", kHour + 1500, 14, out), DedupVerdict::kFirst);
+    EXPECT_EQ(t.check("late", kHour + 2000, 15, out), DedupVerdict::kFirst);
+  }
+  ASSERT_EQ(out_loaded.size(), out_original.size());
+  for (size_t i = 0; i < out_original.size(); ++i) {
+    EXPECT_EQ(out_loaded[i].key, out_original[i].key) << i;
+    EXPECT_EQ(out_loaded[i].tombstone, out_original[i].tombstone) << i;
+  }
+  std::remove(path.c_str());
+}
+
+TEST(DedupPartition, IgnoresRecordsThatAreNotItsOwn) {
+  DedupPartition partition("cl", 0, kHour);
+  std::string value = "5000|1";
+  std::string_view v(value);
+  partition.apply_encoded("no-prefix", &v);
+  partition.apply_encoded("|0123456789abcdef", &v);
+  partition.apply_encoded("webhooks.tiktok.raw|not-hex", &v);
+  partition.apply_encoded("webhooks.tiktok.raw|0000000000000000", &v);  // hash 0 is never written
+  EXPECT_EQ(partition.size(), 0u);
+  partition.apply_encoded(key_of("webhooks.tiktok.raw|", "x"), &v);
+  EXPECT_EQ(partition.size(), 1u);
+  partition.apply_encoded(key_of("webhooks.tiktok.raw|", "x"), nullptr);
+  EXPECT_EQ(partition.size(), 0u);
 }
 
 }  // namespace

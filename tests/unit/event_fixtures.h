@@ -43,10 +43,11 @@ inline std::string items_json(const std::vector<std::pair<std::string, int>>& it
 }
 
 inline std::string sale(std::string_view creator, int64_t at_ms,
-                        const std::vector<std::pair<std::string, int>>& items, std::string_view id) {
+                        const std::vector<std::pair<std::string, int>>& items,
+                        std::string_view id) {
   return event_json("inventory.sale_recorded", creator, at_ms,
-                    "{\"channel\":\"tiktok\",\"order_id\":\"" + std::string(id) + "\",\"items\":" +
-                        items_json(items) + "}",
+                    "{\"channel\":\"tiktok\",\"order_id\":\"" + std::string(id) +
+                        "\",\"items\":" + items_json(items) + "}",
                     "sale:" + std::string(id));
 }
 
@@ -54,8 +55,9 @@ inline std::string cancel(std::string_view creator, int64_t at_ms,
                           const std::vector<std::pair<std::string, int>>& items, bool restock,
                           std::string_view id) {
   return event_json("inventory.sale_cancelled", creator, at_ms,
-                    "{\"channel\":\"tiktok\",\"order_id\":\"" + std::string(id) + "\",\"restock\":" +
-                        (restock ? "true" : "false") + ",\"items\":" + items_json(items) + "}",
+                    "{\"channel\":\"tiktok\",\"order_id\":\"" + std::string(id) +
+                        "\",\"restock\":" + (restock ? "true" : "false") +
+                        ",\"items\":" + items_json(items) + "}",
                     "cancel:" + std::string(id));
 }
 
@@ -63,7 +65,8 @@ inline std::string stock_set(std::string_view creator, int64_t at_ms, std::strin
                              int64_t available, std::string_view id) {
   return event_json("inventory.stock_set", creator, at_ms,
                     "{\"channel\":\"tiktok\",\"product_sku\":\"" + std::string(sku) +
-                        "\",\"channel_sku_id\":\"x\",\"available\":" + std::to_string(available) + "}",
+                        "\",\"channel_sku_id\":\"x\",\"available\":" + std::to_string(available) +
+                        "}",
                     id, "scheduled_sync");
 }
 

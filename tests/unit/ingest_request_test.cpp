@@ -33,7 +33,8 @@ class IngestRequestTest : public ::testing::Test {
   IngestTopics topics_;
 };
 
-const std::string kBody = R"({"type":1,"tts_notification_id":"n","shop_id":"shop-1","timestamp":1,"data":{}})";
+const std::string kBody =
+    R"({"type":1,"tts_notification_id":"n","shop_id":"shop-1","timestamp":1,"data":{}})";
 
 TEST_F(IngestRequestTest, SignedTikTokWebhookBecomesARawRecord) {
   auto d = post("/webhooks/tiktok", kBody, hmac_sha256_hex("secret", "app" + kBody));
@@ -54,13 +55,16 @@ TEST_F(IngestRequestTest, SignedTikTokWebhookBecomesARawRecord) {
 
 TEST_F(IngestRequestTest, ShopSpecificSecretWins) {
   std::string body = R"({"shop_id":"vip-shop"})";
-  EXPECT_EQ(post("/webhooks/tiktok", body, hmac_sha256_hex("vip-secret", "vip-app" + body)).status, 0);
+  EXPECT_EQ(post("/webhooks/tiktok", body, hmac_sha256_hex("vip-secret", "vip-app" + body)).status,
+            0);
   auto other_app = post("/webhooks/tiktok", body, hmac_sha256_hex("secret", "app" + body));
   EXPECT_EQ(other_app.status, 401);
   EXPECT_EQ(other_app.reason, "shop_not_signed_by_its_app");
   // Nor may the VIP app sign for a shop of the app-wide credentials.
   std::string plain = R"({"shop_id":"shop-1"})";
-  EXPECT_EQ(post("/webhooks/tiktok", plain, hmac_sha256_hex("vip-secret", "vip-app" + plain)).status, 401);
+  EXPECT_EQ(
+      post("/webhooks/tiktok", plain, hmac_sha256_hex("vip-secret", "vip-app" + plain)).status,
+      401);
 }
 
 TEST_F(IngestRequestTest, BadSignaturesAre401WithTheReason) {
@@ -82,7 +86,8 @@ TEST_F(IngestRequestTest, SignedBodiesThatAreNotBoundedUtf8JsonAre400WithTheReas
   auto deep = signed_post(std::string(200 * 1024, '['));
   EXPECT_EQ(deep.status, 400);
   EXPECT_EQ(deep.reason, "json_too_deep");
-  auto bad_utf8 = signed_post(R"({"shop_id":"shop-1","x":")" + std::string("\xff", 1) + std::string(1000, 'a') + R"("})");
+  auto bad_utf8 = signed_post(R"({"shop_id":"shop-1","x":")" + std::string("\xff", 1) +
+                              std::string(1000, 'a') + R"("})");
   EXPECT_EQ(bad_utf8.status, 400);
   EXPECT_EQ(bad_utf8.reason, "invalid_utf8");
   EXPECT_EQ(signed_post(R"({"type":1})").reason, "missing_shop_id");
@@ -91,7 +96,8 @@ TEST_F(IngestRequestTest, SignedBodiesThatAreNotBoundedUtf8JsonAre400WithTheReas
 // Regression: 200 KB of '[' without a signature crashed the ingest (the body
 // was parsed recursively before the signature check).
 TEST_F(IngestRequestTest, UnsignedDeepBodyIsRefusedBeforeAnyParse) {
-  for (const std::string& body : {std::string(200 * 1024, '['), std::string(200 * 1024, '{') + "\"a\":"}) {
+  for (const std::string& body :
+       {std::string(200 * 1024, '['), std::string(200 * 1024, '{') + "\"a\":"}) {
     EXPECT_EQ(post("/webhooks/tiktok", body).status, 401);
     EXPECT_EQ(post("/webhooks/tiktok", body, std::string(64, 'a')).reason, "signature_mismatch");
     EXPECT_EQ(post("/webhooks/shipping/shipfast", body).status, 401);
@@ -170,7 +176,8 @@ TEST(ResponseBody, NamesTheErrorAndRequest) {
 }
 
 TEST_F(IngestRequestTest, ShopifyVerifiesTheBase64HmacOfTheRawBody) {
-  auto shopify = [&](const std::string& body, const std::string& hmac, const std::string& topic = "orders/create",
+  auto shopify = [&](const std::string& body, const std::string& hmac,
+                     const std::string& topic = "orders/create",
                      const std::string& webhook_id = "wh-1") {
     WebhookRequest r;
     r.method = "POST";
@@ -184,7 +191,8 @@ TEST_F(IngestRequestTest, ShopifyVerifiesTheBase64HmacOfTheRawBody) {
     return decide_webhook(r, policy, 0, 1795000000123, "req-9");
   };
   const std::string body = R"({"id":1})";
-  EXPECT_EQ(shopify(body, hmac_sha256_base64("shop-secret", body)).reason, "shopify_not_configured");
+  EXPECT_EQ(shopify(body, hmac_sha256_base64("shop-secret", body)).reason,
+            "shopify_not_configured");
   secrets_.set_shopify_secret("shop-secret");
   // Shopify's documented example: base64 of the HMAC-SHA256 digest.
   EXPECT_EQ(hmac_sha256_base64("hush", "{\"id\":1}").size(), 44u);
@@ -201,8 +209,10 @@ TEST_F(IngestRequestTest, ShopifyVerifiesTheBase64HmacOfTheRawBody) {
   EXPECT_EQ(headers["cf-shop-domain"], "cases.myshopify.com");
   EXPECT_EQ(shopify(body, "").reason, "missing_signature");
   EXPECT_EQ(shopify(body, hmac_sha256_base64("other", body)).reason, "signature_mismatch");
-  EXPECT_EQ(shopify(body + " ", hmac_sha256_base64("shop-secret", body)).status, 401);  // body changed
-  EXPECT_EQ(shopify(body, hmac_sha256_hex("shop-secret", body)).status, 401);  // hex is not Shopify's encoding
+  EXPECT_EQ(shopify(body + " ", hmac_sha256_base64("shop-secret", body)).status,
+            401);  // body changed
+  EXPECT_EQ(shopify(body, hmac_sha256_hex("shop-secret", body)).status,
+            401);  // hex is not Shopify's encoding
   EXPECT_EQ(shopify(body, hmac_sha256_base64("shop-secret", body), "products/update").reason,
             "unsupported_shopify_topic");
   EXPECT_EQ(shopify(body, hmac_sha256_base64("shop-secret", body), "orders/create", "").reason,

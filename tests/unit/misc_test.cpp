@@ -1,23 +1,22 @@
 // Small pure pieces: time formats, the topic catalog, fault commands, metrics,
 // retry backoff, reference data and the load generator.
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 
 #include <fstream>
 #include <set>
 #include <sstream>
 
-#include <rapidjson/document.h>
-
 #include "cf/directory.h"
-#include "cf/json_builder.h"
 #include "cf/errors.h"
+#include "cf/json_builder.h"
 #include "cf/metrics.h"
 #include "cf/signature.h"
 #include "cf/time_format.h"
 #include "cf/topic_catalog.h"
+#include "cf/webhook_generator.h"
 #include "cf/worker.h"
 #include "fault_commands.h"
-#include "cf/webhook_generator.h"
 
 namespace cf {
 namespace {
@@ -66,7 +65,8 @@ TEST(TopicCatalog, BadEntriesAreNamed) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("t: partitions"), std::string::npos);
   }
-  EXPECT_THROW(parse_topic_catalog(R"({"topics":[{"name":"t","cleanup_policy":"shred"}]})"), ConfigError);
+  EXPECT_THROW(parse_topic_catalog(R"({"topics":[{"name":"t","cleanup_policy":"shred"}]})"),
+               ConfigError);
 }
 
 TEST(FaultCommands, ParsesEveryVerb) {
@@ -105,7 +105,9 @@ TEST(Metrics, RendersPrometheusText) {
   h.observe(0.002);
   h.observe(5);
   std::string text = registry.render_prometheus();
-  EXPECT_NE(text.find("# TYPE cf_test_total counter\ncf_test_total{topic=\"a\\\"b\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE cf_test_total counter\ncf_test_total{topic=\"a\\\"b\"} 3\n"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("cf_test_gauge 1.5\n"), std::string::npos);
   EXPECT_NE(text.find("cf_test_seconds_count 3\n"), std::string::npos);
   EXPECT_NE(text.find("cf_test_seconds_bucket{le=\"+Inf\"} 3\n"), std::string::npos);
@@ -213,12 +215,23 @@ namespace {
 TEST(JsonBuilder, WritesValidJsonAndEscapesValues) {
   JsonBuilder b;
   b.begin_object()
-      .key("s").string("plain")
-      .key("q").string("a\"b\\c\n\t\x01z")
-      .key("n").number(-42)
-      .key("t").boolean(true)
-      .key("x").null()
-      .key("a").begin_array().number(1).string("é").begin_object().end_object().end_array()
+      .key("s")
+      .string("plain")
+      .key("q")
+      .string("a\"b\\c\n\t\x01z")
+      .key("n")
+      .number(-42)
+      .key("t")
+      .boolean(true)
+      .key("x")
+      .null()
+      .key("a")
+      .begin_array()
+      .number(1)
+      .string("é")
+      .begin_object()
+      .end_object()
+      .end_array()
       .end_object();
   EXPECT_EQ(b.str(),
             R"({"s":"plain","q":"a\"b\\c\n\t\u0001z","n":-42,"t":true,"x":null,"a":[1,"é",{}]})");

@@ -4,15 +4,15 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
-#include <deque>
 #include <cstdlib>
+#include <deque>
 #include <iostream>
 #include <map>
 #include <utility>
 
+#include "cf/webhook_generator.h"
 #include "reconciler.h"
 #include "velocity_engine.h"
-#include "cf/webhook_generator.h"
 #include "webhook_validator.h"
 
 namespace cf {
@@ -34,7 +34,8 @@ TEST_P(PipelineTruth, LedgerEqualsGeneratorUnitsForEveryCountedSku) {
   auto schemas = SchemaRegistry::load_directory(CF_SCHEMA_DIR);
   ShopDirectory shops = ShopDirectory::from_json(generator.shop_directory_json());
   WebhookValidator validator(schemas, shops);
-  Reconciler reconciler(ReconcilerSettings{}, ReconcilerTopics{}, SkuMapping::from_json(generator.sku_mapping_json()));
+  Reconciler reconciler(ReconcilerSettings{}, ReconcilerTopics{},
+                        SkuMapping::from_json(generator.sku_mapping_json()));
   VelocityEngine velocity(VelocitySettings{}, VelocityTopics{});
   EntityStore entities("e", 0);
   InventoryPartitionState ledger("l", 0);
@@ -61,14 +62,17 @@ TEST_P(PipelineTruth, LedgerEqualsGeneratorUnitsForEveryCountedSku) {
     if (w.expect == Expectation::kBadSignature || w.expect == Expectation::kOversize) continue;
     RawWebhook raw;
     raw.body = w.body;
-    raw.source = w.path == "/webhooks/tiktok" ? "tiktok" : w.shopify_topic.empty() ? "shipping" : "shopify";
+    raw.source = w.path == "/webhooks/tiktok" ? "tiktok"
+                 : w.shopify_topic.empty()    ? "shipping"
+                                              : "shopify";
     raw.provider = settings.shipping_provider;
     raw.shopify_topic = w.shopify_topic;
     raw.shopify_webhook_id = w.shopify_webhook_id;
     raw.shop_domain = w.shop_domain;
     raw.received_at_ms = w.event_time_ms + 250;
     auto out = validator.validate(raw);
-    if (!out.valid || seen_ids[out.idempotency_key]) continue;  // rejected, or a duplicate the dedup drops
+    if (!out.valid || seen_ids[out.idempotency_key])
+      continue;  // rejected, or a duplicate the dedup drops
     seen_ids[out.idempotency_key] = true;
     for (auto& event : out.events) {
       std::vector<OutputRecord> resolved;
@@ -79,8 +83,10 @@ TEST_P(PipelineTruth, LedgerEqualsGeneratorUnitsForEveryCountedSku) {
         if (r.topic != "inventory.events") continue;
         const char* watch = std::getenv("CF_WATCH");
         if (watch && r.key == std::string(watch).substr(0, std::string(watch).find('|')) &&
-            r.value.find("\"" + std::string(watch).substr(std::string(watch).find('|') + 1) + "\"") != std::string::npos) {
-          std::cout << "PIPE gen#" << w.sequence << " " << r.value.substr(r.value.find("occurred_at") + 25, 8) << " "
+            r.value.find("\"" + std::string(watch).substr(std::string(watch).find('|') + 1) +
+                         "\"") != std::string::npos) {
+          std::cout << "PIPE gen#" << w.sequence << " "
+                    << r.value.substr(r.value.find("occurred_at") + 25, 8) << " "
                     << r.value.substr(r.value.find("\"data\""), 160) << "\n";
         }
         velocity.on_event(ledger, r.value, offset++, velocity_out);
@@ -99,7 +105,8 @@ TEST_P(PipelineTruth, LedgerEqualsGeneratorUnitsForEveryCountedSku) {
     if (l.available() == truth[name.c_str()].GetInt64()) {
       ++matching;
     } else {
-      ADD_FAILURE() << name << ": ledger " << l.available() << ", generator " << truth[name.c_str()].GetInt64();
+      ADD_FAILURE() << name << ": ledger " << l.available() << ", generator "
+                    << truth[name.c_str()].GetInt64();
     }
   }
   EXPECT_GT(compared, 300u);
@@ -113,7 +120,8 @@ TEST_P(PipelineTruth, LedgerEqualsGeneratorUnitsForEveryCountedSku) {
 INSTANTIATE_TEST_SUITE_P(EventTimePaceAndSkew, PipelineTruth,
                          ::testing::Values(std::make_pair(0.05, 0), std::make_pair(0.00025, 0),
                                            std::make_pair(0.00025, 300), std::make_pair(0.05, 100),
-                                           std::make_pair(0.00025, -300), std::make_pair(0.05, -100)));
+                                           std::make_pair(0.00025, -300),
+                                           std::make_pair(0.05, -100)));
 
 }  // namespace
 }  // namespace cf

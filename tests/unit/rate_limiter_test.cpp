@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "rate_limiter.h"
+
+#include <gtest/gtest.h>
 
 namespace cf {
 namespace {
@@ -18,7 +18,7 @@ TEST(TokenBucket, RefillsOverTimeUpToBurst) {
   EXPECT_TRUE(limiter.acquire("s", 0).allowed);
   EXPECT_TRUE(limiter.acquire("s", 0).allowed);
   EXPECT_FALSE(limiter.acquire("s", 50).allowed);
-  EXPECT_TRUE(limiter.acquire("s", 100).allowed);   // 0.5 + 0.5 tokens
+  EXPECT_TRUE(limiter.acquire("s", 100).allowed);  // 0.5 + 0.5 tokens
   EXPECT_FALSE(limiter.acquire("s", 100).allowed);
   // A long pause refills to the burst, not beyond.
   EXPECT_TRUE(limiter.acquire("s", 100000).allowed);

@@ -1,18 +1,19 @@
 // reconciler's rules: transitions, source priority, immutable payments and
 // shipments, stock decreases, escalation thresholds, replay. No broker.
+#include "reconciler.h"
+
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
 #include "event_fixtures.h"
-#include "reconciler.h"
 
 namespace cf {
 namespace {
 
 using test::kT0;
 
-std::string order(const std::string& status, int64_t at, std::string_view source, const std::string& id,
-                  int64_t total = 2000) {
+std::string order(const std::string& status, int64_t at, std::string_view source,
+                  const std::string& id, int64_t total = 2000) {
   return test::event_json(
       "order.received_from_tiktok", "c1", at,
       R"({"channel":"tiktok","order_id":"O1","status":")" + status +
@@ -30,15 +31,16 @@ std::string stock(int64_t available, int64_t at, std::string_view source, const 
 
 std::string payment(int64_t amount, int64_t at, const std::string& id) {
   return test::event_json("payment.completed", "c1", at,
-                          R"({"channel":"tiktok","order_id":"O1","amount_minor":)" + std::to_string(amount) +
-                              R"(,"currency":"USD","paid_at":"x"})",
+                          R"({"channel":"tiktok","order_id":"O1","amount_minor":)" +
+                              std::to_string(amount) + R"(,"currency":"USD","paid_at":"x"})",
                           id, "tiktok_webhook", "tiktok:O1");
 }
 
-std::string shipment(const std::string& tracking, const std::string& status, int64_t at, const std::string& id) {
+std::string shipment(const std::string& tracking, const std::string& status, int64_t at,
+                     const std::string& id) {
   return test::event_json("shipment.tracking_updated", "c1", at,
-                          R"({"provider":"shipfast","carrier":"USPS","tracking_number":")" + tracking +
-                              R"(","status":")" + status + R"(","order_id":"O1"})",
+                          R"({"provider":"shipfast","carrier":"USPS","tracking_number":")" +
+                              tracking + R"(","status":")" + status + R"(","order_id":"O1"})",
                           id, "shipping_provider", "shipfast:" + tracking);
 }
 
@@ -47,7 +49,9 @@ struct Rig {
   EntityStore store{"reconciler.entities.changelog", 0};
   std::vector<OutputRecord> out;
   int64_t offset = 0;
-  void feed(const std::string& json) { reconciler.on_event(store, json, offset, offset, out), ++offset; }
+  void feed(const std::string& json) {
+    reconciler.on_event(store, json, offset, offset, out), ++offset;
+  }
   std::vector<rapidjson::Document> on(const std::string& topic) const {
     std::vector<rapidjson::Document> docs;
     for (auto& o : out) {
@@ -178,7 +182,8 @@ TEST(Inventory, StockDecreasesWinAndBigDiscrepanciesEscalate) {
   Rig r;
   r.feed(stock(100, kT0, "scheduled_sync", "i1"));
   r.feed(stock(105, kT0 + 1000, "manual_admin", "i2"));  // higher, within 5 s: kept out
-  r.feed(stock(95, kT0 + 2000, "tiktok_webhook", "i3"));  // lower, within 5 s of manual? no: of i1's entity state
+  r.feed(stock(95, kT0 + 2000, "tiktok_webhook",
+               "i3"));  // lower, within 5 s of manual? no: of i1's entity state
   auto inventory = r.on("inventory.events");
   ASSERT_EQ(inventory.size(), 2u);
   EXPECT_EQ(inventory[0]["data"]["available"].GetInt64(), 100);
@@ -211,7 +216,8 @@ TEST(Isolation, TwoCreatorsNeverShareAnEntity) {
   Rig r;
   std::string mine = order("AWAITING_SHIPMENT", kT0, "tiktok_webhook", "e1");
   std::string theirs = mine;
-  for (size_t at = theirs.find("\"c1\""); at != std::string::npos; at = theirs.find("\"c1\"")) theirs.replace(at, 4, "\"c2\"");
+  for (size_t at = theirs.find("\"c1\""); at != std::string::npos; at = theirs.find("\"c1\""))
+    theirs.replace(at, 4, "\"c2\"");
   r.feed(mine);
   r.feed(theirs);
   ASSERT_NE(r.store.find("order|c1|tiktok:O1"), nullptr);
@@ -225,7 +231,8 @@ TEST(Determinism, SameInputTwiceGivesByteIdenticalOutputs) {
                                     order("AWAITING_SHIPMENT", kT0 + 1000, "tiktok_webhook", "b"),
                                     shipment("T1", "picked_up", kT0 + 2000, "c"),
                                     order("CANCELLED", kT0 + 3000, "tiktok_webhook", "d"),
-                                    stock(10, kT0, "scheduled_sync", "e"), payment(1, kT0, "f")};
+                                    stock(10, kT0, "scheduled_sync", "e"),
+                                    payment(1, kT0, "f")};
   auto run = [&] {
     Rig r;
     for (auto& e : input) r.feed(e);

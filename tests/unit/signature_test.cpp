@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "cf/signature.h"
+
+#include <gtest/gtest.h>
 
 namespace cf {
 namespace {
@@ -41,13 +41,15 @@ TEST(TikTokSignature, ReportsMissingAndMalformedHeaders) {
   EXPECT_EQ(verify_tiktok_signature(kKey, kSecret, kBody, ""), SignatureCheck::kMissing);
   EXPECT_EQ(verify_tiktok_signature(kKey, kSecret, kBody, signature.substr(0, 63)),
             SignatureCheck::kMalformed);
-  EXPECT_EQ(verify_tiktok_signature(kKey, kSecret, kBody, signature + "0"), SignatureCheck::kMalformed);
+  EXPECT_EQ(verify_tiktok_signature(kKey, kSecret, kBody, signature + "0"),
+            SignatureCheck::kMalformed);
   std::string upper = signature;
   for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   if (upper != signature) {
     EXPECT_EQ(verify_tiktok_signature(kKey, kSecret, kBody, upper), SignatureCheck::kMalformed);
   }
-  EXPECT_EQ(verify_tiktok_signature(kKey, kSecret, kBody, std::string(64, 'z')), SignatureCheck::kMalformed);
+  EXPECT_EQ(verify_tiktok_signature(kKey, kSecret, kBody, std::string(64, 'z')),
+            SignatureCheck::kMalformed);
 }
 
 TEST(ConstantTimeEqual, ComparesContentAndLength) {

@@ -1,9 +1,10 @@
 // postgres-sink's projection of records into rows: what each topic becomes,
 // newest-per-key within a batch, and which records are poison. No database.
+#include "sink_projection.h"
+
 #include <gtest/gtest.h>
 
 #include "event_fixtures.h"
-#include "sink_projection.h"
 
 namespace cf {
 namespace {
@@ -19,8 +20,9 @@ std::string velocity(int64_t version, int64_t as_of, int64_t available) {
 
 TEST(SinkProjection, DomainEventsBecomeEventStoreRows) {
   SinkBatch batch;
-  std::string e = test::event_json("order.status_changed", "c1", test::kT0, R"({"status":"UNPAID","total_minor":5})",
-                                   "seed", "tiktok_webhook", "tiktok:1");
+  std::string e = test::event_json("order.status_changed", "c1", test::kT0,
+                                   R"({"status":"UNPAID","total_minor":5})", "seed",
+                                   "tiktok_webhook", "tiktok:1");
   project_record("orders.events", e, no_headers, batch);
   ASSERT_EQ(batch.events.size(), 1u);
   const EventRow& row = batch.events[0];
@@ -41,7 +43,8 @@ TEST(SinkProjection, ReadModelRowsKeepTheNewestVersionPerKey) {
   SinkBatch batch;
   project_record("inventory.velocity", velocity(3, 3000, 97), no_headers, batch);
   project_record("inventory.velocity", velocity(5, 5000, 95), no_headers, batch);
-  project_record("inventory.velocity", velocity(4, 4000, 96), no_headers, batch);  // older, arrives later
+  project_record("inventory.velocity", velocity(4, 4000, 96), no_headers,
+                 batch);  // older, arrives later
   ASSERT_EQ(batch.levels.size(), 1u);
   EXPECT_EQ(batch.levels.begin()->second.version, 5);
   EXPECT_EQ(batch.levels.begin()->second.available, 95);
@@ -53,17 +56,20 @@ TEST(SinkProjection, ReadModelRowsKeepTheNewestVersionPerKey) {
 
 TEST(SinkProjection, AlertsConflictsAndDeadLetters) {
   SinkBatch batch;
-  project_record("inventory.alerts",
-                 R"({"alert_id":"0aaaaaaa-0000-8000-8000-000000000001","alert":"low_stock","state":"raised","severity":"warning","creator_id":"c1","product_sku":"A","as_of":"2026-11-18T00:00:00.000Z"})",
-                 no_headers, batch);
-  project_record("inventory.alerts",
-                 R"({"alert_id":"0aaaaaaa-0000-8000-8000-000000000002","alert":"low_stock","state":"cleared","severity":"warning","creator_id":"c1","product_sku":"A","as_of":"2026-11-18T00:01:00.000Z"})",
-                 no_headers, batch);
+  project_record(
+      "inventory.alerts",
+      R"({"alert_id":"0aaaaaaa-0000-8000-8000-000000000001","alert":"low_stock","state":"raised","severity":"warning","creator_id":"c1","product_sku":"A","as_of":"2026-11-18T00:00:00.000Z"})",
+      no_headers, batch);
+  project_record(
+      "inventory.alerts",
+      R"({"alert_id":"0aaaaaaa-0000-8000-8000-000000000002","alert":"low_stock","state":"cleared","severity":"warning","creator_id":"c1","product_sku":"A","as_of":"2026-11-18T00:01:00.000Z"})",
+      no_headers, batch);
   ASSERT_EQ(batch.alerts.size(), 1u);
   EXPECT_EQ(batch.alerts.begin()->second.state, "cleared");  // the later transition
-  project_record("conflicts.audit",
-                 R"({"conflict_id":"0aaaaaaa-0000-8000-8000-000000000003","kind":"invalid_transition","creator_id":"c1","entity_type":"order","entity_id":"tiktok:1","strategy":"reject_invalid_transition","winner":"current","escalated":true,"detected_at":"2026-11-18T00:00:00.000Z","resolved_at":null})",
-                 no_headers, batch);
+  project_record(
+      "conflicts.audit",
+      R"({"conflict_id":"0aaaaaaa-0000-8000-8000-000000000003","kind":"invalid_transition","creator_id":"c1","entity_type":"order","entity_id":"tiktok:1","strategy":"reject_invalid_transition","winner":"current","escalated":true,"detected_at":"2026-11-18T00:00:00.000Z","resolved_at":null})",
+      no_headers, batch);
   ASSERT_EQ(batch.conflicts.size(), 1u);
   EXPECT_FALSE(batch.conflicts[0].resolved_at_ms.has_value());
   auto headers = [](const char* name) -> std::optional<std::string> {
@@ -89,12 +95,15 @@ TEST(SinkProjection, PoisonRecordsAreRejectedWithTheReason) {
     return std::string("accepted");
   };
   EXPECT_EQ(reason("orders.events", "{not json"), "record is not a JSON object");
-  EXPECT_NE(reason("orders.events", R"({"event_type":"order.status_changed"})").find("missing field event_id"),
+  EXPECT_NE(reason("orders.events", R"({"event_type":"order.status_changed"})")
+                .find("missing field event_id"),
             std::string::npos);
   std::string bad_id = test::event_json("x", "c1", test::kT0, "{}", "s");
   bad_id.replace(bad_id.find("\"event_id\":\"") + 12, 8, "zzzzzzzz");
   EXPECT_EQ(reason("orders.events", bad_id), "domain event: event_id is not a UUID");
-  EXPECT_NE(reason("inventory.velocity", velocity(1, 1, 1).replace(velocity(1, 1, 1).find("\"viral\":false"), 13, "\"viral\":3"))
+  EXPECT_NE(reason("inventory.velocity",
+                   velocity(1, 1, 1).replace(velocity(1, 1, 1).find("\"viral\":false"), 13,
+                                             "\"viral\":3"))
                 .find("viral must be a boolean"),
             std::string::npos);
   EXPECT_NE(reason("some.topic", "{}").find("does not read topic"), std::string::npos);

@@ -39,7 +39,8 @@ TEST(Predict, TimeToStockoutAndReorderByHand) {
   // demand over 14 days at 47/h = 15792; safety = 1.645 * sqrt(15792) = 206.72
   EXPECT_NEAR(p.demand_during_cover, 15792, 1e-9);
   EXPECT_NEAR(p.safety_stock, 1.645 * std::sqrt(15792.0), 1e-9);
-  EXPECT_EQ(p.reorder_quantity, static_cast<int64_t>(std::ceil(15792 + 1.645 * std::sqrt(15792.0) - 12)));
+  EXPECT_EQ(p.reorder_quantity,
+            static_cast<int64_t>(std::ceil(15792 + 1.645 * std::sqrt(15792.0) - 12)));
 
   // A quiet SKU: 24 sold in the day, none in the hour -> 1/h from the day.
   p = predict(100, 0, 24, s);
@@ -84,12 +85,14 @@ TEST(Alerts, RaiseAtThresholdClearOnlyPastHysteresis) {
   EXPECT_EQ(a, 0u);
 }
 
-std::string snapshot(int64_t version, int64_t available, int64_t s1h, int64_t s24h, bool viral = false) {
+std::string snapshot(int64_t version, int64_t available, int64_t s1h, int64_t s24h,
+                     bool viral = false) {
   return R"({"event_type":"inventory.velocity_updated","creator_id":"c1","product_sku":"A","version":)" +
          std::to_string(version) + R"(,"as_of":"2026-11-18T00:00:00.000Z","as_of_ms":)" +
-         std::to_string(1795000000000 + version * 1000) + R"(,"available":)" + std::to_string(available) +
-         R"(,"sales_1h":)" + std::to_string(s1h) + R"(,"sales_24h":)" + std::to_string(s24h) +
-         R"(,"viral":)" + (viral ? "true" : "false") + R"(,"spike_ratio":1.0})";
+         std::to_string(1795000000000 + version * 1000) + R"(,"available":)" +
+         std::to_string(available) + R"(,"sales_1h":)" + std::to_string(s1h) + R"(,"sales_24h":)" +
+         std::to_string(s24h) + R"(,"viral":)" + (viral ? "true" : "false") +
+         R"(,"spike_ratio":1.0})";
 }
 
 size_t count(const std::vector<OutputRecord>& out, const std::string& topic) {
@@ -155,7 +158,8 @@ TEST(Predictor, MalformedSnapshotIsRejected) {
   PredictorStore store("c", 0);
   std::vector<OutputRecord> out;
   EXPECT_THROW(predictor.on_velocity(store, "[]", 0, 0, out), std::invalid_argument);
-  EXPECT_THROW(predictor.on_velocity(store, R"({"creator_id":"c1"})", 1, 0, out), std::invalid_argument);
+  EXPECT_THROW(predictor.on_velocity(store, R"({"creator_id":"c1"})", 1, 0, out),
+               std::invalid_argument);
 }
 
 TEST(ReorderCatalog, PerSkuSettingsOverrideDefaults) {
@@ -166,8 +170,10 @@ TEST(ReorderCatalog, PerSkuSettingsOverrideDefaults) {
   EXPECT_EQ(c.for_sku("CF-1").review_period_days, 3);
   EXPECT_EQ(c.for_sku("CF-1").low_stock_hours, 24);
   EXPECT_THROW(ReorderCatalog::from_json(R"({"default":{"lead_time":1}})"), std::invalid_argument);
-  EXPECT_THROW(ReorderCatalog::from_json(R"({"default":{"lead_time_days":-1}})"), std::invalid_argument);
-  EXPECT_THROW(ReorderCatalog::from_json(R"({"default":{"critical_stock_hours":50}})"), std::invalid_argument);
+  EXPECT_THROW(ReorderCatalog::from_json(R"({"default":{"lead_time_days":-1}})"),
+               std::invalid_argument);
+  EXPECT_THROW(ReorderCatalog::from_json(R"({"default":{"critical_stock_hours":50}})"),
+               std::invalid_argument);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "topic_plan.h"
+
+#include <gtest/gtest.h>
 
 namespace cf {
 namespace {
@@ -17,11 +17,22 @@ TopicSpec spec(const std::string& name, int partitions, const std::string& clean
 
 TEST(TopicPlan, CreatesMissingGrowsPartitionsAndFixesConfigs) {
   std::map<std::string, ExistingTopic> cluster;
-  cluster["grow"] = {4, 3, std::map<std::string, std::string>{{"cleanup.policy", "delete"}, {"retention.ms", "1000"}, {"min.insync.replicas", "2"}}};
-  cluster["drift"] = {6, 3, std::map<std::string, std::string>{{"cleanup.policy", "delete"}, {"retention.ms", "5"}, {"min.insync.replicas", "2"}},
-                      {{"retention.ms", "5"}, {"max.message.bytes", "2097152"}}};
-  cluster["same"] = {6, 3, std::map<std::string, std::string>{{"cleanup.policy", "compact"}, {"retention.ms", "1000"}, {"min.insync.replicas", "2"}}};
-  auto actions = plan_topics({spec("new", 3), spec("grow", 6), spec("drift", 6), spec("same", 6, "compact")}, cluster);
+  cluster["grow"] = {
+      4, 3,
+      std::map<std::string, std::string>{
+          {"cleanup.policy", "delete"}, {"retention.ms", "1000"}, {"min.insync.replicas", "2"}}};
+  cluster["drift"] = {
+      6,
+      3,
+      std::map<std::string, std::string>{
+          {"cleanup.policy", "delete"}, {"retention.ms", "5"}, {"min.insync.replicas", "2"}},
+      {{"retention.ms", "5"}, {"max.message.bytes", "2097152"}}};
+  cluster["same"] = {
+      6, 3,
+      std::map<std::string, std::string>{
+          {"cleanup.policy", "compact"}, {"retention.ms", "1000"}, {"min.insync.replicas", "2"}}};
+  auto actions = plan_topics(
+      {spec("new", 3), spec("grow", 6), spec("drift", 6), spec("same", 6, "compact")}, cluster);
   ASSERT_EQ(actions.size(), 3u);
   EXPECT_EQ(actions[0].kind, TopicAction::Kind::kCreate);
   EXPECT_EQ(actions[0].topic, "new");
@@ -31,8 +42,8 @@ TEST(TopicPlan, CreatesMissingGrowsPartitionsAndFixesConfigs) {
   EXPECT_EQ(actions[2].kind, TopicAction::Kind::kAlterConfigs);
   EXPECT_EQ(actions[2].description, "retention.ms 5 -> 1000");
   // AlterConfigs replaces every override: the topic's own one is resent.
-  EXPECT_EQ(actions[2].configs, (std::map<std::string, std::string>{{"max.message.bytes", "2097152"},
-                                                                   {"retention.ms", "1000"}}));
+  EXPECT_EQ(actions[2].configs, (std::map<std::string, std::string>{
+                                    {"max.message.bytes", "2097152"}, {"retention.ms", "1000"}}));
 }
 
 TEST(TopicPlan, NeverShrinksAndWarnsAboutWhatItCannotDo) {

@@ -2,12 +2,12 @@
 // commands, determinism and state round trips. No broker.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <unistd.h>
 #include <random>
 #include <tuple>
 
@@ -32,7 +32,8 @@ struct Rig {
   SkuLedger& sku(const std::string& s) { return *state.find("c1", s); }
   std::vector<OutputRecord> on(const std::string& topic) const {
     std::vector<OutputRecord> r;
-    for (auto& o : out) if (o.topic == topic) r.push_back(o);
+    for (auto& o : out)
+      if (o.topic == topic) r.push_back(o);
     return r;
   }
   rapidjson::Document last_snapshot() const {
@@ -80,7 +81,8 @@ TEST(Ledger, TheSameCountTwiceIsTheSameCountOnce) {
   const int64_t version = r.sku("A").version;
   // Outputs other than the remembered event id of each input.
   auto effects = [&] {
-    return std::count_if(r.out.begin(), r.out.end(), [](const OutputRecord& o) { return o.key.rfind("E|", 0) != 0; });
+    return std::count_if(r.out.begin(), r.out.end(),
+                         [](const OutputRecord& o) { return o.key.rfind("E|", 0) != 0; });
   };
   const auto outputs = effects();
   r.feed(test::stock_set("c1", kT0, "A", 100, "s1-again"));  // the same count, under another id
@@ -88,14 +90,15 @@ TEST(Ledger, TheSameCountTwiceIsTheSameCountOnce) {
   EXPECT_EQ(r.sku("A").sold, 5);
   EXPECT_EQ(r.sku("A").version, version);  // nothing changed, nothing sent
   EXPECT_EQ(effects(), outputs);
-  r.feed(test::stock_set("c1", kT0, "A", 130, "s1-other-value"));  // same time, other value: still the first wins
+  r.feed(test::stock_set("c1", kT0, "A", 130,
+                         "s1-other-value"));  // same time, other value: still the first wins
   EXPECT_EQ(r.sku("A").available(), 95);
 }
 
 TEST(Ledger, DiscrepancyOverTenPercentIsAuditedAndEscalated) {
   Rig r;
   r.feed(test::stock_set("c1", kT0, "A", 100, "s1"));
-  r.feed(test::sale("c1", kT0 + 1000, {{"A", 10}}, "o1"));  // ledger: 90
+  r.feed(test::sale("c1", kT0 + 1000, {{"A", 10}}, "o1"));   // ledger: 90
   r.feed(test::stock_set("c1", kT0 + 2000, "A", 85, "s2"));  // 5.6%: fine
   EXPECT_TRUE(r.on("conflicts.audit").empty());
   r.feed(test::stock_set("c1", kT0 + 3000, "A", 70, "s3"));  // 17.6% under the ledger's 85
@@ -139,7 +142,8 @@ TEST(Windows, VelocityAndSpikeAgainstHandComputedValues) {
   SkuLedger l;
   VelocitySettings s;
   const int64_t now = kT0;
-  for (int h = 1; h < 24; ++h) l.minute_sales[minute_of(now - h * kHour)] = 2;  // 46 units over 23 h
+  for (int h = 1; h < 24; ++h)
+    l.minute_sales[minute_of(now - h * kHour)] = 2;  // 46 units over 23 h
   l.minute_sales[minute_of(now)] = 2;
   auto f = compute_velocity(l, now, s);
   EXPECT_EQ(f.sales_24h, 48);
@@ -152,7 +156,7 @@ TEST(Windows, VelocityAndSpikeAgainstHandComputedValues) {
   EXPECT_DOUBLE_EQ(f.velocity_1h, 40.0);
   EXPECT_NEAR(f.velocity_24h, 86.0 / 24, 1e-12);
   EXPECT_NEAR(f.spike_ratio, 40.0 / (86.0 / 24), 1e-12);
-  EXPECT_TRUE(f.viral);  // 40 > 3 * 3.58 and >= 20 units
+  EXPECT_TRUE(f.viral);                 // 40 > 3 * 3.58 and >= 20 units
   l.minute_sales[minute_of(now)] = 12;  // ratio high but under spike_min_units
   EXPECT_FALSE(compute_velocity(l, now, s).viral);
 }
@@ -182,7 +186,8 @@ TEST(Ticks, CloseWindowsOfQuietSkusAndExpireBuckets) {
 TEST(Ticks, CoalesceSnapshotsPerSkuAndFlushOnTick) {
   Rig r;
   r.feed(test::stock_set("c1", kT0, "A", 1000, "s"));
-  for (int i = 0; i < 50; ++i) r.feed(test::sale("c1", kT0 + 10 * i, {{"A", 1}}, "o" + std::to_string(i)));
+  for (int i = 0; i < 50; ++i)
+    r.feed(test::sale("c1", kT0 + 10 * i, {{"A", 1}}, "o" + std::to_string(i)));
   EXPECT_EQ(r.on("inventory.velocity").size(), 1u);  // the first one; the rest within 1 s
   r.tick(kT0 + 1500);
   auto v = r.on("inventory.velocity");
@@ -230,7 +235,8 @@ TEST(Late, AFarFutureRecordCannotDragStreamTimeAhead) {
   // Within the bound the forged record still counts (as a valid one dated
   // 10 minutes ahead would): a sale 11 minutes on is not late.
   feed_at(test::sale("c1", kT0 + 11 * kMinute, {{"A", 3}}, "o1"), kT0 + 11 * kMinute);
-  EXPECT_EQ(r.engine.counters().late_events, 0u) << "an ordinary sale after the forged one is not late";
+  EXPECT_EQ(r.engine.counters().late_events, 0u)
+      << "an ordinary sale after the forged one is not late";
   EXPECT_EQ(compute_velocity(r.sku("A"), r.state.stream_time_ms(), {}).sales_1h, 3);
   // A tick dated far ahead is bounded the same way.
   feed_at(tick_json(year_5138), kT0 + 12 * kMinute);
@@ -311,7 +317,8 @@ TEST(Commands, ReserveReleaseAndRepeats) {
   r.engine.on_command(r.state, cmd("k4", "release", 0), r.out);
   EXPECT_EQ(reply(), "not_reserved");
   EXPECT_EQ(r.sku("A").available(), 10);
-  EXPECT_THROW(r.engine.on_command(r.state, R"({"command":"reserve"})", r.out), std::invalid_argument);
+  EXPECT_THROW(r.engine.on_command(r.state, R"({"command":"reserve"})", r.out),
+               std::invalid_argument);
 }
 
 TEST(Poison, MalformedEventsThrowSpecificErrors) {
@@ -324,7 +331,8 @@ TEST(Poison, MalformedEventsThrowSpecificErrors) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("/data/items"), std::string::npos);
   }
-  EXPECT_THROW(r.feed(test::event_json("inventory.teleported", "c1", kT0, "{}", "y")), std::invalid_argument);
+  EXPECT_THROW(r.feed(test::event_json("inventory.teleported", "c1", kT0, "{}", "y")),
+               std::invalid_argument);
 }
 
 std::vector<std::string> generated_stream(int n, uint64_t seed) {
@@ -336,7 +344,8 @@ std::vector<std::string> generated_stream(int n, uint64_t seed) {
     if (i % 50 == 0) {
       events.push_back(test::stock_set("c1", at, sku, 500, "set" + std::to_string(i)));
     } else {
-      events.push_back(test::sale("c1", at, {{sku, static_cast<int>(1 + rng() % 3)}}, "o" + std::to_string(i)));
+      events.push_back(
+          test::sale("c1", at, {{sku, static_cast<int>(1 + rng() % 3)}}, "o" + std::to_string(i)));
     }
     if (i % 100 == 99) events.push_back(tick_json(at + 1000));
   }
@@ -365,7 +374,8 @@ TEST(Determinism, ShuffledWithinLatenessGivesTheSameVelocity) {
   std::vector<int64_t> times;
   for (int i = 0; i < 3000; ++i) {
     int64_t at = kT0 + i * 1000;
-    sales.push_back(test::sale("c1", at, {{"S" + std::to_string(rng() % 5), 1 + static_cast<int>(rng() % 4)}},
+    sales.push_back(test::sale("c1", at,
+                               {{"S" + std::to_string(rng() % 5), 1 + static_cast<int>(rng() % 4)}},
                                "o" + std::to_string(i)));
   }
   auto shuffled = sales;
@@ -395,7 +405,8 @@ TEST(Determinism, ShuffledWithinLatenessGivesTheSameVelocity) {
 TEST(State, SnapshotRoundTripRestoresEveryKey) {
   Rig r;
   for (auto& e : generated_stream(500, 2)) r.feed(e);
-  r.engine.on_command(r.state,
+  r.engine.on_command(
+      r.state,
       R"({"command_id":"k","command":"reserve","creator_id":"c1","reservation_id":"r","product_sku":"S1","quantity":1})",
       r.out);
   auto dir = std::filesystem::temp_directory_path() / ("cf-velocity-" + std::to_string(::getpid()));
@@ -421,7 +432,8 @@ TEST(State, SnapshotRoundTripRestoresEveryKey) {
     std::string_view v = o.value;
     restored.apply_encoded(o.key, o.tombstone ? nullptr : &v);
   }
-  for (auto& [key, l] : r.state.ledgers()) EXPECT_EQ(encode_ledger(restored.ledgers().at(key)), encode_ledger(l));
+  for (auto& [key, l] : r.state.ledgers())
+    EXPECT_EQ(encode_ledger(restored.ledgers().at(key)), encode_ledger(l));
   // A corrupted file is refused, not half-loaded.
   {
     std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
@@ -494,7 +506,8 @@ namespace {
 // length read far outside its bytes.
 TEST(Ledger, CorruptReservationRecordsAreIgnored) {
   InventoryPartitionState state{"c", 0};
-  for (std::string value : {"-5|x|1|reserved|c|{}", "-1|", "99|short", "3|abc|notanumber|reserved|c|{}"}) {
+  for (std::string value :
+       {"-5|x|1|reserved|c|{}", "-1|", "99|short", "3|abc|notanumber|reserved|c|{}"}) {
     std::string_view v(value);
     state.apply_encoded("R|c1|r1", &v);
     EXPECT_EQ(state.reservation("c1", "r1"), nullptr) << value;

@@ -1,9 +1,10 @@
+#include "webhook_validator.h"
+
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
 #include "cf/signature.h"
 #include "cf/webhook_generator.h"
-#include "webhook_validator.h"
 
 namespace cf {
 namespace {
@@ -43,8 +44,10 @@ class WebhookValidatorTest : public ::testing::Test {
     EXPECT_FALSE(data.has_value()) << data->field << " " << data->detail;
   }
 
-  static std::string order(const std::string& status, const std::string& extra_data = "",
-                           const std::string& items = R"([{"sku_id":"1729","seller_sku":"CASE-PRO","quantity":2,"sale_price":"12.34","currency":"USD"}])") {
+  static std::string order(
+      const std::string& status, const std::string& extra_data = "",
+      const std::string& items =
+          R"([{"sku_id":"1729","seller_sku":"CASE-PRO","quantity":2,"sale_price":"12.34","currency":"USD"}])") {
     return R"({"type":1,"tts_notification_id":"n-1","shop_id":"shop-1","timestamp":1795000000,"data":{"order_id":"576","order_status":")" +
            status + R"(","update_time":1795000000,"line_items":)" + items + extra_data + "}}";
   }
@@ -79,8 +82,9 @@ TEST_F(WebhookValidatorTest, NormalisesAnUnpaidOrderIntoOneEvent) {
 }
 
 TEST_F(WebhookValidatorTest, PaidOrderAlsoEmitsPaymentCompleted) {
-  auto out = tiktok(order("AWAITING_SHIPMENT",
-                          R"(,"payment":{"total_amount":"24.68","currency":"USD","paid_time":1795000005})"));
+  auto out = tiktok(
+      order("AWAITING_SHIPMENT",
+            R"(,"payment":{"total_amount":"24.68","currency":"USD","paid_time":1795000005})"));
   ASSERT_TRUE(out.valid) << out.rejection.detail;
   ASSERT_EQ(out.events.size(), 2u);
   EXPECT_EQ(out.events[1].event_type, "payment.completed");
@@ -93,7 +97,8 @@ TEST_F(WebhookValidatorTest, PaidOrderAlsoEmitsPaymentCompleted) {
 }
 
 TEST_F(WebhookValidatorTest, NormalisesStockSync) {
-  auto out = tiktok(R"({"type":1001,"tts_notification_id":"s-9","shop_id":"shop-1","timestamp":1795000000,"data":{"sku_id":"1729","seller_sku":"CASE-PRO","warehouse_id":"wh-1","available_stock":12,"update_time":1795000100}})");
+  auto out = tiktok(
+      R"({"type":1001,"tts_notification_id":"s-9","shop_id":"shop-1","timestamp":1795000000,"data":{"sku_id":"1729","seller_sku":"CASE-PRO","warehouse_id":"wh-1","available_stock":12,"update_time":1795000100}})");
   ASSERT_TRUE(out.valid) << out.rejection.detail;
   ASSERT_EQ(out.events.size(), 1u);
   EXPECT_EQ(out.events[0].event_type, "inventory.stock_updated");
@@ -107,7 +112,8 @@ TEST_F(WebhookValidatorTest, NormalisesStockSync) {
 }
 
 TEST_F(WebhookValidatorTest, NormalisesShippingTrackingAndDropsPersonalData) {
-  auto out = shipping(R"({"event_id":"e-1","tracking_number":"1Z999","carrier":"UPS","status":"in_transit","order_id":"576","shop_id":"shop-1","occurred_at":"2026-11-19T08:26:40.5+01:00","recipient":{"name":"Jane Doe","address":"1 Main St"}})");
+  auto out = shipping(
+      R"({"event_id":"e-1","tracking_number":"1Z999","carrier":"UPS","status":"in_transit","order_id":"576","shop_id":"shop-1","occurred_at":"2026-11-19T08:26:40.5+01:00","recipient":{"name":"Jane Doe","address":"1 Main St"}})");
   ASSERT_TRUE(out.valid) << out.rejection.detail;
   ASSERT_EQ(out.events.size(), 1u);
   const auto& e = out.events[0];
@@ -130,27 +136,40 @@ struct RejectionCase {
 };
 
 TEST_F(WebhookValidatorTest, ReportsEachProblemPrecisely) {
-  const std::string items_wrong_qty = R"([{"sku_id":"1","seller_sku":"A","quantity":0,"sale_price":"1.00","currency":"USD"}])";
-  const std::string items_bad_price = R"([{"sku_id":"1","seller_sku":"A","quantity":1,"sale_price":"1.234","currency":"USD"}])";
-  const std::string items_two_currencies = R"([{"sku_id":"1","seller_sku":"A","quantity":1,"sale_price":"1.00","currency":"USD"},{"sku_id":"2","seller_sku":"B","quantity":1,"sale_price":"1.00","currency":"EUR"}])";
+  const std::string items_wrong_qty =
+      R"([{"sku_id":"1","seller_sku":"A","quantity":0,"sale_price":"1.00","currency":"USD"}])";
+  const std::string items_bad_price =
+      R"([{"sku_id":"1","seller_sku":"A","quantity":1,"sale_price":"1.234","currency":"USD"}])";
+  const std::string items_two_currencies =
+      R"([{"sku_id":"1","seller_sku":"A","quantity":1,"sale_price":"1.00","currency":"USD"},{"sku_id":"2","seller_sku":"B","quantity":1,"sale_price":"1.00","currency":"EUR"}])";
   std::vector<RejectionCase> cases = {
       {"truncated json", R"({"type":1,"shop_id":)", "malformed_json", "", "json_syntax", "at byte"},
       {"not json", "hello", "malformed_json", "", "json_syntax", "Invalid value"},
       {"missing id", R"({"type":1,"shop_id":"shop-1","timestamp":1795000000,"data":{}})",
-       "schema_violation", "/tts_notification_id", "required", "missing required property 'tts_notification_id'"},
-      {"wrong type", R"({"type":"1","tts_notification_id":"n","shop_id":"shop-1","timestamp":1795000000,"data":{}})",
+       "schema_violation", "/tts_notification_id", "required",
+       "missing required property 'tts_notification_id'"},
+      {"wrong type",
+       R"({"type":"1","tts_notification_id":"n","shop_id":"shop-1","timestamp":1795000000,"data":{}})",
        "schema_violation", "/type", "type", "got string"},
-      {"timestamp in ms", R"({"type":1,"tts_notification_id":"n","shop_id":"shop-1","timestamp":1795000000000,"data":{}})",
+      {"timestamp in ms",
+       R"({"type":1,"tts_notification_id":"n","shop_id":"shop-1","timestamp":1795000000000,"data":{}})",
        "schema_violation", "/timestamp", "maximum", "violates maximum"},
-      {"bad status", order("SHIPPED"), "schema_violation", "/data/order_status", "enum", "\"SHIPPED\" is not one of"},
-      {"missing order id", R"({"type":1,"tts_notification_id":"n","shop_id":"shop-1","timestamp":1795000000,"data":{"order_status":"UNPAID","update_time":1795000000,"line_items":[{"sku_id":"1","seller_sku":"A","quantity":1,"sale_price":"1.00","currency":"USD"}]}})",
+      {"bad status", order("SHIPPED"), "schema_violation", "/data/order_status", "enum",
+       "\"SHIPPED\" is not one of"},
+      {"missing order id",
+       R"({"type":1,"tts_notification_id":"n","shop_id":"shop-1","timestamp":1795000000,"data":{"order_status":"UNPAID","update_time":1795000000,"line_items":[{"sku_id":"1","seller_sku":"A","quantity":1,"sale_price":"1.00","currency":"USD"}]}})",
        "schema_violation", "/data/order_id", "required", "missing required property 'order_id'"},
-      {"zero quantity", order("UNPAID", "", items_wrong_qty), "schema_violation", "/data/line_items/0/quantity", "minimum", "violates minimum"},
-      {"three decimals", order("UNPAID", "", items_bad_price), "schema_violation", "/data/line_items/0/sale_price", "pattern", "violates pattern"},
-      {"mixed currencies", order("UNPAID", "", items_two_currencies), "schema_violation", "/data/line_items", "single_currency", "more than one currency"},
-      {"unknown shop", R"({"type":1,"tts_notification_id":"n","shop_id":"shop-404","timestamp":1795000000,"data":{}})",
+      {"zero quantity", order("UNPAID", "", items_wrong_qty), "schema_violation",
+       "/data/line_items/0/quantity", "minimum", "violates minimum"},
+      {"three decimals", order("UNPAID", "", items_bad_price), "schema_violation",
+       "/data/line_items/0/sale_price", "pattern", "violates pattern"},
+      {"mixed currencies", order("UNPAID", "", items_two_currencies), "schema_violation",
+       "/data/line_items", "single_currency", "more than one currency"},
+      {"unknown shop",
+       R"({"type":1,"tts_notification_id":"n","shop_id":"shop-404","timestamp":1795000000,"data":{}})",
        "unknown_shop", "/shop_id", "shop_mapping", "not in the shop directory"},
-      {"unsupported type", R"({"type":6,"tts_notification_id":"n","shop_id":"shop-1","timestamp":1795000000,"data":{}})",
+      {"unsupported type",
+       R"({"type":6,"tts_notification_id":"n","shop_id":"shop-1","timestamp":1795000000,"data":{}})",
        "unsupported_type", "/type", "supported_types", "type 6"},
   };
   for (const auto& c : cases) {
@@ -166,11 +185,13 @@ TEST_F(WebhookValidatorTest, ReportsEachProblemPrecisely) {
 }
 
 TEST_F(WebhookValidatorTest, RejectsBadShippingInput) {
-  auto bad_date = shipping(R"({"event_id":"e","tracking_number":"t","status":"delivered","order_id":"o","shop_id":"shop-1","occurred_at":"2026-13-40T99:00:00Z"})");
+  auto bad_date = shipping(
+      R"({"event_id":"e","tracking_number":"t","status":"delivered","order_id":"o","shop_id":"shop-1","occurred_at":"2026-13-40T99:00:00Z"})");
   EXPECT_FALSE(bad_date.valid);
   EXPECT_EQ(bad_date.rejection.field, "/occurred_at");
   EXPECT_EQ(bad_date.rejection.rule, "format");
-  auto bad_status = shipping(R"({"event_id":"e","tracking_number":"t","status":"lost_in_space","order_id":"o","shop_id":"shop-1","occurred_at":"2026-11-19T08:26:40Z"})");
+  auto bad_status = shipping(
+      R"({"event_id":"e","tracking_number":"t","status":"lost_in_space","order_id":"o","shop_id":"shop-1","occurred_at":"2026-11-19T08:26:40Z"})");
   EXPECT_EQ(bad_status.rejection.field, "/status");
   EXPECT_EQ(bad_status.rejection.rule, "enum");
   auto no_provider = shipping("{}", "");
@@ -188,8 +209,12 @@ TEST_F(WebhookValidatorTest, RejectsRecordsWithoutSource) {
 }
 
 TEST_F(WebhookValidatorTest, SameInputGivesByteIdenticalOutput) {
-  auto a = tiktok(order("AWAITING_SHIPMENT", R"(,"payment":{"total_amount":"1.00","currency":"USD","paid_time":1795000005})"));
-  auto b = tiktok(order("AWAITING_SHIPMENT", R"(,"payment":{"total_amount":"1.00","currency":"USD","paid_time":1795000005})"));
+  auto a = tiktok(
+      order("AWAITING_SHIPMENT",
+            R"(,"payment":{"total_amount":"1.00","currency":"USD","paid_time":1795000005})"));
+  auto b = tiktok(
+      order("AWAITING_SHIPMENT",
+            R"(,"payment":{"total_amount":"1.00","currency":"USD","paid_time":1795000005})"));
   ASSERT_EQ(a.events.size(), b.events.size());
   for (size_t i = 0; i < a.events.size(); ++i) EXPECT_EQ(a.events[i].json, b.events[i].json);
 }
@@ -209,8 +234,11 @@ TEST_F(WebhookValidatorTest, AgreesWithTheLoadGeneratorsGroundTruth) {
     if (w.expect == Expectation::kBadSignature) continue;
     RawWebhook raw;
     raw.body = w.body;
-    raw.source = w.path == "/webhooks/tiktok" ? "tiktok" : w.shopify_topic.empty() ? "shipping" : "shopify";
-    raw.provider = raw.source == "shipping" ? std::string_view(settings.shipping_provider) : std::string_view();
+    raw.source = w.path == "/webhooks/tiktok" ? "tiktok"
+                 : w.shopify_topic.empty()    ? "shipping"
+                                              : "shopify";
+    raw.provider = raw.source == "shipping" ? std::string_view(settings.shipping_provider)
+                                            : std::string_view();
     raw.shopify_topic = w.shopify_topic;
     raw.shopify_webhook_id = w.shopify_webhook_id;
     raw.shop_domain = w.shop_domain;
@@ -247,10 +275,11 @@ TEST_F(WebhookValidatorTest, ShopifyWebhooksBecomeChannelEvents) {
   raw.shop_domain = "cases.myshopify.com";
   raw.shopify_topic = "orders/create";
   raw.received_at_ms = 1795046401000;  // 2026-11-19T00:00:01Z
-  std::string order = R"({"id":820982911946154508,"currency":"USD","total_price":"598.94","financial_status":"paid",)"
-                      R"("updated_at":"2026-11-18T19:00:00-05:00","processed_at":"2026-11-18T18:59:00-05:00",)"
-                      R"("line_items":[{"id":1,"variant_id":808950810,"sku":"IPOD2008RED","quantity":1,"price":"199.00"},)"
-                      R"({"id":2,"variant_id":null,"sku":"CASE","quantity":2,"price":"199.97"}]})";
+  std::string order =
+      R"({"id":820982911946154508,"currency":"USD","total_price":"598.94","financial_status":"paid",)"
+      R"("updated_at":"2026-11-18T19:00:00-05:00","processed_at":"2026-11-18T18:59:00-05:00",)"
+      R"("line_items":[{"id":1,"variant_id":808950810,"sku":"IPOD2008RED","quantity":1,"price":"199.00"},)"
+      R"({"id":2,"variant_id":null,"sku":"CASE","quantity":2,"price":"199.97"}]})";
   raw.body = order;
   auto out = validator.validate(raw);
   ASSERT_TRUE(out.valid) << out.rejection.detail;
@@ -276,7 +305,8 @@ TEST_F(WebhookValidatorTest, ShopifyWebhooksBecomeChannelEvents) {
   EXPECT_STREQ(d["data"]["status"].GetString(), "CANCELLED");
 
   raw.shopify_topic = "inventory_levels/update";
-  std::string level = R"({"inventory_item_id":271878346596884015,"location_id":24826418,"available":6,"updated_at":"2026-11-18T19:00:00-05:00"})";
+  std::string level =
+      R"({"inventory_item_id":271878346596884015,"location_id":24826418,"available":6,"updated_at":"2026-11-18T19:00:00-05:00"})";
   raw.body = level;
   out = validator.validate(raw);
   ASSERT_TRUE(out.valid) << out.rejection.detail;
@@ -291,7 +321,8 @@ TEST_F(WebhookValidatorTest, ShopifyWebhooksBecomeChannelEvents) {
   raw.shop_domain = "stranger.myshopify.com";
   EXPECT_EQ(validator.validate(raw).rejection.code, "unknown_shop");
   raw.shop_domain = "cases.myshopify.com";
-  std::string broken = R"({"inventory_item_id":1,"location_id":2,"available":-1,"updated_at":"2026-11-18T19:00:00Z"})";
+  std::string broken =
+      R"({"inventory_item_id":1,"location_id":2,"available":-1,"updated_at":"2026-11-18T19:00:00Z"})";
   raw.body = broken;
   out = validator.validate(raw);
   EXPECT_EQ(out.rejection.code, "schema_violation");
@@ -322,9 +353,11 @@ namespace {
 class HostileWebhookTest : public WebhookValidatorTest {
  protected:
   std::string order_body(const std::string& order_id, int64_t update_time_s) {
-    return R"({"type":1,"tts_notification_id":"n-)" + order_id + R"(","shop_id":"shop-1","timestamp":)" +
-           std::to_string(update_time_s) + R"(,"data":{"order_id":")" + order_id +
-           R"(","order_status":"AWAITING_SHIPMENT","update_time":)" + std::to_string(update_time_s) +
+    return R"({"type":1,"tts_notification_id":"n-)" + order_id +
+           R"(","shop_id":"shop-1","timestamp":)" + std::to_string(update_time_s) +
+           R"(,"data":{"order_id":")" + order_id +
+           R"(","order_status":"AWAITING_SHIPMENT","update_time":)" +
+           std::to_string(update_time_s) +
            R"(,"line_items":[{"sku_id":"1729","seller_sku":"CF-1","quantity":1,"sale_price":"9.99","currency":"USD"}]}})";
   }
 };
@@ -332,15 +365,17 @@ class HostileWebhookTest : public WebhookValidatorTest {
 // Regression: 256 KiB of nesting overflowed the validator's stack and the
 // record crash-looped it; now a rejection with the reason.
 TEST_F(HostileWebhookTest, DeepNestingIsARejectionNotACrash) {
-  for (const std::string& body : {std::string(256 * 1024, '['), std::string(100000, '{') + "\"a\":1",
-                                  R"({"type":1,"data":)" + std::string(65, '[') + std::string(65, ']') + "}"}) {
+  for (const std::string& body :
+       {std::string(256 * 1024, '['), std::string(100000, '{') + "\"a\":1",
+        R"({"type":1,"data":)" + std::string(65, '[') + std::string(65, ']') + "}"}) {
     auto out = tiktok(body);
     EXPECT_FALSE(out.valid);
     EXPECT_EQ(out.rejection.code, "json_too_deep");
     EXPECT_EQ(out.rejection.rule, "max_depth");
   }
   // 64 levels are fine as JSON (and then fail the schema, as they should).
-  auto ok_depth = tiktok(R"({"type":1,"data":)" + std::string(63, '[') + std::string(63, ']') + "}");
+  auto ok_depth =
+      tiktok(R"({"type":1,"data":)" + std::string(63, '[') + std::string(63, ']') + "}");
   EXPECT_EQ(ok_depth.rejection.code, "schema_violation");
 }
 
@@ -382,12 +417,14 @@ TEST_F(HostileWebhookTest, NumbersBeyondInt64AreRefusedAtTheParse) {
 TEST_F(HostileWebhookTest, EventTimesAreBoundedByReceivedAt) {
   const int64_t received_s = 1795000001;  // the helper's received_at
   EXPECT_TRUE(tiktok(order_body("o-3", received_s - 5)).valid);
-  EXPECT_TRUE(tiktok(order_body("o-4", received_s + 599)).valid);  // a sender's clock ahead by minutes
+  EXPECT_TRUE(
+      tiktok(order_body("o-4", received_s + 599)).valid);  // a sender's clock ahead by minutes
   auto future = tiktok(order_body("o-5", received_s + 601));
   EXPECT_EQ(future.rejection.code, "event_time_out_of_range");
   EXPECT_EQ(tiktok(order_body("o-6", 99999999999)).rejection.code, "event_time_out_of_range");
   // Older than the dedup horizon: indistinguishable from a replay.
-  EXPECT_TRUE(tiktok(order_body("o-7", received_s - 95 * 3600)).valid);  // a TikTok retry after 72 h+
+  EXPECT_TRUE(
+      tiktok(order_body("o-7", received_s - 95 * 3600)).valid);  // a TikTok retry after 72 h+
   auto stale = tiktok(order_body("o-8", received_s - 97 * 3600));
   EXPECT_EQ(stale.rejection.code, "stale_event");
   EXPECT_EQ(stale.rejection.rule, "dedup_horizon");
@@ -453,8 +490,13 @@ TEST(HostileStrings, SurviveValidatorAndReconcilerExactly) {
   shops.add("shop-1", "creator-1");
   WebhookValidator validator(schemas, shops);
   const std::vector<std::string> hostile = {
-      R"(a"b)", R"(back\slash)", "tab\there\nnewline\x01\x1f", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
-      R"(x","items":[{"product_sku":"FORGED","quantity":999}],"y":")", std::string(64, 'z'), "\\u0000"};
+      R"(a"b)",
+      R"(back\slash)",
+      "tab\there\nnewline\x01\x1f",
+      "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+      R"(x","items":[{"product_sku":"FORGED","quantity":999}],"y":")",
+      std::string(64, 'z'),
+      "\\u0000"};
   for (const std::string& value : hostile) {
     JsonBuilder body;
     body.begin_object();

@@ -6,27 +6,27 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <iostream>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <random>
 #include <thread>
 
-#include "cf/main_guard.h"
 #include "cf/clients.h"
 #include "cf/errors.h"
-#include "cf/kafka_handles.h"
-#include "cf/logging.h"
-#include "cf/producer.h"
-#include "cf/schemas.h"
-#include "cf/worker.h"
 #include "cf/event_envelope.h"
 #include "cf/json_builder.h"
+#include "cf/kafka_handles.h"
 #include "cf/keyed_state.h"
+#include "cf/logging.h"
+#include "cf/main_guard.h"
+#include "cf/producer.h"
+#include "cf/schemas.h"
 #include "cf/signature.h"
+#include "cf/webhook_generator.h"
+#include "cf/worker.h"
 #include "validator_handler.h"
 #include "velocity_handler.h"
-#include "cf/webhook_generator.h"
 
 namespace po = boost::program_options;
 using Clock = std::chrono::steady_clock;
@@ -36,11 +36,15 @@ namespace {
 struct NullListener : cf::DeliveryListener {
   std::atomic<uint64_t> delivered{0}, failed{0};
   void on_delivery(rd_kafka_resp_err_t error, void*) override {
-    if (error) failed.fetch_add(1); else delivered.fetch_add(1);
+    if (error)
+      failed.fetch_add(1);
+    else
+      delivered.fetch_add(1);
   }
 };
 
-std::vector<cf::OutputRecord> generate(size_t count, uint64_t seed, const std::string& topic_override) {
+std::vector<cf::OutputRecord> generate(size_t count, uint64_t seed,
+                                       const std::string& topic_override) {
   cf::GeneratorSettings settings;
   settings.seed = seed;
   settings.oversize_share = 0;
@@ -52,7 +56,9 @@ std::vector<cf::OutputRecord> generate(size_t count, uint64_t seed, const std::s
     if (w.expect == cf::Expectation::kBadSignature) continue;  // the ingest refuses those
     bool tiktok = w.path == "/webhooks/tiktok";
     cf::OutputRecord r;
-    r.topic = !topic_override.empty() ? topic_override : tiktok ? "webhooks.tiktok.raw" : "webhooks.shipping.raw";
+    r.topic = !topic_override.empty() ? topic_override
+              : tiktok                ? "webhooks.tiktok.raw"
+                                      : "webhooks.shipping.raw";
     r.key = w.partition_key;
     r.value = std::move(w.body);
     r.headers = {{"cf-source", tiktok ? "tiktok" : "shipping"},
@@ -95,8 +101,9 @@ double bare_loop(const cf::KafkaSettings& kafka, size_t expected, const std::str
                  const std::string& output) {
   NullListener listener;
   cf::Producer producer(kafka, "bench-bare-producer", &listener);
-  cf::KafkaHandle consumer = cf::make_client(
-      kafka, cf::ClientRole::kConsumer, {{"group.id", "bench-bare"}, {"auto.offset.reset", "earliest"}});
+  cf::KafkaHandle consumer =
+      cf::make_client(kafka, cf::ClientRole::kConsumer,
+                      {{"group.id", "bench-bare"}, {"auto.offset.reset", "earliest"}});
   rd_kafka_poll_set_consumer(consumer.get());
   cf::PartitionListHandle topics(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(topics.get(), input.c_str(), RD_KAFKA_PARTITION_UA);
@@ -111,8 +118,8 @@ double bare_loop(const cf::KafkaSettings& kafka, size_t expected, const std::str
       last_delivered = listener.delivered;
       last_progress = Clock::now();
     } else if (Clock::now() - last_progress > std::chrono::seconds(20)) {
-      throw std::runtime_error("no progress for 20 s at " + std::to_string(last_delivered) + " of " +
-                               std::to_string(expected));
+      throw std::runtime_error("no progress for 20 s at " + std::to_string(last_delivered) +
+                               " of " + std::to_string(expected));
     }
     cf::MessageHandle msg(rd_kafka_consumer_poll(consumer.get(), consumed < expected ? 1 : 10));
     if (msg && !msg->err) {
@@ -151,7 +158,8 @@ double worker_loop(const cf::KafkaSettings& kafka, size_t expected, cf::RecordHa
   std::thread runner([&] { worker.run(stop); });
   // Throughput counts inputs whose outputs (events, rejections, changelog
   // writes) are all acknowledged: the same bar as the bare loop's deliveries.
-  while (worker.stats().records_in == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  while (worker.stats().records_in == 0)
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
   auto first = Clock::now();
   auto last_progress = Clock::now();
   uint64_t last_completed = 0;
@@ -176,12 +184,20 @@ double worker_loop(const cf::KafkaSettings& kafka, size_t expected, cf::RecordHa
   return static_cast<double>(expected) / seconds;
 }
 
-double validator_loop(const cf::KafkaSettings& kafka, size_t expected) {
+double validator_loop(const cf::KafkaSettings& kafka, size_t expected,
+                      const std::string& state_dir) {
   auto schemas = cf::SchemaRegistry::load_directory(cf::default_schema_directory());
   cf::WebhookGenerator reference{cf::GeneratorSettings{}};
   auto shops = cf::ShopDirectory::from_json(reference.shop_directory_json());
   cf::WebhookValidator validator(schemas, shops);
-  cf::ValidatorHandler handler(validator, cf::ValidatorTopics{}, kafka, 24LL * 3600 * 1000, false);
+  cf::WorkerSettings settings;
+  settings.name = "validator";
+  settings.group = "bench-validator";
+  settings.kafka = kafka;
+  settings.state_dir = state_dir;
+  const cf::ValidatorTopics topics;
+  cf::ValidatorHandler handler(
+      validator, topics, cf::state_options(settings, topics.dedup_changelog), 24LL * 3600 * 1000);
   return worker_loop(kafka, expected, handler, {"webhooks.tiktok.raw", "webhooks.shipping.raw"});
 }
 
@@ -199,7 +215,8 @@ std::vector<cf::OutputRecord> generate_inventory(size_t count, uint64_t seed) {
   };
   std::vector<cf::OutputRecord> records;
   int64_t t = 1795000000000;
-  auto envelope = [&](const std::string& type, const std::string& creator, const std::string& data) {
+  auto envelope = [&](const std::string& type, const std::string& creator,
+                      const std::string& data) {
     cf::JsonBuilder w(512);
     cf::EnvelopeFields f;
     f.event_type = type;
@@ -217,33 +234,51 @@ std::vector<cf::OutputRecord> generate_inventory(size_t count, uint64_t seed) {
     for (int k = 0; k < 200 && records.size() < count; ++k) {
       std::string creator = "creator-" + std::to_string(c);
       cf::JsonBuilder data(128);
-      data.begin_object().key("channel").string("tiktok").key("product_sku").string("CF-" + std::to_string(k));
+      data.begin_object()
+          .key("channel")
+          .string("tiktok")
+          .key("product_sku")
+          .string("CF-" + std::to_string(k));
       data.key("channel_sku_id").string("x").key("available").number(100000).end_object();
-      records.push_back({"inventory.events", creator, envelope("inventory.stock_set", creator, data.take())});
+      records.push_back(
+          {"inventory.events", creator, envelope("inventory.stock_set", creator, data.take())});
     }
   }
   while (records.size() < count) {
     ++t;
     std::string creator = "creator-" + std::to_string(rng() % 50);
     cf::JsonBuilder data(192);
-    data.begin_object().key("channel").string("tiktok").key("order_id").string("o" + std::to_string(records.size()));
+    data.begin_object()
+        .key("channel")
+        .string("tiktok")
+        .key("order_id")
+        .string("o" + std::to_string(records.size()));
     data.key("items").begin_array();
-    data.begin_object().key("product_sku").string(sku()).key("quantity").number(static_cast<int64_t>(1 + rng() % 3)).end_object();
-    if (rng() % 3 == 0) data.begin_object().key("product_sku").string(sku()).key("quantity").number(1).end_object();
+    data.begin_object()
+        .key("product_sku")
+        .string(sku())
+        .key("quantity")
+        .number(static_cast<int64_t>(1 + rng() % 3))
+        .end_object();
+    if (rng() % 3 == 0)
+      data.begin_object().key("product_sku").string(sku()).key("quantity").number(1).end_object();
     data.end_array().end_object();
-    records.push_back({"inventory.events", creator, envelope("inventory.sale_recorded", creator, data.take())});
+    records.push_back(
+        {"inventory.events", creator, envelope("inventory.sale_recorded", creator, data.take())});
   }
   return records;
 }
 
-double velocity_loop(const cf::KafkaSettings& kafka, size_t expected, const std::string& state_dir) {
+double velocity_loop(const cf::KafkaSettings& kafka, size_t expected,
+                     const std::string& state_dir) {
   cf::VelocityEngine engine(cf::VelocitySettings{}, cf::VelocityTopics{});
   cf::WorkerSettings settings;
   settings.name = "inventory-velocity";
   settings.group = "bench-velocity";
   settings.kafka = kafka;
   settings.state_dir = state_dir;
-  cf::VelocityHandler handler(engine, cf::VelocityInputs{}, cf::state_options(settings, "inventory-velocity.ledger.changelog"));
+  cf::VelocityHandler handler(engine, cf::VelocityInputs{},
+                              cf::state_options(settings, "inventory-velocity.ledger.changelog"));
   return worker_loop(kafka, expected, handler, {"inventory.events"});
 }
 
@@ -260,8 +295,13 @@ void restore_bench(const cf::KafkaSettings& kafka, size_t per_partition, const s
         cf::SkuLedger l;
         l.total = static_cast<int64_t>(i);
         l.version = static_cast<int64_t>(i);
-        producer.produce({topic, cf::ledger_key("creator-" + std::to_string(p), "SKU-" + std::to_string(i)),
-                          cf::encode_ledger(l), {}, p}, nullptr);
+        producer.produce(
+            {topic,
+             cf::ledger_key("creator-" + std::to_string(p), "SKU-" + std::to_string(i)),
+             cf::encode_ledger(l),
+             {},
+             p},
+            nullptr);
         if ((i & 1023) == 0) producer.poll(0);
       }
     }
@@ -281,13 +321,15 @@ void restore_bench(const cf::KafkaSettings& kafka, size_t per_partition, const s
   auto report = cf::restore_stores(options, view);
   std::printf("restore changelog_only partitions=12 records=%lld seconds=%.2f records_per_s=%.0f\n",
               static_cast<long long>(report.changelog_records), report.elapsed_ms / 1000.0,
-              static_cast<double>(report.changelog_records) / std::max<double>(report.elapsed_ms / 1000.0, 1e-3));
+              static_cast<double>(report.changelog_records) /
+                  std::max<double>(report.elapsed_ms / 1000.0, 1e-3));
 
   // 1M keys in a snapshot of partition 0 that covers nothing of the changelog:
   // the restore loads the file, then replays partition 0's whole changelog as its tail.
   cf::InventoryPartitionState big(topic, 0);
   for (int i = 0; i < 1000000; ++i) {
-    std::string key = cf::ledger_key("creator-x" + std::to_string(i % 1000), "SKU-" + std::to_string(i));
+    std::string key =
+        cf::ledger_key("creator-x" + std::to_string(i % 1000), "SKU-" + std::to_string(i));
     std::string value = cf::encode_ledger(cf::SkuLedger{});
     std::string_view v = value;
     big.apply_encoded(key, &v);
@@ -297,9 +339,13 @@ void restore_bench(const cf::KafkaSettings& kafka, size_t per_partition, const s
   cf::InventoryPartitionState restored(topic, 0);
   report = cf::restore_stores(options, {{0, &restored}});
   double seconds = report.elapsed_ms / 1000.0;
-  std::printf("restore snapshot_plus_tail snapshot_keys=%lld tail_records=%lld seconds=%.2f keys_per_s=%.0f\n",
-              static_cast<long long>(report.snapshot_keys), static_cast<long long>(report.changelog_records), seconds,
-              static_cast<double>(report.snapshot_keys + report.changelog_records) / std::max(seconds, 1e-3));
+  std::printf(
+      "restore snapshot_plus_tail snapshot_keys=%lld tail_records=%lld seconds=%.2f "
+      "keys_per_s=%.0f\n",
+      static_cast<long long>(report.snapshot_keys),
+      static_cast<long long>(report.changelog_records), seconds,
+      static_cast<double>(report.snapshot_keys + report.changelog_records) /
+          std::max(seconds, 1e-3));
 }
 
 }  // namespace
@@ -310,17 +356,21 @@ int main(int argc, char** argv) {
   size_t records = 600000;
   uint64_t seed = 42;
   return cf::guarded_main("cf-bench", [&]() -> int {
-    cf::OptionsParser options("cf-bench", "Validator throughput next to a bare consume->produce loop.");
+    cf::OptionsParser options("cf-bench",
+                              "Validator throughput next to a bare consume->produce loop.");
     options.add_kafka_options(kafka);
     options.add_logging_options(log_level);
-    options.add()("mode", po::value(&mode)->default_value(mode), "passthrough (bare librdkafka loop), runtime (worker loop, copy-through) or validator")(
+    options.add()(
+        "mode", po::value(&mode)->default_value(mode),
+        "passthrough (bare librdkafka loop), runtime (worker loop, copy-through) or validator")(
         "records", po::value(&records)->default_value(records), "records to feed and process")(
         "seed", po::value(&seed)->default_value(seed), "generator seed");
     if (!options.parse(argc, argv)) return 0;
     cf::init_logging("bench", log_level);
     if (mode != "passthrough" && mode != "validator" && mode != "runtime" && mode != "velocity" &&
         mode != "velocity-passthrough" && mode != "restore") {
-      throw cf::ConfigError("--mode: passthrough, runtime, validator, velocity, velocity-passthrough or restore");
+      throw cf::ConfigError(
+          "--mode: passthrough, runtime, validator, velocity, velocity-passthrough or restore");
     }
     char dir_template[] = "/tmp/cf-bench-state.XXXXXX";
     std::string state_dir = mkdtemp(dir_template);
@@ -347,12 +397,12 @@ int main(int argc, char** argv) {
       CopyThrough copy;
       rate = worker_loop(kafka, records, copy, {"bench.input"});
     } else {
-      rate = validator_loop(kafka, records);
+      rate = validator_loop(kafka, records, state_dir);
     }
     feeder.join();
     std::filesystem::remove_all(state_dir);
-    std::printf("%s records=%zu avg_bytes=%zu records_per_s=%.0f feeder_records_per_s=%.0f\n", mode.c_str(),
-                records, bytes / records, rate, feed_rate);
+    std::printf("%s records=%zu avg_bytes=%zu records_per_s=%.0f feeder_records_per_s=%.0f\n",
+                mode.c_str(), records, bytes / records, rate, feed_rate);
     return 0;
   });
 }

@@ -4,14 +4,14 @@
 
 #include <vector>
 
+#include "cf/event_envelope.h"
 #include "cf/json_parse.h"
 #include "cf/schemas.h"
 #include "cf/signature.h"
 #include "cf/state_store.h"
 #include "cf/webhook_generator.h"
-#include "webhook_validator.h"
-#include "cf/event_envelope.h"
 #include "velocity_engine.h"
+#include "webhook_validator.h"
 
 namespace {
 
@@ -74,7 +74,8 @@ void BM_EnvelopeSchemaOnly(benchmark::State& state) {
   size_t i = 0;
   for (auto _ : state) {
     const auto& d = docs[i++ % docs.size()];
-    benchmark::DoNotOptimize(f.schemas.validate(d.HasMember("tts_notification_id") ? "tiktok_webhook" : "shipping_webhook", d));
+    benchmark::DoNotOptimize(f.schemas.validate(
+        d.HasMember("tts_notification_id") ? "tiktok_webhook" : "shipping_webhook", d));
   }
   state.SetItemsProcessed(static_cast<int64_t>(i));
 }
@@ -98,14 +99,14 @@ void BM_TikTokSignature(benchmark::State& state) {
   size_t i = 0;
   for (auto _ : state) {
     const auto& w = f.webhooks[i++ % f.webhooks.size()];
-    benchmark::DoNotOptimize(cf::verify_tiktok_signature("cf-dev-app", "cf-dev-app-secret", w.body, w.authorization));
+    benchmark::DoNotOptimize(
+        cf::verify_tiktok_signature("cf-dev-app", "cf-dev-app-secret", w.body, w.authorization));
   }
   state.SetItemsProcessed(static_cast<int64_t>(i));
 }
 BENCHMARK(BM_TikTokSignature);
 
 }  // namespace
-
 
 namespace {
 
@@ -120,7 +121,8 @@ void BM_OrderDataSchemaOnly(benchmark::State& state) {
   }
   size_t i = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(f.schemas.validate("tiktok_order_status_change", docs[i++ % docs.size()]["data"]));
+    benchmark::DoNotOptimize(
+        f.schemas.validate("tiktok_order_status_change", docs[i++ % docs.size()]["data"]));
   }
   state.SetItemsProcessed(static_cast<int64_t>(i));
 }
@@ -130,7 +132,8 @@ BENCHMARK(BM_OrderDataSchemaOnly);
 namespace {
 void BM_DeterministicUuid(benchmark::State& state) {
   size_t i = 0;
-  for (auto _ : state) benchmark::DoNotOptimize(cf::deterministic_uuid("tiktok:742-" + std::to_string(i++) + ":0"));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(cf::deterministic_uuid("tiktok:742-" + std::to_string(i++) + ":0"));
   state.SetItemsProcessed(static_cast<int64_t>(i));
 }
 BENCHMARK(BM_DeterministicUuid);
@@ -156,7 +159,8 @@ void BM_VelocitySale(benchmark::State& state) {
     f.occurred_at_ms = 1795000000000 + i;
     f.source = "tiktok_webhook";
     cf::begin_envelope(w, cf::deterministic_uuid(std::to_string(i)), f);
-    sales.push_back(w.take() + R"({"channel":"tiktok","order_id":"o","items":[{"product_sku":"CF-)" +
+    sales.push_back(w.take() +
+                    R"({"channel":"tiktok","order_id":"o","items":[{"product_sku":"CF-)" +
                     std::to_string((i * 7919) % 200) + R"(","quantity":1}]}})");
   }
   std::vector<cf::OutputRecord> out;

@@ -13,13 +13,15 @@ const char* to_string(FaultKind kind);
 struct Fault {
   FaultKind kind;
   int64_t at_ms;        ///< after the feed starts
-  int64_t duration_ms;  ///< until restart / SIGCONT / broker up / PostgreSQL start; 0 for request errors
+  int64_t duration_ms;  ///< until restart / SIGCONT / broker up / PostgreSQL start; 0 for request
+                        ///< errors
   std::string target;   ///< the process (kill9, pause) or the broker command (request errors)
 };
 
 /// `count` faults in [1 s, window_ms) after the feed starts, in time order.
 /// Pauses last past the development profile's 6 s session timeout.
-std::vector<Fault> plan_faults(uint64_t seed, int count, int64_t window_ms, const std::vector<std::string>& processes);
+std::vector<Fault> plan_faults(uint64_t seed, int count, int64_t window_ms,
+                               const std::vector<std::string>& processes);
 
 /// "kill9(velocity-2 @4.1s, back after 2.0s)" and the like.
 std::string describe(const Fault& fault);

@@ -1,7 +1,9 @@
 #include "chaos_run.h"
 
-#include <csignal>
+#include <rapidjson/document.h>
+
 #include <chrono>
+#include <csignal>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -10,8 +12,6 @@
 #include <memory>
 #include <sstream>
 #include <thread>
-
-#include <rapidjson/document.h>
 
 #include "cf/json_parse.h"
 #include "harness.h"
@@ -31,9 +31,17 @@ struct Fleet {
 
   Fleet(const test::TempDir& d, const test::DevBroker& b) : dir(d), broker(b) {
     auto common = [&](const std::string& binary, const std::string& name) {
-      return std::vector<std::string>{test::bin(binary), "--brokers", broker.bootstrap(), "--metrics-port", "-1",
-                                      "--state-dir", dir.file("state-" + name), "--instance-id", name,
-                                      "--snapshot-interval-ms", "2000"};
+      return std::vector<std::string>{test::bin(binary),
+                                      "--brokers",
+                                      broker.bootstrap(),
+                                      "--metrics-port",
+                                      "-1",
+                                      "--state-dir",
+                                      dir.file("state-" + name),
+                                      "--instance-id",
+                                      name,
+                                      "--snapshot-interval-ms",
+                                      "2000"};
     };
     for (const char* n : {"1", "2"}) {
       std::string v = std::string("validator-") + n;
@@ -43,12 +51,21 @@ struct Fleet {
       std::string r = std::string("reconciler-") + n;
       argv[r] = common("reconciler", r);
       argv[r].insert(argv[r].end(), {"--sku-mapping", dir.file("skus.json")});
-      argv[std::string("velocity-") + n] = common("inventory-velocity", std::string("velocity-") + n);
-      argv[std::string("predictor-") + n] = common("stockout-predictor", std::string("predictor-") + n);
-      argv[std::string("sink-") + n] = {test::bin("postgres-sink"), "--brokers", broker.bootstrap(),
-                                        "--postgres-url-file", dir.file("pg.url"), "--migrations-dir",
-                                        test::source_dir() + "/migrations", "--metrics-port", "-1",
-                                        "--batch-max-records", "2000"};
+      argv[std::string("velocity-") + n] =
+          common("inventory-velocity", std::string("velocity-") + n);
+      argv[std::string("predictor-") + n] =
+          common("stockout-predictor", std::string("predictor-") + n);
+      argv[std::string("sink-") + n] = {test::bin("postgres-sink"),
+                                        "--brokers",
+                                        broker.bootstrap(),
+                                        "--postgres-url-file",
+                                        dir.file("pg.url"),
+                                        "--migrations-dir",
+                                        test::source_dir() + "/migrations",
+                                        "--metrics-port",
+                                        "-1",
+                                        "--batch-max-records",
+                                        "2000"};
     }
   }
   std::vector<std::string> names() const {
@@ -81,8 +98,10 @@ RunResult run_once(const RunSettings& settings) {
   test::TempDir dir;
   test::TempPostgres postgres(dir);
   test::DevBroker broker(dir);
-  if (test::Process({test::bin("cf-loadgen"), "--write-shops-file", dir.file("shops.json"), "--write-sku-mapping-file",
-                     dir.file("skus.json")}, dir.file("files.log")).wait(10000) != 0) {
+  if (test::Process({test::bin("cf-loadgen"), "--write-shops-file", dir.file("shops.json"),
+                     "--write-sku-mapping-file", dir.file("skus.json")},
+                    dir.file("files.log"))
+          .wait(10000) != 0) {
     throw std::runtime_error("cf-loadgen could not write the reference files");
   }
   std::ofstream(dir.file("pg.url")) << postgres.url();
@@ -91,7 +110,8 @@ RunResult run_once(const RunSettings& settings) {
 
   const auto generator = test::pipeline_generator_settings(std::time(nullptr));
   const test::Truth truth = test::ground_truth(generator, settings.webhooks);
-  const int64_t feed_ms = static_cast<int64_t>(settings.webhooks) * 1000 / std::max(1, settings.rate);
+  const int64_t feed_ms =
+      static_cast<int64_t>(settings.webhooks) * 1000 / std::max(1, settings.rate);
   result.faults = plan_faults(settings.seed, settings.faults, feed_ms, fleet.names());
 
   // The schedule: each fault and its end as timed actions.
@@ -105,8 +125,10 @@ RunResult run_once(const RunSettings& settings) {
         });
         break;
       case FaultKind::kPause:
-        actions.emplace(f.at_ms, [&fleet, name = f.target] { fleet.running.at(name)->signal(SIGSTOP); });
-        actions.emplace(f.at_ms + f.duration_ms, [&fleet, name = f.target] { fleet.running.at(name)->signal(SIGCONT); });
+        actions.emplace(f.at_ms,
+                        [&fleet, name = f.target] { fleet.running.at(name)->signal(SIGSTOP); });
+        actions.emplace(f.at_ms + f.duration_ms,
+                        [&fleet, name = f.target] { fleet.running.at(name)->signal(SIGCONT); });
         break;
       case FaultKind::kBrokerDown:
         actions.emplace(f.at_ms, [&broker] { broker.command("down all"); });
@@ -122,8 +144,9 @@ RunResult run_once(const RunSettings& settings) {
     }
   }
 
-  std::vector<std::string> feed_args{test::bin("cf-loadgen"), "--to-kafka", "--brokers", broker.bootstrap(), "--rate",
-                                     std::to_string(settings.rate)};
+  std::vector<std::string> feed_args{
+      test::bin("cf-loadgen"), "--to-kafka", "--brokers",
+      broker.bootstrap(),      "--rate",     std::to_string(settings.rate)};
   for (auto& a : test::loadgen_args(generator, settings.webhooks)) feed_args.push_back(a);
   test::Process feed(feed_args, dir.file("feed.log"));
   const auto feed_start = Clock::now();
@@ -132,13 +155,17 @@ RunResult run_once(const RunSettings& settings) {
     action();
   }
   auto fed = feed.wait(static_cast<int>(feed_ms) + 180000);
-  if (!fed || *fed != 0) result.check.first_difference = "the load generator did not finish: " + tail(feed.log(), 400);
+  if (!fed || *fed != 0)
+    result.check.first_difference = "the load generator did not finish: " + tail(feed.log(), 400);
 
   // Converge: ticks move the windows and flush coalesced snapshots.
   const auto deadline = Clock::now() + std::chrono::seconds(settings.converge_timeout_s);
-  while (Clock::now() < deadline && result.check.first_difference.rfind("the load generator", 0) != 0) {
-    test::Process({test::bin("cf-ticker"), "--brokers", broker.bootstrap(), "--topic", "inventory.events", "--count",
-                   "1"}, dir.file("ticker.log")).wait(30000);
+  while (Clock::now() < deadline &&
+         result.check.first_difference.rfind("the load generator", 0) != 0) {
+    test::Process({test::bin("cf-ticker"), "--brokers", broker.bootstrap(), "--topic",
+                   "inventory.events", "--count", "1"},
+                  dir.file("ticker.log"))
+        .wait(30000);
     result.check = test::check_tables(postgres.url(), truth);
     if (result.check.matches()) break;
     std::this_thread::sleep_for(std::chrono::seconds(2));
@@ -153,18 +180,22 @@ RunResult run_once(const RunSettings& settings) {
     for (const auto& r : test::read_all(broker.bootstrap(), "inventory.velocity")) {
       rapidjson::Document d;
       if (!cf::parse_json(d, r.value) || !d.IsObject()) continue;
-      auto version = d.FindMember("version"), creator = d.FindMember("creator_id"), sku = d.FindMember("product_sku");
+      auto version = d.FindMember("version"), creator = d.FindMember("creator_id"),
+           sku = d.FindMember("product_sku");
       if (version == d.MemberEnd() || !version->value.IsInt64() || creator == d.MemberEnd() ||
           !creator->value.IsString() || sku == d.MemberEnd() || !sku->value.IsString()) {
         continue;
       }
-      std::string key = std::string(d["creator_id"].GetString()) + "|" + d["product_sku"].GetString();
+      std::string key =
+          std::string(d["creator_id"].GetString()) + "|" + d["product_sku"].GetString();
       if (!result.check.stock_off.count(key)) continue;
-      if (!latest.count(key) || latest[key].first <= d["version"].GetInt64()) latest[key] = {d["version"].GetInt64(), r.value};
+      if (!latest.count(key) || latest[key].first <= d["version"].GetInt64())
+        latest[key] = {d["version"].GetInt64(), r.value};
     }
     for (const auto& [key, off] : result.check.stock_off) {
-      result.diagnostics += "\n  " + key + ": PostgreSQL " + std::to_string(off.first) + ", expected " +
-                            std::to_string(off.second) + "; last inventory.velocity record: " +
+      result.diagnostics += "\n  " + key + ": PostgreSQL " + std::to_string(off.first) +
+                            ", expected " + std::to_string(off.second) +
+                            "; last inventory.velocity record: " +
                             (latest.count(key) ? latest[key].second : std::string("none"));
     }
   }
@@ -188,12 +219,14 @@ std::string describe(const RunResult& r) {
   out << "seed " << r.seed << ": ";
   for (size_t i = 0; i < r.faults.size(); ++i) out << (i ? ", " : "") << describe(r.faults[i]);
   out << " -> " << (r.passed() ? "PASS" : "FAIL") << "; orders " << r.check.orders_found << "/"
-      << r.check.orders_expected << " (lost " << r.check.orders_missing << ", duplicated " << r.check.orders_extra
-      << "), duplicate events " << r.check.duplicate_events << ", revenue mismatches " << r.check.revenue_mismatches
-      << ", stock " << r.check.stock_checked << " SKUs checked, " << r.check.stock_mismatches << " off, crashes "
+      << r.check.orders_expected << " (lost " << r.check.orders_missing << ", duplicated "
+      << r.check.orders_extra << "), duplicate events " << r.check.duplicate_events
+      << ", revenue mismatches " << r.check.revenue_mismatches << ", stock "
+      << r.check.stock_checked << " SKUs checked, " << r.check.stock_mismatches << " off, crashes "
       << r.crashed.size();
   for (auto& c : r.crashed) out << " " << c;
-  if (!r.passed() && !r.check.first_difference.empty()) out << "; first difference: " << r.check.first_difference;
+  if (!r.passed() && !r.check.first_difference.empty())
+    out << "; first difference: " << r.check.first_difference;
   char secs[32];
   std::snprintf(secs, sizeof secs, " (%.0f s)", r.seconds);
   out << secs << r.diagnostics;

@@ -15,10 +15,10 @@ namespace cf::chaos {
 struct RunSettings {
   uint64_t seed = 1;
   int webhooks = 6000;
-  int rate = 500;               ///< webhooks/s fed to the raw topics
+  int rate = 500;  ///< webhooks/s fed to the raw topics
   int faults = 3;
   int converge_timeout_s = 150;  ///< after the feed and the last fault
-  std::string log_dir;          ///< a failing run's logs are copied here
+  std::string log_dir;           ///< a failing run's logs are copied here
 };
 
 struct RunResult {

@@ -24,14 +24,18 @@ int main(int argc, char** argv) {
     options.add()("runs", po::value(&runs)->default_value(runs), "runs; run i uses seed S+i")(
         "seed", po::value(&run.seed)->default_value(run.seed), "seed of the first run")(
         "webhooks", po::value(&run.webhooks)->default_value(run.webhooks), "webhooks per run")(
-        "rate", po::value(&run.rate)->default_value(run.rate), "webhooks/s (the feed lasts webhooks/rate s)")(
+        "rate", po::value(&run.rate)->default_value(run.rate),
+        "webhooks/s (the feed lasts webhooks/rate s)")(
         "faults", po::value(&run.faults)->default_value(run.faults), "faults per run")(
-        "converge-timeout-s", po::value(&run.converge_timeout_s)->default_value(run.converge_timeout_s),
+        "converge-timeout-s",
+        po::value(&run.converge_timeout_s)->default_value(run.converge_timeout_s),
         "how long the read models may take to reach the ground truth after the feed")(
-        "log-dir", po::value(&run.log_dir)->default_value("chaos-logs"), "where a failing run's logs are copied");
+        "log-dir", po::value(&run.log_dir)->default_value("chaos-logs"),
+        "where a failing run's logs are copied");
     if (!options.parse(argc, argv)) return 0;
     if (runs < 1 || run.webhooks < 1 || run.rate < 1 || run.faults < 0) {
-      throw cf::ConfigError("--runs, --webhooks and --rate must be positive, --faults not negative");
+      throw cf::ConfigError(
+          "--runs, --webhooks and --rate must be positive, --faults not negative");
     }
     // The fleet's binaries sit next to this one.
     const std::string self = std::filesystem::canonical("/proc/self/exe").parent_path().string();
@@ -61,12 +65,15 @@ int main(int argc, char** argv) {
     }
     std::printf("chaos campaign: %d run(s), %d passed; faults:", runs, passed);
     for (auto& [kind, n] : faults_by_kind) std::printf(" %s=%d", kind.c_str(), n);
-    std::printf("; checked %lld orders and %lld SKU stock levels; lost or wrong %lld, duplicated %lld, crashes %d\n",
-                static_cast<long long>(orders_checked), static_cast<long long>(stock_checked),
-                static_cast<long long>(lost), static_cast<long long>(duplicated), crashes);
+    std::printf(
+        "; checked %lld orders and %lld SKU stock levels; lost or wrong %lld, duplicated %lld, "
+        "crashes %d\n",
+        static_cast<long long>(orders_checked), static_cast<long long>(stock_checked),
+        static_cast<long long>(lost), static_cast<long long>(duplicated), crashes);
     for (uint64_t s : failing) {
       std::printf("replay a failing run: ./cf chaos --seed %llu --runs 1 (logs in %s/seed-%llu)\n",
-                  static_cast<unsigned long long>(s), run.log_dir.c_str(), static_cast<unsigned long long>(s));
+                  static_cast<unsigned long long>(s), run.log_dir.c_str(),
+                  static_cast<unsigned long long>(s));
     }
     return failing.empty() ? 0 : 1;
   });

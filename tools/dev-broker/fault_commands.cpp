@@ -28,10 +28,9 @@ bool parse_broker(const std::string& text, int& broker) {
 
 std::optional<FaultCommand> parse_fault_command(const std::string& line, std::string& error) {
   static const std::map<std::string, int16_t> kApis = {
-      {"Produce", 0},        {"Fetch", 1},          {"ListOffsets", 2}, {"Metadata", 3},
-      {"OffsetCommit", 8},   {"OffsetFetch", 9},    {"FindCoordinator", 10},
-      {"JoinGroup", 11},     {"Heartbeat", 12},     {"LeaveGroup", 13}, {"SyncGroup", 14},
-      {"InitProducerId", 22}};
+      {"Produce", 0},      {"Fetch", 1},       {"ListOffsets", 2},      {"Metadata", 3},
+      {"OffsetCommit", 8}, {"OffsetFetch", 9}, {"FindCoordinator", 10}, {"JoinGroup", 11},
+      {"Heartbeat", 12},   {"LeaveGroup", 13}, {"SyncGroup", 14},       {"InitProducerId", 22}};
   std::istringstream words(line);
   std::string verb;
   words >> verb;
@@ -71,7 +70,8 @@ std::optional<FaultCommand> parse_fault_command(const std::string& line, std::st
     } else if (parse_int(a, api) && api >= 0 && api < 100) {
       cmd.api_key = static_cast<int16_t>(api);
     } else {
-      error = "error expects an API name (Produce, Fetch, Metadata, ...) or number, got '" + a + "'";
+      error =
+          "error expects an API name (Produce, Fetch, Metadata, ...) or number, got '" + a + "'";
       return std::nullopt;
     }
     if (!parse_int(b, cmd.error_code) || !parse_int(c, cmd.count) || cmd.count < 1) {

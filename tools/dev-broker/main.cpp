@@ -13,12 +13,12 @@
 #include <mutex>
 #include <thread>
 
-#include "cf/main_guard.h"
+#include "cf/clients.h"
 #include "cf/config.h"
 #include "cf/errors.h"
 #include "cf/kafka_handles.h"
-#include "cf/clients.h"
 #include "cf/logging.h"
+#include "cf/main_guard.h"
 #include "cf/topic_catalog.h"
 #include "cf/worker.h"
 #include "fault_commands.h"
@@ -67,7 +67,8 @@ class MockCluster {
       case cf::FaultCommand::Kind::kError: {
         std::vector<rd_kafka_resp_err_t> errors(static_cast<size_t>(cmd.count),
                                                 static_cast<rd_kafka_resp_err_t>(cmd.error_code));
-        rd_kafka_mock_push_request_errors_array(cluster_, cmd.api_key, errors.size(), errors.data());
+        rd_kafka_mock_push_request_errors_array(cluster_, cmd.api_key, errors.size(),
+                                                errors.data());
         return "ok error";
       }
       case cf::FaultCommand::Kind::kQuit:
@@ -117,8 +118,9 @@ int main(int argc, char** argv) {
                               "keeps about 5 MiB per partition and drops older records).");
     options.add_logging_options(log_level);
     options.add()("brokers-count", po::value(&brokers)->default_value(3), "number of brokers")(
-        "catalog", po::value(&catalog_path)->default_value(catalog_path), "topic catalog to create")(
-        "bootstrap-file", po::value(&bootstrap_file), "write the bootstrap address here")(
+        "catalog", po::value(&catalog_path)->default_value(catalog_path),
+        "topic catalog to create")("bootstrap-file", po::value(&bootstrap_file),
+                                   "write the bootstrap address here")(
         "control-fifo", po::value(&control_fifo),
         "also read fault commands from this FIFO (created if missing)")(
         "partitions", po::value(&partitions_override)->default_value(0),

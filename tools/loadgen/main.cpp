@@ -2,11 +2,11 @@
 // HTTP (many keep-alive connections, a target rate), or writes the same
 // traffic straight to the raw topics. Optionally writes a JSON-lines report
 // of every request and its answer, which the integration tests use as ground truth.
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -16,14 +16,14 @@
 #include <mutex>
 #include <thread>
 
-#include "cf/main_guard.h"
 #include "cf/config.h"
 #include "cf/errors.h"
 #include "cf/json_builder.h"
 #include "cf/logging.h"
+#include "cf/main_guard.h"
 #include "cf/producer.h"
-#include "cf/worker.h"
 #include "cf/webhook_generator.h"
+#include "cf/worker.h"
 
 namespace po = boost::program_options;
 namespace asio = boost::asio;
@@ -66,14 +66,17 @@ void write_corpus(const Options& o) {
   settings.start_time_s = 1795000000;  // the fuzzers' received_at: 2026-11-18T11:06:40Z
   settings.event_seconds_per_webhook = 0.05;
   cf::WebhookGenerator generator(settings);
-  for (const char* sub : {"ingest", "validator"}) std::filesystem::create_directories(o.write_corpus + "/" + sub);
+  for (const char* sub : {"ingest", "validator"})
+    std::filesystem::create_directories(o.write_corpus + "/" + sub);
   const int64_t count = o.count > 0 ? o.count : 200;
   for (int64_t i = 0; i < count; ++i) {
     cf::GeneratedWebhook w = generator.next();
     const bool tiktok = w.path == "/webhooks/tiktok";
     const bool shopify = !w.shopify_topic.empty();
     uint8_t route = tiktok ? 0 : shopify ? 1 : 2;
-    uint8_t topic = w.shopify_topic == "orders/cancelled" ? 1 : w.shopify_topic == "inventory_levels/update" ? 2 : 0;
+    uint8_t topic = w.shopify_topic == "orders/cancelled"          ? 1
+                    : w.shopify_topic == "inventory_levels/update" ? 2
+                                                                   : 0;
     const std::string name = "/" + std::to_string(i);
     std::ofstream(o.write_corpus + "/ingest" + name, std::ios::binary)
         << static_cast<char>(0x10 | 0x08 | route | (topic == 2 ? 0x40 : 0)) << w.body;
@@ -117,14 +120,20 @@ class Reporter {
     std::lock_guard<std::mutex> lock(mutex_);
     std::sort(latencies_.begin(), latencies_.end());
     auto q = [&](double p) {
-      return latencies_.empty() ? 0.0 : latencies_[std::min(latencies_.size() - 1, static_cast<size_t>(p * static_cast<double>(latencies_.size())))];
+      return latencies_.empty()
+                 ? 0.0
+                 : latencies_[std::min(
+                       latencies_.size() - 1,
+                       static_cast<size_t>(p * static_cast<double>(latencies_.size())))];
     };
     std::cout << "loadgen: " << latencies_.size() << " requests in " << seconds << " s ("
-              << static_cast<double>(latencies_.size()) / std::max(seconds, 1e-9) << "/s)\n  by status:";
+              << static_cast<double>(latencies_.size()) / std::max(seconds, 1e-9)
+              << "/s)\n  by status:";
     for (auto& [status, n] : by_status_) std::cout << ' ' << status << '=' << n;
     std::cout << "\n  by kind of input:";
     for (auto& [kind, n] : by_expectation_) std::cout << ' ' << kind << '=' << n;
-    std::cout << "\n  latency ms p50=" << q(0.5) << " p99=" << q(0.99) << " max=" << q(1.0) << std::endl;
+    std::cout << "\n  latency ms p50=" << q(0.5) << " p99=" << q(0.99) << " max=" << q(1.0)
+              << std::endl;
     if (out_.is_open()) out_.flush();
   }
 
@@ -146,13 +155,14 @@ class Feed {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stop) return false;
       if (options_.duration_s > 0) {
-        if (Clock::now() - start_ > std::chrono::duration<double>(options_.duration_s)) return false;
+        if (Clock::now() - start_ > std::chrono::duration<double>(options_.duration_s))
+          return false;
       } else if (issued_ >= options_.count) {
         return false;
       }
       out = generator_.next();
-      slot = start_ + std::chrono::duration_cast<Clock::duration>(
-                          std::chrono::duration<double>(options_.rate > 0 ? static_cast<double>(issued_) / options_.rate : 0));
+      slot = start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                          options_.rate > 0 ? static_cast<double>(issued_) / options_.rate : 0));
       ++issued_;
     }
     std::this_thread::sleep_until(slot);
@@ -228,7 +238,8 @@ void http_worker(const Options& o, Feed& feed, Reporter& reporter, const std::at
         if (status == 0) std::cerr << "loadgen: request failed: " << e.what() << "\n";
       }
       double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-      if (o.retry_unavailable && (status == 503 || status == 0 || status == 429) && attempt < 50 && !stop) {
+      if (o.retry_unavailable && (status == 503 || status == 0 || status == 429) && attempt < 50 &&
+          !stop) {
         reporter.record({w, status, request_id, ms});
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         continue;
@@ -246,17 +257,21 @@ struct KafkaFeedListener : cf::DeliveryListener {
   }
 };
 
-int write_to_kafka(const Options& o, Feed& feed, Reporter& reporter, const std::atomic<bool>& stop) {
+int write_to_kafka(const Options& o, Feed& feed, Reporter& reporter,
+                   const std::atomic<bool>& stop) {
   KafkaFeedListener listener;
   cf::Producer producer(o.kafka, "cf-loadgen", &listener);
   cf::GeneratedWebhook w;
   uint64_t n = 0;
   while (feed.next(w, stop)) {
-    if (w.expect == cf::Expectation::kBadSignature || w.expect == cf::Expectation::kOversize) continue;
+    if (w.expect == cf::Expectation::kBadSignature || w.expect == cf::Expectation::kOversize)
+      continue;
     cf::OutputRecord rec;
     bool tiktok = w.path == "/webhooks/tiktok";
     bool shopify = !w.shopify_topic.empty();
-    rec.topic = tiktok ? "webhooks.tiktok.raw" : shopify ? "webhooks.shopify.raw" : "webhooks.shipping.raw";
+    rec.topic = tiktok    ? "webhooks.tiktok.raw"
+                : shopify ? "webhooks.shopify.raw"
+                          : "webhooks.shipping.raw";
     rec.key = w.partition_key;
     rec.value = w.body;
     rec.headers.push_back({"cf-source", tiktok ? "tiktok" : shopify ? "shopify" : "shipping"});
@@ -268,7 +283,8 @@ int write_to_kafka(const Options& o, Feed& feed, Reporter& reporter, const std::
       rec.headers.push_back({"cf-provider", o.generator.shipping_provider});
     }
     auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch()).count();
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
     rec.headers.push_back({"cf-received-at", std::to_string(now_ms)});
     std::string request_id = "lg-" + std::to_string(w.sequence);
     rec.headers.push_back({"cf-request-id", request_id});
@@ -291,40 +307,53 @@ int main(int argc, char** argv) {
     options.add_logging_options(log_level);
     auto& g = o.generator;
     options.add()("target", po::value(&o.target)->default_value(o.target), "ingest host:port")(
-        "connections", po::value(&o.connections)->default_value(o.connections), "parallel keep-alive connections")(
-        "rate", po::value(&o.rate)->default_value(o.rate), "requests per second in total (0: as fast as possible)")(
+        "connections", po::value(&o.connections)->default_value(o.connections),
+        "parallel keep-alive connections")("rate", po::value(&o.rate)->default_value(o.rate),
+                                           "requests per second in total (0: as fast as possible)")(
         "count", po::value(&o.count)->default_value(o.count), "number of webhooks")(
-        "duration", po::value(&o.duration_s)->default_value(0), "seconds to run instead of --count")(
-        "seed", po::value(&g.seed)->default_value(g.seed), "random seed")(
+        "duration", po::value(&o.duration_s)->default_value(0),
+        "seconds to run instead of --count")("seed", po::value(&g.seed)->default_value(g.seed),
+                                             "random seed")(
         "shops", po::value(&g.shops)->default_value(g.shops), "number of shops")(
         "skus", po::value(&g.skus)->default_value(g.skus), "number of SKUs (Zipf popularity)")(
         "zipf", po::value(&g.zipf_exponent)->default_value(g.zipf_exponent), "Zipf exponent")(
-        "duplicates", po::value(&g.duplicate_share)->default_value(g.duplicate_share), "share of re-sent webhooks")(
-        "bad-signatures", po::value(&g.bad_signature_share)->default_value(g.bad_signature_share), "share with a wrong signature")(
-        "malformed", po::value(&g.malformed_share)->default_value(g.malformed_share), "share of broken JSON")(
-        "schema-invalid", po::value(&g.schema_invalid_share)->default_value(g.schema_invalid_share), "share breaking the schema")(
-        "oversize", po::value(&g.oversize_share)->default_value(g.oversize_share), "share of bodies over the ingest's limit")(
-        "burst-every", po::value(&g.burst_every)->default_value(g.burst_every), "a viral burst every N webhooks")(
-        "burst-length", po::value(&g.burst_length)->default_value(g.burst_length), "orders per burst")(
+        "duplicates", po::value(&g.duplicate_share)->default_value(g.duplicate_share),
+        "share of re-sent webhooks")(
+        "bad-signatures", po::value(&g.bad_signature_share)->default_value(g.bad_signature_share),
+        "share with a wrong signature")(
+        "malformed", po::value(&g.malformed_share)->default_value(g.malformed_share),
+        "share of broken JSON")(
+        "schema-invalid", po::value(&g.schema_invalid_share)->default_value(g.schema_invalid_share),
+        "share breaking the schema")("oversize",
+                                     po::value(&g.oversize_share)->default_value(g.oversize_share),
+                                     "share of bodies over the ingest's limit")(
+        "burst-every", po::value(&g.burst_every)->default_value(g.burst_every),
+        "a viral burst every N webhooks")("burst-length",
+                                          po::value(&g.burst_length)->default_value(g.burst_length),
+                                          "orders per burst")(
         "start-time", po::value(&g.start_time_s)->default_value(0),
         "event time (epoch s) of the first webhook; 0: now, as the platforms send")(
-        "event-seconds-per-webhook",
-        po::value(&g.event_seconds_per_webhook)->default_value(0),
+        "event-seconds-per-webhook", po::value(&g.event_seconds_per_webhook)->default_value(0),
         "event time between consecutive webhooks; 0: 1/rate, which keeps event time near the wall "
         "clock (the validator refuses event times far from the ingest's received_at)")(
         "report", po::value(&o.report_file), "write one JSON line per request here")(
-        "retry-unavailable", po::bool_switch(&o.retry_unavailable), "re-send after 503/429/connection errors, as a real sender does")(
-        "to-kafka", po::bool_switch(&o.to_kafka), "write raw records straight to Kafka instead of HTTP")(
-        "write-shops-file", po::value(&o.write_shops_file), "write the matching shop directory and exit")(
+        "retry-unavailable", po::bool_switch(&o.retry_unavailable),
+        "re-send after 503/429/connection errors, as a real sender does")(
+        "to-kafka", po::bool_switch(&o.to_kafka),
+        "write raw records straight to Kafka instead of HTTP")(
+        "write-shops-file", po::value(&o.write_shops_file),
+        "write the matching shop directory and exit")(
         "write-corpus", po::value(&o.write_corpus),
-        "write --count generated webhooks as seed files for the fuzzers (DIR/ingest, DIR/validator) and exit")(
-        "write-secrets-file", po::value(&o.write_secrets_file), "write the matching webhook secrets and exit")(
+        "write --count generated webhooks as seed files for the fuzzers (DIR/ingest, "
+        "DIR/validator) and exit")("write-secrets-file", po::value(&o.write_secrets_file),
+                                   "write the matching webhook secrets and exit")(
         "write-sku-mapping-file", po::value(&o.write_sku_mapping_file),
         "write the reconciler's SKU mapping for the generated Shopify items and exit")(
         "write-stock-file", po::value(&o.write_stock_file),
         "at the end, write each creator's units per product SKU (ground truth; assumes every "
         "generated webhook that should be accepted was: use --to-kafka or --retry-unavailable)")(
-        "shopify-share", po::value(&g.shopify_share)->default_value(g.shopify_share), "share of Shopify webhooks")(
+        "shopify-share", po::value(&g.shopify_share)->default_value(g.shopify_share),
+        "share of Shopify webhooks")(
         "cancel-share", po::value(&g.cancel_share)->default_value(g.cancel_share),
         "share of TikTok order updates that cancel an unshipped order")(
         "stock-sync-share", po::value(&g.stock_sync_share)->default_value(g.stock_sync_share),
@@ -333,10 +362,13 @@ int main(int argc, char** argv) {
         "share of shipping tracking updates");
     if (!options.parse(argc, argv)) return 0;
     cf::init_logging("loadgen", log_level);
-    if (!o.write_shops_file.empty() || !o.write_secrets_file.empty() || !o.write_sku_mapping_file.empty()) {
+    if (!o.write_shops_file.empty() || !o.write_secrets_file.empty() ||
+        !o.write_sku_mapping_file.empty()) {
       cf::WebhookGenerator gen(o.generator);
-      if (!o.write_sku_mapping_file.empty()) std::ofstream(o.write_sku_mapping_file) << gen.sku_mapping_json();
-      if (!o.write_shops_file.empty()) std::ofstream(o.write_shops_file) << gen.shop_directory_json();
+      if (!o.write_sku_mapping_file.empty())
+        std::ofstream(o.write_sku_mapping_file) << gen.sku_mapping_json();
+      if (!o.write_shops_file.empty())
+        std::ofstream(o.write_shops_file) << gen.shop_directory_json();
       if (!o.write_secrets_file.empty()) std::ofstream(o.write_secrets_file) << gen.secrets_json();
       return 0;
     }

@@ -8,21 +8,20 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <pqxx/pqxx>
 #include <set>
 #include <sstream>
 #include <string_view>
 #include <vector>
 
-#include "cf/json_parse.h"
-#include "cf/main_guard.h"
 #include "cf/errors.h"
 #include "cf/event_envelope.h"
+#include "cf/json_parse.h"
 #include "cf/logging.h"
+#include "cf/main_guard.h"
 #include "cf/time_format.h"
 #include "cf/topic_catalog.h"
 #include "cf/topic_reader.h"
-
-#include <pqxx/pqxx>
 
 namespace po = boost::program_options;
 
@@ -39,15 +38,18 @@ double percentile(std::vector<double>& values, double q) {
 
 int main(int argc, char** argv) {
   cf::KafkaSettings kafka;
-  std::string loadgen_report, log_level = "warn", postgres_url_file, catalog_path = cf::default_topic_catalog_path();
+  std::string loadgen_report, log_level = "warn", postgres_url_file,
+                              catalog_path = cf::default_topic_catalog_path();
   return cf::guarded_main("cf-pipeline-report", [&]() -> int {
     cf::OptionsParser options("cf-pipeline-report", "Summarises what the pipeline did.");
     options.add_kafka_options(kafka);
     options.add_logging_options(log_level);
-    options.add()("loadgen-report", po::value(&loadgen_report), "cf-loadgen --report file (HTTP answers)")(
-        "topic-catalog", po::value(&catalog_path)->default_value(catalog_path), "topic catalog (topics/catalog.json)")(
-        "postgres-url-file", po::value(&postgres_url_file),
-        "also read the dashboard's figures back from PostgreSQL (file holding the connection string)");
+    options.add()("loadgen-report", po::value(&loadgen_report),
+                  "cf-loadgen --report file (HTTP answers)")(
+        "topic-catalog", po::value(&catalog_path)->default_value(catalog_path),
+        "topic catalog (topics/catalog.json)")("postgres-url-file", po::value(&postgres_url_file),
+                                               "also read the dashboard's figures back from "
+                                               "PostgreSQL (file holding the connection string)");
     if (!options.parse(argc, argv)) return 0;
     cf::init_logging("report", log_level);
 
@@ -62,7 +64,8 @@ int main(int argc, char** argv) {
         const bool doc_ok = cf::parse_json(doc, line);
         const int64_t seq = cf::int_member(doc, "seq", -1);
         if (!doc_ok || seq < 0) continue;
-        last_status[static_cast<uint64_t>(seq)] = static_cast<int>(cf::int_member(doc, "status", 0));
+        last_status[static_cast<uint64_t>(seq)] =
+            static_cast<int>(cf::int_member(doc, "status", 0));
       }
       for (auto& [seq, status] : last_status) ++http_status[status];
       posted = last_status.size();
@@ -84,12 +87,14 @@ int main(int argc, char** argv) {
       }
     }
     auto topic = [&](const char* name) -> std::string {
-      if (!known.count(name)) throw cf::ConfigError(std::string("topic catalog has no topic ") + name);
+      if (!known.count(name))
+        throw cf::ConfigError(std::string("topic catalog has no topic ") + name);
       return name;
     };
     uint64_t raw = 0;
     for (const auto& name : raw_topics) {
-      raw += static_cast<uint64_t>(cf::read_topic(kafka, name, {}, [](const cf::InputRecord&) { return true; }));
+      raw += static_cast<uint64_t>(
+          cf::read_topic(kafka, name, {}, [](const cf::InputRecord&) { return true; }));
     }
 
     std::map<std::string, uint64_t> rejected_by_code;
@@ -102,8 +107,9 @@ int main(int argc, char** argv) {
       std::string code = "unknown";
       if (reason_ok && !cf::string_member(reason, "code").empty()) {
         std::string field(cf::string_member(reason, "field"));
-        code = std::string(cf::string_member(reason, "code")) + " (" + (field.empty() ? "" : field + " ") +
-               std::string(cf::string_member(reason, "rule")) + ")";
+        code = std::string(cf::string_member(reason, "code")) + " (" +
+               (field.empty() ? "" : field + " ") + std::string(cf::string_member(reason, "rule")) +
+               ")";
       }
       ++rejected_by_code[code];
       return true;
@@ -121,12 +127,14 @@ int main(int argc, char** argv) {
       ++events;
       ++events_by_type[std::string(cf::string_member(doc, "event_type"))];
       event_ids.insert(std::string(cf::string_member(doc, "event_id")));
-      sources.insert(std::string(cf::string_member(cf::member_or_null(doc, "metadata"), "causation_id")));
+      sources.insert(
+          std::string(cf::string_member(cf::member_or_null(doc, "metadata"), "causation_id")));
       int64_t produced = r.timestamp_ms();
       first_ms = std::min(first_ms, produced);
       last_ms = std::max(last_ms, produced);
       if (!cf::string_member(doc, "received_at").empty()) {
-        if (auto received = cf::parse_rfc3339_ms(std::string(cf::string_member(doc, "received_at")))) {
+        if (auto received =
+                cf::parse_rfc3339_ms(std::string(cf::string_member(doc, "received_at")))) {
           latencies_ms.push_back(static_cast<double>(produced - *received));
         }
       }
@@ -135,10 +143,16 @@ int main(int argc, char** argv) {
 
     std::printf("\n=== CreatorFlow Streams: what happened ===\n");
     if (posted) {
-      std::printf("webhooks posted over HTTP          %8llu\n", static_cast<unsigned long long>(posted));
+      std::printf("webhooks posted over HTTP          %8llu\n",
+                  static_cast<unsigned long long>(posted));
       const std::map<int, const char*> meaning = {
-          {200, "accepted (durable in Kafka)"}, {400, "malformed HTTP or body (JSON, depth, UTF-8)"}, {401, "bad signature / API key"},
-          {413, "body too large"}, {429, "rate limited"}, {503, "Kafka unavailable"}, {0, "no answer"}};
+          {200, "accepted (durable in Kafka)"},
+          {400, "malformed HTTP or body (JSON, depth, UTF-8)"},
+          {401, "bad signature / API key"},
+          {413, "body too large"},
+          {429, "rate limited"},
+          {503, "Kafka unavailable"},
+          {0, "no answer"}};
       for (auto& [status, n] : http_status) {
         auto m = meaning.find(status);
         std::printf("  HTTP %3d %-26s %8llu\n", status, m == meaning.end() ? "" : m->second,
@@ -152,8 +166,10 @@ int main(int argc, char** argv) {
       std::printf("  %-40s %6llu\n", code.c_str(), static_cast<unsigned long long>(n));
     }
     uint64_t distinct_sources = sources.size();
-    uint64_t duplicates = raw >= rejected + distinct_sources ? raw - rejected - distinct_sources : 0;
-    std::printf("duplicates dropped                 %8llu\n", static_cast<unsigned long long>(duplicates));
+    uint64_t duplicates =
+        raw >= rejected + distinct_sources ? raw - rejected - distinct_sources : 0;
+    std::printf("duplicates dropped                 %8llu\n",
+                static_cast<unsigned long long>(duplicates));
     std::printf("domain events on events.validated  %8llu  (%zu distinct ids)\n",
                 static_cast<unsigned long long>(events), event_ids.size());
     for (auto& [type, n] : events_by_type) {
@@ -165,8 +181,8 @@ int main(int argc, char** argv) {
                   static_cast<double>(last_ms - first_ms) / 1000.0);
     }
     double p50 = percentile(latencies_ms, 0.5), p99 = percentile(latencies_ms, 0.99);
-    std::printf("latency HTTP accept -> validated   p50 %.0f ms, p99 %.0f ms (%zu events)\n", p50, p99,
-                latencies_ms.size());
+    std::printf("latency HTTP accept -> validated   p50 %.0f ms, p99 %.0f ms (%zu events)\n", p50,
+                p99, latencies_ms.size());
 
     // The stateful processors: latest prediction per SKU, alerts, conflicts.
     struct Latest {
@@ -196,7 +212,8 @@ int main(int argc, char** argv) {
     });
     std::vector<std::pair<std::string, Latest>> critical(predictions.begin(), predictions.end());
     critical.erase(std::remove_if(critical.begin(), critical.end(),
-                                  [](auto& p) { return p.second.hours < 0; }), critical.end());
+                                  [](auto& p) { return p.second.hours < 0; }),
+                   critical.end());
     std::sort(critical.begin(), critical.end(),
               [](auto& a, auto& b) { return a.second.hours < b.second.hours; });
     std::printf("\n--- inventory (inventory-velocity -> stockout-predictor) ---\n");
@@ -226,7 +243,8 @@ int main(int argc, char** argv) {
     });
     std::printf("alerts (raised / cleared, transitions only):\n");
     for (auto& [alert, counts] : alerts) {
-      std::printf("  %-20s %6llu / %llu\n", alert.c_str(), static_cast<unsigned long long>(counts.first),
+      std::printf("  %-20s %6llu / %llu\n", alert.c_str(),
+                  static_cast<unsigned long long>(counts.first),
                   static_cast<unsigned long long>(counts.second));
     }
     std::map<std::string, uint64_t> conflicts;
@@ -235,14 +253,16 @@ int main(int argc, char** argv) {
       rapidjson::Document d;
       const bool d_ok = cf::parse_json(d, r.value());
       if (!d_ok || cf::string_member(d, "conflict_id").empty()) return true;
-      if (!conflict_ids.insert(std::string(cf::string_member(d, "conflict_id"))).second) return true;
+      if (!conflict_ids.insert(std::string(cf::string_member(d, "conflict_id"))).second)
+        return true;
       const std::string_view winner = cf::string_member(d, "winner");
-      ++conflicts[std::string(cf::string_member(d, "kind")) + " -> " + std::string(cf::string_member(d, "strategy")) +
-                  " (winner " + (winner.empty() ? std::string("ledger") : std::string(winner)) + ")"];
+      ++conflicts[std::string(cf::string_member(d, "kind")) + " -> " +
+                  std::string(cf::string_member(d, "strategy")) + " (winner " +
+                  (winner.empty() ? std::string("ledger") : std::string(winner)) + ")"];
       return true;
     });
-    uint64_t manual = static_cast<uint64_t>(
-        cf::read_topic(kafka, topic("conflicts.manual"), {}, [](const cf::InputRecord&) { return true; }));
+    uint64_t manual = static_cast<uint64_t>(cf::read_topic(
+        kafka, topic("conflicts.manual"), {}, [](const cf::InputRecord&) { return true; }));
     std::printf("\n--- conflicts (reconciler, inventory-velocity) ---\n");
     std::printf("conflicts resolved                 %8zu  (%llu escalated to conflicts.manual)\n",
                 conflict_ids.size(), static_cast<unsigned long long>(manual));
@@ -251,37 +271,47 @@ int main(int argc, char** argv) {
     }
 
     if (!postgres_url_file.empty()) {
-      std::string url = cf::secret_from_file_or_env(postgres_url_file, "--postgres-url-file", "CF_POSTGRES_URL");
+      std::string url =
+          cf::secret_from_file_or_env(postgres_url_file, "--postgres-url-file", "CF_POSTGRES_URL");
       pqxx::connection connection(url);
       pqxx::work t(connection);
       std::printf("\n--- read back from PostgreSQL (postgres-sink) ---\n");
-      auto counts = t.exec1("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM orders), "
-                            "(SELECT count(*) FROM inventory_levels), (SELECT count(*) FROM alerts WHERE state = 'raised'), "
-                            "(SELECT count(*) FROM conflicts), (SELECT count(*) FROM manual_resolution_queue)");
-      std::printf("event store %lld events; %lld orders; %lld SKU levels; %lld open alerts; %lld conflicts "
-                  "(%lld waiting for manual resolution)\n",
-                  counts[0].as<long long>(), counts[1].as<long long>(), counts[2].as<long long>(),
-                  counts[3].as<long long>(), counts[4].as<long long>(), counts[5].as<long long>());
+      auto counts = t.exec1(
+          "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM orders), "
+          "(SELECT count(*) FROM inventory_levels), (SELECT count(*) FROM alerts WHERE state = "
+          "'raised'), "
+          "(SELECT count(*) FROM conflicts), (SELECT count(*) FROM manual_resolution_queue)");
+      std::printf(
+          "event store %lld events; %lld orders; %lld SKU levels; %lld open alerts; %lld conflicts "
+          "(%lld waiting for manual resolution)\n",
+          counts[0].as<long long>(), counts[1].as<long long>(), counts[2].as<long long>(),
+          counts[3].as<long long>(), counts[4].as<long long>(), counts[5].as<long long>());
       std::printf("revenue and orders per creator today (UTC, top 5):\n");
-      for (auto r : t.exec("SELECT creator_id, revenue_minor, orders, avg_processing_ms, automation_health "
-                           "FROM creator_daily_dashboard WHERE day = (now() AT TIME ZONE 'UTC')::date "
-                           "ORDER BY revenue_minor DESC LIMIT 5")) {
-        std::printf("  %-14s $%10.2f  %5lld orders  avg processing %s ms  automation health %.3f\n", r[0].c_str(),
-                    r[1].as<double>() / 100.0, r[2].as<long long>(), r[3].is_null() ? "-" : r[3].c_str(),
-                    r[4].is_null() ? 1.0 : r[4].as<double>());
+      for (auto r :
+           t.exec("SELECT creator_id, revenue_minor, orders, avg_processing_ms, automation_health "
+                  "FROM creator_daily_dashboard WHERE day = (now() AT TIME ZONE 'UTC')::date "
+                  "ORDER BY revenue_minor DESC LIMIT 5")) {
+        std::printf("  %-14s $%10.2f  %5lld orders  avg processing %s ms  automation health %.3f\n",
+                    r[0].c_str(), r[1].as<double>() / 100.0, r[2].as<long long>(),
+                    r[3].is_null() ? "-" : r[3].c_str(), r[4].is_null() ? 1.0 : r[4].as<double>());
       }
       std::printf("most critical SKUs with a known stock (from stockout_predictions):\n");
-      for (auto r : t.exec("SELECT p.creator_id || ' ' || p.product_sku, p.available, p.rate_per_hour, "
-                           "p.time_to_stockout_hours, p.interval_low_hours, p.interval_high_hours, p.reorder_quantity "
-                           "FROM stockout_predictions p JOIN inventory_levels l USING (creator_id, product_sku) "
-                           "WHERE l.counted AND p.time_to_stockout_hours IS NOT NULL "
-                           "ORDER BY p.time_to_stockout_hours, p.rate_per_hour DESC LIMIT 5")) {
-        std::printf("  %-22s %6lld left, %7.1f/h, out in %8.1f h (90%%: %s - %s h), reorder %lld\n", r[0].c_str(),
-                    r[1].as<long long>(), r[2].as<double>(), r[3].as<double>(), r[4].is_null() ? "-" : r[4].c_str(),
-                    r[5].is_null() ? "inf" : r[5].c_str(), r[6].as<long long>());
+      for (auto r :
+           t.exec("SELECT p.creator_id || ' ' || p.product_sku, p.available, p.rate_per_hour, "
+                  "p.time_to_stockout_hours, p.interval_low_hours, p.interval_high_hours, "
+                  "p.reorder_quantity "
+                  "FROM stockout_predictions p JOIN inventory_levels l USING (creator_id, "
+                  "product_sku) "
+                  "WHERE l.counted AND p.time_to_stockout_hours IS NOT NULL "
+                  "ORDER BY p.time_to_stockout_hours, p.rate_per_hour DESC LIMIT 5")) {
+        std::printf("  %-22s %6lld left, %7.1f/h, out in %8.1f h (90%%: %s - %s h), reorder %lld\n",
+                    r[0].c_str(), r[1].as<long long>(), r[2].as<double>(), r[3].as<double>(),
+                    r[4].is_null() ? "-" : r[4].c_str(), r[5].is_null() ? "inf" : r[5].c_str(),
+                    r[6].as<long long>());
       }
       std::printf("open alerts by kind:");
-      for (auto r : t.exec("SELECT alert, count(*) FROM alerts WHERE state = 'raised' GROUP BY 1 ORDER BY 1")) {
+      for (auto r : t.exec(
+               "SELECT alert, count(*) FROM alerts WHERE state = 'raised' GROUP BY 1 ORDER BY 1")) {
         std::printf(" %s=%lld", r[0].c_str(), r[1].as<long long>());
       }
       std::printf("\nconflicts by strategy:");

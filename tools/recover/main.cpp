@@ -1,10 +1,12 @@
 // cf-recover: operators' recovery commands. Each one is a dry run unless
 // --apply is given, and prints progress every second while it works.
 //
-//   cf-recover reset-offsets --group G --topic T (--to-time T | --to-offset N | --to-earliest | --to-latest)
+//   cf-recover reset-offsets --group G --topic T (--to-time T | --to-offset N | --to-earliest |
+//   --to-latest)
 //       Kafka consumer groups (stop the group's workers first); with
 //       --postgres-url-file, the postgres-sink's offsets stored in PostgreSQL.
-//   cf-recover replay --from-topic T --to-topic U [--start S] [--until TIME] [--key K] [--creator C] [--rate N]
+//   cf-recover replay --from-topic T --to-topic U [--start S] [--until TIME] [--key K] [--creator
+//   C] [--rate N]
 //       Copies a range of a topic (start: beginning | offset:N | time:RFC3339) into another.
 //   cf-recover redrive --dlq-topic D [--error-class X] [--rate N]
 //       Sends dead letters back to the topic they came from, without cf-dlq-* headers.
@@ -14,26 +16,25 @@
 //       Recomputes orders, creator_daily_metrics and sync_status from the event
 //       store and prints checksums of the live and the rebuilt tables; --apply
 //       replaces the live tables (stop the postgres-sink first).
-#include <pqxx/pqxx>
-
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <pqxx/pqxx>
 #include <thread>
 
 #include "cf/clients.h"
 #include "cf/config.h"
 #include "cf/errors.h"
+#include "cf/event_store.h"
 #include "cf/logging.h"
 #include "cf/main_guard.h"
 #include "cf/producer.h"
+#include "cf/read_models.h"
+#include "cf/sink_store.h"
 #include "cf/time_format.h"
 #include "cf/topic_reader.h"
 #include "cf/worker.h"
-#include "cf/event_store.h"
-#include "cf/read_models.h"
-#include "cf/sink_store.h"
 
 namespace po = boost::program_options;
 
@@ -41,7 +42,8 @@ namespace {
 
 struct Options {
   cf::KafkaSettings kafka;
-  std::string postgres_url_file, group, topic, to_time, from_topic, to_topic, start = "beginning", until, key, creator;
+  std::string postgres_url_file, group, topic, to_time, from_topic, to_topic, start = "beginning",
+                                                                              until, key, creator;
   std::string dlq_topic, error_class, from, event_type, log_level = "warn";
   int64_t to_offset = -1;
   bool to_earliest = false, to_latest = false, apply = false;
@@ -51,13 +53,15 @@ struct Options {
 /// Rate limit and once-a-second progress for the copying commands.
 class Progress {
  public:
-  Progress(std::string what, double rate) : what_(std::move(what)), rate_(rate), start_(Clock::now()), next_(start_) {}
+  Progress(std::string what, double rate)
+      : what_(std::move(what)), rate_(rate), start_(Clock::now()), next_(start_) {}
   void record(bool copied) {
     ++seen_;
     copied_ += copied;
     if (copied && rate_ > 0) {
-      std::this_thread::sleep_until(start_ + std::chrono::duration_cast<Clock::duration>(
-                                                 std::chrono::duration<double>(static_cast<double>(copied_) / rate_)));
+      std::this_thread::sleep_until(
+          start_ + std::chrono::duration_cast<Clock::duration>(
+                       std::chrono::duration<double>(static_cast<double>(copied_) / rate_)));
     }
     if (Clock::now() >= next_) {
       next_ = Clock::now() + std::chrono::seconds(1);
@@ -65,8 +69,9 @@ class Progress {
     }
   }
   void done(bool apply) const {
-    std::cerr << what_ << ": " << seen_ << " read, " << copied_ << (apply ? " written" : " would be written (dry run; add --apply)")
-              << " in " << std::chrono::duration<double>(Clock::now() - start_).count() << " s\n";
+    std::cerr << what_ << ": " << seen_ << " read, " << copied_
+              << (apply ? " written" : " would be written (dry run; add --apply)") << " in "
+              << std::chrono::duration<double>(Clock::now() - start_).count() << " s\n";
   }
 
  private:
@@ -86,7 +91,8 @@ struct Deliveries : cf::DeliveryListener {
 
 int finish_producing(cf::Producer& producer, Deliveries& deliveries) {
   if (producer.flush(60000) != RD_KAFKA_RESP_ERR_NO_ERROR || deliveries.failed.load() > 0) {
-    std::cerr << "cf-recover: " << deliveries.failed.load() << " record(s) not acknowledged; re-run the command\n";
+    std::cerr << "cf-recover: " << deliveries.failed.load()
+              << " record(s) not acknowledged; re-run the command\n";
     return 1;
   }
   return 0;
@@ -102,7 +108,8 @@ std::string creator_of(std::string_view value) {
 int partitions_of(rd_kafka_t* rk, const std::string& topic) {
   const rd_kafka_metadata_t* md = nullptr;
   cf::TopicHandle t(rd_kafka_topic_new(rk, topic.c_str(), nullptr));
-  if (auto e = rd_kafka_metadata(rk, 0, t.get(), &md, 10000)) throw cf::KafkaError("metadata of " + topic, e);
+  if (auto e = rd_kafka_metadata(rk, 0, t.get(), &md, 10000))
+    throw cf::KafkaError("metadata of " + topic, e);
   int n = md->topic_cnt == 1 && !md->topics[0].err ? md->topics[0].partition_cnt : 0;
   rd_kafka_metadata_destroy(md);
   if (n == 0) throw cf::ConfigError("topic " + topic + " does not exist");
@@ -112,9 +119,10 @@ int partitions_of(rd_kafka_t* rk, const std::string& topic) {
 int reset_offsets(const Options& o) {
   if (o.group.empty() || o.topic.empty()) throw cf::ConfigError("--group and --topic: required");
   int targets = !o.to_time.empty() + (o.to_offset >= 0) + o.to_earliest + o.to_latest;
-  if (targets != 1) throw cf::ConfigError("give exactly one of --to-time, --to-offset, --to-earliest, --to-latest");
-  cf::KafkaHandle client = cf::make_client(o.kafka, cf::ClientRole::kConsumer,
-                                           {{"group.id", o.group}, {"enable.auto.commit", "false"}});
+  if (targets != 1)
+    throw cf::ConfigError("give exactly one of --to-time, --to-offset, --to-earliest, --to-latest");
+  cf::KafkaHandle client = cf::make_client(
+      o.kafka, cf::ClientRole::kConsumer, {{"group.id", o.group}, {"enable.auto.commit", "false"}});
   rd_kafka_t* rk = client.get();
   const int n = partitions_of(rk, o.topic);
   cf::PartitionListHandle target(rd_kafka_topic_partition_list_new(n));
@@ -123,36 +131,44 @@ int reset_offsets(const Options& o) {
     auto t = cf::parse_rfc3339_ms(o.to_time);
     if (!t) throw cf::ConfigError("--to-time: expected RFC 3339");
     for (int i = 0; i < n; ++i) target->elems[i].offset = *t;
-    if (auto e = rd_kafka_offsets_for_times(rk, target.get(), 10000)) throw cf::KafkaError("offsets for time", e);
+    if (auto e = rd_kafka_offsets_for_times(rk, target.get(), 10000))
+      throw cf::KafkaError("offsets for time", e);
   }
   for (int i = 0; i < n; ++i) {
     auto& tp = target->elems[i];
     int64_t low = 0, high = 0;
-    if (auto e = rd_kafka_query_watermark_offsets(rk, o.topic.c_str(), tp.partition, &low, &high, 10000)) {
+    if (auto e = rd_kafka_query_watermark_offsets(rk, o.topic.c_str(), tp.partition, &low, &high,
+                                                  10000)) {
       throw cf::KafkaError("watermarks", e);
     }
     if (o.to_earliest) tp.offset = low;
-    if (o.to_latest || (!o.to_time.empty() && tp.offset < 0)) tp.offset = high;  // nothing at/after the time
+    if (o.to_latest || (!o.to_time.empty() && tp.offset < 0))
+      tp.offset = high;  // nothing at/after the time
     if (o.to_offset >= 0) tp.offset = std::min(std::max(o.to_offset, low), high);
   }
   std::map<int32_t, int64_t> current;
   std::unique_ptr<pqxx::connection> pg;
   if (!o.postgres_url_file.empty()) {
-    pg = std::make_unique<pqxx::connection>(cf::secret_from_file_or_env(o.postgres_url_file, "--postgres-url-file", "CF_POSTGRES_URL"));
+    pg = std::make_unique<pqxx::connection>(
+        cf::secret_from_file_or_env(o.postgres_url_file, "--postgres-url-file", "CF_POSTGRES_URL"));
     pqxx::work t(*pg);
     for (const auto& [tp, next] : cf::read_sink_offsets(t, o.group)) {
       if (tp.first == o.topic) current[tp.second] = next;
     }
   } else {
     cf::PartitionListHandle committed(rd_kafka_topic_partition_list_copy(target.get()));
-    if (auto e = rd_kafka_committed(rk, committed.get(), 10000)) throw cf::KafkaError("committed offsets", e);
-    for (int i = 0; i < committed->cnt; ++i) current[committed->elems[i].partition] = committed->elems[i].offset;
+    if (auto e = rd_kafka_committed(rk, committed.get(), 10000))
+      throw cf::KafkaError("committed offsets", e);
+    for (int i = 0; i < committed->cnt; ++i)
+      current[committed->elems[i].partition] = committed->elems[i].offset;
   }
   std::printf("%-40s %9s %12s %12s\n", "topic/partition", "", "current", "target");
   for (int i = 0; i < n; ++i) {
     auto it = current.find(target->elems[i].partition);
-    std::printf("%-40s %9s %12lld %12lld\n", (o.topic + "/" + std::to_string(target->elems[i].partition)).c_str(),
-                pg ? "postgres" : "kafka", static_cast<long long>(it == current.end() ? -1 : it->second),
+    std::printf("%-40s %9s %12lld %12lld\n",
+                (o.topic + "/" + std::to_string(target->elems[i].partition)).c_str(),
+                pg ? "postgres" : "kafka",
+                static_cast<long long>(it == current.end() ? -1 : it->second),
                 static_cast<long long>(target->elems[i].offset));
   }
   if (!o.apply) {
@@ -161,17 +177,21 @@ int reset_offsets(const Options& o) {
   }
   if (pg) {
     pqxx::work t(*pg);
-    for (int i = 0; i < n; ++i) cf::reset_sink_offset(t, o.group, o.topic, target->elems[i].partition, target->elems[i].offset);
+    for (int i = 0; i < n; ++i)
+      cf::reset_sink_offset(t, o.group, o.topic, target->elems[i].partition,
+                            target->elems[i].offset);
     t.commit();
   } else if (auto e = rd_kafka_commit(rk, target.get(), 0)) {
-    throw cf::KafkaError("commit for group " + o.group + " (is the group still running? stop its workers first)", e);
+    throw cf::KafkaError(
+        "commit for group " + o.group + " (is the group still running? stop its workers first)", e);
   }
   std::cerr << "offsets of group " << o.group << " on " << o.topic << " reset\n";
   return 0;
 }
 
 int replay(const Options& o) {
-  if (o.from_topic.empty() || o.to_topic.empty()) throw cf::ConfigError("--from-topic and --to-topic: required");
+  if (o.from_topic.empty() || o.to_topic.empty())
+    throw cf::ConfigError("--from-topic and --to-topic: required");
   int64_t until = -1;
   if (!o.until.empty()) {
     auto t = cf::parse_rfc3339_ms(o.until);
@@ -184,13 +204,15 @@ int replay(const Options& o) {
   cf::ReadOptions read;
   read.start = o.start;
   cf::read_topic(o.kafka, o.from_topic, read, [&](const cf::InputRecord& r) {
-    bool selected = (until < 0 || r.timestamp_ms() < until) && (o.key.empty() || r.key() == o.key) &&
-                    (o.creator.empty() || r.key() == o.creator || creator_of(r.value()) == o.creator);
+    bool selected =
+        (until < 0 || r.timestamp_ms() < until) && (o.key.empty() || r.key() == o.key) &&
+        (o.creator.empty() || r.key() == o.creator || creator_of(r.value()) == o.creator);
     if (selected && o.apply) {
       cf::OutputRecord out{o.to_topic, std::string(r.key()), std::string(r.value()), {}};
       for (auto& [name, value] : r.headers()) out.headers.push_back({name, value});
-      out.headers.push_back({"cf-replayed-from", o.from_topic + "/" + std::to_string(r.partition()) + "@" +
-                                                     std::to_string(r.offset())});
+      out.headers.push_back(
+          {"cf-replayed-from",
+           o.from_topic + "/" + std::to_string(r.partition()) + "@" + std::to_string(r.offset())});
       out.tombstone = r.raw()->payload == nullptr;
       while (!producer.produce(out, nullptr, 100)) producer.poll(10);
       producer.poll(0);
@@ -213,16 +235,19 @@ int redrive(const Options& o) {
   cf::read_topic(o.kafka, o.dlq_topic, read, [&](const cf::InputRecord& r) {
     auto source = r.header("cf-dlq-source-topic");
     auto error_class = r.header("cf-dlq-error-class");
-    bool selected = source && (o.error_class.empty() || (error_class && *error_class == o.error_class));
+    bool selected =
+        source && (o.error_class.empty() || (error_class && *error_class == o.error_class));
     if (selected) {
       ++by_target[std::string(*source)];
       if (o.apply) {
-        cf::OutputRecord out{std::string(*source), std::string(r.key()), std::string(r.value()), {}};
+        cf::OutputRecord out{
+            std::string(*source), std::string(r.key()), std::string(r.value()), {}};
         for (auto& [name, value] : r.headers()) {
           if (name.rfind("cf-dlq-", 0) != 0) out.headers.push_back({name, value});
         }
-        out.headers.push_back({"cf-redriven-from", o.dlq_topic + "/" + std::to_string(r.partition()) + "@" +
-                                                       std::to_string(r.offset())});
+        out.headers.push_back(
+            {"cf-redriven-from",
+             o.dlq_topic + "/" + std::to_string(r.partition()) + "@" + std::to_string(r.offset())});
         while (!producer.produce(out, nullptr, 100)) producer.poll(10);
         producer.poll(0);
       }
@@ -237,7 +262,8 @@ int redrive(const Options& o) {
 
 int republish(const Options& o) {
   if (o.to_topic.empty()) throw cf::ConfigError("--to-topic: required");
-  pqxx::connection pg(cf::secret_from_file_or_env(o.postgres_url_file, "--postgres-url-file", "CF_POSTGRES_URL"));
+  pqxx::connection pg(
+      cf::secret_from_file_or_env(o.postgres_url_file, "--postgres-url-file", "CF_POSTGRES_URL"));
   cf::EventStore store(pg);
   cf::EventCursor cursor;
   if (!o.from.empty()) {
@@ -259,8 +285,11 @@ int republish(const Options& o) {
     for (const auto& e : page) {
       bool selected = o.event_type.empty() || e.row.event_type == o.event_type;
       if (selected && o.apply) {
-        cf::OutputRecord out{o.to_topic, e.row.creator_id, e.envelope_json(),
-                             {{"cf-event-type", e.row.event_type}, {"cf-event-id", e.row.id},
+        cf::OutputRecord out{o.to_topic,
+                             e.row.creator_id,
+                             e.envelope_json(),
+                             {{"cf-event-type", e.row.event_type},
+                              {"cf-event-id", e.row.id},
                               {"cf-republished-from", "event store"}}};
         while (!producer.produce(out, nullptr, 100)) producer.poll(10);
         producer.poll(0);
@@ -274,19 +303,21 @@ int republish(const Options& o) {
 }
 
 int rebuild(const Options& o) {
-  pqxx::connection pg(cf::secret_from_file_or_env(o.postgres_url_file, "--postgres-url-file", "CF_POSTGRES_URL"));
+  pqxx::connection pg(
+      cf::secret_from_file_or_env(o.postgres_url_file, "--postgres-url-file", "CF_POSTGRES_URL"));
   pqxx::work t(pg);
   auto started = std::chrono::steady_clock::now();
-  std::cerr << "rebuilding read models from " << t.exec1("SELECT count(*) FROM events")[0].as<int64_t>()
-            << " stored events\n";
+  std::cerr << "rebuilding read models from "
+            << t.exec1("SELECT count(*) FROM events")[0].as<int64_t>() << " stored events\n";
   // The same statements as the live sink, over every stored event.
   const auto tables = cf::rebuild_read_models(t);
   bool all_equal = true;
   for (const auto& c : tables) {
-    std::string live = cf::table_checksum(t, c.live, c), rebuilt = cf::table_checksum(t, c.rebuilt, c);
+    std::string live = cf::table_checksum(t, c.live, c),
+                rebuilt = cf::table_checksum(t, c.rebuilt, c);
     all_equal &= live == rebuilt;
-    std::printf("%-22s live    %s\n%-22s rebuilt %s  %s\n", c.name.c_str(), live.c_str(), "", rebuilt.c_str(),
-                live == rebuilt ? "EQUAL" : "DIFFERENT");
+    std::printf("%-22s live    %s\n%-22s rebuilt %s  %s\n", c.name.c_str(), live.c_str(), "",
+                rebuilt.c_str(), live == rebuilt ? "EQUAL" : "DIFFERENT");
   }
   if (o.apply) {
     for (const auto& c : tables) {
@@ -296,9 +327,11 @@ int rebuild(const Options& o) {
     t.commit();
     std::cerr << "live tables replaced by the rebuilt ones\n";
   } else {
-    std::cerr << "dry run: live tables unchanged; add --apply to replace them (stop the postgres-sink first)\n";
+    std::cerr << "dry run: live tables unchanged; add --apply to replace them (stop the "
+                 "postgres-sink first)\n";
   }
-  std::cerr << "rebuild took " << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()
+  std::cerr << "rebuild took "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()
             << " s\n";
   return all_equal || o.apply ? 0 : 3;
 }
@@ -306,24 +339,33 @@ int rebuild(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string usage = "cf-recover reset-offsets|replay|redrive|republish|rebuild-read-models [options] (--help)";
+  const std::string usage =
+      "cf-recover reset-offsets|replay|redrive|republish|rebuild-read-models [options] (--help)";
   std::string command = argc > 1 ? argv[1] : "";
   Options o;
   return cf::guarded_main("cf-recover", [&]() -> int {
-    cf::OptionsParser options("cf-recover", "Operators' recovery commands; dry run unless --apply. Usage: " + usage);
+    cf::OptionsParser options(
+        "cf-recover", "Operators' recovery commands; dry run unless --apply. Usage: " + usage);
     options.add_kafka_options(o.kafka);
     options.add_logging_options(o.log_level);
     options.add()("apply", po::bool_switch(&o.apply), "do it (default: show what would happen)")(
-        "postgres-url-file", po::value(&o.postgres_url_file), "connection string file (default: env CF_POSTGRES_URL)")(
-        "group", po::value(&o.group), "reset-offsets: consumer group")("topic", po::value(&o.topic), "reset-offsets: topic")(
-        "to-time", po::value(&o.to_time), "reset-offsets: first offset at or after this RFC 3339 time")(
-        "to-offset", po::value(&o.to_offset), "reset-offsets: this offset (clamped to what the log holds)")(
+        "postgres-url-file", po::value(&o.postgres_url_file),
+        "connection string file (default: env CF_POSTGRES_URL)")(
+        "group", po::value(&o.group), "reset-offsets: consumer group")("topic", po::value(&o.topic),
+                                                                       "reset-offsets: topic")(
+        "to-time", po::value(&o.to_time),
+        "reset-offsets: first offset at or after this RFC 3339 time")(
+        "to-offset", po::value(&o.to_offset),
+        "reset-offsets: this offset (clamped to what the log holds)")(
         "to-earliest", po::bool_switch(&o.to_earliest), "reset-offsets: the start of the log")(
         "to-latest", po::bool_switch(&o.to_latest), "reset-offsets: the end of the log")(
-        "from-topic", po::value(&o.from_topic), "replay: source")("to-topic", po::value(&o.to_topic), "replay, republish: target")(
-        "start", po::value(&o.start)->default_value(o.start), "replay, redrive: beginning | offset:N | time:RFC3339")(
+        "from-topic", po::value(&o.from_topic), "replay: source")(
+        "to-topic", po::value(&o.to_topic), "replay, republish: target")(
+        "start", po::value(&o.start)->default_value(o.start),
+        "replay, redrive: beginning | offset:N | time:RFC3339")(
         "until", po::value(&o.until), "replay, republish: stop before this RFC 3339 time")(
-        "key", po::value(&o.key), "replay: only this key")("creator", po::value(&o.creator), "replay: only this creator")(
+        "key", po::value(&o.key), "replay: only this key")("creator", po::value(&o.creator),
+                                                           "replay: only this creator")(
         "dlq-topic", po::value(&o.dlq_topic), "redrive: dead-letter topic")(
         "error-class", po::value(&o.error_class), "redrive: only this cf-dlq-error-class")(
         "from", po::value(&o.from), "republish: first event time (RFC 3339)")(

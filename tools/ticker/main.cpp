@@ -30,7 +30,8 @@ int partition_count(rd_kafka_t* rk, const std::string& topic) {
   cf::TopicHandle handle(rd_kafka_topic_new(rk, topic.c_str(), nullptr));
   auto err = rd_kafka_metadata(rk, 0, handle.get(), &metadata, 10000);
   if (err) throw cf::KafkaError("metadata of " + topic, err);
-  int count = metadata->topic_cnt == 1 && !metadata->topics[0].err ? metadata->topics[0].partition_cnt : 0;
+  int count =
+      metadata->topic_cnt == 1 && !metadata->topics[0].err ? metadata->topics[0].partition_cnt : 0;
   rd_kafka_metadata_destroy(metadata);
   if (count == 0) throw cf::ConfigError("topic " + topic + " does not exist");
   return count;
@@ -49,16 +50,19 @@ int main(int argc, char** argv) {
     cf::OptionsParser options("cf-ticker", "Writes tick records to every partition of topics.");
     options.add_kafka_options(kafka);
     options.add_logging_options(log_level);
-    options.add()("topic", po::value(&topics)->composing()->required(), "topic to tick (repeatable)")(
+    options.add()("topic", po::value(&topics)->composing()->required(),
+                  "topic to tick (repeatable)")(
         "interval-ms", po::value(&interval_ms)->default_value(interval_ms), "time between ticks")(
-        "count", po::value(&count)->default_value(count), "stop after this many rounds (-1: run until SIGTERM)");
+        "count", po::value(&count)->default_value(count),
+        "stop after this many rounds (-1: run until SIGTERM)");
     if (!options.parse(argc, argv)) return 0;
     if (interval_ms <= 0) throw cf::ConfigError("--interval-ms: must be positive");
     cf::init_logging("cf-ticker", log_level);
     CountingListener listener;
     cf::Producer producer(kafka, "cf-ticker", &listener);
     std::vector<std::pair<std::string, int>> partitions;
-    for (auto& topic : topics) partitions.emplace_back(topic, partition_count(producer.handle(), topic));
+    for (auto& topic : topics)
+      partitions.emplace_back(topic, partition_count(producer.handle(), topic));
     const auto& stop = cf::stop_requested_by_signal();
     auto next = std::chrono::steady_clock::now();
     for (int64_t round = 0; (count < 0 || round < count) && !stop.load(); ++round) {

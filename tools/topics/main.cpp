@@ -4,12 +4,12 @@
 // never deletes or shrinks anything.
 #include <iostream>
 
-#include "cf/main_guard.h"
 #include "cf/clients.h"
 #include "cf/config.h"
 #include "cf/errors.h"
 #include "cf/kafka_handles.h"
 #include "cf/logging.h"
+#include "cf/main_guard.h"
 #include "cf/topic_catalog.h"
 #include "topic_plan.h"
 
@@ -33,10 +33,12 @@ EventHandle wait_result(rd_kafka_queue_t* queue, int timeout_ms) {
   return event;
 }
 
-std::map<std::string, ExistingTopic> describe_cluster(rd_kafka_t* rk, const std::vector<TopicSpec>& catalog,
+std::map<std::string, ExistingTopic> describe_cluster(rd_kafka_t* rk,
+                                                      const std::vector<TopicSpec>& catalog,
                                                       int timeout_ms) {
   const rd_kafka_metadata_t* raw = nullptr;
-  if (auto err = rd_kafka_metadata(rk, 1, nullptr, &raw, timeout_ms)) throw KafkaError("metadata", err);
+  if (auto err = rd_kafka_metadata(rk, 1, nullptr, &raw, timeout_ms))
+    throw KafkaError("metadata", err);
   MetadataHandle metadata(raw);
   std::map<std::string, ExistingTopic> cluster;
   for (int i = 0; i < metadata->topic_cnt; ++i) {
@@ -60,9 +62,11 @@ std::map<std::string, ExistingTopic> describe_cluster(rd_kafka_t* rk, const std:
   rd_kafka_DescribeConfigs(rk, resources.data(), resources.size(), nullptr, queue.get());
   try {
     EventHandle event = wait_result(queue.get(), timeout_ms);
-    const rd_kafka_DescribeConfigs_result_t* result = rd_kafka_event_DescribeConfigs_result(event.get());
+    const rd_kafka_DescribeConfigs_result_t* result =
+        rd_kafka_event_DescribeConfigs_result(event.get());
     size_t count = 0;
-    const rd_kafka_ConfigResource_t** described = rd_kafka_DescribeConfigs_result_resources(result, &count);
+    const rd_kafka_ConfigResource_t** described =
+        rd_kafka_DescribeConfigs_result_resources(result, &count);
     for (size_t i = 0; i < count; ++i) {
       if (rd_kafka_ConfigResource_error(described[i])) continue;
       std::map<std::string, std::string> configs;
@@ -71,8 +75,10 @@ std::map<std::string, ExistingTopic> describe_cluster(rd_kafka_t* rk, const std:
       for (size_t j = 0; j < entries; ++j) {
         const char* value = rd_kafka_ConfigEntry_value(list[j]);
         configs[rd_kafka_ConfigEntry_name(list[j])] = value ? value : "";
-        if (rd_kafka_ConfigEntry_source(list[j]) == RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG && value) {
-          cluster[rd_kafka_ConfigResource_name(described[i])].dynamic_configs[rd_kafka_ConfigEntry_name(list[j])] = value;
+        if (rd_kafka_ConfigEntry_source(list[j]) == RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG &&
+            value) {
+          cluster[rd_kafka_ConfigResource_name(described[i])]
+              .dynamic_configs[rd_kafka_ConfigEntry_name(list[j])] = value;
         }
       }
       cluster[rd_kafka_ConfigResource_name(described[i])].configs = configs;
@@ -84,7 +90,8 @@ std::map<std::string, ExistingTopic> describe_cluster(rd_kafka_t* rk, const std:
 }
 
 // Throws for the first topic whose admin request failed.
-void throw_on_topic_errors(const rd_kafka_topic_result_t** results, size_t count, const std::string& what) {
+void throw_on_topic_errors(const rd_kafka_topic_result_t** results, size_t count,
+                           const std::string& what) {
   for (size_t i = 0; i < count; ++i) {
     if (auto e = rd_kafka_topic_result_error(results[i])) {
       const char* detail = rd_kafka_topic_result_error_string(results[i]);
@@ -116,8 +123,8 @@ void apply_actions(rd_kafka_t* rk, const std::vector<TopicSpec>& catalog,
           rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event.get()), &n);
       throw_on_topic_errors(results, n, "create " + spec.name);
     } else if (action.kind == TopicAction::Kind::kAddPartitions) {
-      NewPartitionsHandle np(rd_kafka_NewPartitions_new(action.topic.c_str(),
-                                                        static_cast<size_t>(action.partitions), err, sizeof err));
+      NewPartitionsHandle np(rd_kafka_NewPartitions_new(
+          action.topic.c_str(), static_cast<size_t>(action.partitions), err, sizeof err));
       if (!np) throw ConfigError(action.topic + ": " + err);
       rd_kafka_NewPartitions_t* list[] = {np.get()};
       rd_kafka_CreatePartitions(rk, list, 1, nullptr, queue.get());
@@ -129,7 +136,8 @@ void apply_actions(rd_kafka_t* rk, const std::vector<TopicSpec>& catalog,
     } else if (action.kind == TopicAction::Kind::kAlterConfigs) {
       // AlterConfigs replaces a topic's whole dynamic config; the plan's set
       // is the topic's other overrides plus the catalog's managed keys.
-      ConfigResourceHandle resource(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, action.topic.c_str()));
+      ConfigResourceHandle resource(
+          rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, action.topic.c_str()));
       for (const auto& [key, value] : action.configs) {
         rd_kafka_ConfigResource_set_config(resource.get(), key.c_str(), value.c_str());
       }
@@ -137,10 +145,11 @@ void apply_actions(rd_kafka_t* rk, const std::vector<TopicSpec>& catalog,
       rd_kafka_AlterConfigs(rk, list, 1, nullptr, queue.get());
       EventHandle event = wait_result(queue.get(), timeout_ms);
       size_t n = 0;
-      const rd_kafka_ConfigResource_t** results =
-          rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(event.get()), &n);
+      const rd_kafka_ConfigResource_t** results = rd_kafka_AlterConfigs_result_resources(
+          rd_kafka_event_AlterConfigs_result(event.get()), &n);
       for (size_t i = 0; i < n; ++i) {
-        if (auto e = rd_kafka_ConfigResource_error(results[i])) throw KafkaError("alter configs of " + action.topic, e);
+        if (auto e = rd_kafka_ConfigResource_error(results[i]))
+          throw KafkaError("alter configs of " + action.topic, e);
       }
     } else {
       continue;
@@ -157,11 +166,14 @@ int main(int argc, char** argv) {
   bool apply = false, check = false;
   int timeout_ms = 30000;
   return cf::guarded_main("cf-topics", [&]() -> int {
-    OptionsParser options("cf-topics", "Applies topics/catalog.json to a Kafka cluster (dry run by default).");
+    OptionsParser options("cf-topics",
+                          "Applies topics/catalog.json to a Kafka cluster (dry run by default).");
     options.add_kafka_options(kafka);
     options.add_logging_options(log_level);
-    options.add()("catalog", po::value(&catalog_path)->default_value(catalog_path), "topic catalog")(
-        "apply", po::bool_switch(&apply), "change the cluster (without it: dry run, print the difference)")(
+    options.add()("catalog", po::value(&catalog_path)->default_value(catalog_path),
+                  "topic catalog")(
+        "apply", po::bool_switch(&apply),
+        "change the cluster (without it: dry run, print the difference)")(
         "check", po::bool_switch(&check), "exit 3 when the cluster differs from the catalog")(
         "timeout-ms", po::value(&timeout_ms)->default_value(timeout_ms), "per admin request");
     if (!options.parse(argc, argv)) return 0;
@@ -172,7 +184,8 @@ int main(int argc, char** argv) {
     auto actions = plan_topics(catalog, cluster);
     size_t changes = 0;
     for (const auto& a : actions) {
-      const char* verb = a.kind == TopicAction::Kind::kWarning ? "warning" : (apply ? "apply" : "would");
+      const char* verb =
+          a.kind == TopicAction::Kind::kWarning ? "warning" : (apply ? "apply" : "would");
       changes += a.kind != TopicAction::Kind::kWarning;
       std::cout << verb << "  " << a.topic << ": " << a.description << "\n";
     }

@@ -18,34 +18,45 @@ std::vector<TopicAction> plan_topics(const std::vector<TopicSpec>& catalog,
     auto it = cluster.find(spec.name);
     if (it == cluster.end()) {
       actions.push_back({TopicAction::Kind::kCreate, spec.name,
-                         "create with " + std::to_string(spec.partitions) + " partitions, replication " +
-                             std::to_string(spec.replication_factor) + ", " + spec.cleanup_policy,
+                         "create with " + std::to_string(spec.partitions) +
+                             " partitions, replication " + std::to_string(spec.replication_factor) +
+                             ", " + spec.cleanup_policy,
                          spec.partitions, desired});
       continue;
     }
     const ExistingTopic& have = it->second;
     if (have.partitions < spec.partitions) {
-      actions.push_back({TopicAction::Kind::kAddPartitions, spec.name,
-                         "partitions " + std::to_string(have.partitions) + " -> " +
-                             std::to_string(spec.partitions) +
-                             " (keys move to new partitions: per-key order breaks across the change)",
-                         spec.partitions, {}});
+      actions.push_back(
+          {TopicAction::Kind::kAddPartitions,
+           spec.name,
+           "partitions " + std::to_string(have.partitions) + " -> " +
+               std::to_string(spec.partitions) +
+               " (keys move to new partitions: per-key order breaks across the change)",
+           spec.partitions,
+           {}});
     } else if (have.partitions > spec.partitions) {
-      actions.push_back({TopicAction::Kind::kWarning, spec.name,
+      actions.push_back({TopicAction::Kind::kWarning,
+                         spec.name,
                          "has " + std::to_string(have.partitions) + " partitions, catalog says " +
                              std::to_string(spec.partitions) + "; Kafka cannot shrink a topic",
-                         0, {}});
+                         0,
+                         {}});
     }
     if (have.replication_factor != spec.replication_factor) {
-      actions.push_back({TopicAction::Kind::kWarning, spec.name,
+      actions.push_back({TopicAction::Kind::kWarning,
+                         spec.name,
                          "replication factor " + std::to_string(have.replication_factor) +
                              ", catalog says " + std::to_string(spec.replication_factor) +
                              " (change it with a partition reassignment)",
-                         0, {}});
+                         0,
+                         {}});
     }
     if (!have.configs) {
-      actions.push_back({TopicAction::Kind::kWarning, spec.name,
-                         "configs not checked: the broker did not describe them", 0, {}});
+      actions.push_back({TopicAction::Kind::kWarning,
+                         spec.name,
+                         "configs not checked: the broker did not describe them",
+                         0,
+                         {}});
       continue;
     }
     std::map<std::string, std::string> changes;

@@ -25,7 +25,7 @@ struct TopicAction {
   enum class Kind { kCreate, kAddPartitions, kAlterConfigs, kWarning } kind;
   std::string topic;
   std::string description;
-  int partitions = 0;                          ///< kCreate, kAddPartitions
+  int partitions = 0;  ///< kCreate, kAddPartitions
   /// kCreate: the configs to create with; kAlterConfigs: the topic's full set
   /// of overrides after the change (its other overrides kept).
   std::map<std::string, std::string> configs;

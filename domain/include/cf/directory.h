@@ -47,7 +47,9 @@ class WebhookSecrets {
     return shopify_secret_.empty() ? nullptr : &shopify_secret_;
   }
   void set_shopify_secret(std::string secret) { shopify_secret_ = std::move(secret); }
-  void set_tiktok_default(TikTokAppCredentials credentials) { tiktok_default_ = std::move(credentials); }
+  void set_tiktok_default(TikTokAppCredentials credentials) {
+    tiktok_default_ = std::move(credentials);
+  }
   void set_tiktok_shop(std::string shop_id, TikTokAppCredentials credentials);
   void set_shipping_key(std::string provider, std::string api_key);
 

@@ -1,9 +1,9 @@
 #pragma once
 // Appends JSON to a string: every JSON output of the project goes through it.
 // Keys are trusted literals written as they are; string values are escaped
-// (invalid UTF-8 becomes U+FFFD, so the output always parses), with a fast path for the common case that needs
-// no escaping (RapidJSON's Writer escapes character by character, which was a
-// fifth of the validator's transform time).
+// (invalid UTF-8 becomes U+FFFD, so the output always parses), with a fast path for the common case
+// that needs no escaping (RapidJSON's Writer escapes character by character, which was a fifth of
+// the validator's transform time).
 #include <cstdint>
 #include <string>
 #include <string_view>

@@ -31,8 +31,8 @@ struct JsonParseError {
 size_t json_depth_violation(std::string_view text, int max_depth = kMaxJsonDepth);
 
 /// Parses `text` into `doc` (depth-limited, iterative, UTF-8 validated, the
-/// whole text must be one value, no number beyond +-2^63). Returns false and fills `error` on failure;
-/// `doc` is then left empty (null).
+/// whole text must be one value, no number beyond +-2^63). Returns false and fills `error` on
+/// failure; `doc` is then left empty (null).
 bool parse_json(rapidjson::Document& doc, std::string_view text, JsonParseError& error,
                 int max_depth = kMaxJsonDepth);
 

@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <deque>
 #include <map>
-#include <unordered_map>
-#include <utility>
 #include <random>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace cf {
@@ -22,18 +22,19 @@ struct GeneratorSettings {
   double zipf_exponent = 1.1;
   double shipping_share = 0.15;
   double stock_sync_share = 0.10;
-  double shopify_share = 0.15;        ///< Shopify webhooks (orders/create, orders/cancelled, inventory_levels/update)
-  double cancel_share = 0.08;         ///< share of order updates that cancel an unshipped order
+  double shopify_share =
+      0.15;  ///< Shopify webhooks (orders/create, orders/cancelled, inventory_levels/update)
+  double cancel_share = 0.08;  ///< share of order updates that cancel an unshipped order
   double duplicate_share = 0.05;
   double bad_signature_share = 0.02;
   double malformed_share = 0.02;       ///< broken JSON, correctly signed
   double schema_invalid_share = 0.02;  ///< valid JSON breaking the schema, correctly signed
   double oversize_share = 0.0;         ///< bodies over the ingest's limit
   size_t oversize_bytes = 300 * 1024;
-  int64_t start_time_s = 1795000000;   ///< event time of the first webhook
+  int64_t start_time_s = 1795000000;  ///< event time of the first webhook
   double event_seconds_per_webhook = 0.05;
-  int burst_every = 2000;              ///< every N webhooks a viral burst starts...
-  int burst_length = 300;              ///< ...lasting this many orders on one SKU
+  int burst_every = 2000;  ///< every N webhooks a viral burst starts...
+  int burst_length = 300;  ///< ...lasting this many orders on one SKU
   std::string app_key = "cf-dev-app";
   std::string app_secret = "cf-dev-app-secret";
   std::string shipping_provider = "shipfast";
@@ -47,7 +48,8 @@ enum class Expectation {
   kInvalid,       ///< 200, then on webhooks.rejected with reject_code
   kBadSignature,  ///< 401
   kOversize,      ///< 413
-  kMalformed,     ///< signed but not JSON: 400 at the ingest (on webhooks.rejected if it reached Kafka another way)
+  kMalformed,  ///< signed but not JSON: 400 at the ingest (on webhooks.rejected if it reached Kafka
+               ///< another way)
 };
 const char* to_string(Expectation e);
 
@@ -56,22 +58,22 @@ struct GeneratedWebhook {
   std::string kind;  ///< order | stock | shipping
   std::string path;  ///< /webhooks/tiktok or /webhooks/shipping/<provider>
   std::string body;
-  std::string authorization;  ///< TikTok signature header, if any
-  std::string api_key;        ///< shipping X-Api-Key, if any
+  std::string authorization;       ///< TikTok signature header, if any
+  std::string api_key;             ///< shipping X-Api-Key, if any
   std::string shopify_topic;       ///< X-Shopify-Topic, Shopify only
   std::string shopify_hmac;        ///< X-Shopify-Hmac-SHA256
   std::string shopify_webhook_id;  ///< X-Shopify-Webhook-Id
   std::string shop_domain;         ///< X-Shopify-Shop-Domain
-  std::string partition_key;  ///< what the ingest keys the raw record by
+  std::string partition_key;       ///< what the ingest keys the raw record by
   Expectation expect = Expectation::kValid;
-  std::string reject_code;                  ///< for kInvalid
-  std::string idempotency_key;              ///< for kValid / kDuplicate
-  std::vector<std::string> event_ids;       ///< for kValid / kDuplicate
-  std::string sku_id;                       ///< the first SKU of an order, for analysis
+  std::string reject_code;             ///< for kInvalid
+  std::string idempotency_key;         ///< for kValid / kDuplicate
+  std::vector<std::string> event_ids;  ///< for kValid / kDuplicate
+  std::string sku_id;                  ///< the first SKU of an order, for analysis
   int64_t event_time_ms = 0;
   /// Stock changes the webhook causes if it is accepted: (shop, sku) -> units.
   std::vector<std::pair<std::pair<int, int>, int>> stock_effects;
-  std::string order_key;  ///< the order whose sale or return the effects are
+  std::string order_key;     ///< the order whose sale or return the effects are
   bool sale_effect = false;  ///< effects are the order's sale (else its return)
   /// A stock count that includes a delivery: (shop, sku) gets `restock_units` if accepted.
   std::pair<int, int> restock_key{-1, -1};
@@ -130,13 +132,13 @@ class WebhookGenerator {
     int shop = 0;
     int status_index = 0;
     std::vector<std::pair<int, int>> items;  ///< (sku, quantity)
-    bool sale_counted = false;  ///< an accepted paid notification reached the pipeline
-    bool shipped = false;       ///< a shipping event names it: no cancellation
+    bool sale_counted = false;               ///< an accepted paid notification reached the pipeline
+    bool shipped = false;                    ///< a shipping event names it: no cancellation
     bool shopify = false;
   };
   std::unordered_map<std::string, OpenOrder> orders_;
-  std::deque<std::string> open_orders_;      ///< TikTok orders still changing
-  std::deque<std::string> shopify_orders_;   ///< Shopify orders that may be cancelled
+  std::deque<std::string> open_orders_;     ///< TikTok orders still changing
+  std::deque<std::string> shopify_orders_;  ///< Shopify orders that may be cancelled
   std::map<std::pair<int, int>, int64_t> stock_;
   /// (shop, sku) -> (second, units changed in that second)
   std::map<std::pair<int, int>, std::pair<int64_t, int64_t>> same_second_;

@@ -19,7 +19,8 @@ KafkaHandle create_handle(rd_kafka_type_t type, ConfHandle conf, const std::stri
 /// A consumer (or, with role kProducer, an admin/producer handle) with
 /// `overrides`, then the settings (profile, properties file, -X), and logs
 /// routed to spdlog. Throws ConfigError naming what is wrong.
-KafkaHandle make_client(const KafkaSettings& settings, ClientRole role, const Properties& overrides);
+KafkaHandle make_client(const KafkaSettings& settings, ClientRole role,
+                        const Properties& overrides);
 
 /// A consumer used with assign() only (no group membership, never commits),
 /// reporting end of partition: for readers and restores.

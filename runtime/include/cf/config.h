@@ -121,6 +121,7 @@ std::string read_file_or_throw(const std::string& path, const std::string& optio
 /// A secret setting (e.g. a connection string with a password): the contents
 /// of `file` when given (trailing whitespace trimmed), else environment
 /// variable `env`. Throws ConfigError naming both when neither is set.
-std::string secret_from_file_or_env(const std::string& file, const std::string& option, const char* env);
+std::string secret_from_file_or_env(const std::string& file, const std::string& option,
+                                    const char* env);
 
 }  // namespace cf

@@ -34,8 +34,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -62,6 +64,8 @@ class RestorableStore {
   virtual void for_each_encoded(
       const std::function<void(const std::string& key, const std::string& value)>& visit) const = 0;
   virtual size_t size() const = 0;
+  /// How many records for_each_encoded visits (a snapshot's count).
+  virtual size_t encoded_count() const { return size(); }
   virtual void clear() = 0;
 
  private:
@@ -119,8 +123,8 @@ class KeyedStore final : public RestorableStore {
       ++undecodable_;
     }
   }
-  void for_each_encoded(const std::function<void(const std::string&, const std::string&)>& visit)
-      const override {
+  void for_each_encoded(
+      const std::function<void(const std::string&, const std::string&)>& visit) const override {
     for (const auto& [key, value] : entries_) visit(key, Codec::encode(value));
   }
   size_t size() const override { return entries_.size(); }
@@ -171,7 +175,8 @@ uint64_t snapshot_checksum(std::string_view data);
 
 /// Writes an epoch marker to each changelog partition and waits for it:
 /// partition -> marker offset (this instance's epoch there). Throws KafkaError.
-std::map<int32_t, int64_t> claim_partitions(const StateOptions& options, const std::vector<int32_t>& partitions);
+std::map<int32_t, int64_t> claim_partitions(const StateOptions& options,
+                                            const std::vector<int32_t>& partitions);
 
 /// Restores `stores` (changelog partition -> store) of `options.changelog_topic`,
 /// then claims their partitions (each store's epoch is set).
@@ -183,7 +188,22 @@ RestoreReport restore_stores(const StateOptions& options,
 template <class Store>
 class PartitionedState {
  public:
-  explicit PartitionedState(StateOptions options) : options_(std::move(options)) {}
+  /// Makes the empty store of one changelog partition.
+  using Factory =
+      std::function<std::unique_ptr<Store>(const std::string& changelog_topic, int32_t partition)>;
+  explicit PartitionedState(StateOptions options, Factory factory = {})
+      : options_(std::move(options)), factory_(std::move(factory)) {
+    if constexpr (std::is_constructible_v<Store, const std::string&, int32_t>) {
+      if (!factory_) {
+        factory_ = [](const std::string& topic, int32_t partition) {
+          return std::make_unique<Store>(topic, partition);
+        };
+      }
+    }
+    if (!factory_)
+      throw std::logic_error(
+          "PartitionedState: a store without (topic, partition) needs a factory");
+  }
 
   /// Restores the partitions not held yet. Blocks; throws StateLossError.
   RestoreReport restore(const std::vector<int32_t>& partitions) {
@@ -191,7 +211,7 @@ class PartitionedState {
     for (int32_t p : partitions) {
       auto& slot = stores_[p];
       if (slot) continue;
-      slot = std::make_unique<Store>(options_.changelog_topic, p);
+      slot = factory_(options_.changelog_topic, p);
       fresh[p] = slot.get();
     }
     try {
@@ -231,7 +251,8 @@ class PartitionedState {
   /// `confirm_ownership` says this instance still owns its partitions;
   /// call from the worker thread.
   void maybe_snapshot(int64_t now_ms, const std::function<bool()>& confirm_ownership) {
-    if (options_.snapshot_interval_ms <= 0 || options_.snapshot_dir.empty() || stores_.empty()) return;
+    if (options_.snapshot_interval_ms <= 0 || options_.snapshot_dir.empty() || stores_.empty())
+      return;
     if (next_snapshot_ms_ == 0) next_snapshot_ms_ = now_ms + options_.snapshot_interval_ms;
     if (now_ms < next_snapshot_ms_) return;
     next_snapshot_ms_ = now_ms + options_.snapshot_interval_ms;
@@ -246,6 +267,7 @@ class PartitionedState {
  private:
   void snapshot(int32_t partition, const Store& store);
   StateOptions options_;
+  Factory factory_;
   std::map<int32_t, std::unique_ptr<Store>> stores_;
   int64_t next_snapshot_ms_ = 0;
   KafkaHandle watermark_client_;

@@ -27,8 +27,7 @@ class DeliveryListener {
 class Producer {
  public:
   /// `overrides` are applied after the profile and before -X settings.
-  Producer(const KafkaSettings& settings, const std::string& client_id,
-           DeliveryListener* listener,
+  Producer(const KafkaSettings& settings, const std::string& client_id, DeliveryListener* listener,
            const std::vector<std::pair<std::string, std::string>>& overrides = {});
   ~Producer();
   Producer(const Producer&) = delete;

@@ -1,12 +1,15 @@
 #pragma once
-// Keyed state for one input partition, mirrored to the same partition of a
-// compacted changelog topic. Every write appends a changelog record to the
-// outputs of the input that caused it, so the runtime acknowledges the
-// changelog write before it stores that input's offset.
+// The validator's dedup state: idempotency keys remembered for a TTL of
+// event time, per input partition, mirrored to a compacted changelog and kept
+// by the runtime's one state model (keyed_state.h: snapshots, changelog tail,
+// epochs). Every write appends a changelog record to the outputs of the input
+// that caused it, so the runtime acknowledges the changelog write before it
+// stores that input's offset.
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,33 +17,10 @@
 #include <vector>
 
 #include "cf/config.h"
+#include "cf/keyed_state.h"
 #include "cf/records.h"
 
 namespace cf {
-
-class ChangelogStore {
- public:
-  /// `key_prefix` namespaces this store inside a changelog shared by several
-  /// input topics (e.g. "webhooks.tiktok.raw|").
-  ChangelogStore(std::string changelog_topic, int32_t partition, std::string key_prefix);
-
-  const std::string* get(const std::string& key) const;
-  void put(const std::string& key, std::string value, std::vector<OutputRecord>& outputs);
-  void erase(const std::string& key, std::vector<OutputRecord>& outputs);
-  /// Applies one changelog record during restore (value nullptr: tombstone).
-  /// Records of other prefixes are ignored. Returns true if it applied.
-  bool apply_changelog(std::string_view key, const std::string_view* value);
-  size_t size() const { return entries_.size(); }
-  const std::string& changelog_topic() const { return changelog_topic_; }
-  int32_t partition() const { return partition_; }
-  const std::string& key_prefix() const { return key_prefix_; }
-
- private:
-  std::string changelog_topic_;
-  int32_t partition_;
-  std::string key_prefix_;
-  std::unordered_map<std::string, std::string> entries_;
-};
 
 /// What a TTL dedup store says about an id.
 enum class DedupVerdict {
@@ -70,9 +50,18 @@ class TtlDedupStore {
   /// it when first seen, and expires old ids. Changelog writes go to `outputs`.
   DedupVerdict check(std::string_view id, int64_t event_time_ms, int64_t offset,
                      std::vector<OutputRecord>& outputs);
-  /// Applies one changelog record during restore (value nullptr: tombstone).
-  /// Records of other prefixes are ignored. Returns true if it applied.
+  /// Applies one changelog or snapshot record during restore (value nullptr:
+  /// tombstone). Records of other prefixes are ignored. Returns true if it applied.
   bool apply_changelog(std::string_view key, const std::string_view* value);
+  /// The store as records apply_changelog takes back: first the stream time
+  /// (key "<prefix>stream-time", a snapshot's alone: the changelog derives it
+  /// from expiries), then every live id in expiry order, so a store loaded
+  /// from them expires in the same order.
+  void for_each_record(
+      const std::function<void(const std::string&, const std::string&)>& visit) const;
+  /// How many records for_each_record visits.
+  size_t record_count() const;
+  void clear();
   size_t size() const { return live_; }
   int64_t stream_time_ms() const { return stream_time_ms_; }
   /// Bytes held by the table and the expiry queue (capacity, not just use).
@@ -87,6 +76,8 @@ class TtlDedupStore {
     uint32_t hash_high;
   };
   size_t slot_of(uint64_t hash) const;  // its slot, or the empty slot where it would go
+  /// Each live id once, in expiry order: visit(hash, slot).
+  void for_each_live(const std::function<void(uint64_t, size_t)>& visit) const;
   void insert(uint64_t hash, int64_t offset, uint32_t expires_s);
   void erase_slot(size_t slot);
   void grow();
@@ -105,6 +96,31 @@ class TtlDedupStore {
   // Expiry queue in non-decreasing expiry. A deque grows by fixed blocks, so
   // it never holds the spare half a doubling vector would.
   std::deque<Due> due_;
+};
+
+/// The dedup state of one changelog partition: one TtlDedupStore per input
+/// topic with that partition number (the raw topics share one changelog;
+/// keys carry "<input topic>|" as prefix). A RestorableStore, so the runtime
+/// restores it from a snapshot plus the changelog's tail, fences zombies by
+/// epoch and snapshots it like every other keyed store.
+class DedupPartition final : public RestorableStore {
+ public:
+  DedupPartition(std::string changelog_topic, int32_t partition, int64_t ttl_ms);
+  /// The store of one input topic (created on first use).
+  TtlDedupStore& store(std::string_view input_topic);
+  void apply_encoded(std::string_view key, const std::string_view* value) override;
+  void for_each_encoded(
+      const std::function<void(const std::string&, const std::string&)>& visit) const override;
+  size_t size() const override;
+  size_t encoded_count() const override;
+  void clear() override { stores_.clear(); }
+  size_t memory_bytes() const;
+
+ private:
+  std::string changelog_topic_;
+  int32_t partition_;
+  int64_t ttl_ms_;
+  std::map<std::string, std::unique_ptr<TtlDedupStore>, std::less<>> stores_;  // by input topic
 };
 
 using ChangelogApply = std::function<void(int32_t, std::string_view, const std::string_view*)>;

@@ -20,8 +20,11 @@ class StatefulHandler : public RecordHandler {
   using Apply = std::function<void(Store& store, const InputRecord& input, int64_t completed_below,
                                    std::vector<OutputRecord>& outputs)>;
 
-  StatefulHandler(StateOptions state, Apply apply, std::function<void()> export_metrics = {})
-      : state_(std::move(state)), apply_(std::move(apply)), export_metrics_(std::move(export_metrics)) {}
+  StatefulHandler(StateOptions state, Apply apply, std::function<void()> export_metrics = {},
+                  typename PartitionedState<Store>::Factory factory = {})
+      : state_(std::move(state), std::move(factory)),
+        apply_(std::move(apply)),
+        export_metrics_(std::move(export_metrics)) {}
 
   void handle(const InputRecord& input, std::vector<OutputRecord>& outputs) override {
     Store& store = state_.at(input.partition());
@@ -30,7 +33,8 @@ class StatefulHandler : public RecordHandler {
     // partition under (see keyed_state.h: fencing).
     const std::string epoch = std::to_string(store.epoch());
     for (auto& output : outputs) {
-      if (output.topic == state_.options().changelog_topic) output.headers.push_back({kEpochHeader, epoch});
+      if (output.topic == state_.options().changelog_topic)
+        output.headers.push_back({kEpochHeader, epoch});
     }
   }
   void on_assigned(const std::vector<TopicPartition>& partitions) override {

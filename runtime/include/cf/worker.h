@@ -22,6 +22,7 @@
 #include "cf/kafka_handles.h"
 #include "cf/metrics.h"
 #include "cf/metrics_server.h"
+#include "cf/offset_tracker.h"
 #include "cf/producer.h"
 #include "cf/records.h"
 
@@ -46,8 +47,7 @@ class RecordHandler {
   virtual void on_lost(const std::vector<TopicPartition>& partitions) { (void)partitions; }
   /// Every output of the inputs of `partition` below `next_offset` is
   /// acknowledged: those inputs can never need their outputs re-sent.
-  virtual void on_inputs_completed(std::string_view topic, int32_t partition,
-                                   int64_t next_offset) {
+  virtual void on_inputs_completed(std::string_view topic, int32_t partition, int64_t next_offset) {
     (void)topic;
     (void)partition;
     (void)next_offset;
@@ -76,9 +76,10 @@ OutputRecord make_dead_letter(const InputRecord& input, const std::string& dead_
 /// A dead letter that names the input instead of carrying it (for inputs too
 /// large for the dead-letter topic): source topic/partition/offset, size and
 /// SHA-256 of the original bytes, which stay readable at that offset.
-OutputRecord make_dead_letter_reference(const InputRecord& input, const std::string& dead_letter_topic,
-                                        const std::string& processor, const std::string& error_class,
-                                        const std::string& error);
+OutputRecord make_dead_letter_reference(const InputRecord& input,
+                                        const std::string& dead_letter_topic,
+                                        const std::string& processor,
+                                        const std::string& error_class, const std::string& error);
 
 class Worker : private DeliveryListener {
  public:
@@ -100,26 +101,16 @@ class Worker : private DeliveryListener {
   int metrics_port() const;
 
  private:
-  struct PartitionProgress;
-  struct PendingInput {
-    PartitionProgress* partition;
-    int64_t offset;
-    uint32_t remaining;
-    int64_t bytes = 0;           // size of its outputs, for backpressure
-    int refusals = 0;            // deliveries of its outputs the broker refused
-    bool dead_lettered = false;  // given up after refusals: dead letter sent
-    int dead_letter_refusals = 0;  // deliveries of that dead letter refused
+  using PendingInput = OffsetTracker::Input;  // the delivery token of its outputs
+  /// Offsets of one input partition (a revoked one is retired and kept
+  /// alive until its deliveries return).
+  struct PartitionProgress : OffsetTracker {
+    using OffsetTracker::OffsetTracker;
+    int64_t expected_next = -1;  // next offset we expect to read; -1 unknown
   };
-  struct PartitionProgress {
-    std::string topic;
-    int32_t partition = 0;
-    std::deque<PendingInput> pending;  // in offset order; push_back keeps references valid
-    int64_t expected_next = -1;        // next offset we expect to read; -1 unknown
-    int64_t store_next = -1;           // offset to store; -1 nothing new
-    int64_t committed = -1;            // committed offset at assignment; -1 none
-    bool retired = false;              // revoked; kept alive until its deliveries return
-    int64_t unacknowledged_bytes = 0;  // outputs of `pending` inputs
-  };
+  static PartitionProgress& owner(PendingInput* input) {
+    return static_cast<PartitionProgress&>(*input->tracker);
+  }
   /// An output the broker refused at delivery, waiting to be re-sent or given up.
   struct Refusal {
     PendingInput* pending;
@@ -143,10 +134,12 @@ class Worker : private DeliveryListener {
   void assign(rd_kafka_topic_partition_list_t* partitions);
   void revoke(rd_kafka_topic_partition_list_t* partitions);
   void process(const rd_kafka_message_t* message);
-  void dead_letter_refused(const InputRecord& input, const OutputRecord& refused, const std::string& error,
-                           PendingInput* pending);
+  void dead_letter_refused(const InputRecord& input, const OutputRecord& refused,
+                           const std::string& error, PendingInput* pending);
   PartitionProgress& progress_of(const rd_kafka_message_t* message);
-  void advance(PartitionProgress& progress);
+  /// `n` outputs of `input` are done; completed inputs count, and a moved
+  /// commit position is stored at the next store_offsets().
+  void complete(PendingInput& input, uint32_t n);
   void store_offsets();
   bool drain(const std::vector<PartitionProgress*>& partitions, int timeout_ms);
   void send_heartbeat();
@@ -171,8 +164,8 @@ class Worker : private DeliveryListener {
   std::vector<Refusal> refusals_;
   const std::atomic<bool>* stop_ = nullptr;  // run()'s flag, for waits inside process()
   /// Partitions whose state is restored and whose records are being processed.
-  Gauge& assigned_partitions_ = metrics().gauge(
-      "cf_assigned_partitions", "input partitions assigned, state restored");
+  Gauge& assigned_partitions_ =
+      metrics().gauge("cf_assigned_partitions", "input partitions assigned, state restored");
   std::atomic<int64_t> last_loop_ms_{0};
   std::atomic<bool> failed_{false};
   bool closing_ = false;
