@@ -19,11 +19,14 @@ void export_reconciler_metrics(const ReconcilerCounters& now) {
   static Counter& replays =
       metrics().counter("cf_reconciler_replayed_inputs_total",
                         "inputs re-read after a restart, outputs re-sent from the journal");
+  static Counter& evicted = metrics().counter("cf_reconciler_evicted_entities_total",
+                                              "finished entities evicted after the retention");
   static ReconcilerCounters exported;
   events.inc(now.events_out - exported.events_out);
   conflicts.inc(now.conflicts - exported.conflicts);
   escalated.inc(now.escalated - exported.escalated);
   replays.inc(now.replays - exported.replays);
+  evicted.inc(now.evicted - exported.evicted);
   exported = now;
 }
 
@@ -38,6 +41,7 @@ int main(int argc, char** argv) {
   std::string mapping_file;
   cf::ReconcilerTopics topics;
   cf::ReconcilerSettings rules;
+  int64_t retention_hours = rules.entity_retention_ms / 3600000;
   return cf::guarded_main("reconciler", [&]() -> int {
     cf::OptionsParser options("reconciler", "Detects and resolves conflicting updates per entity.");
     options.add_worker_options(settings);
@@ -61,9 +65,15 @@ int main(int argc, char** argv) {
         "conflicting orders above this value (minor units) go to manual resolution")(
         "escalate-payment-minor",
         po::value(&rules.escalate_payment_minor)->default_value(rules.escalate_payment_minor),
-        "conflicting payments above this amount go to manual resolution");
+        "conflicting payments above this amount go to manual resolution")(
+        "entity-retention-hours", po::value(&retention_hours)->default_value(retention_hours),
+        "event time after their last update at which completed or cancelled orders, payments and "
+        "shipments leave the state (ticks evict them, tombstones on the changelog); keep it above "
+        "the validator's --dedup-ttl-hours");
     if (!options.parse(argc, argv)) return 0;
     cf::init_logging("reconciler", settings.log_level);
+    if (retention_hours <= 0) throw cf::ConfigError("--entity-retention-hours: must be positive");
+    rules.entity_retention_ms = retention_hours * 3600 * 1000;
     cf::SkuMapping mapping;
     if (!mapping_file.empty()) {
       try {

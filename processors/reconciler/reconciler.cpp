@@ -2,6 +2,7 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -215,7 +216,10 @@ void Reconciler::on_event(EntityStore& store, std::string_view json, int64_t off
   std::string error;
   auto event = read_envelope(doc, error);
   if (!event) throw std::invalid_argument(error);
-  if (event->event_type == kTickEventType) return;
+  if (event->event_type == kTickEventType) {
+    evict(store, event->occurred_at_ms, offset, outputs);
+    return;
+  }
   Context c{store, *event, *event->data, offset, {}, {}, {}, 0, std::string(event->creator_id)};
 
   // The entity the event is about: where the journal of its outputs lives.
@@ -261,6 +265,38 @@ void Reconciler::on_event(EntityStore& store, std::string_view json, int64_t off
   outputs.insert(outputs.end(), c.state_writes.begin(), c.state_writes.end());
   updated.journal.record(offset, std::move(c.produced), completed_below);
   store.put(primary, std::move(updated), outputs);
+}
+
+bool evictable(const std::string& key, const EntityState& entity, int64_t now_ms,
+               int64_t retention_ms) {
+  if (entity.updated_ms < 0 || entity.updated_ms > now_ms - retention_ms) return false;
+  if (key.rfind("payment|", 0) == 0 || key.rfind("shipment|", 0) == 0) return true;
+  if (key.rfind("order|", 0) == 0)
+    return entity.value == "COMPLETED" || entity.value == "CANCELLED";
+  return false;  // inventory: one per SKU, bounded by the catalog
+}
+
+void Reconciler::evict(EntityStore& store, int64_t tick_ms, int64_t offset,
+                       std::vector<OutputRecord>& outputs) {
+  const EntityState* clock = store.find(kEvictionClockKey);
+  if (clock && (tick_ms < clock->updated_ms || offset <= clock->applied_offset)) return;
+  // Sorted, so the tombstones come in one order whatever the hash map holds.
+  std::vector<std::string> finished;
+  for (const auto& [key, entity] : store.entries()) {
+    if (key != kEvictionClockKey &&
+        evictable(key, entity, tick_ms, settings_.entity_retention_ms)) {
+      finished.push_back(key);
+    }
+  }
+  std::sort(finished.begin(), finished.end());
+  for (const auto& key : finished) store.erase(key, outputs);
+  counters_.evicted += finished.size();
+  // The clock goes last: written to the same changelog partition after the
+  // tombstones, so a restore that holds it holds them too.
+  EntityState next;
+  next.applied_offset = offset;
+  next.updated_ms = tick_ms + settings_.eviction_interval_ms;
+  store.put(kEvictionClockKey, std::move(next), outputs);
 }
 
 namespace {

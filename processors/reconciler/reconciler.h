@@ -63,6 +63,15 @@ struct ReconcilerSettings {
   int64_t escalate_order_minor = 100000;   ///< $1000
   int64_t escalate_payment_minor = 50000;  ///< $500
   double escalate_inventory_ratio = 0.10;
+  /// Event time after its last update at which a finished entity is evicted:
+  /// a COMPLETED or CANCELLED order, a payment, a shipment (inventory
+  /// entities are bounded by the catalog and stay). Longer than the
+  /// validator's dedup horizon (96 h), past which a platform's re-send is
+  /// refused as stale anyway.
+  int64_t entity_retention_ms = 7 * 24 * 3600 * 1000LL;
+  /// Ticks scan the store for evictable entities at most once per this much
+  /// event time.
+  int64_t eviction_interval_ms = 10 * 60 * 1000;
 };
 
 struct ReconcilerTopics {
@@ -78,7 +87,17 @@ struct ReconcilerCounters {
   uint64_t escalated = 0;
   uint64_t replays = 0;
   uint64_t ignored = 0;  ///< repeats that change nothing
+  uint64_t evicted = 0;  ///< finished entities removed from the store
 };
+
+/// Key of the store's eviction clock (its updated_ms: the event time from
+/// which the next tick scans again). Never an entity.
+inline constexpr const char* kEvictionClockKey = "meta|eviction";
+
+/// True when `key`'s entity is finished and has seen no update for the
+/// retention at event time `now_ms`.
+bool evictable(const std::string& key, const EntityState& entity, int64_t now_ms,
+               int64_t retention_ms);
 
 class Reconciler {
  public:
@@ -96,6 +115,10 @@ class Reconciler {
   void payment(Context& c);
   void shipment(Context& c);
   void inventory(Context& c);
+  /// A tick: evicts finished entities (tombstones on the changelog, so a
+  /// restore or a replay of the same ticks evicts the same keys).
+  void evict(EntityStore& store, int64_t tick_ms, int64_t offset,
+             std::vector<OutputRecord>& outputs);
   ReconcilerSettings settings_;
   ReconcilerTopics topics_;
   SkuMapping mapping_;

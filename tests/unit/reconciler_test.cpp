@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <algorithm>
+
+#include "cf/event_envelope.h"
 #include "event_fixtures.h"
 
 namespace cf {
@@ -241,6 +244,93 @@ TEST(Determinism, SameInputTwiceGivesByteIdenticalOutputs) {
   auto a = run(), b = run();
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].value, b[i].value);
+}
+
+// Finished entities leave the state once the retention has passed in event
+// time, on ticks, with tombstones on the changelog: a store restored from
+// that changelog holds exactly the same keys, and re-reading the tick
+// changes nothing.
+TEST(Eviction, FinishedEntitiesLeaveOnTicksAndARestoreAgrees) {
+  Rig r;
+  const int64_t retention = ReconcilerSettings{}.entity_retention_ms;
+  std::string open_order = order("UNPAID", kT0, "tiktok_webhook", "o2");
+  for (size_t at = open_order.find("O1"); at != std::string::npos; at = open_order.find("O1"))
+    open_order.replace(at, 2, "O2");
+  r.feed(order("COMPLETED", kT0, "tiktok_webhook", "o1"));
+  r.feed(payment(2000, kT0 + 10, "p1"));
+  r.feed(shipment("T1", "delivered", kT0 + 20, "s1"));
+  r.feed(stock(10, kT0, "scheduled_sync", "i1"));
+  r.feed(open_order);
+  const size_t entities = r.store.size();
+  ASSERT_EQ(entities, 5u);
+
+  r.feed(tick_json(kT0 + retention - 1));  // not yet: scans, evicts nothing, sets the clock
+  EXPECT_EQ(r.reconciler.counters().evicted, 0u);
+  EXPECT_EQ(r.store.size(), entities + 1);  // + the eviction clock
+  r.out.clear();
+  r.feed(tick_json(kT0 + retention + 60 * 1000));  // within the scan interval: nothing to do
+  EXPECT_TRUE(r.out.empty());
+
+  r.feed(tick_json(kT0 + retention + 11 * 60 * 1000));
+  EXPECT_EQ(r.reconciler.counters().evicted, 3u);
+  EXPECT_EQ(r.store.find("order|c1|tiktok:O1"), nullptr);
+  EXPECT_EQ(r.store.find("payment|c1|tiktok:O1"), nullptr);
+  EXPECT_EQ(r.store.find("shipment|c1|O1"), nullptr);
+  EXPECT_NE(r.store.find("order|c1|tiktok:O2"), nullptr);  // not finished: kept
+  std::vector<std::string> tombstones;
+  for (const auto& o : r.out) {
+    EXPECT_EQ(o.topic, "reconciler.entities.changelog");  // no downstream output
+    if (o.tombstone) tombstones.push_back(o.key);
+  }
+  EXPECT_EQ(tombstones, (std::vector<std::string>{"order|c1|tiktok:O1", "payment|c1|tiktok:O1",
+                                                  "shipment|c1|O1"}));
+
+  // The whole changelog, replayed into an empty store: the same keys.
+  Rig all;
+  for (const auto& e :
+       {order("COMPLETED", kT0, "tiktok_webhook", "o1"), payment(2000, kT0 + 10, "p1"),
+        shipment("T1", "delivered", kT0 + 20, "s1"), stock(10, kT0, "scheduled_sync", "i1"),
+        open_order, tick_json(kT0 + retention - 1), tick_json(kT0 + retention + 60 * 1000),
+        tick_json(kT0 + retention + 11 * 60 * 1000)}) {
+    all.feed(e);
+  }
+  EntityStore restored{"reconciler.entities.changelog", 0};
+  for (const auto& o : all.out) {
+    if (o.topic != "reconciler.entities.changelog") continue;
+    std::string_view value(o.value);
+    restored.apply_encoded(o.key, o.tombstone ? nullptr : &value);
+  }
+  std::vector<std::string> kept, restored_keys;
+  for (const auto& [key, e] : r.store.entries()) kept.push_back(key);
+  for (const auto& [key, e] : restored.entries()) restored_keys.push_back(key);
+  std::sort(kept.begin(), kept.end());
+  std::sort(restored_keys.begin(), restored_keys.end());
+  EXPECT_EQ(restored_keys, kept);
+
+  // The same tick read again after a crash: already applied, nothing written.
+  std::vector<OutputRecord> again;
+  r.reconciler.on_event(r.store, tick_json(kT0 + retention + 11 * 60 * 1000), r.offset - 1,
+                        r.offset - 1, again);
+  EXPECT_TRUE(again.empty());
+}
+
+TEST(Eviction, OnlyFinishedEntitiesPastTheRetention) {
+  const int64_t day = 24 * 3600 * 1000LL;
+  EntityState e;
+  e.updated_ms = kT0;
+  e.value = "COMPLETED";
+  EXPECT_TRUE(evictable("order|c|1", e, kT0 + 7 * day, 7 * day));
+  EXPECT_FALSE(evictable("order|c|1", e, kT0 + 7 * day - 1, 7 * day));
+  e.value = "CANCELLED";
+  EXPECT_TRUE(evictable("order|c|1", e, kT0 + 8 * day, 7 * day));
+  e.value = "IN_TRANSIT";
+  EXPECT_FALSE(evictable("order|c|1", e, kT0 + 80 * day, 7 * day));
+  e.value = "12";
+  EXPECT_TRUE(evictable("payment|c|1", e, kT0 + 8 * day, 7 * day));
+  EXPECT_TRUE(evictable("shipment|c|1", e, kT0 + 8 * day, 7 * day));
+  EXPECT_FALSE(evictable("inventory|c|sku", e, kT0 + 80 * day, 7 * day));
+  e.updated_ms = -1;  // never updated
+  EXPECT_FALSE(evictable("payment|c|1", e, kT0 + 80 * day, 7 * day));
 }
 
 TEST(SkuMapping, ChannelIdsMapToOneProduct) {

@@ -45,6 +45,11 @@ for t in processor_decoders snapshot_loader config; do
   cp -n "$ROOT/tests/fuzz/seeds/$t/"* "$corpus/$t/" 2>/dev/null || true
 done
 
+# ASan keeps one frame per allocation stack: its fast unwinder misreads the
+# frames of libraries built without frame pointers (Boost, libstdc++) and
+# filled its stack depot without bound, slowing the config target 5x over a
+# long run (docs/testing.md). Reports still carry the faulting stack.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-malloc_context_size=1}"
 # Undefined behaviour is a failure like a crash (one known RapidJSON case is suppressed).
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$ROOT/tests/fuzz/ubsan.supp"
 limit=(-max_total_time="$seconds")
