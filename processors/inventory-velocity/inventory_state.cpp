@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "cf/binary_codec.h"
+
 namespace cf {
 namespace {
 
@@ -22,12 +24,36 @@ bool split_creator(std::string_view key, std::string_view& creator, std::string_
 }
 
 std::string encode_reservation(const Reservation& r) {
-  // The reply is JSON and goes last so it may contain '|'.
-  return std::to_string(r.product_sku.size()) + "|" + r.product_sku + "|" +
-         std::to_string(r.quantity) + "|" + r.status + "|" + r.last_command_id + "|" + r.last_reply;
+  std::string out;
+  BinaryWriter(out)
+      .integer(r.finished_ms)
+      .bytes(r.product_sku)
+      .integer(r.quantity)
+      .bytes(r.status)
+      .bytes(r.last_command_id)
+      .bytes(r.last_reply);
+  return out;
 }
 
 bool decode_reservation(std::string_view text, Reservation& r) {
+  if (is_binary_state(text)) {
+    BinaryReader in(text);
+    return in.integer(r.finished_ms) && in.bytes(r.product_sku) && in.integer(r.quantity) &&
+           in.bytes(r.status) && in.bytes(r.last_command_id) && in.bytes(r.last_reply) &&
+           in.at_end();
+  }
+  // Written by earlier versions: ["v2|<finished>|"]<sku
+  // size>|<sku>|<quantity>|<status>|<command>|<reply>.
+  r.finished_ms = -1;
+  if (text.substr(0, 3) == "v2|") {
+    text.remove_prefix(3);
+    auto bar = text.find('|');
+    if (bar == std::string_view::npos || !parse_int(text.substr(0, bar), r.finished_ms) ||
+        r.finished_ms < -1) {
+      return false;
+    }
+    text.remove_prefix(bar + 1);
+  }
   auto bar = text.find('|');
   int64_t sku_size = 0;
   if (bar == std::string_view::npos || !parse_int(text.substr(0, bar), sku_size) || sku_size < 0)
@@ -72,20 +98,15 @@ std::string reservation_key(std::string_view creator, std::string_view reservati
 }
 
 std::string encode_ledger(const SkuLedger& l) {
-  std::string out = "1";
+  std::string out;
+  BinaryWriter w(out);
   for (int64_t v :
        {l.total, l.reserved, l.sold, l.last_set_ms, l.last_event_ms, l.version, l.applied_offset,
         l.emitted_ms, l.emitted_version, l.emitted_sales_1h, l.emitted_sales_24h}) {
-    out += '|';
-    out += std::to_string(v);
+    w.integer(v);
   }
-  out += '|';
-  bool first = true;
-  for (const auto& [at, units] : l.recent) {
-    if (!first) out += ',';
-    first = false;
-    out += std::to_string(at) + ':' + std::to_string(units);
-  }
+  w.count(l.recent.size());
+  for (const auto& [at, units] : l.recent) w.integer(at).integer(units);
   return out;
 }
 
@@ -101,6 +122,22 @@ bool decode_ledger(std::string_view text, SkuLedger& l) {
                        &l.emitted_version,
                        &l.emitted_sales_1h,
                        &l.emitted_sales_24h};
+  if (is_binary_state(text)) {
+    BinaryReader in(text);
+    for (int64_t* field : fields) {
+      if (!in.integer(*field)) return false;
+    }
+    uint64_t recent = 0;
+    if (!in.count(recent, text.size())) return false;
+    l.recent.clear();
+    for (uint64_t i = 0; i < recent; ++i) {
+      int64_t at = 0, units = 0;
+      if (!in.integer(at) || !in.integer(units)) return false;
+      l.recent[at] = units;
+    }
+    return in.at_end();
+  }
+  // Written by earlier versions: "1|<fields>|<at>:<units>,...".
   if (text.substr(0, 2) != "1|") return false;
   text.remove_prefix(2);
   for (size_t i = 0; i < std::size(fields); ++i) {
@@ -163,7 +200,7 @@ void InventoryPartitionState::add_sales(SkuLedger& l, int64_t minute, int64_t un
   l.bucket_offsets[minute] = offset;
   outputs.push_back({changelog_topic_,
                      bucket_key(l.creator_id, l.product_sku, minute),
-                     std::to_string(bucket) + "|" + std::to_string(offset),
+                     encode_integers({bucket, offset}),
                      {},
                      partition_});
   active_.insert(ledger_key(l.creator_id, l.product_sku));
@@ -194,7 +231,24 @@ void InventoryPartitionState::put_reservation(const std::string& creator, const 
                                               std::vector<OutputRecord>& outputs) {
   std::string key = reservation_key(creator, id);
   outputs.push_back({changelog_topic_, key, encode_reservation(value), {}, partition_});
+  if (value.finished_ms >= 0) reservation_expiry_.emplace(value.finished_ms, key);
   reservations_[key] = std::move(value);
+}
+
+void InventoryPartitionState::expire_reservations(int64_t cutoff_ms,
+                                                  std::vector<OutputRecord>& outputs) {
+  while (!reservation_expiry_.empty() && reservation_expiry_.begin()->first <= cutoff_ms) {
+    auto node = reservation_expiry_.extract(reservation_expiry_.begin());
+    auto it = reservations_.find(node.mapped());
+    // Only a finished reservation whose finish time is this one (it may
+    // have been reserved again since).
+    if (it == reservations_.end() || it->second.finished_ms != node.key() ||
+        it->second.status == "reserved") {
+      continue;
+    }
+    reservations_.erase(it);
+    outputs.push_back({changelog_topic_, node.mapped(), {}, {}, partition_, true});
+  }
 }
 
 int64_t InventoryPartitionState::applied_event_offset(std::string_view event_id) const {
@@ -207,11 +261,8 @@ void InventoryPartitionState::remember_event(std::string_view event_id, int64_t 
   std::string id(event_id);
   events_[id] = {expires_ms, offset};
   event_expiry_.emplace(expires_ms, id);
-  outputs.push_back({changelog_topic_,
-                     "E|" + id,
-                     std::to_string(expires_ms) + "|" + std::to_string(offset),
-                     {},
-                     partition_});
+  outputs.push_back(
+      {changelog_topic_, "E|" + id, encode_integers({expires_ms, offset}), {}, partition_});
 }
 
 void InventoryPartitionState::expire_events(int64_t stream_time_ms,
@@ -227,11 +278,8 @@ void InventoryPartitionState::expire_events(int64_t stream_time_ms,
 
 void InventoryPartitionState::record_tick(int64_t offset, std::vector<OutputRecord>& outputs) {
   last_tick_offset_ = offset;
-  outputs.push_back({changelog_topic_,
-                     "S|",
-                     std::to_string(stream_time_ms_) + "|" + std::to_string(offset),
-                     {},
-                     partition_});
+  outputs.push_back(
+      {changelog_topic_, "S|", encode_integers({stream_time_ms_, offset}), {}, partition_});
 }
 
 void InventoryPartitionState::apply_encoded(std::string_view key, const std::string_view* value) {
@@ -259,7 +307,7 @@ void InventoryPartitionState::apply_encoded(std::string_view key, const std::str
     case 'B': {
       auto bar = rest.rfind('|');
       std::string_view creator, sku;
-      int64_t minute = 0, units = 0;
+      int64_t minute = 0;
       if (bar == std::string_view::npos || !parse_int(rest.substr(bar + 1), minute) ||
           !split_creator(rest.substr(0, bar), creator, sku)) {
         return;
@@ -268,16 +316,14 @@ void InventoryPartitionState::apply_encoded(std::string_view key, const std::str
       SkuLedger& l = ledgers_[map_key];
       l.creator_id = std::string(creator);
       l.product_sku = std::string(sku);
-      // "<units>|<last input offset>"
-      int64_t offset = -1;
-      auto sep = value ? value->find('|') : std::string_view::npos;
-      if (value == nullptr || sep == std::string_view::npos ||
-          !parse_int(value->substr(0, sep), units) || !parse_int(value->substr(sep + 1), offset)) {
+      // units, last input offset
+      int64_t fields[2] = {0, -1};
+      if (value == nullptr || !decode_integers(*value, fields, 2)) {
         l.minute_sales.erase(minute);
         l.bucket_offsets.erase(minute);
       } else {
-        l.minute_sales[minute] = units;
-        l.bucket_offsets[minute] = offset;
+        l.minute_sales[minute] = fields[0];
+        l.bucket_offsets[minute] = fields[1];
         active_.insert(map_key);
       }
       return;
@@ -288,32 +334,28 @@ void InventoryPartitionState::apply_encoded(std::string_view key, const std::str
       if (value == nullptr) {
         reservations_.erase(map_key);
       } else if (decode_reservation(*value, r)) {
+        if (r.finished_ms >= 0) reservation_expiry_.emplace(r.finished_ms, map_key);
         reservations_[map_key] = std::move(r);
       }
       return;
     }
     case 'E': {
       std::string id(rest);
-      auto sep = value ? value->find('|') : std::string_view::npos;
-      int64_t expires = 0, offset = -1;
-      if (value == nullptr || sep == std::string_view::npos ||
-          !parse_int(value->substr(0, sep), expires) ||
-          !parse_int(value->substr(sep + 1), offset)) {
+      int64_t fields[2] = {0, -1};  // expires, first offset
+      if (value == nullptr || !decode_integers(*value, fields, 2)) {
         events_.erase(id);
       } else {
-        events_[id] = {expires, offset};
-        event_expiry_.emplace(expires, id);
+        events_[id] = {fields[0], fields[1]};
+        event_expiry_.emplace(fields[0], id);
       }
       return;
     }
     case 'S': {
       if (value == nullptr) return;
-      auto bar = value->find('|');
-      int64_t stream = 0, offset = 0;
-      if (bar != std::string_view::npos && parse_int(value->substr(0, bar), stream) &&
-          parse_int(value->substr(bar + 1), offset)) {
-        advance_stream_time(stream);
-        last_tick_offset_ = std::max(last_tick_offset_, offset);
+      int64_t fields[2] = {0, 0};  // stream time, last tick offset
+      if (decode_integers(*value, fields, 2)) {
+        advance_stream_time(fields[0]);
+        last_tick_offset_ = std::max(last_tick_offset_, fields[1]);
       }
       return;
     }
@@ -329,14 +371,12 @@ void InventoryPartitionState::for_each_encoded(
     for (const auto& [minute, units] : l.minute_sales) {
       auto offset = l.bucket_offsets.find(minute);
       visit(bucket_key(l.creator_id, l.product_sku, minute),
-            std::to_string(units) + "|" +
-                std::to_string(offset == l.bucket_offsets.end() ? -1 : offset->second));
+            encode_integers({units, offset == l.bucket_offsets.end() ? -1 : offset->second}));
     }
   }
   for (const auto& [key, r] : reservations_) visit(key, encode_reservation(r));
-  for (const auto& [id, e] : events_)
-    visit("E|" + id, std::to_string(e.first) + "|" + std::to_string(e.second));
-  visit("S|", std::to_string(stream_time_ms_) + "|" + std::to_string(last_tick_offset_));
+  for (const auto& [id, e] : events_) visit("E|" + id, encode_integers({e.first, e.second}));
+  visit("S|", encode_integers({stream_time_ms_, last_tick_offset_}));
 }
 
 size_t InventoryPartitionState::size() const {
@@ -348,6 +388,7 @@ size_t InventoryPartitionState::size() const {
 void InventoryPartitionState::clear() {
   ledgers_.clear();
   reservations_.clear();
+  reservation_expiry_.clear();
   active_.clear();
   events_.clear();
   event_expiry_.clear();

@@ -5,6 +5,7 @@
 //   L|<creator>|<sku>           the SKU's ledger and emission bookkeeping
 //   B|<creator>|<sku>|<minute>  units sold in one event-time minute (24 h kept)
 //   R|<creator>|<reservation>   a saga's reservation and the last reply sent
+//                               (deleted a retention after it was released/rejected)
 //   S|                          the partition's stream time and last tick
 #include <cstdint>
 #include <map>
@@ -52,6 +53,9 @@ struct Reservation {
   std::string status;           ///< reserved | released | rejected
   std::string last_command_id;  ///< a repeat of this command gets `last_reply` again
   std::string last_reply;
+  /// Stream time at which it was released or rejected (-1: still reserved,
+  /// or finished before any time was known); deleted a retention later.
+  int64_t finished_ms = -1;
 };
 
 /// Keys and encodings, exposed for tests and tools.
@@ -79,6 +83,9 @@ class InventoryPartitionState final : public RestorableStore {
   Reservation* reservation(const std::string& creator, const std::string& id);
   void put_reservation(const std::string& creator, const std::string& id, Reservation value,
                        std::vector<OutputRecord>& outputs);
+  /// Deletes reservations finished at or before `cutoff_ms` (tombstones).
+  void expire_reservations(int64_t cutoff_ms, std::vector<OutputRecord>& outputs);
+  size_t reservations() const { return reservations_.size(); }
 
   int64_t stream_time_ms() const { return stream_time_ms_; }
   void advance_stream_time(int64_t event_ms) {
@@ -110,6 +117,8 @@ class InventoryPartitionState final : public RestorableStore {
   int32_t partition_;
   std::unordered_map<std::string, SkuLedger> ledgers_;  ///< by ledger_key
   std::unordered_map<std::string, Reservation> reservations_;
+  /// finished_ms -> reservation key (may hold stale pairs: checked when due).
+  std::multimap<int64_t, std::string> reservation_expiry_;
   std::set<std::string> active_;  ///< ledger keys
   /// Applied event ids ("E|<id>" in the changelog): id -> (expires, first offset).
   std::unordered_map<std::string, std::pair<int64_t, int64_t>> events_;

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   int64_t lateness_s = velocity.allowed_lateness_ms / 1000;
   int64_t skew_s = velocity.max_future_skew_ms / 1000;
   int64_t dedup_hours = velocity.event_dedup_ms / 3600000;
+  int64_t reservation_hours = velocity.reservation_retention_ms / 3600000;
   return cf::guarded_main("inventory-velocity", [&]() -> int {
     cf::OptionsParser options("inventory-velocity",
                               "Keeps each SKU's stock ledger and sales velocity.");
@@ -44,6 +45,10 @@ int main(int argc, char** argv) {
         "applied event ids are remembered this long in stream time, so events an upstream "
         "processor re-sends "
         "after a crash count once")(
+        "reservation-retention-hours",
+        po::value(&reservation_hours)->default_value(reservation_hours),
+        "released or rejected reservations are kept this long in stream time (a repeated command "
+        "gets its first reply), then deleted on a tick")(
         "coalesce-ms", po::value(&velocity.coalesce_ms)->default_value(velocity.coalesce_ms),
         "at most one snapshot per SKU per this much event time")(
         "spike-factor", po::value(&velocity.spike_factor)->default_value(velocity.spike_factor),
@@ -62,6 +67,9 @@ int main(int argc, char** argv) {
     velocity.max_future_skew_ms = skew_s * 1000;
     if (dedup_hours < 1) throw cf::ConfigError("--event-dedup-hours: must be at least 1");
     velocity.event_dedup_ms = dedup_hours * 3600000;
+    if (reservation_hours < 1)
+      throw cf::ConfigError("--reservation-retention-hours: must be at least 1");
+    velocity.reservation_retention_ms = reservation_hours * 3600000;
     cf::init_logging("inventory-velocity", settings.log_level);
 
     cf::VelocityEngine engine(velocity, outputs);

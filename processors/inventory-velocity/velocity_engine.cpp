@@ -295,6 +295,7 @@ void VelocityEngine::on_tick(InventoryPartitionState& state, int64_t tick_ms, in
   }
   state.advance_stream_time(tick_ms);
   state.expire_events(state.stream_time_ms(), outputs);
+  state.expire_reservations(state.stream_time_ms() - settings_.reservation_retention_ms, outputs);
   const int64_t oldest_excluded = minute_of(state.stream_time_ms()) - kMinutesPerDay;
   auto& active = state.active();
   for (auto it = active.begin(); it != active.end();) {
@@ -318,7 +319,7 @@ void VelocityEngine::on_tick(InventoryPartitionState& state, int64_t tick_ms, in
 }
 
 void VelocityEngine::on_command(InventoryPartitionState& state, std::string_view json,
-                                std::vector<OutputRecord>& outputs) {
+                                std::vector<OutputRecord>& outputs, int64_t record_timestamp_ms) {
   rapidjson::Document doc;
   const bool doc_ok = cf::parse_json(doc, json);
   if (!doc_ok || !doc.IsObject()) throw std::invalid_argument("command is not a JSON object");
@@ -397,6 +398,10 @@ void VelocityEngine::on_command(InventoryPartitionState& state, std::string_view
     } else {
       next.last_reply = reply("not_reserved", nullptr, 0, "no active reservation with this id");
     }
+  }
+  if (next.status != "reserved") {
+    next.finished_ms = state.stream_time_ms() >= 0 ? state.stream_time_ms()
+                                                   : std::max<int64_t>(-1, record_timestamp_ms);
   }
   std::string text = next.last_reply;
   state.put_reservation(creator, reservation_id, std::move(next), outputs);

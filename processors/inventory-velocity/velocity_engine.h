@@ -37,6 +37,9 @@ struct VelocitySettings {
   /// remembered: an upstream processor that re-sends its outputs after a
   /// crash (same event ids, new offsets here) is recognised within it.
   int64_t event_dedup_ms = 24LL * 3600 * 1000;
+  /// How long (in stream time) a released or rejected reservation is kept,
+  /// so a repeated command still gets its first reply; ticks delete it then.
+  int64_t reservation_retention_ms = 24LL * 3600 * 1000;
 };
 
 struct VelocityTopics {
@@ -84,8 +87,10 @@ class VelocityEngine {
                 std::vector<OutputRecord>& outputs, int64_t record_timestamp_ms = -1);
   /// One inventory.commands record (reserve / release); the reply goes to
   /// `topics.replies`. Throws std::invalid_argument for a malformed command.
+  /// `record_timestamp_ms` (the Kafka timestamp, -1 unknown) dates a
+  /// reservation that finishes before the partition has a stream time.
   void on_command(InventoryPartitionState& state, std::string_view json,
-                  std::vector<OutputRecord>& outputs);
+                  std::vector<OutputRecord>& outputs, int64_t record_timestamp_ms = -1);
 
   const VelocityCounters& counters() const { return counters_; }
   const VelocitySettings& settings() const { return settings_; }

@@ -8,7 +8,7 @@ VelocityHandler::VelocityHandler(VelocityEngine& engine, VelocityInputs inputs, 
           [this](InventoryPartitionState& store, const InputRecord& input, int64_t,
                  std::vector<OutputRecord>& outputs) {
             if (input.topic() == inputs_.commands) {
-              engine_.on_command(store, input.value(), outputs);
+              engine_.on_command(store, input.value(), outputs, input.timestamp_ms());
             } else {
               engine_.on_event(store, input.value(), input.offset(), outputs, input.timestamp_ms());
             }

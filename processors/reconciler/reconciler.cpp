@@ -27,12 +27,7 @@ bool successful_shipment(std::string_view status) {
          status == "delivered";
 }
 
-void put_field(std::string& out, std::string_view field) {
-  out += std::to_string(field.size());
-  out += ':';
-  out.append(field);
-}
-
+// Earlier versions' text values: "<size>:<bytes>" fields.
 bool get_field(std::string_view& in, std::string& field) {
   auto colon = in.find(':');
   size_t size = 0;
@@ -115,17 +110,23 @@ std::string SkuMapping::product_sku(std::string_view channel, std::string_view i
 }
 
 std::string EntityCodec::encode(const Value& v) {
-  std::string out = "1|" + std::to_string(v.applied_offset) + "|" + std::to_string(v.version) +
-                    "|" + std::to_string(v.updated_ms) + "|" + std::to_string(v.total_minor) + "|" +
-                    (v.shipped ? "1" : "0") + (v.sale_recorded ? "1" : "0") + "|";
-  put_field(out, v.source);
-  put_field(out, v.value);
-  put_field(out, v.items);
-  v.journal.encode(out);
+  std::string out;
+  BinaryWriter w(out);
+  w.integer(v.applied_offset).integer(v.version).integer(v.updated_ms).integer(v.total_minor);
+  w.boolean(v.shipped).boolean(v.sale_recorded).bytes(v.source).bytes(v.value).bytes(v.items);
+  v.journal.encode(w);
   return out;
 }
 
 bool EntityCodec::decode(std::string_view text, Value& v) {
+  if (is_binary_state(text)) {
+    BinaryReader r(text);
+    return r.integer(v.applied_offset) && r.integer(v.version) && r.integer(v.updated_ms) &&
+           r.integer(v.total_minor) && r.boolean(v.shipped) && r.boolean(v.sale_recorded) &&
+           r.bytes(v.source) && r.bytes(v.value) && r.bytes(v.items) && v.journal.decode(r) &&
+           r.at_end();
+  }
+  // Written by earlier versions: "1|<numbers>|<flags>|<fields><journal>".
   if (text.substr(0, 2) != "1|") return false;
   text.remove_prefix(2);
   int64_t numbers[4];
@@ -146,7 +147,7 @@ bool EntityCodec::decode(std::string_view text, Value& v) {
   v.sale_recorded = text[1] == '1';
   text.remove_prefix(3);
   return get_field(text, v.source) && get_field(text, v.value) && get_field(text, v.items) &&
-         v.journal.decode(text);
+         v.journal.decode_legacy(text);
 }
 
 struct Reconciler::Context {

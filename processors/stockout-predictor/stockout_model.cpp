@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 
 #include "cf/event_envelope.h"
@@ -200,13 +201,23 @@ uint32_t next_alert_state(uint32_t current, int64_t available, const Prediction&
 }
 
 std::string PredictorCodec::encode(const Value& v) {
-  std::string out = "1|" + std::to_string(v.applied_offset) + "|" + std::to_string(v.version) +
-                    "|" + std::to_string(v.alerts) + "|";
-  v.journal.encode(out);
+  std::string out;
+  BinaryWriter w(out);
+  w.integer(v.applied_offset).integer(v.version).count(v.alerts);
+  v.journal.encode(w);
   return out;
 }
 
 bool PredictorCodec::decode(std::string_view text, Value& v) {
+  if (is_binary_state(text)) {
+    BinaryReader r(text);
+    uint64_t alerts = 0;
+    if (!r.integer(v.applied_offset) || !r.integer(v.version) || !r.count(alerts, UINT32_MAX))
+      return false;
+    v.alerts = static_cast<uint32_t>(alerts);
+    return v.journal.decode(r) && r.at_end();
+  }
+  // Written by earlier versions: "1|<offset>|<version>|<alerts>|<journal>".
   if (text.substr(0, 2) != "1|") return false;
   text.remove_prefix(2);
   int64_t fields[3];
@@ -219,7 +230,7 @@ bool PredictorCodec::decode(std::string_view text, Value& v) {
   v.applied_offset = fields[0];
   v.version = fields[1];
   v.alerts = static_cast<uint32_t>(fields[2]);
-  return v.journal.decode(text);
+  return v.journal.decode_legacy(text);
 }
 
 StockoutPredictor::StockoutPredictor(ReorderCatalog catalog, PredictorTopics topics,

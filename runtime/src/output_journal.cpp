@@ -1,15 +1,10 @@
 #include "cf/output_journal.h"
 
 #include <charconv>
+#include <climits>
 
 namespace cf {
 namespace {
-
-void put_field(std::string& out, std::string_view field) {
-  out += std::to_string(field.size());
-  out += ':';
-  out.append(field);
-}
 
 bool get_number(std::string_view& in, int64_t& value) {
   auto colon = in.find(':');
@@ -50,26 +45,56 @@ const std::vector<OutputRecord>* OutputJournal::find(int64_t offset) const {
 // Format: <entries>: then per entry <offset>:<count>: and per record the
 // length-prefixed topic, key, value, partition, tombstone flag, header count
 // and headers. Length prefixes make any byte in values safe.
-void OutputJournal::encode(std::string& out) const {
-  out += std::to_string(entries_.size());
-  out += ':';
+void OutputJournal::encode(BinaryWriter& out) const {
+  out.count(entries_.size());
   for (const auto& [offset, records] : entries_) {
-    out += std::to_string(offset) + ':' + std::to_string(records.size()) + ':';
+    out.integer(offset).count(records.size());
     for (const auto& r : records) {
-      put_field(out, r.topic);
-      put_field(out, r.key);
-      put_field(out, r.value);
-      out += std::to_string(r.partition) + ':' + (r.tombstone ? "1:" : "0:");
-      out += std::to_string(r.headers.size()) + ':';
-      for (const auto& h : r.headers) {
-        put_field(out, h.name);
-        put_field(out, h.value);
-      }
+      out.bytes(r.topic).bytes(r.key).bytes(r.value).integer(r.partition).boolean(r.tombstone);
+      out.count(r.headers.size());
+      for (const auto& h : r.headers) out.bytes(h.name).bytes(h.value);
     }
   }
 }
 
-bool OutputJournal::decode(std::string_view& in) {
+bool OutputJournal::decode(BinaryReader& in) {
+  entries_.clear();
+  // Counts are bounded by the bytes left: every entry, record and header
+  // takes at least one byte, so a hostile count cannot size a loop.
+  constexpr uint64_t kMax = 1 << 24;
+  uint64_t count = 0;
+  if (!in.count(count, kMax)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    int64_t offset = 0;
+    uint64_t records = 0;
+    if (!in.integer(offset) || !in.count(records, kMax)) return false;
+    std::vector<OutputRecord> list;
+    for (uint64_t j = 0; j < records; ++j) {
+      OutputRecord r;
+      int64_t partition = 0;
+      uint64_t headers = 0;
+      if (!in.bytes(r.topic) || !in.bytes(r.key) || !in.bytes(r.value) || !in.integer(partition) ||
+          !in.boolean(r.tombstone) || !in.count(headers, kMax) || partition < INT32_MIN ||
+          partition > INT32_MAX) {
+        return false;
+      }
+      r.partition = static_cast<int32_t>(partition);
+      for (uint64_t k = 0; k < headers; ++k) {
+        Header h;
+        if (!in.bytes(h.name) || !in.bytes(h.value)) return false;
+        r.headers.push_back(std::move(h));
+      }
+      list.push_back(std::move(r));
+    }
+    entries_.emplace_back(offset, std::move(list));
+  }
+  return true;
+}
+
+// Earlier text format: <entries>: then per entry <offset>:<count>: and per
+// record the length-prefixed topic, key, value, partition, tombstone flag,
+// header count and headers.
+bool OutputJournal::decode_legacy(std::string_view& in) {
   entries_.clear();
   int64_t count = 0;
   if (!get_number(in, count)) return false;

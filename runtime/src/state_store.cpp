@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 
+#include "cf/binary_codec.h"
 #include "cf/clients.h"
 #include "cf/errors.h"
 #include "cf/kafka_handles.h"
@@ -30,18 +31,9 @@ TtlDedupStore::TtlDedupStore(std::string changelog_topic, int32_t partition, std
       expires_s_(1024, 0) {}
 
 namespace {
-// Stored value: "<expires_at_ms>|<input offset of first sighting>".
+// Changelog value: expiry (ms), input offset of the first sighting.
 std::string encode(int64_t expires_at, int64_t offset) {
-  return std::to_string(expires_at) + '|' + std::to_string(offset);
-}
-bool decode(std::string_view value, int64_t& expires_at, int64_t& offset) {
-  auto bar = value.find('|');
-  if (bar == std::string_view::npos) return false;
-  auto number = [](std::string_view text, int64_t& out) {
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-    return ec == std::errc() && end == text.data() + text.size();
-  };
-  return number(value.substr(0, bar), expires_at) && number(value.substr(bar + 1), offset);
+  return encode_integers({expires_at, offset});
 }
 uint32_t to_seconds(int64_t ms) {
   int64_t s = (ms + 999) / 1000;
@@ -163,11 +155,8 @@ bool TtlDedupStore::apply_changelog(std::string_view key, const std::string_view
   std::string_view hex = key.substr(key_prefix_.size());
   if (hex == kStreamTimeKey) {
     int64_t ms = 0;
-    if (value != nullptr) {
-      auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), ms);
-      if (ec == std::errc() && end == value->data() + value->size() && ms > stream_time_ms_) {
-        stream_time_ms_ = ms;
-      }
+    if (value != nullptr && decode_integers(*value, &ms, 1) && ms > stream_time_ms_) {
+      stream_time_ms_ = ms;
     }
     return true;
   }
@@ -181,12 +170,14 @@ bool TtlDedupStore::apply_changelog(std::string_view key, const std::string_view
     if (hashes_[slot] == hash) erase_slot(slot);
     return true;
   }
-  // A snapshot's entry says "s<expiry in seconds>|<offset>" (the table keeps
-  // seconds) and leaves the stream time to the snapshot's stream-time record;
-  // a changelog record's exact expiry gives the stream time it was written at.
-  const bool from_snapshot = !value->empty() && (*value)[0] == 's';
-  int64_t expires_at = 0, offset = 0;
-  if (!decode(from_snapshot ? value->substr(1) : *value, expires_at, offset)) return true;
+  // A snapshot's entry carries a third field, 1: its expiry is in seconds
+  // (what the table keeps), and the stream time comes from the snapshot's
+  // stream-time record; a changelog record's exact expiry (ms) gives the
+  // stream time it was written at.
+  int64_t fields[3] = {0, 0, 0};
+  const bool from_snapshot = decode_integers(*value, fields, 3) && fields[2] == 1;
+  if (!from_snapshot && !decode_integers(*value, fields, 2)) return true;
+  const int64_t expires_at = fields[0], offset = fields[1];
   const uint32_t expires_s =
       from_snapshot ? static_cast<uint32_t>(std::clamp<int64_t>(expires_at, 0, UINT32_MAX))
                     : to_seconds(expires_at);
@@ -201,9 +192,9 @@ bool TtlDedupStore::apply_changelog(std::string_view key, const std::string_view
 
 void TtlDedupStore::for_each_record(
     const std::function<void(const std::string&, const std::string&)>& visit) const {
-  visit(key_prefix_ + std::string(kStreamTimeKey), std::to_string(stream_time_ms_));
+  visit(key_prefix_ + std::string(kStreamTimeKey), encode_integers({stream_time_ms_}));
   for_each_live([&](uint64_t hash, size_t slot) {
-    visit(changelog_key(hash), "s" + encode(expires_s_[slot], offsets_[slot]));
+    visit(changelog_key(hash), encode_integers({expires_s_[slot], offsets_[slot], 1}));
   });
 }
 

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "cf/webhook_generator.h"
+#include "raw_webhook.h"
 #include "reconciler.h"
 #include "velocity_engine.h"
 #include "webhook_validator.h"
@@ -60,16 +61,7 @@ TEST_P(PipelineTruth, LedgerEqualsGeneratorUnitsForEveryCountedSku) {
   for (auto& w : delayed) order.push_back(std::move(w));
   for (GeneratedWebhook& w : order) {
     if (w.expect == Expectation::kBadSignature || w.expect == Expectation::kOversize) continue;
-    RawWebhook raw;
-    raw.body = w.body;
-    raw.source = w.path == "/webhooks/tiktok" ? "tiktok"
-                 : w.shopify_topic.empty()    ? "shipping"
-                                              : "shopify";
-    raw.provider = settings.shipping_provider;
-    raw.shopify_topic = w.shopify_topic;
-    raw.shopify_webhook_id = w.shopify_webhook_id;
-    raw.shop_domain = w.shop_domain;
-    raw.received_at_ms = w.event_time_ms + 250;
+    const RawWebhook raw = test::raw_webhook(w, settings.shipping_provider);
     auto out = validator.validate(raw);
     if (!out.valid || seen_ids[out.idempotency_key])
       continue;  // rejected, or a duplicate the dedup drops

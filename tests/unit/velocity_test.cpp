@@ -321,6 +321,52 @@ TEST(Commands, ReserveReleaseAndRepeats) {
                std::invalid_argument);
 }
 
+// Finished reservations leave the state a retention after they finished (in
+// stream time, on ticks, tombstoned on the changelog); a live one stays, a
+// repeated command within the retention still gets its first reply, and a
+// store restored from the changelog holds the same reservations.
+TEST(Commands, FinishedReservationsAreDeletedAfterTheRetention) {
+  Rig r;
+  const int64_t retention = VelocitySettings{}.reservation_retention_ms;
+  r.feed(test::stock_set("c1", kT0, "A", 10, "s1"));
+  auto cmd = [&](const std::string& id, const std::string& kind, const std::string& reservation,
+                 int q) {
+    return R"({"command_id":")" + id + R"(","command":")" + kind +
+           R"(","creator_id":"c1","reservation_id":")" + reservation +
+           R"(","product_sku":"A","quantity":)" + std::to_string(q) + "}";
+  };
+  r.engine.on_command(r.state, cmd("k1", "reserve", "done", 2), r.out);
+  r.engine.on_command(r.state, cmd("k2", "release", "done", 0), r.out);      // finished at kT0
+  r.engine.on_command(r.state, cmd("k3", "reserve", "refused", 50), r.out);  // rejected at kT0
+  r.engine.on_command(r.state, cmd("k4", "reserve", "live", 3), r.out);      // still held
+  EXPECT_EQ(r.state.reservations(), 3u);
+
+  r.tick(kT0 + retention - 1);
+  EXPECT_EQ(r.state.reservations(), 3u);
+  const std::string released = r.on("inventory.replies")[1].value;
+  r.engine.on_command(r.state, cmd("k2", "release", "done", 0), r.out);  // a repeat, still known
+  EXPECT_EQ(r.on("inventory.replies").back().value, released);
+
+  r.tick(kT0 + retention);
+  EXPECT_EQ(r.state.reservations(), 1u);
+  EXPECT_NE(r.state.reservation("c1", "live"), nullptr);
+  EXPECT_EQ(r.state.reservation("c1", "done"), nullptr);
+  EXPECT_EQ(r.sku("A").available(), 7);  // the live one still holds its 3 units
+  size_t tombstones = 0;
+  for (const auto& o : r.out) tombstones += o.tombstone && o.key.rfind("R|", 0) == 0 ? 1 : 0;
+  EXPECT_EQ(tombstones, 2u);
+
+  InventoryPartitionState restored{"inventory-velocity.ledger.changelog", 0};
+  for (const auto& o : r.out) {
+    if (o.topic != "inventory-velocity.ledger.changelog") continue;
+    std::string_view value(o.value);
+    restored.apply_encoded(o.key, o.tombstone ? nullptr : &value);
+  }
+  EXPECT_EQ(restored.reservations(), 1u);
+  ASSERT_NE(restored.reservation("c1", "live"), nullptr);
+  EXPECT_EQ(restored.reservation("c1", "live")->status, "reserved");
+}
+
 TEST(Poison, MalformedEventsThrowSpecificErrors) {
   Rig r;
   EXPECT_THROW(r.feed("{not json"), std::invalid_argument);

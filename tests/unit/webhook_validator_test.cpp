@@ -5,6 +5,7 @@
 
 #include "cf/signature.h"
 #include "cf/webhook_generator.h"
+#include "raw_webhook.h"
 
 namespace cf {
 namespace {
@@ -232,17 +233,7 @@ TEST_F(WebhookValidatorTest, AgreesWithTheLoadGeneratorsGroundTruth) {
   for (int i = 0; i < 2000; ++i) {
     GeneratedWebhook w = generator.next();
     if (w.expect == Expectation::kBadSignature) continue;
-    RawWebhook raw;
-    raw.body = w.body;
-    raw.source = w.path == "/webhooks/tiktok" ? "tiktok"
-                 : w.shopify_topic.empty()    ? "shipping"
-                                              : "shopify";
-    raw.provider = raw.source == "shipping" ? std::string_view(settings.shipping_provider)
-                                            : std::string_view();
-    raw.shopify_topic = w.shopify_topic;
-    raw.shopify_webhook_id = w.shopify_webhook_id;
-    raw.shop_domain = w.shop_domain;
-    raw.received_at_ms = w.event_time_ms + 250;
+    const RawWebhook raw = test::raw_webhook(w, settings.shipping_provider);
     auto out = validator.validate(raw);
     if (raw.source == "shopify" && out.valid) ++shopify;
     if (w.expect == Expectation::kInvalid || w.expect == Expectation::kMalformed) {

@@ -1,7 +1,9 @@
 // Google Benchmark of the pure transforms (no Kafka): where the validator's
 // CPU goes per record.
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
+#include <memory>
 #include <vector>
 
 #include "cf/event_envelope.h"
@@ -10,6 +12,10 @@
 #include "cf/signature.h"
 #include "cf/state_store.h"
 #include "cf/webhook_generator.h"
+#include "raw_webhook.h"
+#include "reconciler.h"
+#include "stockout_model.h"
+#include "validator_handler.h"
 #include "velocity_engine.h"
 #include "webhook_validator.h"
 
@@ -173,5 +179,107 @@ void BM_VelocitySale(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_VelocitySale);
+
+}  // namespace
+
+namespace {
+
+size_t heap_bytes_in_use() { return mallinfo2().uordblks; }
+
+// Heap bytes per key of every processor's state, measured, not estimated:
+// glibc's count of bytes in use before and after a fresh store is filled by
+// the real transforms from generated traffic (validator -> dedup,
+// reconciler, inventory-velocity, stockout model). The inputs of each stage
+// are built first, outside the measured window; outputs are discarded.
+void BM_StateMemoryPerKey(benchmark::State& state) {
+  constexpr int64_t kHour = 3600 * 1000;
+  for (auto _ : state) {
+    cf::GeneratorSettings settings;
+    settings.seed = 11;
+    cf::WebhookGenerator generator{settings};
+    auto shops = cf::ShopDirectory::from_json(generator.shop_directory_json());
+    cf::WebhookValidator validator(fixture().schemas, shops);
+    std::vector<std::pair<std::string, cf::ValidationOutcome>> valid;  // body, outcome
+    while (valid.size() < 20000) {
+      cf::GeneratedWebhook w = generator.next();
+      if (w.expect != cf::Expectation::kValid) continue;
+      const cf::RawWebhook raw = cf::test::raw_webhook(w, settings.shipping_provider);
+      auto outcome = validator.validate(raw);
+      if (outcome.valid) valid.emplace_back(w.body, std::move(outcome));
+    }
+    cf::Reconciler reconciler(cf::ReconcilerSettings{}, cf::ReconcilerTopics{}, cf::SkuMapping{});
+    cf::VelocityEngine velocity(cf::VelocitySettings{}, cf::VelocityTopics{});
+    cf::StockoutPredictor predictor(cf::ReorderCatalog::from_json("{}"), cf::PredictorTopics{});
+    std::vector<cf::OutputRecord> out;
+    out.reserve(256);
+    // A stage over all its inputs into `store`; with `collect`, the outputs
+    // on `topic` (the next stage's inputs) are kept.
+    auto collect_from = [&](std::vector<std::string>* collect, const char* topic) {
+      if (!collect) return;
+      for (auto& r : out)
+        if (r.topic == topic) collect->push_back(r.value);
+    };
+    auto reconcile = [&](cf::EntityStore& entities, std::vector<std::string>* collect) {
+      int64_t offset = 0;
+      for (auto& [body, outcome] : valid) {
+        for (auto& event : outcome.events) {
+          out.clear();
+          reconciler.on_event(entities, event.json, offset, offset, out);
+          ++offset;
+          collect_from(collect, "inventory.events");
+        }
+      }
+    };
+    std::vector<std::string> inventory_events, velocity_records;
+    auto track = [&](cf::InventoryPartitionState& ledger, std::vector<std::string>* collect) {
+      for (size_t i = 0; i < inventory_events.size(); ++i) {
+        out.clear();
+        velocity.on_event(ledger, inventory_events[i], static_cast<int64_t>(i), out);
+        collect_from(collect, "inventory.velocity");
+      }
+    };
+    {  // Unmeasured: each stage's inputs.
+      cf::EntityStore entities("c", 0);
+      cf::InventoryPartitionState ledger("c", 0);
+      reconcile(entities, &inventory_events);
+      track(ledger, &velocity_records);
+    }
+    auto measure = [&](const char* name, auto make, auto fill) {
+      const size_t before = heap_bytes_in_use();
+      auto store = make();
+      fill(*store);
+      const size_t keys = store->size();
+      const double bytes = static_cast<double>(heap_bytes_in_use() - before);
+      state.counters[std::string(name) + "_keys"] = static_cast<double>(keys);
+      state.counters[std::string(name) + "_B_per_key"] =
+          keys ? bytes / static_cast<double>(keys) : 0;
+    };
+    measure(
+        "dedup", [] { return std::make_unique<cf::DedupPartition>("c", 0, 96 * kHour); },
+        [&](cf::DedupPartition& d) {
+          int64_t offset = 0;
+          for (auto& [body, outcome] : valid) {
+            out.clear();
+            cf::dedup_webhook(d.store("webhooks.tiktok.raw"), outcome, body, offset++, out);
+          }
+        });
+    measure(
+        "reconciler", [] { return std::make_unique<cf::EntityStore>("c", 0); },
+        [&](cf::EntityStore& entities) { reconcile(entities, nullptr); });
+    measure(
+        "velocity", [] { return std::make_unique<cf::InventoryPartitionState>("c", 0); },
+        [&](cf::InventoryPartitionState& ledger) { track(ledger, nullptr); });
+    measure(
+        "predictor", [] { return std::make_unique<cf::PredictorStore>("c", 0); },
+        [&](cf::PredictorStore& store) {
+          for (size_t i = 0; i < velocity_records.size(); ++i) {
+            out.clear();
+            const auto offset = static_cast<int64_t>(i);
+            predictor.on_velocity(store, velocity_records[i], offset, offset, out);
+          }
+        });
+  }
+}
+BENCHMARK(BM_StateMemoryPerKey)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -163,7 +163,7 @@ RunResult run_once(const RunSettings& settings) {
   while (Clock::now() < deadline &&
          result.check.first_difference.rfind("the load generator", 0) != 0) {
     test::Process({test::bin("cf-ticker"), "--brokers", broker.bootstrap(), "--topic",
-                   "inventory.events", "--count", "1"},
+                   "inventory.events", "--topic", "events.validated", "--count", "1"},
                   dir.file("ticker.log"))
         .wait(30000);
     result.check = test::check_tables(postgres.url(), truth);

@@ -71,7 +71,8 @@ STATEFUL_METRICS+=("$SINK_METRICS")
 setsid "$BIN/postgres-sink" --brokers "$BROKERS" --postgres-url-file "$WORK/pg.url" \
   --migrations-dir "$ROOT/migrations" --metrics-port "$SINK_METRICS" >"$WORK/postgres-sink.log" 2>&1 &
 cf_pids+=($!)
-setsid "$BIN/cf-ticker" --brokers "$BROKERS" --topic inventory.events --interval-ms 1000 \
+setsid "$BIN/cf-ticker" --brokers "$BROKERS" --topic inventory.events --topic events.validated \
+  --interval-ms 1000 \
   >"$WORK/ticker.log" 2>&1 &
 cf_pids+=($!)
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done

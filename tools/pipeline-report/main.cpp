@@ -123,7 +123,10 @@ int main(int argc, char** argv) {
     cf::read_topic(kafka, topic("events.validated"), {}, [&](const cf::InputRecord& r) {
       rapidjson::Document doc;
       const bool doc_ok = cf::parse_json(doc, r.value());
-      if (!doc_ok || cf::string_member(doc, "event_type").empty()) return true;
+      if (!doc_ok || cf::string_member(doc, "event_type").empty() ||
+          cf::string_member(doc, "event_type") == cf::kTickEventType) {
+        return true;  // not an event, or the ticker's
+      }
       ++events;
       ++events_by_type[std::string(cf::string_member(doc, "event_type"))];
       event_ids.insert(std::string(cf::string_member(doc, "event_id")));

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "cf/binary_codec.h"
 #include "cf/records.h"
 
 namespace cf {
@@ -27,9 +28,12 @@ class OutputJournal {
   const std::vector<OutputRecord>* find(int64_t offset) const;
   bool empty() const { return entries_.empty(); }
 
-  void encode(std::string& out) const;
-  /// Reads what encode() wrote from the front of `in`, advancing it.
-  bool decode(std::string_view& in);
+  void encode(BinaryWriter& out) const;
+  /// Reads what encode() wrote, advancing `in`.
+  bool decode(BinaryReader& in);
+  /// Reads the text form earlier versions wrote from the front of `in`,
+  /// advancing it (state written before the binary codec).
+  bool decode_legacy(std::string_view& in);
 
  private:
   std::vector<std::pair<int64_t, std::vector<OutputRecord>>> entries_;

@@ -1,0 +1,27 @@
+#pragma once
+// A generated webhook as the validator receives it from the ingest: the body
+// plus what the ingest stamps on the raw record (source, shipping provider,
+// Shopify headers, receive time 250 ms after the event). The result holds
+// views into `w`: keep `w` alive while it is used.
+#include <string_view>
+
+#include "cf/webhook_generator.h"
+#include "webhook_validator.h"
+
+namespace cf::test {
+
+inline RawWebhook raw_webhook(const GeneratedWebhook& w, std::string_view shipping_provider) {
+  RawWebhook raw;
+  raw.body = w.body;
+  raw.source = w.path == "/webhooks/tiktok" ? "tiktok"
+               : w.shopify_topic.empty()    ? "shipping"
+                                            : "shopify";
+  raw.provider = raw.source == "shipping" ? shipping_provider : std::string_view();
+  raw.shopify_topic = w.shopify_topic;
+  raw.shopify_webhook_id = w.shopify_webhook_id;
+  raw.shop_domain = w.shop_domain;
+  raw.received_at_ms = w.event_time_ms + 250;
+  return raw;
+}
+
+}  // namespace cf::test
