@@ -114,8 +114,13 @@ RunResult run_once(const RunSettings& settings) {
       static_cast<int64_t>(settings.webhooks) * 1000 / std::max(1, settings.rate);
   result.faults = plan_faults(settings.seed, settings.faults, feed_ms, fleet.names());
 
-  // The schedule: each fault and its end as timed actions.
+  // The schedule: each fault and its end as timed actions. Outages of the
+  // broker or PostgreSQL may overlap: the service goes down at the first
+  // one's start and comes back at the last one's end (starting a PostgreSQL
+  // that is already up fails; bringing the broker up early would shorten
+  // the second outage).
   std::multimap<int64_t, std::function<void()>> actions;
+  int brokers_down = 0, postgres_down = 0;
   for (const Fault& f : result.faults) {
     switch (f.kind) {
       case FaultKind::kKill9:
@@ -131,15 +136,23 @@ RunResult run_once(const RunSettings& settings) {
                         [&fleet, name = f.target] { fleet.running.at(name)->signal(SIGCONT); });
         break;
       case FaultKind::kBrokerDown:
-        actions.emplace(f.at_ms, [&broker] { broker.command("down all"); });
-        actions.emplace(f.at_ms + f.duration_ms, [&broker] { broker.command("up all"); });
+        actions.emplace(f.at_ms, [&broker, &brokers_down] {
+          if (brokers_down++ == 0) broker.command("down all");
+        });
+        actions.emplace(f.at_ms + f.duration_ms, [&broker, &brokers_down] {
+          if (--brokers_down == 0) broker.command("up all");
+        });
         break;
       case FaultKind::kRequestErrors:
         actions.emplace(f.at_ms, [&broker, cmd = f.target] { broker.command("error " + cmd); });
         break;
       case FaultKind::kPostgresRestart:
-        actions.emplace(f.at_ms, [&postgres] { postgres.stop(); });
-        actions.emplace(f.at_ms + f.duration_ms, [&postgres] { postgres.start(); });
+        actions.emplace(f.at_ms, [&postgres, &postgres_down] {
+          if (postgres_down++ == 0) postgres.stop();
+        });
+        actions.emplace(f.at_ms + f.duration_ms, [&postgres, &postgres_down] {
+          if (--postgres_down == 0) postgres.start();
+        });
         break;
     }
   }
