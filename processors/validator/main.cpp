@@ -9,13 +9,6 @@
 int main(int argc, char** argv) {
   cf::WorkerSettings settings;
   settings.name = "validator";
-  // The dedup state is kept per partition number for all raw topics
-  // (DedupPartition): partition N of every raw topic must go to one owner,
-  // which the range assignor gives for topics of equal partition counts. With
-  // cooperative-sticky, a partial revoke released the state of a number
-  // still held through another topic, and that topic's records were
-  // dead-lettered (found by the fault campaign, seed 1054).
-  settings.co_partitioned_inputs = true;
   cf::ValidatorTopics topics;
   std::string schema_dir = cf::default_schema_directory();
   std::string shops_file;
