@@ -174,9 +174,12 @@ bool TtlDedupStore::apply_changelog(std::string_view key, const std::string_view
   // (what the table keeps), and the stream time comes from the snapshot's
   // stream-time record; a changelog record's exact expiry (ms) gives the
   // stream time it was written at.
+  // Changelog records (the many) are tried first.
   int64_t fields[3] = {0, 0, 0};
-  const bool from_snapshot = decode_integers(*value, fields, 3) && fields[2] == 1;
-  if (!from_snapshot && !decode_integers(*value, fields, 2)) return true;
+  const bool from_changelog = decode_integers(*value, fields, 2);
+  const bool from_snapshot =
+      !from_changelog && decode_integers(*value, fields, 3) && fields[2] == 1;
+  if (!from_changelog && !from_snapshot) return true;
   const int64_t expires_at = fields[0], offset = fields[1];
   const uint32_t expires_s =
       from_snapshot ? static_cast<uint32_t>(std::clamp<int64_t>(expires_at, 0, UINT32_MAX))

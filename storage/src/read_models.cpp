@@ -146,7 +146,6 @@ std::vector<RebuiltTable> rebuild_read_models(pqxx::work& txn) {
   txn.exec("DELETE FROM new_events");
   txn.exec(std::string(kStageStoredEvents) + events);
   project_new_events(txn);
-  txn.exec("DELETE FROM new_events");
   txn.exec("WITH inserted AS (SELECT creator_id, detected_at FROM " + conflicts + ") " +
            kCountConflicts);
   return tables;

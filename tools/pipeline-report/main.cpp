@@ -10,7 +10,6 @@
 #include <map>
 #include <pqxx/pqxx>
 #include <set>
-#include <sstream>
 #include <string_view>
 #include <vector>
 
@@ -73,13 +72,10 @@ int main(int argc, char** argv) {
 
     // Topic names come from the catalog: every raw topic counts, and a topic
     // this report reads that the catalog lacks is an error, not a zero.
-    std::ifstream catalog_in(catalog_path);
-    if (!catalog_in) throw cf::ConfigError("--topic-catalog: cannot read '" + catalog_path + "'");
-    std::stringstream catalog_text;
-    catalog_text << catalog_in.rdbuf();
     std::set<std::string> known;
     std::vector<std::string> raw_topics;
-    for (const auto& spec : cf::parse_topic_catalog(catalog_text.str())) {
+    for (const auto& spec :
+         cf::parse_topic_catalog(cf::read_file_or_throw(catalog_path, "--topic-catalog"))) {
       known.insert(spec.name);
       if (spec.name.rfind("webhooks.", 0) == 0 && spec.name.size() > 13 &&
           spec.name.compare(spec.name.size() - 4, 4, ".raw") == 0) {

@@ -5,6 +5,8 @@
 // snapshots and metric export. The transform stays a plain function.
 #include <functional>
 #include <map>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "cf/keyed_state.h"
@@ -37,14 +39,21 @@ class StatefulHandler : public RecordHandler {
         output.headers.push_back({kEpochHeader, epoch});
     }
   }
+  // State is per partition number, shared by every input topic with that
+  // number. Under cooperative rebalancing one input's partition may leave
+  // while another's with the same number stays: the state is released (or
+  // dropped) only when no input holds the number any more, else the records
+  // still arriving for it would find no state (found by the fault campaign,
+  // seed 1054: the validator dead-lettered them).
   void on_assigned(const std::vector<TopicPartition>& partitions) override {
     state_.restore(partition_numbers(partitions));
+    for (const auto& tp : partitions) held_[tp.partition].insert(tp.topic);
   }
   void on_revoked(const std::vector<TopicPartition>& partitions) override {
-    state_.release(partition_numbers(partitions));
+    state_.release(no_longer_held(partitions));
   }
   void on_lost(const std::vector<TopicPartition>& partitions) override {
-    state_.drop(partition_numbers(partitions));
+    state_.drop(no_longer_held(partitions));
   }
   void on_inputs_completed(std::string_view, int32_t partition, int64_t next_offset) override {
     // With several inputs per partition number the smallest matters; the
@@ -58,7 +67,23 @@ class StatefulHandler : public RecordHandler {
   PartitionedState<Store>& state() { return state_; }
 
  private:
+  /// Forgets `partitions`; returns the partition numbers no input holds now.
+  std::vector<int32_t> no_longer_held(const std::vector<TopicPartition>& partitions) {
+    std::vector<int32_t> gone;
+    for (const auto& tp : partitions) {
+      auto it = held_.find(tp.partition);
+      if (it == held_.end()) continue;
+      it->second.erase(tp.topic);
+      if (it->second.empty()) {
+        held_.erase(it);
+        gone.push_back(tp.partition);
+      }
+    }
+    return gone;
+  }
+
   PartitionedState<Store> state_;
+  std::map<int32_t, std::set<std::string>> held_;  ///< partition number -> input topics holding it
   Apply apply_;
   std::function<void()> export_metrics_;
   std::map<int32_t, int64_t> completed_;
