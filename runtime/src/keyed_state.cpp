@@ -396,7 +396,7 @@ RestoreReport restore_stores(const StateOptions& options,
         replay_changelog(options.kafka, options.changelog_topic, gap,
                          options.allow_truncated_changelog, apply, epochs, ends);
   }
-  for (auto& [partition, marker] : markers) stores.at(partition)->set_epoch(marker);
+  for (auto& [partition, marker] : markers) stores.at(partition)->claim(marker);
   report.elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count();
@@ -413,26 +413,57 @@ RestoreReport restore_stores(const StateOptions& options,
   return report;
 }
 
-void snapshot_partition(const StateOptions& options, KafkaHandle& client, int32_t partition,
+void RestorableStore::on_changelog_delivery(int64_t offset, bool ok) {
+  if (next_own_offset_ < 0 || !snapshot_refusal_.empty()) return;
+  if (!ok) {
+    snapshot_refusal_ = "a changelog write was refused";
+  } else if (offset < epoch_) {
+    // A write of an earlier tenure on this instance, below the marker: the
+    // restore before the claim read it.
+  } else if (offset == next_own_offset_) {
+    ++next_own_offset_;
+  } else {
+    snapshot_refusal_ = "another writer wrote to the changelog at offset " +
+                        std::to_string(next_own_offset_) +
+                        " (this instance may have been replaced)";
+  }
+}
+
+int64_t RestorableStore::snapshot_offset(std::string& why) const {
+  if (next_own_offset_ < 0) {
+    why = "the partition is not claimed";
+    return -1;
+  }
+  if (!snapshot_refusal_.empty()) {
+    why = snapshot_refusal_;
+    return -1;
+  }
+  return next_own_offset_;
+}
+
+bool snapshot_partition(const StateOptions& options, int32_t partition,
                         const RestorableStore& store) {
-  if (options.snapshot_dir.empty()) return;
+  if (options.snapshot_dir.empty()) return false;
   static Counter& written =
       metrics().counter("cf_state_snapshots_total", "local snapshots written");
+  static Counter& skipped = metrics().counter(
+      "cf_state_snapshots_skipped_total",
+      "snapshots not written: the store's changelog writes were interleaved with another "
+      "writer's or refused since its restore (the previous snapshot stays)");
+  std::string why;
+  const int64_t covered = store.snapshot_offset(why);
+  if (covered < 0) {
+    skipped.inc();
+    state_log()->warn("snapshot of {}/{} skipped: {}", options.changelog_topic, partition, why);
+    return false;
+  }
   try {
-    if (!client) client = make_reader(options.kafka, "cf.snapshot");
-    int64_t low = 0, high = 0;
-    // Read before copying the entries: see the header comment.
-    auto err = rd_kafka_query_watermark_offsets(client.get(), options.changelog_topic.c_str(),
-                                                partition, &low, &high, 5000);
-    if (err) {
-      state_log()->warn("snapshot of {}/{} skipped: {}", options.changelog_topic, partition,
-                        rd_kafka_err2str(err));
-      return;
-    }
-    write_snapshot_file(snapshot_path(options, partition), high, store);
+    write_snapshot_file(snapshot_path(options, partition), covered, store);
     written.inc();
+    return true;
   } catch (const std::exception& e) {
     state_log()->warn("snapshot of {}/{} failed: {}", options.changelog_topic, partition, e.what());
+    return false;
   }
 }
 

@@ -249,11 +249,13 @@ void Worker::revoke(rd_kafka_topic_partition_list_t* partitions) {
     revoked.push_back({it->second->topic(), it->second->partition()});
   }
   bool lost = rd_kafka_assignment_lost(consumer_.get());
+  bool drained = false;
   if (!lost) {
-    if (!drain(leaving, settings_.shutdown_timeout_ms)) {
+    drained = drain(leaving, settings_.shutdown_timeout_ms);
+    if (!drained) {
       spdlog::error(
           "revoking {} partition(s) with outputs still unacknowledged; the next owner "
-          "re-reads those inputs (repeats, no loss)",
+          "re-reads those inputs (repeats, no loss); their state is dropped without a snapshot",
           leaving.size());
     }
     store_offsets();
@@ -270,6 +272,8 @@ void Worker::revoke(rd_kafka_topic_partition_list_t* partitions) {
         metrics().counter("cf_partitions_lost_total",
                           "partitions lost without a revoke (session timeout, paused process)");
     lost_partitions.inc(revoked.size());
+    handler_.on_lost(revoked);
+  } else if (!drained) {
     handler_.on_lost(revoked);
   } else {
     handler_.on_revoked(revoked);
@@ -301,6 +305,15 @@ bool Worker::drain(const std::vector<PartitionProgress*>& partitions, int timeou
   return true;
 }
 
+bool Worker::quiesce() {
+  std::vector<PartitionProgress*> all;
+  for (auto& [key, p] : partitions_) all.push_back(p.get());
+  for (auto& p : retired_) all.push_back(p.get());
+  const bool drained = drain(all, std::min(settings_.shutdown_timeout_ms, 5000));
+  if (!drained) spdlog::warn("outputs still unacknowledged after 5 s: snapshot postponed");
+  return drained;
+}
+
 void Worker::release_retired() {
   retired_.erase(
       std::remove_if(retired_.begin(), retired_.end(), [](const auto& p) { return p->idle(); }),
@@ -323,6 +336,8 @@ Worker::PartitionProgress& Worker::progress_of(const rd_kafka_message_t* message
 }
 
 void Worker::on_delivery_message(const rd_kafka_message_t& message) {
+  handler_.on_output_delivered(rd_kafka_topic_name(message.rkt), message.partition, message.offset,
+                               message.err == RD_KAFKA_RESP_ERR_NO_ERROR);
   auto* pending = static_cast<PendingInput*>(message._private);
   if (pending && message.err && refused_per_record(message.err)) {
     // Served from poll_producer(), outside librdkafka's callback: re-sending
@@ -614,7 +629,8 @@ void Worker::dead_letter_refused(const InputRecord& input, const OutputRecord& r
 // the assignment as lost, so every periodic snapshot could cost a rebalance
 // (the fault campaign showed exactly that churn). What is checked is what
 // librdkafka knows; a paused instance that has not noticed its loss yet can
-// still snapshot, and the epoch fence at restore is what keeps its stale
+// still snapshot, which is why a snapshot covers only the instance's own
+// contiguous changelog writes, and the epoch fence at restore keeps its stale
 // changelog writes out (see keyed_state.h).
 bool Worker::confirm_ownership() { return !rd_kafka_assignment_lost(consumer_.get()); }
 
@@ -661,7 +677,8 @@ void Worker::run(const std::atomic<bool>& stop) {
       // partitions may belong to another instance already, so no
       // housekeeping (snapshots) on state that may be stale.
       if (!rd_kafka_assignment_lost(consumer_.get())) {
-        handler_.maintain(steady_ms(), [this] { return confirm_ownership(); });
+        handler_.maintain(
+            steady_ms(), [this] { return confirm_ownership(); }, [this] { return quiesce(); });
       }
       if (settings_.heartbeat_interval_ms > 0 && steady_ms() >= next_heartbeat) {
         next_heartbeat = steady_ms() + settings_.heartbeat_interval_ms;

@@ -184,5 +184,56 @@ TEST(DedupPartition, IgnoresRecordsThatAreNotItsOwn) {
   EXPECT_EQ(partition.size(), 0u);
 }
 
+// A snapshot covers exactly the owner's own contiguous changelog writes since
+// its epoch marker: a write by anyone else in between (a newer owner: this
+// one is a zombie) or a refused write means the memory may not match the log,
+// and no snapshot is written until the next claim. (CI found the old rule,
+// "cover the changelog's end", losing a paused copy's window sales.)
+TEST(SnapshotCoverage, CoversOwnContiguousWritesAndRefusesAfterAForeignOne) {
+  StateOptions options;
+  options.changelog_topic = "validator.dedup.changelog";
+  options.snapshot_dir = ::testing::TempDir() + "/snapshot-coverage";
+  const std::string path = options.snapshot_dir + "/validator.dedup.changelog/3.snap";
+  std::remove(path.c_str());
+  DedupPartition store("validator.dedup.changelog", 3, kHour);
+  std::vector<OutputRecord> changelog;
+  store.store("webhooks.tiktok.raw").check("a", 1000, 10, changelog);
+  std::string why;
+
+  EXPECT_EQ(store.snapshot_offset(why), -1) << "never claimed: nothing to vouch for";
+  EXPECT_FALSE(snapshot_partition(options, 3, store));
+
+  store.claim(100);  // the epoch marker landed at offset 100
+  EXPECT_EQ(store.snapshot_offset(why), 101);
+  store.on_changelog_delivery(97, true);  // an earlier tenure's write, read at restore
+  store.on_changelog_delivery(101, true);
+  store.on_changelog_delivery(102, true);
+  ASSERT_EQ(store.snapshot_offset(why), 103) << why;
+  ASSERT_TRUE(snapshot_partition(options, 3, store));
+  DedupPartition loaded("validator.dedup.changelog", 3, kHour);
+  EXPECT_EQ(load_snapshot_file(path, loaded), 103) << "covers the own writes, not a later end";
+  EXPECT_EQ(loaded.epoch(), 100);
+
+  store.on_changelog_delivery(105, true);  // 103 and 104 were someone else's
+  EXPECT_EQ(store.snapshot_offset(why), -1);
+  EXPECT_NE(why.find("another writer"), std::string::npos) << why;
+  store.on_changelog_delivery(106, true);  // stays refused
+  EXPECT_EQ(store.snapshot_offset(why), -1);
+  EXPECT_FALSE(snapshot_partition(options, 3, store));
+  EXPECT_EQ(load_snapshot_file(path, loaded), 103) << "the last good snapshot stays";
+
+  store.claim(200);  // restored and claimed again
+  store.on_changelog_delivery(201, false);
+  EXPECT_EQ(store.snapshot_offset(why), -1) << "a refused write is memory the log lacks";
+  EXPECT_NE(why.find("refused"), std::string::npos) << why;
+
+  store.claim(300);
+  store.on_changelog_delivery(301, true);
+  EXPECT_EQ(store.snapshot_offset(why), 302);
+  store.set_epoch(300);  // what a snapshot load does: an epoch, not a claim
+  EXPECT_EQ(store.snapshot_offset(why), -1);
+  std::remove(path.c_str());
+}
+
 }  // namespace
 }  // namespace cf

@@ -11,13 +11,16 @@
 // throws StateLossError instead of running on partial state, unless
 // --allow-truncated-changelog says otherwise.
 //
-// Snapshot consistency: the covered offset is the changelog's high watermark
-// read *before* the entries are copied. Every record below it is reflected in
-// the copy; records at or above it are replayed on restore, and replaying a
-// put that the copy already holds is harmless because each changelog record is
-// a key's whole value. A copy may hold writes not yet acknowledged; processors
-// record the input offset that last changed a key inside the value, so an
-// input re-read after a crash is recognised as already applied.
+// Snapshot consistency: a snapshot must equal the changelog up to the offset
+// it covers, as a restore would read it. The covered offset is therefore not
+// the changelog's end but the end of this owner's own writes: the runtime
+// reports every changelog write's acknowledged offset to its store, and the
+// store knows its writes ran contiguously from its epoch marker on. Before a
+// snapshot every output in flight is waited for (the worker quiesces), so the
+// memory holds no write that is not in the log. A store whose writes were
+// interleaved with someone else's (a newer owner: this one is a zombie) or
+// refused is not snapshotted again until its next restore; the last good
+// snapshot stays, and any older snapshot is still a correct prefix.
 //
 // Fencing (zombies): an owner that lost its partitions (a paused process, a
 // session timeout) may still deliver changelog writes its producer had
@@ -27,9 +30,9 @@
 // (header cf-epoch). A restore skips any record whose epoch is older than the
 // latest marker before it: such a record was written by an owner that had
 // already been replaced. Snapshots record the epoch they were taken under and
-// are not written once librdkafka reported the assignment lost; a paused
-// owner that snapshots before it notices is the one window left (see
-// docs/limits.md).
+// cover only the owner's own contiguous writes (above), so a zombie that
+// snapshots before librdkafka tells it of the loss writes either nothing or a
+// correct prefix.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -58,7 +61,25 @@ class RestorableStore {
   virtual ~RestorableStore() = default;
   /// The epoch this instance owns the partition under (-1: not claimed).
   int64_t epoch() const { return epoch_; }
-  void set_epoch(int64_t epoch) { epoch_ = epoch; }
+  /// The epoch a snapshot was taken under (restore only; not a claim).
+  void set_epoch(int64_t epoch) {
+    epoch_ = epoch;
+    next_own_offset_ = -1;
+  }
+  /// This instance claimed the partition with the marker at `epoch`: its own
+  /// changelog writes follow from `epoch + 1`.
+  void claim(int64_t epoch) {
+    epoch_ = epoch;
+    next_own_offset_ = epoch + 1;
+    snapshot_refusal_.clear();
+  }
+  /// Kafka acknowledged (`ok`) or refused one of this owner's changelog
+  /// writes; reported per partition in the order they were produced.
+  void on_changelog_delivery(int64_t offset, bool ok);
+  /// The offset a snapshot of the memory covers now, or -1 with `why` set
+  /// (not claimed, or another writer or a refused write broke the run).
+  /// Valid only when no changelog write is in flight.
+  int64_t snapshot_offset(std::string& why) const;
   /// One changelog or snapshot record; value nullptr is a tombstone.
   virtual void apply_encoded(std::string_view key, const std::string_view* value) = 0;
   virtual void for_each_encoded(
@@ -70,6 +91,8 @@ class RestorableStore {
 
  private:
   int64_t epoch_ = -1;
+  int64_t next_own_offset_ = -1;  ///< offset after this owner's last contiguous write
+  std::string snapshot_refusal_;  ///< why no snapshot may be taken any more
 };
 
 /// Typed keyed store on a changelog partition. Codec provides
@@ -221,7 +244,8 @@ class PartitionedState {
       throw;
     }
   }
-  /// Snapshots, then forgets the partitions (their inputs went elsewhere).
+  /// Snapshots, then forgets the partitions (their inputs went elsewhere);
+  /// every output of theirs must be acknowledged (the worker drained them).
   void release(const std::vector<int32_t>& partitions) {
     for (int32_t p : partitions) {
       auto it = stores_.find(p);
@@ -248,15 +272,17 @@ class PartitionedState {
   }
   std::map<int32_t, std::unique_ptr<Store>>& partitions() { return stores_; }
   /// Snapshots every store when the interval has passed, if
-  /// `confirm_ownership` says this instance still owns its partitions;
-  /// call from the worker thread.
-  void maybe_snapshot(int64_t now_ms, const std::function<bool()>& confirm_ownership) {
+  /// `confirm_ownership` says this instance still owns its partitions and
+  /// `quiesce` got every output in flight acknowledged (a snapshot must hold
+  /// no write that is not in the log); call from the worker thread.
+  void maybe_snapshot(int64_t now_ms, const std::function<bool()>& confirm_ownership,
+                      const std::function<bool()>& quiesce) {
     if (options_.snapshot_interval_ms <= 0 || options_.snapshot_dir.empty() || stores_.empty())
       return;
     if (next_snapshot_ms_ == 0) next_snapshot_ms_ = now_ms + options_.snapshot_interval_ms;
     if (now_ms < next_snapshot_ms_) return;
     next_snapshot_ms_ = now_ms + options_.snapshot_interval_ms;
-    if (!confirm_ownership()) return;
+    if (!confirm_ownership() || !quiesce()) return;
     for (auto& [p, store] : stores_) snapshot(p, *store);
   }
   void snapshot_all() {
@@ -270,17 +296,18 @@ class PartitionedState {
   Factory factory_;
   std::map<int32_t, std::unique_ptr<Store>> stores_;
   int64_t next_snapshot_ms_ = 0;
-  KafkaHandle watermark_client_;
 };
 
-/// Writes the snapshot of one partition (no-op without a snapshot directory).
-/// `client` is created on first use and reused for watermark queries.
-void snapshot_partition(const StateOptions& options, KafkaHandle& client, int32_t partition,
+/// Writes the snapshot of one partition, covering store.snapshot_offset();
+/// skipped (logged, cf_state_snapshots_skipped_total) when the store cannot
+/// vouch for its memory, no-op without a snapshot directory. Returns whether
+/// a file was written.
+bool snapshot_partition(const StateOptions& options, int32_t partition,
                         const RestorableStore& store);
 
 template <class Store>
 void PartitionedState<Store>::snapshot(int32_t partition, const Store& store) {
-  snapshot_partition(options_, watermark_client_, partition, store);
+  snapshot_partition(options_, partition, store);
 }
 
 }  // namespace cf

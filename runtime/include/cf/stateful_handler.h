@@ -60,8 +60,14 @@ class StatefulHandler : public RecordHandler {
     // processors using journals read a single input topic.
     completed_[partition] = next_offset;
   }
-  void maintain(int64_t steady_now_ms, const std::function<bool()>& confirm_ownership) override {
-    state_.maybe_snapshot(steady_now_ms, confirm_ownership);
+  void on_output_delivered(std::string_view topic, int32_t partition, int64_t offset,
+                           bool ok) override {
+    if (topic != state_.options().changelog_topic) return;
+    if (Store* store = state_.find(partition)) store->on_changelog_delivery(offset, ok);
+  }
+  void maintain(int64_t steady_now_ms, const std::function<bool()>& confirm_ownership,
+                const std::function<bool()>& quiesce) override {
+    state_.maybe_snapshot(steady_now_ms, confirm_ownership, quiesce);
     if (export_metrics_) export_metrics_();
   }
   PartitionedState<Store>& state() { return state_; }

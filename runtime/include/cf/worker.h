@@ -39,7 +39,10 @@ class RecordHandler {
   virtual void handle(const InputRecord& input, std::vector<OutputRecord>& outputs) = 0;
   /// Partitions were assigned: restore their state before returning.
   virtual void on_assigned(const std::vector<TopicPartition>& partitions) { (void)partitions; }
-  /// Partitions were revoked after their outputs were acknowledged: drop their state.
+  /// Partitions were revoked after their outputs were acknowledged: drop
+  /// their state. (A revoke whose outputs could not all be acknowledged in
+  /// time is reported as on_lost: memory then holds writes the log may never
+  /// get, or get after the next owner's.)
   virtual void on_revoked(const std::vector<TopicPartition>& partitions) { (void)partitions; }
   /// Partitions were lost (session timeout, a paused process): another
   /// instance may own them already. Forget their state without writing
@@ -52,14 +55,26 @@ class RecordHandler {
     (void)partition;
     (void)next_offset;
   }
+  /// Kafka acknowledged (`ok`, at `offset`) or refused an output; per
+  /// partition in produce order, on the worker thread.
+  virtual void on_output_delivered(std::string_view topic, int32_t partition, int64_t offset,
+                                   bool ok) {
+    (void)topic;
+    (void)partition;
+    (void)offset;
+    (void)ok;
+  }
   /// Called between records about every 256 records or when idle, on the
   /// worker thread: periodic housekeeping such as local state snapshots.
   /// `confirm_ownership` is true while librdkafka has not reported the
   /// assignment lost (call it right before writing anything derived from
-  /// the partitions' state).
-  virtual void maintain(int64_t steady_now_ms, const std::function<bool()>& confirm_ownership) {
+  /// the partitions' state). `quiesce` waits (bounded) until every output
+  /// produced so far is acknowledged and reported; false when it could not.
+  virtual void maintain(int64_t steady_now_ms, const std::function<bool()>& confirm_ownership,
+                        const std::function<bool()>& quiesce) {
     (void)steady_now_ms;
     (void)confirm_ownership;
+    (void)quiesce;
   }
 };
 
@@ -142,6 +157,8 @@ class Worker : private DeliveryListener {
   void complete(PendingInput& input, uint32_t n);
   void store_offsets();
   bool drain(const std::vector<PartitionProgress*>& partitions, int timeout_ms);
+  /// Drains every partition, retired ones included (bounded).
+  bool quiesce();
   void send_heartbeat();
   /// False once librdkafka reported the assignment lost.
   bool confirm_ownership();
