@@ -2,14 +2,19 @@
 // fails on purpose: a poison record goes to the dead-letter topic with the
 // original bytes and cf-dlq-* headers and does not block its partition; a
 // transient failure is retried with backoff and then succeeds; offsets are
-// committed past both, so a restart re-reads nothing.
+// committed past both, so a restart re-reads nothing. The batch mode
+// (BatchWorker) with an in-memory store: exactly once, positions from the
+// store, retries, dead letters once, fencing.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
+#include "cf/batch_worker.h"
 #include "cf/errors.h"
 #include "cf/metrics.h"
 #include "cf/producer.h"
@@ -348,6 +353,210 @@ TEST(WorkerRuntime, AStallPastThePollIntervalIsALossNotARevoke) {
   std::set<std::string> values;
   for (auto& r : read_all(kafka.brokers, "test.out")) values.insert(r.value);
   EXPECT_EQ(values, (std::set<std::string>{"a", "stall", "b"}));
+}
+
+// ---- Batch mode (BatchWorker), with an in-memory store instead of PostgreSQL ----
+
+// A store that keeps the contract BatchHandler asks for: rows and positions
+// change together, and a batch whose first record of a partition is behind
+// that partition's stored position is refused whole (BatchFenced).
+class MemoryStore : public BatchHandler {
+ public:
+  PartitionOffsets positions(const std::vector<TopicPartition>& partitions) override {
+    std::lock_guard<std::mutex> lock(mu);
+    if (unreachable > 0) {
+      --unreachable;
+      throw RetriableError("store unreachable");
+    }
+    PartitionOffsets out;
+    for (const auto& tp : partitions) {
+      auto it = stored.find({tp.topic, tp.partition});
+      if (it != stored.end()) out[it->first] = it->second;
+    }
+    return out;
+  }
+  void write(const std::vector<InputRecord>& records, BatchContext& context) override {
+    std::lock_guard<std::mutex> lock(mu);
+    PartitionOffsets first, next;
+    for (const auto& r : records) {
+      std::pair<std::string, int32_t> tp{std::string(r.topic()), r.partition()};
+      first.emplace(tp, r.offset());
+      next[tp] = r.offset() + 1;
+    }
+    for (const auto& [tp, offset] : first) {
+      auto it = stored.find(tp);
+      if (it != stored.end() && it->second > offset) throw BatchFenced("position already past");
+    }
+    std::vector<std::string> batch_rows;
+    for (const auto& r : records) {
+      if (r.value() == "poison") {
+        context.dead_letter(r, "handler_error", "poison row");
+      } else {
+        batch_rows.emplace_back(r.value());
+      }
+    }
+    // A transient failure after the dead letters: the batch is rebuilt and
+    // meets the poison record again.
+    if (failing_writes > 0) {
+      --failing_writes;
+      throw RetriableError("store busy");
+    }
+    context.await_dead_letters();
+    rows.insert(rows.end(), batch_rows.begin(), batch_rows.end());
+    for (const auto& [tp, offset] : next) stored[tp] = offset;
+  }
+  size_t row_count() {
+    std::lock_guard<std::mutex> lock(mu);
+    return rows.size();
+  }
+  std::mutex mu;
+  PartitionOffsets stored;
+  std::vector<std::string> rows;
+  int unreachable = 0;
+  int failing_writes = 0;
+};
+
+// Runs a BatchWorker in a thread for the scope's lifetime.
+class RunningBatchWorker {
+ public:
+  RunningBatchWorker(const WorkerSettings& settings, BatchHandler& handler)
+      : worker_(settings, BatchSettings{200, 50}, {"test.in"}, handler), thread_([this] {
+          try {
+            worker_.run(stop_);
+          } catch (const std::exception& e) {
+            ADD_FAILURE() << "batch worker failed: " << e.what();
+          }
+        }) {}
+  ~RunningBatchWorker() {
+    stop_ = true;
+    thread_.join();
+  }
+  BatchWorker& worker() { return worker_; }
+
+ private:
+  std::atomic<bool> stop_{false};
+  BatchWorker worker_;
+  std::thread thread_;
+};
+
+// Writes `count` records "p<partition>-<offset>" to each partition of test.in.
+void feed_partitions(const KafkaSettings& kafka, int partitions, int from, int count) {
+  Ignore ignore;
+  Producer producer(kafka, "test-feed", &ignore);
+  for (int p = 0; p < partitions; ++p) {
+    for (int i = from; i < from + count; ++i) {
+      producer.produce({"test.in", "k", "p" + std::to_string(p) + "-" + std::to_string(i), {}, p},
+                       nullptr);
+    }
+  }
+  ASSERT_EQ(producer.flush(10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+std::multiset<std::string> expected_rows(int partitions, int from, int to) {
+  std::multiset<std::string> rows;
+  for (int p = 0; p < partitions; ++p)
+    for (int i = from; i < to; ++i) rows.insert("p" + std::to_string(p) + "-" + std::to_string(i));
+  return rows;
+}
+
+// Every record written once; a restart resumes from the store's positions,
+// not from Kafka's committed offsets (which are informational only): a fresh
+// store that holds a position for partition 0 only gets partition 0 from
+// there and the others from the beginning, although Kafka's commits say
+// everything was done.
+TEST(BatchWorker, WritesEveryRecordOnceAndResumesFromTheStoresPositions) {
+  TempDir dir;
+  DevBroker broker(dir, {"--extra-topic", "test.in:3", "--extra-topic", "dlq.test:1"});
+  KafkaSettings kafka;
+  kafka.brokers = broker.bootstrap();
+  feed_partitions(kafka, 3, 0, 400);
+  const WorkerSettings settings = test_settings(kafka, "batch-group");
+  MemoryStore store;
+  {
+    RunningBatchWorker run(settings, store);
+    ASSERT_TRUE(wait_until([&] { return store.row_count() >= 1200; }, 60000)) << store.row_count();
+  }
+  EXPECT_EQ(std::multiset<std::string>(store.rows.begin(), store.rows.end()),
+            expected_rows(3, 0, 400));
+  EXPECT_EQ(
+      store.stored,
+      (PartitionOffsets{{{"test.in", 0}, 400}, {{"test.in", 1}, 400}, {{"test.in", 2}, 400}}));
+
+  MemoryStore fresh;
+  fresh.stored[{"test.in", 0}] = 350;
+  {
+    RunningBatchWorker run(settings, fresh);
+    ASSERT_TRUE(wait_until([&] { return fresh.row_count() >= 850; }, 60000)) << fresh.row_count();
+    EXPECT_FALSE(wait_until([&] { return fresh.row_count() > 850; }, 1000));
+  }
+  std::multiset<std::string> again(fresh.rows.begin(), fresh.rows.end());
+  std::multiset<std::string> want = expected_rows(1, 350, 400);
+  for (int p = 1; p < 3; ++p)
+    for (int i = 0; i < 400; ++i) want.insert("p" + std::to_string(p) + "-" + std::to_string(i));
+  EXPECT_EQ(again, want);
+}
+
+// The store unreachable at assignment and failing writes: positions and
+// batches are retried with backoff, the same records each time, never
+// dead-lettered for it; the poison record reaches the dead-letter topic
+// exactly once however often its batch was rebuilt.
+TEST(BatchWorker, RetriesAnUnreachableStoreAndDeadLettersPoisonOnce) {
+  TempDir dir;
+  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "dlq.test:1"});
+  KafkaSettings kafka;
+  kafka.brokers = broker.bootstrap();
+  feed(kafka, {"a", "b", "poison", "c"});
+  WorkerSettings settings = test_settings(kafka, "batch-retry-group");
+  settings.retry_backoff_ms = 10;
+  settings.retry_backoff_max_ms = 50;
+  MemoryStore store;
+  store.unreachable = 2;
+  store.failing_writes = 3;
+  {
+    RunningBatchWorker run(settings, store);
+    ASSERT_TRUE(wait_until([&] { return store.row_count() >= 3; }, 30000)) << store.row_count();
+    EXPECT_EQ(run.worker().stats().dead_lettered, 1u);
+  }
+  EXPECT_EQ(store.rows, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(store.stored[std::make_pair(std::string("test.in"), 0)], 4);
+  auto dlq = read_all(kafka.brokers, "dlq.test");
+  ASSERT_EQ(dlq.size(), 1u) << "a rebuilt batch must not dead-letter its record again";
+  EXPECT_EQ(dlq[0].value, "poison");
+  EXPECT_EQ(dlq[0].headers["cf-dlq-source-offset"], "2");
+  EXPECT_EQ(dlq[0].headers["cf-dlq-error"], "poison row");
+}
+
+// Another owner wrote past this worker's position (it took the partition
+// while this one was paused): this worker's next batch is refused whole, and
+// it resumes from the store's position, so no record is written twice and
+// none is skipped.
+TEST(BatchWorker, AFencedBatchIsDroppedAndTheWorkerResumesFromTheStore) {
+  TempDir dir;
+  DevBroker broker(dir, {"--extra-topic", "test.in:1", "--extra-topic", "dlq.test:1"});
+  KafkaSettings kafka;
+  kafka.brokers = broker.bootstrap();
+  feed_partitions(kafka, 1, 0, 100);
+  MemoryStore store;
+  Counter& fenced = metrics().counter(
+      "cf_batches_fenced_total", "batches dropped because another instance had written past them");
+  const uint64_t fenced_before = fenced.value();
+  {
+    RunningBatchWorker run(test_settings(kafka, "batch-fence-group"), store);
+    ASSERT_TRUE(wait_until([&] { return store.row_count() >= 100; }, 30000)) << store.row_count();
+    {
+      // The other owner: records 100..149, written with their position.
+      std::lock_guard<std::mutex> lock(store.mu);
+      for (int i = 100; i < 150; ++i) store.rows.push_back("p0-" + std::to_string(i));
+      store.stored[{"test.in", 0}] = 150;
+    }
+    feed_partitions(kafka, 1, 100, 100);
+    ASSERT_TRUE(wait_until([&] { return store.row_count() >= 200; }, 30000)) << store.row_count();
+    EXPECT_FALSE(wait_until([&] { return store.row_count() > 200; }, 1000));
+  }
+  EXPECT_GT(fenced.value(), fenced_before) << "the stale batch was not refused";
+  EXPECT_EQ(std::multiset<std::string>(store.rows.begin(), store.rows.end()),
+            expected_rows(1, 0, 200));
+  EXPECT_EQ(store.stored[std::make_pair(std::string("test.in"), 0)], 200);
 }
 
 }  // namespace
