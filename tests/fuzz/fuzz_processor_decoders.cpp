@@ -1,6 +1,8 @@
 // Each stateful processor's record decoder on any bytes, selected by the
 // first byte. A decoder may refuse a record (an exception the runtime
-// dead-letters); it must never crash, hang or write invalid JSON.
+// dead-letters); it must never crash, hang or write invalid JSON. The saga's
+// state decoder is here too: a decoded state must encode back to itself and
+// survive every transition.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -10,6 +12,7 @@
 #include "cf/json_parse.h"
 #include "inventory_state.h"
 #include "reconciler.h"
+#include "saga_machine.h"
 #include "sink_projection.h"
 #include "stockout_model.h"
 #include "velocity_engine.h"
@@ -31,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
   std::vector<cf::OutputRecord> outputs;
   try {
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
       case 0: {
         static cf::Reconciler reconciler{cf::ReconcilerSettings{}, cf::ReconcilerTopics{},
                                          cf::SkuMapping{}};
@@ -57,11 +60,34 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         predictor.on_velocity(store, input, 1, 1, outputs);
         break;
       }
+      case 4: {
+        namespace saga = cf::saga;
+        saga::SagaState state;
+        if (!saga::decode_saga(input, state)) break;
+        const std::string encoded = saga::encode_saga(state);
+        saga::SagaState again;
+        if (!saga::decode_saga(encoded, again) || saga::encode_saga(again) != encoded)
+          __builtin_trap();
+        static const saga::SagaMachine machine;
+        std::vector<saga::Effect> effects;
+        const int64_t due = saga::SagaMachine::next_due_ms(state);
+        machine.on_time(state, due < 0 ? 0 : due, effects);
+        for (int step = 0; step < saga::kStepCount; ++step) {
+          for (auto outcome :
+               {saga::Outcome::kSucceeded, saga::Outcome::kFailed, saga::Outcome::kRetriable}) {
+            machine.on_reply(state, {static_cast<saga::Step>(step), state.attempt, 0, outcome, {}},
+                             1, effects);
+          }
+        }
+        machine.on_cancelled(state, 2, effects);
+        (void)machine.retry(state, 3, effects);
+        break;
+      }
       default: {
         static const auto topics = cf::sink_input_topics();
         cf::SinkBatch batch;
         auto no_headers = [](const char*) -> std::optional<std::string> { return std::nullopt; };
-        cf::project_record(topics[(data[0] / 5) % topics.size()], input, no_headers, batch);
+        cf::project_record(topics[(data[0] / 6) % topics.size()], input, no_headers, batch);
         break;
       }
     }
