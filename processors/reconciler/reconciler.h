@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cf/keyed_state.h"
+#include "cf/order_status.h"
 #include "cf/output_journal.h"
 #include "cf/records.h"
 
@@ -17,13 +18,6 @@ namespace cf {
 
 /// Priority of a source in last-write-wins (DESIGN.md section 5).
 int source_priority(std::string_view source);
-
-/// Order statuses in lifecycle order; CANCELLED is terminal and reachable
-/// only before the order ships.
-int order_status_rank(std::string_view status);  ///< -1 unknown
-bool valid_order_transition(std::string_view from, std::string_view to);
-bool order_status_shipped(std::string_view status);
-bool order_status_paid(std::string_view status);
 
 /// Channel SKU ids -> one product SKU, from JSON
 /// {"tiktok": {"<sku_id>": "<product_sku>"}, "shopify": {"<id>": "<product_sku>"}}.

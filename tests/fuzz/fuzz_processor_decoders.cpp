@@ -13,6 +13,7 @@
 #include "inventory_state.h"
 #include "reconciler.h"
 #include "saga_machine.h"
+#include "saga_messages.h"
 #include "sink_projection.h"
 #include "stockout_model.h"
 #include "velocity_engine.h"
@@ -62,6 +63,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 4: {
         namespace saga = cf::saga;
+        switch ((data[0] / 6) % 4) {  // the saga's record readers
+          case 1:
+            (void)saga::read_saga_reply(input);
+            return 0;
+          case 2:
+            (void)saga::read_inventory_reply(input, 1);
+            return 0;
+          case 3:
+            (void)saga::read_order_event(input);
+            return 0;
+          default:
+            break;
+        }
         saga::SagaState state;
         if (!saga::decode_saga(input, state)) break;
         const std::string encoded = saga::encode_saga(state);
