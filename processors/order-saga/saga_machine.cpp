@@ -66,7 +66,7 @@ std::optional<Step> step_from_name(std::string_view name) {
   return std::nullopt;
 }
 
-bool is_compensation(Step step) { return static_cast<int>(step) >= 5; }
+bool is_compensation(Step step) { return step >= Step::kCancelShipping; }
 
 bool is_inventory_step(Step step) {
   return step == Step::kAllocateInventory || step == Step::kReleaseInventory;

@@ -309,8 +309,10 @@ bool Worker::quiesce() {
   std::vector<PartitionProgress*> all;
   for (auto& [key, p] : partitions_) all.push_back(p.get());
   for (auto& p : retired_) all.push_back(p.get());
-  const bool drained = drain(all, std::min(settings_.shutdown_timeout_ms, 5000));
-  if (!drained) spdlog::warn("outputs still unacknowledged after 5 s: snapshot postponed");
+  const int timeout_ms = std::min(settings_.shutdown_timeout_ms, 5000);
+  const bool drained = drain(all, timeout_ms);
+  if (!drained)
+    spdlog::warn("outputs still unacknowledged after {} ms: snapshot postponed", timeout_ms);
   return drained;
 }
 
