@@ -370,7 +370,16 @@ void VelocityEngine::on_command(InventoryPartitionState& state, std::string_view
                               existing->quantity, "");
     } else {
       SkuLedger& l = state.ledger(creator, sku);
-      if (l.available() >= quantity) {
+      // A saga's order was counted as sold when it arrived (the reconciler's
+      // inventory.sale_recorded): its units are in `sold` already, so the
+      // order fits when the ledger is not oversold, and a SKU whose stock no
+      // channel count has told yet cannot refuse it. The hold still counts in
+      // `reserved` until the saga releases it (conservative: lower is safer).
+      const rapidjson::Value& counted = member_or_null(doc, "sale_counted");
+      const bool sale_counted = counted.IsBool() && counted.GetBool();
+      const bool fits =
+          sale_counted ? (l.last_set_ms < 0 || l.available() >= 0) : l.available() >= quantity;
+      if (fits) {
         l.reserved += quantity;
         l.version += 1;
         next.product_sku = sku;

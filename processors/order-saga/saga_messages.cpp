@@ -41,6 +41,12 @@ std::optional<OrderUpdate> read_order_event(std::string_view json) {
   std::string error;
   auto event = read_envelope(doc, error);
   if (!event) throw std::invalid_argument(error);
+  if (event->event_type == kTickEventType) {
+    OrderUpdate tick;
+    tick.tick = true;
+    tick.occurred_at_ms = event->occurred_at_ms;
+    return tick;
+  }
   if (event->event_type != "order.status_changed") return std::nullopt;
   const rapidjson::Value& data = *event->data;
   OrderUpdate u;
@@ -150,6 +156,8 @@ OutputRecord command_record(const SagaState& saga, const Effect& command, int64_
     w.key("reservation_id").string(reservation_id(saga, command.item));
     w.key("product_sku").string(item.product_sku);
     w.key("quantity").number(item.quantity);
+    // The reconciler counted the order's units as sold when it arrived.
+    w.key("sale_counted").boolean(true);
     w.end_object();
     return {topics.inventory_commands,
             saga.order.creator_id,
@@ -181,6 +189,39 @@ OutputRecord command_record(const SagaState& saga, const Effect& command, int64_
   w.end_array();
   w.end_object();
   return {topics.commands, saga.order.creator_id, w.take(), {{"cf-event-type", "saga.command"}}};
+}
+
+OperatorCommand read_operator_command(std::string_view json) {
+  rapidjson::Document doc;
+  parse_object(doc, json, "operator command");
+  OperatorCommand c;
+  const std::string_view action = string_member(doc, "action");
+  if (action == "retry") {
+    c.action = OperatorCommand::Action::kRetry;
+  } else if (action == "abort") {
+    c.action = OperatorCommand::Action::kAbort;
+  } else {
+    throw std::invalid_argument("operator command: /action must be retry or abort");
+  }
+  c.saga_id = std::string(string_member(doc, "saga_id"));
+  c.creator_id = std::string(string_member(doc, "creator_id"));
+  c.requested_by = std::string(string_member(doc, "requested_by"));
+  if (c.saga_id.empty() || c.creator_id.empty())
+    throw std::invalid_argument("operator command needs /saga_id and /creator_id");
+  if (!parse_command_id(c.saga_id + ".validate_order"))
+    throw std::invalid_argument("operator command: /saga_id is not a saga id");
+  return c;
+}
+
+std::string operator_command_json(const OperatorCommand& c) {
+  JsonBuilder w(256);
+  w.begin_object();
+  w.key("action").string(c.action == OperatorCommand::Action::kRetry ? "retry" : "abort");
+  w.key("saga_id").string(c.saga_id);
+  w.key("creator_id").string(c.creator_id);
+  w.key("requested_by").string(c.requested_by);
+  w.end_object();
+  return w.take();
 }
 
 }  // namespace cf::saga

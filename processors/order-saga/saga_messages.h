@@ -27,10 +27,23 @@ struct OrderUpdate {
   std::string status;
   bool paid = false;       ///< AWAITING_SHIPMENT or later, not CANCELLED: starts a saga
   bool cancelled = false;  ///< CANCELLED: compensates a running saga
+  bool tick = false;       ///< a ticker record: fires due timers (nothing else is set)
   int64_t occurred_at_ms = 0;
 };
-/// nullopt for events that do not concern sagas (other types, ticks).
+/// nullopt for events that do not concern sagas (other types).
 std::optional<OrderUpdate> read_order_event(std::string_view json);
+
+/// An operator's command on saga.operator (written by cf-saga).
+struct OperatorCommand {
+  enum class Action : uint8_t { kRetry, kAbort };
+  Action action = Action::kRetry;
+  std::string saga_id;
+  std::string creator_id;
+  std::string requested_by;
+};
+/// {"action":"retry|abort","saga_id","creator_id","requested_by"}.
+OperatorCommand read_operator_command(std::string_view json);
+std::string operator_command_json(const OperatorCommand& command);
 
 /// A participant's reply, with the saga it belongs to.
 struct ReplyRecord {

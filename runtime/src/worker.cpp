@@ -353,6 +353,68 @@ void Worker::on_delivery_message(const rd_kafka_message_t& message) {
 void Worker::poll_producer(int timeout_ms) {
   producer_->poll(timeout_ms);
   if (!refusals_.empty()) serve_refusals();
+  if (!deferred_.empty()) collect_deferred();
+}
+
+void Worker::start_deferred(const InputRecord& input, PartitionProgress& progress) {
+  // One placeholder output stands for the work until it finishes.
+  PendingInput* pending = &progress.read(input.offset(), 1, 0);
+  const uint64_t ticket = ++next_ticket_;
+  try {
+    handler_.start(input, ticket);
+    deferred_[ticket] = pending;
+    return;
+  } catch (const std::exception& e) {
+    static Counter& dead_letters =
+        metrics().counter("cf_dead_letters_total", "records sent to the dead-letter topic");
+    dead_letters.inc();
+    stats_.dead_lettered.fetch_add(1);
+    spdlog::warn("{}/{}@{} dead-lettered to {}: {}", input.topic(), input.partition(),
+                 input.offset(), settings_.dead_letter_topic, e.what());
+    OutputRecord letter = make_dead_letter(input, settings_.dead_letter_topic, settings_.name,
+                                           "handler_error", e.what());
+    try {
+      producer_->produce(letter, pending);  // takes the placeholder's place
+    } catch (const KafkaError& refused) {
+      dead_letter_refused(input, letter, refused.what(), pending);  // completes on failure
+    }
+  }
+}
+
+void Worker::collect_deferred() {
+  finished_.clear();
+  handler_.take_finished(finished_);
+  for (auto& [ticket, outputs] : finished_) {
+    auto it = deferred_.find(ticket);
+    if (it == deferred_.end()) continue;
+    PendingInput* pending = it->second;
+    deferred_.erase(it);
+    PartitionProgress& progress = owner(pending);
+    for (size_t i = 0; i < outputs.size(); ++i) progress.add_output(*pending);
+    uint32_t unsent = 0;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      try {
+        producer_->produce(outputs[i], pending);
+      } catch (const KafkaError& e) {
+        // Never committed past: a restart repeats the (idempotent) work.
+        spdlog::error("{}/{}@{}: output to {} refused: {}", progress.topic(), progress.partition(),
+                      pending->offset, outputs[i].topic, e.what());
+        progress.fail(*pending);
+        unsent = static_cast<uint32_t>(outputs.size() - i);
+        break;
+      }
+    }
+    complete(*pending, 1 + unsent);  // the placeholder, and what was never sent
+  }
+}
+
+bool Worker::wait_for_capacity() {
+  while (handler_.saturated()) {
+    if (failed_ || (stop_ && stop_->load(std::memory_order_relaxed))) return false;
+    last_loop_ms_.store(steady_ms(), std::memory_order_relaxed);
+    poll_producer(1);
+  }
+  return true;
 }
 
 void Worker::serve_refusals() {
@@ -504,6 +566,7 @@ void Worker::process(const rd_kafka_message_t* message) {
   // Not handled (and so never stored) when the worker stops while waiting:
   // the record is read again by the next owner.
   if (!wait_for_acknowledgements(progress)) return;
+  if (handler_.deferred() && !wait_for_capacity()) return;
   stats_.records_in.fetch_add(1, std::memory_order_relaxed);
   records_in.inc();
   check_position(progress.topic(), progress.partition(), progress.expected_next, message->offset,
@@ -511,6 +574,10 @@ void Worker::process(const rd_kafka_message_t* message) {
   progress.expected_next = message->offset + 1;
 
   InputRecord input(message);
+  if (handler_.deferred()) {
+    start_deferred(input, progress);
+    return;
+  }
   bool dead_lettered = false;
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   for (int attempt = 0;; ++attempt) {

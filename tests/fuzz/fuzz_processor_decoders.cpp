@@ -11,7 +11,9 @@
 
 #include "cf/json_parse.h"
 #include "inventory_state.h"
+#include "participant_call.h"
 #include "reconciler.h"
+#include "saga_engine.h"
 #include "saga_machine.h"
 #include "saga_messages.h"
 #include "sink_projection.h"
@@ -63,7 +65,39 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 4: {
         namespace saga = cf::saga;
-        switch ((data[0] / 6) % 4) {  // the saga's record readers
+        switch ((data[0] / 6) % 8) {  // the saga's record readers, engine and connector
+          case 4:
+            (void)saga::read_operator_command(input);
+            return 0;
+          case 5: {  // saga-http: command -> call; any result -> reply
+            const cf::ParticipantCall call = cf::plan_call(input);
+            cf::HttpResult result;
+            result.status = static_cast<int>(size % 600);
+            result.body = std::string(input);
+            outputs.push_back(cf::reply_record(call, result, 1, "saga.replies"));
+            check_outputs(outputs);
+            return 0;
+          }
+          case 6: {  // the engine on any record of any of its inputs
+            static saga::SagaEngine engine{saga::EngineSettings{}, saga::EngineTopics{}};
+            static saga::SagaPartitionState store("order-saga.state.changelog", 0, 3600000);
+            static int64_t offset = 0;
+            if (store.size() > 1000) store.clear();
+            ++offset;
+            engine.on_record(store, static_cast<saga::Input>(size % saga::kInputCount), input,
+                             offset, 1000 * offset, offset, outputs);
+            check_outputs(outputs);
+            return 0;
+          }
+          case 7: {  // a stored saga entry decodes, then encodes back to itself
+            saga::SagaEntry entry;
+            if (!saga::decode_entry(input, entry)) return 0;
+            const std::string encoded = saga::encode_entry(entry);
+            saga::SagaEntry again;
+            if (!saga::decode_entry(encoded, again) || saga::encode_entry(again) != encoded)
+              __builtin_trap();
+            return 0;
+          }
           case 1:
             (void)saga::read_saga_reply(input);
             return 0;

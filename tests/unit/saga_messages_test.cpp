@@ -135,10 +135,15 @@ TEST(SagaMessages, InventoryCommandsAreAnsweredByTheRealLedger) {
   EXPECT_EQ(ledger.find("creator-7", "CF-TEE-0")->reserved, 0);
   EXPECT_EQ(ledger.find("creator-7", "CF-MUG-1")->reserved, 0);
 
-  // A second order that wants more than is left: insufficient_stock fails it.
+  // A second order that wants more than there is: the reconciler records its
+  // sale when it arrives, the ledger is oversold, and insufficient_stock fails it.
   Order big = order;
   big.order_id = "578426314126459220";
   big.items = {{"CF-TEE-0", 11}};
+  velocity.on_event(
+      ledger,
+      R"({"event_id":"sale-big","event_type":"inventory.sale_recorded","aggregate_type":"inventory","aggregate_id":"tiktok:578426314126459220","creator_id":"creator-7","version":1,"occurred_at":"2026-12-03T10:00:01.000Z","source":"tiktok_webhook","data":{"channel":"tiktok","order_id":"tiktok:578426314126459220","items":[{"product_sku":"CF-TEE-0","quantity":11}]}})",
+      offset++, ignored);
   std::vector<Effect> big_effects;
   SagaState refused = machine.start(big, 1'780'000'001'000, big_effects);
   round_trip(refused, big_effects, 1'780'000'001'100);

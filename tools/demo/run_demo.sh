@@ -71,7 +71,28 @@ STATEFUL_METRICS+=("$SINK_METRICS")
 setsid "$BIN/postgres-sink" --brokers "$BROKERS" --postgres-url-file "$WORK/pg.url" \
   --migrations-dir "$ROOT/migrations" --metrics-port "$SINK_METRICS" >"$WORK/postgres-sink.log" 2>&1 &
 cf_pids+=($!)
+# The order saga: orchestrator, participant connector, and the participant
+# stub playing payment provider, shipping provider and channel API (10% of
+# payment calls fail transiently, as real providers do now and then).
+STUB_PORT=$(free_port)
+setsid "$BIN/cf-participant-stub" --port "$STUB_PORT" --seed "$RANDOM" >"$WORK/participant-stub.log" 2>&1 &
+cf_pids+=($!)
+SAGA_METRICS=$(free_port)
+STATEFUL_METRICS+=("$SAGA_METRICS")
+setsid "$BIN/order-saga" --brokers "$BROKERS" --metrics-port "$SAGA_METRICS" --state-dir "$WORK/state/order-saga" \
+  >"$WORK/order-saga.log" 2>&1 &
+cf_pids+=($!)
+SAGA_HTTP_METRICS=$(free_port)
+STATEFUL_METRICS+=("$SAGA_HTTP_METRICS")
+for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$STUB_PORT/stats" && break; sleep 0.1; done
+curl -fs -o /dev/null -X POST "http://127.0.0.1:$STUB_PORT/faults" \
+  -d '{"participant":"payment","error_rate":0.1,"max_errors_per_key":2}'
+CF_SAGA_PAYMENT_URL="http://127.0.0.1:$STUB_PORT" CF_SAGA_SHIPPING_URL="http://127.0.0.1:$STUB_PORT" \
+  CF_SAGA_CHANNEL_URL="http://127.0.0.1:$STUB_PORT" \
+  setsid "$BIN/saga-http" --brokers "$BROKERS" --metrics-port "$SAGA_HTTP_METRICS" >"$WORK/saga-http.log" 2>&1 &
+cf_pids+=($!)
 setsid "$BIN/cf-ticker" --brokers "$BROKERS" --topic inventory.events --topic events.validated \
+  --topic orders.events \
   --interval-ms 1000 \
   >"$WORK/ticker.log" 2>&1 &
 cf_pids+=($!)

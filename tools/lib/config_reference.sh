@@ -5,8 +5,8 @@
 set -euo pipefail
 BIN="$1"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-binaries=(webhook-ingest validator reconciler inventory-velocity stockout-predictor postgres-sink
-          cf-dev-broker cf-loadgen cf-ticker cf-tap cf-topics cf-events cf-recover cf-pipeline-report
+binaries=(webhook-ingest validator reconciler inventory-velocity stockout-predictor order-saga saga-http postgres-sink
+          cf-dev-broker cf-loadgen cf-participant-stub cf-ticker cf-tap cf-topics cf-events cf-recover cf-pipeline-report
           cf-bench cf-bench-sink)
 out="$(mktemp)"
 for b in "${binaries[@]}"; do

@@ -27,6 +27,12 @@ class OutputJournal {
   /// were acknowledged before the key was last written).
   const std::vector<OutputRecord>* find(int64_t offset) const;
   bool empty() const { return entries_.empty(); }
+  /// The input offsets journalled, oldest first.
+  std::vector<int64_t> offsets() const {
+    std::vector<int64_t> out;
+    for (const auto& entry : entries_) out.push_back(entry.first);
+    return out;
+  }
 
   void encode(BinaryWriter& out) const;
   /// Reads what encode() wrote, advancing `in`.

@@ -18,7 +18,8 @@ template <class Store>
 class StatefulHandler : public RecordHandler {
  public:
   /// Applies one input to its partition's store; `completed_below` is the
-  /// partition's first input whose outputs may still be unacknowledged.
+  /// first offset of the input's topic-partition whose outputs may still be
+  /// unacknowledged.
   using Apply = std::function<void(Store& store, const InputRecord& input, int64_t completed_below,
                                    std::vector<OutputRecord>& outputs)>;
 
@@ -30,7 +31,7 @@ class StatefulHandler : public RecordHandler {
 
   void handle(const InputRecord& input, std::vector<OutputRecord>& outputs) override {
     Store& store = state_.at(input.partition());
-    apply_(store, input, completed_[input.partition()], outputs);
+    apply_(store, input, completed_[{std::string(input.topic()), input.partition()}], outputs);
     // Every changelog write carries the epoch this instance claimed the
     // partition under (see keyed_state.h: fencing).
     const std::string epoch = std::to_string(store.epoch());
@@ -55,10 +56,10 @@ class StatefulHandler : public RecordHandler {
   void on_lost(const std::vector<TopicPartition>& partitions) override {
     state_.drop(no_longer_held(partitions));
   }
-  void on_inputs_completed(std::string_view, int32_t partition, int64_t next_offset) override {
-    // With several inputs per partition number the smallest matters; the
-    // processors using journals read a single input topic.
-    completed_[partition] = next_offset;
+  void on_inputs_completed(std::string_view topic, int32_t partition,
+                           int64_t next_offset) override {
+    // Per input topic: a journal keyed by input offset belongs to one topic.
+    completed_[{std::string(topic), partition}] = next_offset;
   }
   void on_output_delivered(std::string_view topic, int32_t partition, int64_t offset,
                            bool ok) override {
@@ -92,7 +93,7 @@ class StatefulHandler : public RecordHandler {
   std::map<int32_t, std::set<std::string>> held_;  ///< partition number -> input topics holding it
   Apply apply_;
   std::function<void()> export_metrics_;
-  std::map<int32_t, int64_t> completed_;
+  std::map<std::pair<std::string, int32_t>, int64_t> completed_;  ///< (input topic, partition)
 };
 
 }  // namespace cf

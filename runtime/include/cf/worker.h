@@ -15,6 +15,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "cf/config.h"
@@ -64,6 +66,28 @@ class RecordHandler {
     (void)offset;
     (void)ok;
   }
+  // Deferred handlers (connectors that call remote services): the outputs of
+  // an input come when its call finishes, while later inputs are read. The
+  // input stays in flight (its offset is not committed) until its outputs
+  // are acknowledged, so a crash re-reads it: the remote call must be
+  // idempotent. Results are collected on the worker thread whenever it polls.
+  /// True: the worker calls start() and take_finished(), never handle().
+  virtual bool deferred() const { return false; }
+  /// Starts the work of `input` (copy what is needed: the record goes away);
+  /// its outputs come back from take_finished() under `ticket`. Throwing
+  /// dead-letters the input at once.
+  virtual void start(const InputRecord& input, uint64_t ticket) {
+    (void)input;
+    (void)ticket;
+  }
+  /// Moves the outputs of finished work into `finished`.
+  virtual void take_finished(
+      std::vector<std::pair<uint64_t, std::vector<OutputRecord>>>& finished) {
+    (void)finished;
+  }
+  /// True while no more work may start (bounded concurrency): the worker
+  /// stops reading until it is false.
+  virtual bool saturated() const { return false; }
   /// Called between records about every 256 records or when idle, on the
   /// worker thread: periodic housekeeping such as local state snapshots.
   /// `confirm_ownership` is true while librdkafka has not reported the
@@ -135,8 +159,13 @@ class Worker : private DeliveryListener {
 
   void on_delivery(rd_kafka_resp_err_t error, void* token) override;
   void on_delivery_message(const rd_kafka_message_t& message) override;
-  /// Serves delivery reports, then re-sends or gives up refused outputs.
+  /// Serves delivery reports, then re-sends or gives up refused outputs,
+  /// then sends the outputs of finished deferred work.
   void poll_producer(int timeout_ms);
+  void collect_deferred();
+  void start_deferred(const InputRecord& input, PartitionProgress& progress);
+  /// Deferred mode: waits while the handler is saturated; false when stopping.
+  bool wait_for_capacity();
   void serve_refusals();
   void give_up_refused(const Refusal& refusal);
   /// Backpressure: waits until `progress` is under max_unacknowledged_bytes;
@@ -179,6 +208,9 @@ class Worker : private DeliveryListener {
   PartitionProgress* cached_progress_ = nullptr;
   std::vector<OutputRecord> outputs_;
   std::vector<Refusal> refusals_;
+  std::unordered_map<uint64_t, PendingInput*> deferred_;  ///< ticket -> input in flight
+  std::vector<std::pair<uint64_t, std::vector<OutputRecord>>> finished_;
+  uint64_t next_ticket_ = 0;
   const std::atomic<bool>* stop_ = nullptr;  // run()'s flag, for waits inside process()
   /// Partitions whose state is restored and whose records are being processed.
   Gauge& assigned_partitions_ =

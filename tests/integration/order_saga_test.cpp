@@ -1,0 +1,312 @@
+// The order saga on real binaries: generated TikTok Shop and Shopify webhooks
+// -> validator -> reconciler -> order-saga <-> inventory-velocity, and
+// order-saga <-> saga-http <-> the participant stub. The stub counts effects
+// per order, which is the oracle: one capture per paid order, a refund for
+// every capture of a compensated saga, whatever failed on the way.
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <csignal>
+#include <ctime>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include "cf/order_status.h"
+#include "harness.h"
+
+namespace cf::test {
+namespace {
+
+struct SagaView {
+  std::string status, step, failure;
+  int64_t version = -1;
+  bool captured = false, refunded = false;
+};
+
+struct Topology {
+  TempDir dir;
+  std::unique_ptr<DevBroker> broker;
+  std::unique_ptr<Process> stub, saga, http, ticker;
+  std::vector<std::unique_ptr<Process>> workers;
+  int stub_port = 0;
+  int saga_restarts = 0, http_restarts = 0;
+
+  Topology() {
+    write_reference_files(dir);
+    broker = std::make_unique<DevBroker>(dir);
+    EXPECT_EQ(Process({bin("cf-loadgen"), "--write-shops-file", dir.file("shops.json"),
+                       "--write-sku-mapping-file", dir.file("skus.json")},
+                      dir.file("files.log"))
+                  .wait(10000),
+              0);
+    stub_port = free_port();
+    stub = std::make_unique<Process>(
+        std::vector<std::string>{bin("cf-participant-stub"), "--port", std::to_string(stub_port)},
+        dir.file("stub.log"));
+    EXPECT_TRUE(wait_until([&] { return status_of(stats_response()) == 200; }, 10000));
+    auto common = [&](const std::string& name) {
+      return std::vector<std::string>{
+          bin(name), "--brokers",   broker->bootstrap(),      "--metrics-port",
+          "0",       "--state-dir", dir.file("state-" + name)};
+    };
+    auto validator = common("validator");
+    validator.insert(validator.end(), {"--shops-file", dir.file("shops.json"), "--schema-dir",
+                                       source_dir() + "/schemas"});
+    auto reconciler = common("reconciler");
+    reconciler.insert(reconciler.end(), {"--sku-mapping", dir.file("skus.json")});
+    workers.push_back(std::make_unique<Process>(validator, dir.file("validator.log")));
+    workers.push_back(std::make_unique<Process>(reconciler, dir.file("reconciler.log")));
+    workers.push_back(
+        std::make_unique<Process>(common("inventory-velocity"), dir.file("velocity.log")));
+    start_saga();
+    start_http();
+    ticker = std::make_unique<Process>(
+        std::vector<std::string>{bin("cf-ticker"), "--brokers", broker->bootstrap(), "--topic",
+                                 "orders.events", "--topic", "inventory.events", "--topic",
+                                 "events.validated", "--interval-ms", "200"},
+        dir.file("ticker.log"));
+  }
+
+  void start_saga() {
+    // Short timeouts and backoff so that a test's sagas give up in seconds; yet a
+    // step's 5 attempts (about 17 s) outlast a killed worker's absence (6 s
+    // session timeout and 3 s to form the group again).
+    saga = std::make_unique<Process>(
+        std::vector<std::string>{bin("order-saga"), "--brokers", broker->bootstrap(),
+                                 "--metrics-port", "0", "--state-dir", dir.file("state-saga"),
+                                 "--step-timeout-ms", "2000", "--backoff-base-ms", "500",
+                                 "--backoff-max-ms", "4000"},
+        dir.file("saga-" + std::to_string(saga_restarts++) + ".log"));
+  }
+  void start_http() {
+    const std::string url = "http://127.0.0.1:" + std::to_string(stub_port);
+    setenv("CF_SAGA_PAYMENT_URL", url.c_str(), 1);
+    setenv("CF_SAGA_SHIPPING_URL", url.c_str(), 1);
+    setenv("CF_SAGA_CHANNEL_URL", url.c_str(), 1);
+    http = std::make_unique<Process>(
+        std::vector<std::string>{bin("saga-http"), "--brokers", broker->bootstrap(),
+                                 "--metrics-port", "0", "--call-timeout-ms", "1000"},
+        dir.file("http-" + std::to_string(http_restarts++) + ".log"));
+  }
+
+  std::string stats_response() const {
+    return raw_http(stub_port, "GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  }
+  void fault(const std::string& json) {
+    std::string request =
+        "POST /faults HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: " +
+        std::to_string(json.size()) + "\r\n\r\n" + json;
+    ASSERT_EQ(status_of(raw_http(stub_port, request)), 200);
+  }
+  /// kind -> field -> value, from the stub.
+  std::map<std::string, std::map<std::string, int64_t>> stats() const {
+    std::string response = stats_response();
+    rapidjson::Document doc;
+    doc.Parse(response.substr(response.find("\r\n\r\n") + 4).c_str());
+    std::map<std::string, std::map<std::string, int64_t>> out;
+    if (!doc.IsObject()) return out;
+    for (auto& kind : doc.GetObject())
+      for (auto& field : kind.value.GetObject())
+        out[kind.name.GetString()][field.name.GetString()] = field.value.GetInt64();
+    return out;
+  }
+
+  void feed(int webhooks, int seed) {
+    Process feed({bin("cf-loadgen"), "--to-kafka", "--brokers", broker->bootstrap(), "--count",
+                  std::to_string(webhooks), "--rate", "500", "--seed", std::to_string(seed),
+                  "--skus", "40", "--start-time", std::to_string(std::time(nullptr))},
+                 dir.file("feed.log"));
+    ASSERT_EQ(feed.wait(120000), 0) << feed.log();
+  }
+
+  /// Paid orders on orders.events ("channel|order_id").
+  std::set<std::string> paid_orders() const {
+    std::set<std::string> paid;
+    for (const auto& r : read_all(broker->bootstrap(), "orders.events")) {
+      rapidjson::Document doc;
+      doc.Parse(r.value.c_str());
+      if (!doc.IsObject() || !doc.HasMember("data") || !doc["data"].IsObject()) continue;
+      const auto& data = doc["data"];
+      if (!data.HasMember("status") || !data["status"].IsString()) continue;
+      if (order_status_paid(data["status"].GetString()))
+        paid.insert(std::string(data["channel"].GetString()) + "|" + data["order_id"].GetString());
+    }
+    return paid;
+  }
+
+  /// The latest saga.events record of each saga, by "channel|order_id".
+  std::map<std::string, SagaView> sagas() const {
+    std::map<std::string, SagaView> out;
+    for (const auto& r : read_all(broker->bootstrap(), "saga.events")) {
+      rapidjson::Document doc;
+      doc.Parse(r.value.c_str());
+      if (!doc.IsObject()) continue;
+      const std::string order =
+          std::string(doc["channel"].GetString()) + "|" + doc["order_id"].GetString();
+      SagaView& v = out[order];
+      if (doc["version"].GetInt64() <= v.version) continue;
+      v.version = doc["version"].GetInt64();
+      v.status = doc["status"].GetString();
+      v.step = doc["step"].GetString();
+      v.failure = doc["failure"].GetString();
+      v.captured = doc["payment_captured"].GetBool();
+      v.refunded = doc["payment_refunded"].GetBool();
+    }
+    return out;
+  }
+
+  /// Every paid order's saga has ended; returns the sagas.
+  std::map<std::string, SagaView> wait_for_terminal_sagas(int timeout_ms) {
+    std::map<std::string, SagaView> last;
+    std::set<std::string> paid;
+    bool done = wait_until(
+        [&] {
+          paid = paid_orders();
+          last = sagas();
+          if (paid.empty() || last.size() < paid.size()) return false;
+          for (const auto& [order, v] : last)
+            if (v.status != "completed" && v.status != "compensated" && v.status != "needs_manual")
+              return false;
+          return true;
+        },
+        timeout_ms, 1000);
+    std::map<std::string, int> outcomes;  // printed: what the sagas did
+    for (const auto& [order, v] : last) ++outcomes[v.status + " " + v.failure.substr(0, 60)];
+    for (const auto& [what, n] : outcomes) std::cout << "  " << n << " x " << what << "\n";
+    EXPECT_TRUE(done) << paid.size() << " paid orders, " << last.size() << " sagas";
+    for (const auto& order : paid) EXPECT_EQ(last.count(order), 1U) << "no saga for " << order;
+    return last;
+  }
+
+  /// The latest reserved count of every SKU on inventory.velocity.
+  std::map<std::string, int64_t> reserved() const {
+    std::map<std::string, std::pair<int64_t, int64_t>> latest;
+    for (const auto& r : read_all(broker->bootstrap(), "inventory.velocity")) {
+      rapidjson::Document doc;
+      doc.Parse(r.value.c_str());
+      if (!doc.IsObject() || !doc.HasMember("reserved")) continue;
+      const std::string sku =
+          std::string(doc["creator_id"].GetString()) + "|" + doc["product_sku"].GetString();
+      auto& slot = latest[sku];
+      if (doc["version"].GetInt64() >= slot.first)
+        slot = {doc["version"].GetInt64(), doc["reserved"].GetInt64()};
+    }
+    std::map<std::string, int64_t> out;
+    for (const auto& [sku, v] : latest) out[sku] = v.second;
+    return out;
+  }
+};
+
+/// Effects at the stub agree with the sagas' end states.
+void expect_effects_match(const Topology& t, const std::map<std::string, SagaView>& sagas) {
+  auto s = t.stats();
+  int64_t completed = 0, cancelled = 0;
+  for (const auto& [order, v] : sagas) {
+    EXPECT_NE(v.status, "needs_manual") << order << ": " << v.failure;
+    if (v.status == "completed") ++completed;
+    if (v.failure.rfind("order cancelled", 0) == 0) ++cancelled;
+    // A compensated saga whose payment may have been captured refunded it
+    // (the refund blocks a capture that had not happened yet).
+    if (v.status == "compensated" && v.captured) EXPECT_TRUE(v.refunded) << order;
+  }
+  EXPECT_EQ(s["captures"]["max_per_order"], 1) << "one capture per order";
+  EXPECT_LE(s["refunds"]["max_per_order"], 1) << "at most one refund per order";
+  EXPECT_EQ(s["captures"]["net_orders"], completed)
+      << "every completed saga holds its one capture; every other capture was refunded";
+  // The channel's fulfillment has no undo: an order cancelled on the channel
+  // while it was being marked shipped keeps it (the channel's own state).
+  EXPECT_GE(s["fulfillments"]["applied"], completed);
+  EXPECT_LE(s["fulfillments"]["applied"], completed + cancelled);
+  EXPECT_EQ(s["fulfillments"]["max_per_order"], 1);
+  EXPECT_GT(completed, 0);
+}
+
+void expect_reservations_released(const Topology& t) {
+  std::map<std::string, int64_t> held;
+  bool released = wait_until(
+      [&] {
+        held.clear();
+        for (const auto& [sku, reserved] : t.reserved())
+          if (reserved != 0) held[sku] = reserved;
+        return !t.reserved().empty() && held.empty();
+      },
+      30000, 1000);
+  EXPECT_TRUE(released) << held.size() << " SKUs still hold reservations, e.g. "
+                        << (held.empty() ? "" : held.begin()->first);
+}
+
+TEST(OrderSaga, TransientPaymentFailuresStillCaptureEachOrderOnce) {
+  Topology t;
+  // 30% of capture calls fail (503, no effect; at most 2 per key so a step's
+  // 5 attempts get through), and 10% of applied calls lose their answer (the
+  // retry then gets the stored answer: a duplicate reply).
+  t.fault(
+      R"({"participant":"payment","error_rate":0.3,"max_errors_per_key":2,"ack_loss_rate":0.1})");
+  t.feed(3000, 21);
+  auto sagas = t.wait_for_terminal_sagas(240000);
+  ASSERT_GT(sagas.size(), 100U);
+  for (const auto& [order, v] : sagas)
+    EXPECT_EQ(v.failure.find("process_payment"), std::string::npos) << order << ": " << v.failure;
+  expect_effects_match(t, sagas);
+  auto s = t.stats();
+  EXPECT_GT(s["captures"]["errors"], 0);
+  EXPECT_GT(s["captures"]["replays"], 0);
+  expect_reservations_released(t);
+}
+
+TEST(OrderSaga, HangingShippingLabelsTimeOutAndEverythingIsCompensated) {
+  Topology t;
+  t.fault(R"({"endpoint":"labels","hang":true})");
+  t.feed(1500, 22);
+  auto sagas = t.wait_for_terminal_sagas(240000);
+  ASSERT_GT(sagas.size(), 50U);
+  size_t reached_shipping = 0;
+  for (const auto& [order, v] : sagas) {
+    EXPECT_NE(v.status, "completed") << order;
+    if (v.failure.find("generate_shipping_label") != std::string::npos) ++reached_shipping;
+  }
+  EXPECT_GT(reached_shipping, sagas.size() / 2);
+  auto s = t.stats();
+  EXPECT_EQ(s["fulfillments"]["applied"], 0);
+  EXPECT_GT(s["refunds"]["applied"], 0);
+  EXPECT_EQ(s["refunds"]["applied"], s["captures"]["applied"]) << "every capture refunded";
+  EXPECT_EQ(s["captures"]["net_orders"], 0);
+  EXPECT_EQ(s["refunds"]["max_per_order"], 1);
+  for (const auto& [order, v] : sagas) EXPECT_NE(v.status, "needs_manual") << order;
+  // One dead letter per saga whose label step failed every attempt, with its history.
+  auto letters = read_all(t.broker->bootstrap(), "dlq.order-saga");
+  EXPECT_EQ(letters.size(), reached_shipping);
+  if (!letters.empty()) {
+    EXPECT_EQ(letters[0].headers["cf-dlq-error-class"], "saga_step_exhausted");
+    EXPECT_NE(letters[0].value.find("\"history\""), std::string::npos);
+  }
+  expect_reservations_released(t);
+}
+
+TEST(OrderSaga, KillNineOfOrchestratorAndConnectorMidFlightChangesNoEffect) {
+  Topology t;
+  t.fault(R"({"participant":"payment","latency_ms":50,"error_rate":0.2,"max_errors_per_key":2})");
+  t.fault(R"({"participant":"shipping","latency_ms":50})");
+  Process feed({bin("cf-loadgen"), "--to-kafka", "--brokers", t.broker->bootstrap(), "--count",
+                "3000", "--rate", "300", "--seed", "23", "--skus", "40", "--start-time",
+                std::to_string(std::time(nullptr))},
+               t.dir.file("feed.log"));
+  // Mid-flight: once captures are happening, kill -9 the orchestrator, then
+  // (after it restarted and caught up a little) the connector.
+  ASSERT_TRUE(wait_until([&] { return t.stats()["captures"]["applied"] > 50; }, 60000));
+  t.saga->kill9();
+  t.start_saga();
+  const int64_t before = t.stats()["captures"]["applied"];
+  ASSERT_TRUE(wait_until([&] { return t.stats()["captures"]["applied"] > before + 50; }, 90000));
+  t.http->kill9();
+  t.start_http();
+  ASSERT_EQ(feed.wait(120000), 0) << feed.log();
+  auto sagas = t.wait_for_terminal_sagas(240000);
+  ASSERT_GT(sagas.size(), 100U);
+  expect_effects_match(t, sagas);
+  expect_reservations_released(t);
+}
+
+}  // namespace
+}  // namespace cf::test
