@@ -267,6 +267,20 @@ void write_reference_files(const TempDir& dir) {
     throw std::runtime_error("cf-loadgen could not write reference files");
 }
 
+std::vector<std::string> worker_command(const std::string& name, const std::string& bootstrap,
+                                        const TempDir& dir, const std::string& state_dir,
+                                        const std::string& metrics_port) {
+  std::vector<std::string> args{bin(name),    "--brokers",   bootstrap, "--metrics-port",
+                                metrics_port, "--state-dir", state_dir};
+  if (name == "validator") {
+    args.insert(args.end(), {"--shops-file", dir.file("shops.json"), "--schema-dir",
+                             source_dir() + "/schemas"});
+  } else if (name == "reconciler") {
+    args.insert(args.end(), {"--sku-mapping", dir.file("skus.json")});
+  }
+  return args;
+}
+
 namespace {
 std::string run_postgres_script(const std::string& command, const std::string& dir) {
   std::string cmd =

@@ -125,4 +125,12 @@ std::vector<ReportLine> read_report(const std::string& path);
 /// Writes the generator's shop directory and secrets for `seed` into dir.
 void write_reference_files(const TempDir& dir);
 
+/// The command line of a pipeline worker (validator, reconciler, ...) on
+/// `bootstrap` with its state under `state_dir`: the validator gets
+/// dir/shops.json and the schemas, the reconciler dir/skus.json (written by
+/// cf-loadgen --write-shops-file / --write-sku-mapping-file).
+std::vector<std::string> worker_command(const std::string& name, const std::string& bootstrap,
+                                        const TempDir& dir, const std::string& state_dir,
+                                        const std::string& metrics_port = "0");
+
 }  // namespace cf::test

@@ -133,7 +133,8 @@ void SagaEngine::on_record(SagaPartitionState& store, Input input, std::string_v
         return;
       }
       const int64_t now = record_ms >= 0 ? record_ms : update->occurred_at_ms;
-      const std::string id = saga_id_for(update->order.channel, update->order.order_id);
+      const std::string id =
+          saga_id_for(update->order.creator_id, update->order.channel, update->order.order_id);
       if (SagaEntry* entry = store.find(id)) {
         if (replayed(*entry, input, offset, outputs)) return;
         // Later status updates of a paid order (shipped, delivered) change nothing.

@@ -78,9 +78,14 @@ bool is_terminal(Status status) {
   return status == Status::kCompleted || status == Status::kCompensated;
 }
 
-std::string saga_id_for(std::string_view channel, std::string_view order_id) {
+std::string saga_id_for(std::string_view creator_id, std::string_view channel,
+                        std::string_view order_id) {
   // A digest, so an order id of any bytes makes an id with no separator in it.
-  std::string material(channel);
+  // The creator is part of it: an order id another creator's (signed) webhook
+  // also names can never take over, or block, this creator's saga.
+  std::string material(creator_id);
+  material.push_back('\n');
+  material.append(channel);
   material.push_back('\n');
   material.append(order_id);
   return "saga-" + sha256_hex(material).substr(0, 32);
@@ -147,7 +152,7 @@ void SagaMachine::note(SagaState& saga, int64_t now_ms, Step step, int attempt,
 SagaState SagaMachine::start(const Order& order, int64_t now_ms,
                              std::vector<Effect>& effects) const {
   SagaState saga;
-  saga.saga_id = saga_id_for(order.channel, order.order_id);
+  saga.saga_id = saga_id_for(order.creator_id, order.channel, order.order_id);
   saga.order = order;
   saga.started_ms = now_ms;
   saga.step = Step::kValidateOrder;

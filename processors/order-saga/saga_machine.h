@@ -125,8 +125,9 @@ struct Effect {
   int item = -1;           ///< inventory commands: index into order.items
 };
 
-/// The saga of an order: the same for every replay of the order.
-std::string saga_id_for(std::string_view channel, std::string_view order_id);
+/// The saga of a creator's order: the same for every replay of the order.
+std::string saga_id_for(std::string_view creator_id, std::string_view channel,
+                        std::string_view order_id);
 /// "<saga id>.<step>[.<item>]": the same for every attempt of the step.
 std::string command_id(const SagaState& saga, Step step, int item = -1);
 /// The forward step a compensation undoes (its command is the one undone).

@@ -102,13 +102,52 @@ void project_conflict(const rapidjson::Document& d, SinkBatch& batch) {
   batch.conflicts.push_back(std::move(row));
 }
 
+void project_saga(const rapidjson::Document& d, SinkBatch& batch) {
+  const char* what = "saga";
+  SagaRow row;
+  row.creator_id = text(d, "creator_id", what);
+  row.saga_id = text(d, "saga_id", what);
+  row.channel = text(d, "channel", what);
+  row.order_id = text(d, "order_id", what);
+  row.status = text(d, "status", what);
+  static const char* const kStatuses[] = {"running", "compensating", "completed", "compensated",
+                                          "needs_manual"};
+  bool known = false;
+  for (const char* s : kStatuses) known = known || row.status == s;
+  if (!known) throw ProjectionError("saga: unknown status");
+  row.step = text(d, "step", what);
+  row.attempts = integer(d, "attempt", what);
+  row.attempts_total = integer(d, "attempts_total", what);
+  row.version = integer(d, "version", what);
+  row.manual = boolean(d, "manual", what);
+  row.started_ms = integer(d, "started_ms", what);
+  const auto& finished = member(d, "finished_ms", what);
+  if (!finished.IsNull()) row.finished_ms = integer(d, "finished_ms", what);
+  auto failure = d.FindMember("failure");
+  if (failure != d.MemberEnd() && failure->value.IsString())
+    row.failure = failure->value.GetString();
+  row.currency = text(d, "currency", what);
+  row.amount_minor = integer(d, "amount_minor", what);
+  row.captured = boolean(d, "payment_captured", what);
+  row.refunded = boolean(d, "payment_refunded", what);
+  row.event_ms = integer(d, "event_ms", what);
+  const auto& history = member(d, "history", what);
+  if (!history.IsArray()) throw ProjectionError("saga: history must be an array");
+  row.history = to_json(history);
+  auto key = std::make_pair(row.creator_id, row.saga_id);
+  auto it = batch.sagas.find(key);
+  if (it == batch.sagas.end() || it->second.version <= row.version)
+    batch.sagas[key] = std::move(row);
+}
+
 }  // namespace
 
 std::vector<std::string> sink_input_topics() {
-  return {"orders.events",          "inventory.events",      "inventory.velocity",
-          "inventory.predictions",  "inventory.alerts",      "conflicts.audit",
-          "webhooks.rejected",      "dlq.validator",         "dlq.reconciler",
-          "dlq.inventory-velocity", "dlq.stockout-predictor"};
+  return {"orders.events",          "inventory.events",       "inventory.velocity",
+          "inventory.predictions",  "inventory.alerts",       "conflicts.audit",
+          "webhooks.rejected",      "dlq.validator",          "dlq.reconciler",
+          "dlq.inventory-velocity", "dlq.stockout-predictor", "saga.events",
+          "dlq.order-saga"};
 }
 
 void project_record(std::string_view topic, std::string_view value,
@@ -143,6 +182,8 @@ void project_record(std::string_view topic, std::string_view value,
     project_alert(doc, batch);
   } else if (topic == "conflicts.audit") {
     project_conflict(doc, batch);
+  } else if (topic == "saga.events") {
+    project_saga(doc, batch);
   } else {
     throw ProjectionError("the sink does not read topic " + std::string(topic));
   }

@@ -18,6 +18,15 @@ constexpr const char* kCountConflicts =
     "2 "
     "ON CONFLICT (creator_id, day) DO UPDATE SET conflicts = m.conflicts + EXCLUDED.conflicts";
 
+// Adds the refunds in a CTE named `refunded` (creator_id, refunded_at,
+// currency, amount_minor) to creator_daily_revenue.
+constexpr const char* kCountRefunds =
+    "INSERT INTO creator_daily_revenue AS r (creator_id, day, currency, refunded_minor) "
+    "SELECT creator_id, (refunded_at AT TIME ZONE 'UTC')::date, currency, sum(amount_minor) "
+    "FROM refunded GROUP BY 1, 2, 3 "
+    "ON CONFLICT (creator_id, day, currency) DO UPDATE SET "
+    "refunded_minor = r.refunded_minor + EXCLUDED.refunded_minor";
+
 // The event store's rows as the sink stages them (sink_projection: missing
 // strings are '', numbers only when they are integers).
 constexpr const char* kStageStoredEvents = R"(
@@ -93,11 +102,86 @@ void project_new_events(pqxx::work& txn) {
       orders_completed = m.orders_completed + EXCLUDED.orders_completed,
       processing_ms_sum = m.processing_ms_sum + EXCLUDED.processing_ms_sum,
       events = m.events + EXCLUDED.events)");
+  // Revenue per currency: completed payments in, refunds out. An order
+  // cancelled after its payment completed is refunded, once per order
+  // (order_refunds), whether a saga's refund_payment or the cancellation
+  // reported it first.
+  txn.exec(R"(
+    INSERT INTO creator_daily_revenue AS r (creator_id, day, currency, gross_minor)
+    SELECT creator_id, (occurred_at AT TIME ZONE 'UTC')::date, currency, sum(amount_minor)
+    FROM new_events WHERE event_type = 'order.payment_completed' AND amount_minor IS NOT NULL
+    GROUP BY 1, 2, 3
+    ON CONFLICT (creator_id, day, currency) DO UPDATE SET
+      gross_minor = r.gross_minor + EXCLUDED.gross_minor)");
+  txn.exec(std::string(R"(
+    WITH refunded AS (
+      INSERT INTO order_refunds (creator_id, aggregate_id, currency, amount_minor, refunded_at, source)
+      SELECT DISTINCT ON (c.creator_id, c.aggregate_id) c.creator_id, c.aggregate_id, p.currency,
+             p.amount_minor, c.occurred_at, 'order_cancelled'
+      FROM new_events c
+      JOIN LATERAL (
+        SELECT coalesce(e.event_data->>'currency', '') AS currency,
+               (e.event_data->>'amount_minor')::bigint AS amount_minor
+        FROM events e
+        WHERE e.creator_id = c.creator_id AND e.aggregate_id = c.aggregate_id
+          AND e.event_type = 'order.payment_completed'
+          AND jsonb_typeof(e.event_data->'amount_minor') = 'number'
+          AND e.event_data->>'amount_minor' ~ '^-?[0-9]+$'
+        ORDER BY e.occurred_at LIMIT 1) p ON true
+      WHERE c.event_type = 'order.status_changed' AND c.status = 'CANCELLED'
+      ORDER BY c.creator_id, c.aggregate_id, c.occurred_at
+      ON CONFLICT DO NOTHING
+      RETURNING creator_id, refunded_at, currency, amount_minor) )") +
+           kCountRefunds);
   txn.exec(R"(
     INSERT INTO sync_status AS s (creator_id, source, last_event_at, last_written_at)
     SELECT creator_id, source, max(occurred_at), now() FROM new_events GROUP BY 1, 2
     ON CONFLICT (creator_id, source) DO UPDATE SET
       last_event_at = greatest(s.last_event_at, EXCLUDED.last_event_at), last_written_at = now())");
+}
+
+void store_sagas(pqxx::work& txn,
+                 const std::map<std::pair<std::string, std::string>, SagaRow>& sagas) {
+  if (sagas.empty()) return;
+  std::string values;
+  std::string refunds;
+  for (const auto& [key, s] : sagas) {
+    values += (values.empty() ? "(" : ",(") + txn.quote(s.creator_id) + "," + txn.quote(s.saga_id) +
+              "," + txn.quote(s.channel) + "," + txn.quote(s.order_id) + "," + txn.quote(s.status) +
+              "," + txn.quote(s.step) + "," + std::to_string(s.attempts) + "," +
+              std::to_string(s.attempts_total) + "," + (s.manual ? "true" : "false") + "," +
+              ts(txn, s.started_ms) + "," + (s.finished_ms ? ts(txn, *s.finished_ms) : "NULL") +
+              "," + (s.finished_ms ? std::to_string(*s.finished_ms - s.started_ms) : "NULL") + "," +
+              txn.quote(s.failure) + "," + txn.quote(s.currency) + "," +
+              std::to_string(s.amount_minor) + "," + (s.captured ? "true" : "false") + "," +
+              (s.refunded ? "true" : "false") + "," + std::to_string(s.version) + "," +
+              ts(txn, s.event_ms) + "," + txn.quote(s.history) + "::jsonb)";
+    if (s.refunded) {
+      refunds += (refunds.empty() ? "(" : ",(") + txn.quote(s.creator_id) + "," +
+                 txn.quote(s.channel + ":" + s.order_id) + "," + txn.quote(s.currency) + "," +
+                 std::to_string(s.amount_minor) + "," + ts(txn, s.event_ms) + ",'saga')";
+    }
+  }
+  txn.exec(
+      "INSERT INTO sagas AS t (creator_id, saga_id, channel, order_id, status, step, attempts, "
+      "attempts_total, manual, started_at, finished_at, duration_ms, failure, currency, "
+      "amount_minor, payment_captured, payment_refunded, version, updated_at, history) VALUES " +
+      values +
+      " ON CONFLICT (creator_id, saga_id) DO UPDATE SET status = EXCLUDED.status, step = "
+      "EXCLUDED.step, attempts = EXCLUDED.attempts, attempts_total = EXCLUDED.attempts_total, "
+      "manual = EXCLUDED.manual, finished_at = EXCLUDED.finished_at, duration_ms = "
+      "EXCLUDED.duration_ms, failure = EXCLUDED.failure, payment_captured = "
+      "EXCLUDED.payment_captured, payment_refunded = EXCLUDED.payment_refunded, version = "
+      "EXCLUDED.version, updated_at = EXCLUDED.updated_at, history = EXCLUDED.history "
+      "WHERE t.version < EXCLUDED.version");
+  if (refunds.empty()) return;
+  // A saga's refund: once per order (order_refunds), counted when new.
+  txn.exec(
+      "WITH refunded AS (INSERT INTO order_refunds (creator_id, aggregate_id, currency, "
+      "amount_minor, refunded_at, source) VALUES " +
+      refunds +
+      " ON CONFLICT DO NOTHING RETURNING creator_id, refunded_at, currency, amount_minor) " +
+      kCountRefunds);
 }
 
 void store_conflict(pqxx::work& txn, const ConflictRow& c) {
@@ -125,6 +209,10 @@ std::vector<RebuiltTable> rebuild_read_models(pqxx::work& txn) {
        "conflicts",
        "creator_id, day"},
       {"sync_status", "", "", "creator_id, source, last_event_at", "creator_id, source"},
+      {"creator_daily_revenue", "", "", "creator_id, day, currency, gross_minor, refunded_minor",
+       "creator_id, day, currency"},
+      {"order_refunds", "", "", "creator_id, aggregate_id, currency, amount_minor, source",
+       "creator_id, aggregate_id"},
   };
   // Resolve the live tables (and the sources) before the temporary tables
   // shadow their names.
@@ -137,11 +225,17 @@ std::vector<RebuiltTable> rebuild_read_models(pqxx::work& txn) {
         .as<std::string>();
   };
   const std::string events = qualified("events"), conflicts = qualified("conflicts");
+  const std::string live_refunds = qualified("order_refunds");
   for (auto& t : tables) {
     t.live = qualified(t.name);
     t.rebuilt = "pg_temp." + t.name;
     txn.exec("CREATE TEMP TABLE " + t.name + " (LIKE " + t.live + " INCLUDING ALL) ON COMMIT DROP");
   }
+  // Refunds the sagas reported are not in the event store: carried over from
+  // the live table (with their amounts) before the events are projected.
+  txn.exec("WITH refunded AS (INSERT INTO order_refunds SELECT * FROM " + live_refunds +
+           " WHERE source = 'saga' RETURNING creator_id, refunded_at, currency, amount_minor) " +
+           kCountRefunds);
   create_new_events_table(txn);
   txn.exec("DELETE FROM new_events");
   txn.exec(std::string(kStageStoredEvents) + events);

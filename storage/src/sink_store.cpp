@@ -246,6 +246,7 @@ void SinkStore::write(const SinkBatch& batch) {
           "WHERE t.as_of <= EXCLUDED.as_of AND t.last_alert_id <> EXCLUDED.last_alert_id");
     }
     for (const auto& c : batch.conflicts) store_conflict(txn, c);
+    store_sagas(txn, batch.sagas);
     for (const auto& [key, n] : batch.dead_letters) {
       txn.exec("INSERT INTO dead_letter_counts AS d (topic, reason, records) VALUES (" +
                txn.quote(key.first) + "," + txn.quote(key.second) + "," + std::to_string(n) +

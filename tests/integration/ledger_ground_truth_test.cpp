@@ -27,21 +27,11 @@ TEST(LedgerGroundTruth, BothChannelsFeedOneLedgerPerProductSku) {
                 .wait(10000),
             0);
   std::vector<std::unique_ptr<Process>> workers;
-  auto common = [&](const std::string& name) {
-    return std::vector<std::string>{bin(name), "--brokers",   broker.bootstrap(), "--metrics-port",
-                                    "0",       "--state-dir", dir.file("state")};
-  };
-  auto validator = common("validator");
-  validator.insert(validator.end(), {"--shops-file", dir.file("shops.json"), "--schema-dir",
-                                     source_dir() + "/schemas"});
-  auto reconciler = common("reconciler");
-  reconciler.insert(reconciler.end(), {"--sku-mapping", dir.file("skus.json")});
-  workers.push_back(std::make_unique<Process>(validator, dir.file("validator.log")));
-  workers.push_back(std::make_unique<Process>(reconciler, dir.file("reconciler.log")));
-  workers.push_back(
-      std::make_unique<Process>(common("inventory-velocity"), dir.file("velocity.log")));
-  workers.push_back(
-      std::make_unique<Process>(common("stockout-predictor"), dir.file("predictor.log")));
+  for (const char* name : {"validator", "reconciler", "inventory-velocity", "stockout-predictor"}) {
+    workers.push_back(
+        std::make_unique<Process>(worker_command(name, broker.bootstrap(), dir, dir.file("state")),
+                                  dir.file(std::string(name) + ".log")));
+  }
 
   Process feed({bin("cf-loadgen"), "--to-kafka", "--brokers", broker.bootstrap(), "--count",
                 "20000", "--rate", "4000", "--seed", "5", "--skus", "60", "--write-stock-file",

@@ -8,9 +8,12 @@
 
 #include <csignal>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <map>
+#include <pqxx/pqxx>
 #include <set>
+#include <sstream>
 
 #include "cf/order_status.h"
 #include "harness.h"
@@ -27,7 +30,8 @@ struct SagaView {
 struct Topology {
   TempDir dir;
   std::unique_ptr<DevBroker> broker;
-  std::unique_ptr<Process> stub, saga, http, ticker;
+  std::unique_ptr<Process> stub, saga, http, ticker, sink;
+  std::unique_ptr<TempPostgres> postgres;
   std::vector<std::unique_ptr<Process>> workers;
   int stub_port = 0;
   int saga_restarts = 0, http_restarts = 0;
@@ -45,20 +49,11 @@ struct Topology {
         std::vector<std::string>{bin("cf-participant-stub"), "--port", std::to_string(stub_port)},
         dir.file("stub.log"));
     EXPECT_TRUE(wait_until([&] { return status_of(stats_response()) == 200; }, 10000));
-    auto common = [&](const std::string& name) {
-      return std::vector<std::string>{
-          bin(name), "--brokers",   broker->bootstrap(),      "--metrics-port",
-          "0",       "--state-dir", dir.file("state-" + name)};
-    };
-    auto validator = common("validator");
-    validator.insert(validator.end(), {"--shops-file", dir.file("shops.json"), "--schema-dir",
-                                       source_dir() + "/schemas"});
-    auto reconciler = common("reconciler");
-    reconciler.insert(reconciler.end(), {"--sku-mapping", dir.file("skus.json")});
-    workers.push_back(std::make_unique<Process>(validator, dir.file("validator.log")));
-    workers.push_back(std::make_unique<Process>(reconciler, dir.file("reconciler.log")));
-    workers.push_back(
-        std::make_unique<Process>(common("inventory-velocity"), dir.file("velocity.log")));
+    for (const char* name : {"validator", "reconciler", "inventory-velocity"}) {
+      workers.push_back(std::make_unique<Process>(
+          worker_command(name, broker->bootstrap(), dir, dir.file(std::string("state-") + name)),
+          dir.file(std::string(name) + ".log")));
+    }
     start_saga();
     start_http();
     ticker = std::make_unique<Process>(
@@ -88,6 +83,31 @@ struct Topology {
         std::vector<std::string>{bin("saga-http"), "--brokers", broker->bootstrap(),
                                  "--metrics-port", "0", "--call-timeout-ms", "1000"},
         dir.file("http-" + std::to_string(http_restarts++) + ".log"));
+  }
+
+  /// PostgreSQL and the sink (sagas read model, revenue).
+  void start_sink() {
+    postgres = std::make_unique<TempPostgres>(dir);
+    std::ofstream(dir.file("pg.url")) << postgres->url();
+    sink = std::make_unique<Process>(
+        std::vector<std::string>{bin("postgres-sink"), "--brokers", broker->bootstrap(),
+                                 "--postgres-url-file", dir.file("pg.url"), "--migrations-dir",
+                                 source_dir() + "/migrations", "--metrics-port", "-1"},
+        dir.file("sink.log"));
+  }
+  /// One SQL value (first column of the first row; "" when no row).
+  std::string sql(const std::string& query) const {
+    pqxx::connection c(postgres->url());
+    pqxx::work t(c);
+    auto rows = t.exec(query);
+    return rows.empty() || rows[0][0].is_null() ? "" : rows[0][0].as<std::string>();
+  }
+  int saga_tool(const std::vector<std::string>& args, const std::string& log) {
+    std::vector<std::string> argv{bin("cf-saga")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(),
+                {"--brokers", broker->bootstrap(), "--postgres-url-file", dir.file("pg.url")});
+    return Process(argv, dir.file(log)).wait(30000).value_or(-1);
   }
 
   std::string stats_response() const {
@@ -257,9 +277,57 @@ TEST(OrderSaga, TransientPaymentFailuresStillCaptureEachOrderOnce) {
 
 TEST(OrderSaga, HangingShippingLabelsTimeOutAndEverythingIsCompensated) {
   Topology t;
+  t.start_sink();
   t.fault(R"({"endpoint":"labels","hang":true})");
   t.feed(1500, 22);
+  // An operator aborts one saga waiting for its label (cf-saga, from the read
+  // model): a dry run first, then --apply; it compensates with the reason.
+  std::string waiting;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        waiting = t.sql(
+            "SELECT saga_id FROM sagas WHERE status = 'running' AND step = "
+            "'generate_shipping_label' AND attempts = 1 ORDER BY updated_at DESC LIMIT 1");
+        return !waiting.empty();
+      },
+      60000, 200));
+  EXPECT_EQ(t.saga_tool({"abort", waiting}, "saga-dry.log"), 0);
+  std::stringstream dry;
+  dry << std::ifstream(t.dir.file("saga-dry.log")).rdbuf();
+  EXPECT_NE(dry.str().find("dry run"), std::string::npos) << dry.str();
+  EXPECT_EQ(t.saga_tool({"abort", waiting, "--apply", "--requested-by", "test"}, "saga-abort.log"),
+            0);
   auto sagas = t.wait_for_terminal_sagas(240000);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return t.sql("SELECT count(*) FROM sagas WHERE saga_id = '" + waiting +
+                     "' AND manual AND status = 'compensated' AND failure LIKE 'aborted by an "
+                     "operator%'") == "1";
+      },
+      60000, 500))
+      << t.sql("SELECT status || ' ' || failure FROM sagas WHERE saga_id = '" + waiting + "'");
+  // A saga that is not running cannot be aborted: refused, nothing sent.
+  EXPECT_EQ(t.saga_tool({"abort", waiting, "--apply"}, "saga-again.log"), 3);
+  // The read model holds every saga in its end state, and each refund once.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return t.sql("SELECT count(*) FROM sagas WHERE status = 'compensated'") ==
+               std::to_string(sagas.size());
+      },
+      60000, 500))
+      << t.sql("SELECT count(*) FROM sagas") << " rows for " << sagas.size() << " sagas";
+  EXPECT_EQ(t.sql("SELECT count(*) FROM sagas s WHERE payment_refunded AND NOT EXISTS (SELECT 1 "
+                  "FROM order_refunds r WHERE r.creator_id = s.creator_id AND r.aggregate_id = "
+                  "s.channel || ':' || s.order_id)"),
+            "0");
+  EXPECT_EQ(t.sql("SELECT (SELECT coalesce(sum(refunded_minor), 0) FROM creator_daily_revenue) = "
+                  "(SELECT coalesce(sum(amount_minor), 0) FROM order_refunds)"),
+            "t");
+  EXPECT_NE(t.sql("SELECT count(*) FROM order_refunds WHERE source = 'saga'"), "0");
+  // Nothing was fulfilled: automation health 0 wherever a saga finished.
+  EXPECT_EQ(t.sql("SELECT count(*) FROM creator_daily_dashboard WHERE sagas_finished > 0 AND "
+                  "automation_health <> 0"),
+            "0");
   ASSERT_GT(sagas.size(), 50U);
   size_t reached_shipping = 0;
   for (const auto& [order, v] : sagas) {

@@ -12,6 +12,7 @@
 #include "cf/event_envelope.h"
 #include "participant_call.h"
 #include "saga_handler.h"
+#include "sink_projection.h"
 
 namespace cf::saga {
 namespace {
@@ -157,10 +158,39 @@ TEST_F(Fixture, RecordsThatCannotBeReadAreRefusedWithAReason) {
       apply(Input::kOperator, R"({"action":"explode","saga_id":"x","creator_id":"c"})", 1, kStart),
       std::invalid_argument);
   // An operator command for a saga this partition does not hold: a dead letter with the reason.
-  OperatorCommand abort{OperatorCommand::Action::kAbort, saga_id_for("tiktok", "1"), "creator-101",
-                        "ops"};
+  OperatorCommand abort{OperatorCommand::Action::kAbort, saga_id_for("creator-101", "tiktok", "1"),
+                        "creator-101", "ops"};
   EXPECT_THROW(apply(Input::kOperator, operator_command_json(abort), 1, kStart),
                std::invalid_argument);
+}
+
+TEST_F(Fixture, SagaEventsProjectToTheSinksReadModelRowNewestVersionFirst) {
+  auto start = apply(Input::kOrders, paid_order("579"), 1, kStart);
+  const SagaState& s = only_saga().saga;
+  const std::string reserve_id = command_id(s, Step::kAllocateInventory, 0);
+  auto next = apply(Input::kInventoryReplies, inventory_reply(reserve_id, "insufficient_stock"), 1,
+                    kStart + 10);
+  auto no_headers = [](const char*) -> std::optional<std::string> { return std::nullopt; };
+  SinkBatch batch;
+  // Newest first, then the older record: the row keeps the newest.
+  for (const auto& r : only(next, "saga.events"))
+    project_record("saga.events", r.value, no_headers, batch);
+  for (const auto& r : only(start, "saga.events"))
+    project_record("saga.events", r.value, no_headers, batch);
+  ASSERT_EQ(batch.sagas.size(), 1U);
+  const SagaRow& row = batch.sagas.begin()->second;
+  EXPECT_EQ(row.creator_id, "creator-101");
+  EXPECT_EQ(row.order_id, "579");
+  EXPECT_EQ(row.status, "compensated");
+  EXPECT_NE(row.failure.find("insufficient_stock"), std::string::npos);
+  EXPECT_EQ(row.version, only_saga().version);
+  ASSERT_TRUE(row.finished_ms.has_value());
+  EXPECT_EQ(*row.finished_ms, kStart + 10);
+  EXPECT_FALSE(row.captured);
+  EXPECT_EQ(row.history.front(), '[');
+  // A record the sink cannot store is refused with a reason.
+  EXPECT_THROW(project_record("saga.events", R"({"saga_id":"x"})", no_headers, batch),
+               ProjectionError);
 }
 
 TEST(SagaClock, RecordTimeUnlessCatchingUp) {
@@ -185,7 +215,7 @@ TEST(ParticipantCall, OutcomesCommandsAndConfiguration) {
       plan_call(R"({"action":"payment.steal","command_id":"a","creator_id":"c","attempt":1})"),
       std::invalid_argument);
   EXPECT_THROW(plan_call(std::string(100000, '[')), std::invalid_argument);
-  const std::string id = saga_id_for("tiktok", "9") + ".refund_payment";
+  const std::string id = saga_id_for("creator-1", "tiktok", "9") + ".refund_payment";
   ParticipantCall call = plan_call(R"({"action":"payment.refund","command_id":")" + id +
                                    R"(","creator_id":"creator-1","attempt":3})");
   EXPECT_EQ(call.participant, "payment");

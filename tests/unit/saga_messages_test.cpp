@@ -11,13 +11,10 @@
 #include <map>
 
 #include "cf/json_parse.h"
-#include "cf/schemas.h"
 #include "cf/webhook_generator.h"
 #include "inventory_state.h"
-#include "raw_webhook.h"
-#include "reconciler.h"
+#include "order_events.h"
 #include "velocity_engine.h"
-#include "webhook_validator.h"
 
 namespace cf::saga {
 namespace {
@@ -27,30 +24,10 @@ namespace {
 std::vector<std::string> order_events(int webhooks, GeneratorSettings& settings) {
   settings.seed = 11;
   settings.oversize_share = 0;
-  WebhookGenerator generator(settings);
-  // The validator keeps references: both must outlive it.
-  const auto schemas = SchemaRegistry::load_directory(CF_SCHEMA_DIR);
-  const ShopDirectory shops = ShopDirectory::from_json(generator.shop_directory_json());
-  WebhookValidator validator(schemas, shops);
-  Reconciler reconciler(ReconcilerSettings{}, ReconcilerTopics{},
-                        SkuMapping::from_json(generator.sku_mapping_json()));
-  EntityStore entities("e", 0);
-  std::vector<std::string> events;
-  int64_t offset = 0;
-  for (int i = 0; i < webhooks; ++i) {
-    GeneratedWebhook w = generator.next();
-    if (w.expect != Expectation::kValid) continue;
-    auto out = validator.validate(test::raw_webhook(w, settings.shipping_provider));
-    if (!out.valid) continue;
-    for (auto& event : out.events) {
-      std::vector<OutputRecord> resolved;
-      reconciler.on_event(entities, event.json, offset, offset, resolved);
-      ++offset;
-      for (auto& r : resolved)
-        if (r.topic == "orders.events") events.push_back(r.value);
-    }
-  }
-  return events;
+  std::vector<std::string> values;
+  for (auto& r : test::reconciled_order_events(webhooks, settings, CF_SCHEMA_DIR))
+    values.push_back(std::move(r.value));
+  return values;
 }
 
 TEST(SagaMessages, PaidOrdersFromBothChannelsStartSagasAndCancellationsAreSeen) {
@@ -179,7 +156,7 @@ TEST(SagaMessages, ParticipantCommandsCarryWhatTheConnectorNeeds) {
 
 TEST(SagaMessages, RepliesAreReadStrictly) {
   SagaState saga;
-  saga.saga_id = saga_id_for("tiktok", "578426314126459219");
+  saga.saga_id = saga_id_for("creator-7", "tiktok", "578426314126459219");
   const std::string id = command_id(saga, Step::kProcessPayment);
   auto reply = read_saga_reply(
       R"({"command_id":")" + id +

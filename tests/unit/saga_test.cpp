@@ -75,7 +75,7 @@ TEST(Saga, APaidOrderRunsEveryStepInOrderAndCompletes) {
   SagaMachine m;
   std::vector<Effect> effects;
   SagaState s = m.start(order_with(2), kT0, effects);
-  EXPECT_EQ(s.saga_id, saga_id_for("tiktok", "578426314126459219"));
+  EXPECT_EQ(s.saga_id, saga_id_for("creator-7", "tiktok", "578426314126459219"));
   // allocate_inventory: one reserve command per item.
   auto first = commands(effects);
   ASSERT_EQ(first.size(), 2u);
@@ -97,7 +97,9 @@ TEST(Saga, TheSameOrderAlwaysGetsTheSameSagaAndCommandIds) {
   SagaState y = m.start(order_with(1), kT0 + 5000, b);
   EXPECT_EQ(x.saga_id, y.saga_id);
   EXPECT_EQ(commands(a)[0].command_id, commands(b)[0].command_id);
-  EXPECT_NE(saga_id_for("shopify", "578426314126459219"), x.saga_id);
+  EXPECT_NE(saga_id_for("creator-7", "shopify", "578426314126459219"), x.saga_id);
+  EXPECT_NE(saga_id_for("creator-8", "tiktok", "578426314126459219"), x.saga_id)
+      << "another creator naming the same order id gets another saga";
   // Any order id bytes: the saga id is a digest, the command id parses back.
   auto ref = parse_command_id(command_id(x, Step::kRefundPayment, -1));
   ASSERT_TRUE(ref);
@@ -242,7 +244,7 @@ TEST(Saga, TheRetryScheduleIsIdenticalOnReplay) {
   Settings settings;
   std::set<int64_t> delays;
   for (int i = 0; i < 20; ++i)
-    delays.insert(retry_delay_ms(settings, saga_id_for("tiktok", std::to_string(i)),
+    delays.insert(retry_delay_ms(settings, saga_id_for("creator-7", "tiktok", std::to_string(i)),
                                  Step::kProcessPayment, 3));
   EXPECT_GT(delays.size(), 15u);
 }

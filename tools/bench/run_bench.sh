@@ -13,7 +13,10 @@
 #     PostgreSQL at a steady webhook rate (--e2e-rate, default 2500/s: the
 #     highest the load generator sustains here while the whole pipeline,
 #     PostgreSQL and the broker share the same two cores).
-# Usage: run_bench.sh BIN_DIR [--records N] [--http-seconds S] [--e2e-rate R] [--only pipeline|transforms|http|velocity|sink]
+#  8. order saga: sagas/s with zero-latency participants next to the bare
+#     loop, p50/p99 saga duration at a steady rate, and sagas in flight with
+#     200 ms participants.
+# Usage: run_bench.sh BIN_DIR [--records N] [--http-seconds S] [--e2e-rate R] [--only pipeline|transforms|http|velocity|sink|saga]
 set -euo pipefail
 BIN="$1"; shift
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -124,6 +127,60 @@ psql "$(cat "$WORK/e2e.url")" -At -F ' ' -c "
          'p99_ms=' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1),
          'max_ms=' || round(max(ms)::numeric, 1) FROM steady" | sed 's/^/  steady middle 10 s: /'
 cf_stop_children  # workers first (newest first), then the broker
+fi
+if [ "$only" = all ] || [ "$only" = saga ]; then
+echo
+echo "== 8. order saga: sagas/s next to the bare loop, duration, in flight at 200 ms participant latency =="
+# One fresh topology per run: broker, participant stub, order-saga, saga-http,
+# inventory-velocity (reserve/release) and ticks on orders.events. Orders are
+# the reconciler's paid order events of generated webhooks.
+saga_run() (  # saga_run NAME LATENCY_MS ORDERS RATE -> the bench's line (a subshell: its
+  trap cf_stop_children EXIT  # processes stop with it, whatever happens)
+  cf_pids=()
+  local name="$1" latency="$2" orders="$3" rate="$4" stub_port m1 m2 m3
+  start_broker "$name"
+  stub_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  setsid "$BIN/cf-participant-stub" --port "$stub_port" >"$WORK/$name-stub.log" 2>&1 & cf_pids+=($!)
+  for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$stub_port/stats" && break; sleep 0.1; done
+  for p in payment shipping channel; do
+    curl -fs -o /dev/null -X POST "http://127.0.0.1:$stub_port/faults" -d "{\"participant\":\"$p\",\"latency_ms\":$latency}"
+  done
+  m1=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  m2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  m3=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  setsid "$BIN/order-saga" --brokers "$b" --metrics-port "$m1" --state-dir "$WORK/$name-state" \
+    >"$WORK/$name-saga.log" 2>&1 & cf_pids+=($!)
+  CF_SAGA_PAYMENT_URL="http://127.0.0.1:$stub_port" CF_SAGA_SHIPPING_URL="http://127.0.0.1:$stub_port" \
+    CF_SAGA_CHANNEL_URL="http://127.0.0.1:$stub_port" \
+    setsid "$BIN/saga-http" --brokers "$b" --metrics-port "$m2" >"$WORK/$name-http.log" 2>&1 & cf_pids+=($!)
+  setsid "$BIN/inventory-velocity" --brokers "$b" --metrics-port "$m3" --state-dir "$WORK/$name-state" \
+    >"$WORK/$name-velocity.log" 2>&1 & cf_pids+=($!)
+  setsid "$BIN/cf-ticker" --brokers "$b" --topic orders.events --interval-ms 200 >"$WORK/$name-ticker.log" 2>&1 & cf_pids+=($!)
+  for port in "$m1" "$m2" "$m3"; do  # consumer groups formed, state restored
+    for _ in $(seq 300); do
+      curl -fs "http://127.0.0.1:$port/metrics" 2>/dev/null | grep -qE '^cf_assigned_partitions [1-9]' && break
+      sleep 0.1
+    done
+  done
+  "$BIN/cf-bench-saga" --brokers "$b" --orders "$orders" --rate "$rate" 2>"$WORK/$name-bench.err" | tail -1
+)
+# 2,000 sagas: each writes about 7 changelog and 7 saga.events records of 1-3
+# KiB, which stays within the development broker's ~5 MiB per partition.
+start_broker sagabare --extra-topic bench.input:12 --extra-topic bench.output:12
+sbare=$("$BIN/cf-bench" --brokers "$b" --mode passthrough --records "$records" 2>"$WORK/sagabare.err" | tail -1)
+stop_broker
+echo "  ceiling             $sbare"
+fast=$(saga_run sagafast 0 2000 0)
+echo "  as fast as possible $fast"
+steady=$(saga_run sagasteady 0 1000 100)
+echo "  steady 100/s        $steady"
+slow=$(saga_run sagaslow 200 3000 0)
+echo "  200 ms participants $slow"
+bare_rate=$(sed -E 's/.* records_per_s=([0-9]+).*/\1/' <<<"$sbare")
+fast_rate=$(sed -E 's/.* sagas_per_s=([0-9]+).*/\1/' <<<"$fast")
+[ -n "$fast_rate" ] && awk -v s="$fast_rate" -v b="$bare_rate" 'BEGIN {
+  printf "  sagas/s = %.2f%% of the bare loop'"'"'s records/s; a saga moves about 30 records through 4 processes\n", 100 * s / b
+  printf "  (order, 2 inventory and 3 participant commands and replies, ~7 changelog and ~7 saga.events records)\n" }'
 fi
 if [ "$only" = all ] || [ "$only" = transforms ]; then
 echo

@@ -285,14 +285,47 @@ int main(int argc, char** argv) {
           "(%lld waiting for manual resolution)\n",
           counts[0].as<long long>(), counts[1].as<long long>(), counts[2].as<long long>(),
           counts[3].as<long long>(), counts[4].as<long long>(), counts[5].as<long long>());
-      std::printf("revenue and orders per creator today (UTC, top 5):\n");
+      // Sagas (order-saga -> saga.events -> sagas).
+      auto sagas = t.exec1(
+          "SELECT count(*) FILTER (WHERE status = 'completed'), "
+          "count(*) FILTER (WHERE status = 'compensated'), "
+          "count(*) FILTER (WHERE status = 'compensated' AND failure LIKE 'order cancelled%'), "
+          "count(*) FILTER (WHERE status = 'needs_manual'), "
+          "count(*) FILTER (WHERE status IN ('running', 'compensating')), "
+          "percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ms) FILTER (WHERE status = "
+          "'completed'), "
+          "percentile_disc(0.99) WITHIN GROUP (ORDER BY duration_ms) FILTER (WHERE status = "
+          "'completed'), "
+          "(SELECT coalesce(sum(records), 0) FROM dead_letter_counts WHERE topic = "
+          "'dlq.order-saga') "
+          "FROM sagas");
+      std::printf(
+          "sagas: %lld completed, %lld compensated (%lld orders cancelled by the buyer, %lld "
+          "failed: %lld of them dead-lettered), %lld waiting for an operator, %lld still "
+          "running; duration of completed sagas p50 %s ms, p99 %s ms\n",
+          sagas[0].as<long long>(), sagas[1].as<long long>(), sagas[2].as<long long>(),
+          sagas[1].as<long long>() - sagas[2].as<long long>(), sagas[7].as<long long>(),
+          sagas[3].as<long long>(), sagas[4].as<long long>(),
+          sagas[5].is_null() ? "-" : sagas[5].c_str(), sagas[6].is_null() ? "-" : sagas[6].c_str());
+      std::printf("orders per creator today (UTC, top 5), figures from their sagas:\n");
       for (auto r :
-           t.exec("SELECT creator_id, revenue_minor, orders, avg_processing_ms, automation_health "
-                  "FROM creator_daily_dashboard WHERE day = (now() AT TIME ZONE 'UTC')::date "
-                  "ORDER BY revenue_minor DESC LIMIT 5")) {
-        std::printf("  %-14s $%10.2f  %5lld orders  avg processing %s ms  automation health %.3f\n",
-                    r[0].c_str(), r[1].as<double>() / 100.0, r[2].as<long long>(),
-                    r[3].is_null() ? "-" : r[3].c_str(), r[4].is_null() ? 1.0 : r[4].as<double>());
+           t.exec("SELECT creator_id, orders, avg_processing_ms, avg_processing_change_ms, "
+                  "round(automation_health, 3), sagas_finished FROM creator_daily_dashboard "
+                  "WHERE day = (now() AT TIME ZONE 'UTC')::date ORDER BY orders DESC LIMIT 5")) {
+        std::printf(
+            "  %-14s %5lld orders  %5s sagas finished  avg processing %s ms (%s ms vs yesterday)  "
+            "automation health %s\n",
+            r[0].c_str(), r[1].as<long long>(), r[5].is_null() ? "0" : r[5].c_str(),
+            r[2].is_null() ? "-" : r[2].c_str(), r[3].is_null() ? "-" : r[3].c_str(),
+            r[4].is_null() ? "-" : r[4].c_str());
+      }
+      std::printf("net revenue today per creator and currency (top 5: gross - refunds = net):\n");
+      for (auto r : t.exec("SELECT creator_id, currency, gross_minor, refunded_minor, net_minor "
+                           "FROM creator_daily_net_revenue WHERE day = (now() AT TIME ZONE "
+                           "'UTC')::date ORDER BY net_minor DESC LIMIT 5")) {
+        std::printf("  %-14s %s %12.2f - %10.2f = %12.2f\n", r[0].c_str(), r[1].c_str(),
+                    r[2].as<double>() / 100.0, r[3].as<double>() / 100.0,
+                    r[4].as<double>() / 100.0);
       }
       std::printf("most critical SKUs with a known stock (from stockout_predictions):\n");
       for (auto r :

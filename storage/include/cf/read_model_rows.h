@@ -58,6 +58,15 @@ struct ConflictRow {
   std::string record;  ///< the whole JSON
 };
 
+struct SagaRow {
+  std::string creator_id, saga_id, channel, order_id, status, step, failure, currency;
+  int64_t attempts = 0, attempts_total = 0, amount_minor = 0, version = 0;
+  bool manual = false, captured = false, refunded = false;
+  int64_t started_ms = 0, event_ms = 0;
+  std::optional<int64_t> finished_ms;
+  std::string history;  ///< JSON array
+};
+
 /// Rows of many records. Read-model rows keep only the newest per key (the
 /// database guard compares versions again across batches).
 struct SinkBatch {
@@ -66,6 +75,7 @@ struct SinkBatch {
   std::map<std::pair<std::string, std::string>, PredictionRow> predictions;
   std::map<std::string, AlertRow> alerts;  ///< by creator|sku|alert; last one wins (log order)
   std::vector<ConflictRow> conflicts;
+  std::map<std::pair<std::string, std::string>, SagaRow> sagas;  ///< newest per (creator, saga)
   std::map<std::pair<std::string, std::string>, int64_t>
       dead_letters;                                                 ///< (topic, reason) -> records
   std::map<std::pair<std::string, int32_t>, int64_t> next_offsets;  ///< consumed positions

@@ -4,8 +4,10 @@
 // it over each batch's new events; `cf-recover rebuild-read-models` runs the
 // same statements over every stored event, so a rebuild and the live path
 // cannot drift apart.
+#include <map>
 #include <pqxx/pqxx>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cf/read_model_rows.h"
@@ -23,6 +25,11 @@ void stage_new_events(pqxx::work& txn, const std::vector<const EventRow*>& event
 /// sync_status. Each event must be in `new_events` once over the life of the
 /// tables (the sink stages only events new to the event store).
 void project_new_events(pqxx::work& txn);
+
+/// Upserts sagas (version-guarded) and records the refunds of refunded ones
+/// once per order (order_refunds, creator_daily_revenue).
+void store_sagas(pqxx::work& txn,
+                 const std::map<std::pair<std::string, std::string>, SagaRow>& sagas);
 
 /// Stores a conflict once (by conflict_id) and, when it is new, counts it in
 /// creator_daily_metrics.
