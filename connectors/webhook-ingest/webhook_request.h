@@ -12,8 +12,8 @@
 #include <string_view>
 
 #include "cf/directory.h"
+#include "cf/rate_limiter.h"
 #include "cf/records.h"
-#include "rate_limiter.h"
 
 namespace cf {
 

@@ -1,5 +1,6 @@
 #pragma once
-// Per-key token buckets (one per shop, provider or client address). Thread-safe.
+// Per-key token buckets (one per shop, provider or client address; one per
+// shop and one per app for the channel APIs). Thread-safe.
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
