@@ -2,17 +2,10 @@
 
 #include <chrono>
 
+#include "cf/clients.h"
 #include "cf/metrics.h"
 
 namespace cf {
-
-namespace {
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
 
 SagaHttpHandler::SagaHttpHandler(Participants participants, SagaHttpSettings settings,
                                  HttpClient& client)
@@ -45,7 +38,7 @@ void SagaHttpHandler::start(const InputRecord& input, uint64_t ticket) {
         if (outcome_of(result) != "succeeded") failures.inc();
         if (result.circuit_open) refused.inc();
         std::vector<OutputRecord> reply{
-            reply_record(call, result, wall_ms(), settings_.replies_topic)};
+            reply_record(call, result, wall_clock_ms(), settings_.replies_topic)};
         std::lock_guard<std::mutex> lock(mutex_);
         finished_.emplace_back(ticket, std::move(reply));
         --in_flight_;

@@ -1,19 +1,11 @@
 #include "saga_handler.h"
 
-#include <chrono>
 #include <stdexcept>
 
+#include "cf/clients.h"
 #include "cf/metrics.h"
 
 namespace cf::saga {
-
-namespace {
-int64_t wall_clock_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
 
 int64_t saga_clock(int64_t record_ms, int64_t wall_ms, int64_t catch_up_lag_ms) {
   if (record_ms < 0) return wall_ms;

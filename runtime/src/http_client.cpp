@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 
+#include "cf/clients.h"
 #include "cf/errors.h"
 
 namespace cf {
@@ -47,12 +48,6 @@ HttpEndpoint parse_http_url(const std::string& name, const std::string& url) {
 
 namespace {
 
-int64_t steady_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 struct Breaker {
   std::deque<bool> outcomes;  ///< the last `window` calls, true = failed
   int failures = 0;           ///< failed calls in `outcomes`
@@ -81,7 +76,7 @@ struct HttpClient::Impl {
     Breaker& b = breakers[name];
     trial = false;
     if (b.open_until < 0) return true;
-    if (steady_now_ms() < b.open_until || b.trial_in_flight) return false;
+    if (steady_clock_ms() < b.open_until || b.trial_in_flight) return false;
     b.trial_in_flight = true;
     trial = true;
     return true;
@@ -93,7 +88,7 @@ struct HttpClient::Impl {
       b.trial_in_flight = false;
       b.outcomes.clear();
       b.failures = 0;
-      b.open_until = failed ? steady_now_ms() + settings.open_ms : -1;
+      b.open_until = failed ? steady_clock_ms() + settings.open_ms : -1;
       return;
     }
     b.outcomes.push_back(failed);
@@ -104,7 +99,7 @@ struct HttpClient::Impl {
     }
     if (b.open_until < 0 && static_cast<int>(b.outcomes.size()) >= settings.min_calls &&
         b.failures >= settings.failure_share * static_cast<double>(b.outcomes.size())) {
-      b.open_until = steady_now_ms() + settings.open_ms;
+      b.open_until = steady_clock_ms() + settings.open_ms;
     }
   }
 };
@@ -277,7 +272,7 @@ void HttpClient::post(const HttpEndpoint& endpoint, const std::string& target, s
 std::vector<std::string> HttpClient::open_circuits() const {
   std::lock_guard<std::mutex> lock(impl_->breaker_mutex);
   std::vector<std::string> open;
-  const int64_t now = steady_now_ms();
+  const int64_t now = steady_clock_ms();
   for (const auto& [name, b] : impl_->breakers)
     if (b.open_until >= 0 && now < b.open_until) open.push_back(name);
   return open;

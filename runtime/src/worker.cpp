@@ -350,6 +350,14 @@ void Worker::on_delivery_message(const rd_kafka_message_t& message) {
   on_delivery(message.err, message._private);
 }
 
+namespace {
+Counter& dead_letters_counter() {
+  static Counter& counter =
+      metrics().counter("cf_dead_letters_total", "records sent to the dead-letter topic");
+  return counter;
+}
+}  // namespace
+
 void Worker::poll_producer(int timeout_ms) {
   producer_->poll(timeout_ms);
   if (!refusals_.empty()) serve_refusals();
@@ -365,8 +373,7 @@ void Worker::start_deferred(const InputRecord& input, PartitionProgress& progres
     deferred_[ticket] = pending;
     return;
   } catch (const std::exception& e) {
-    static Counter& dead_letters =
-        metrics().counter("cf_dead_letters_total", "records sent to the dead-letter topic");
+    Counter& dead_letters = dead_letters_counter();
     dead_letters.inc();
     stats_.dead_lettered.fetch_add(1);
     spdlog::warn("{}/{}@{} dead-lettered to {}: {}", input.topic(), input.partition(),
@@ -466,8 +473,7 @@ void Worker::serve_refusals() {
 // The output cannot be delivered: its input goes to the dead-letter topic (at
 // most one dead letter per input) and the output stops counting as pending.
 void Worker::give_up_refused(const Refusal& refusal) {
-  static Counter& dead_letters =
-      metrics().counter("cf_dead_letters_total", "records sent to the dead-letter topic");
+  Counter& dead_letters = dead_letters_counter();
   PendingInput* pending = refusal.pending;
   PartitionProgress& progress = owner(pending);
   if (!pending->dead_lettered) {
@@ -557,8 +563,7 @@ void Worker::store_offsets() {
 
 void Worker::process(const rd_kafka_message_t* message) {
   static Counter& records_in = metrics().counter("cf_records_in_total", "records consumed");
-  static Counter& dead_letters =
-      metrics().counter("cf_dead_letters_total", "records sent to the dead-letter topic");
+  Counter& dead_letters = dead_letters_counter();
   static Histogram& handle_latency =
       metrics().histogram("cf_handle_seconds", "time spent in the record handler");
 

@@ -102,7 +102,7 @@ start_broker e2e
   --write-sku-mapping-file "$WORK/skus.json"
 psql "$(cat "$WORK/pg.url")" -qc "DROP DATABASE IF EXISTS cf_e2e" -c "CREATE DATABASE cf_e2e" >/dev/null
 printf '%s dbname=cf_e2e' "$(cat "$WORK/pg.url")" >"$WORK/e2e.url"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(cf_free_port)
 setsid "$BIN/webhook-ingest" --brokers "$b" --port "$port" --secrets-file "$WORK/secrets.json" \
   --rate-per-shop 100000 --burst-per-shop 100000 >"$WORK/e2e-ingest.log" 2>&1 & cf_pids+=($!)
 setsid "$BIN/validator" --brokers "$b" --shops-file "$WORK/shops.json" --schema-dir "$ROOT/schemas" \
@@ -139,15 +139,15 @@ saga_run() (  # saga_run NAME LATENCY_MS ORDERS RATE -> the bench's line (a subs
   cf_pids=()
   local name="$1" latency="$2" orders="$3" rate="$4" stub_port m1 m2 m3
   start_broker "$name"
-  stub_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  stub_port=$(cf_free_port)
   setsid "$BIN/cf-participant-stub" --port "$stub_port" >"$WORK/$name-stub.log" 2>&1 & cf_pids+=($!)
   for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$stub_port/stats" && break; sleep 0.1; done
   for p in payment shipping channel; do
     curl -fs -o /dev/null -X POST "http://127.0.0.1:$stub_port/faults" -d "{\"participant\":\"$p\",\"latency_ms\":$latency}"
   done
-  m1=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  m2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  m3=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  m1=$(cf_free_port)
+  m2=$(cf_free_port)
+  m3=$(cf_free_port)
   setsid "$BIN/order-saga" --brokers "$b" --metrics-port "$m1" --state-dir "$WORK/$name-state" \
     >"$WORK/$name-saga.log" 2>&1 & cf_pids+=($!)
   CF_SAGA_PAYMENT_URL="http://127.0.0.1:$stub_port" CF_SAGA_SHIPPING_URL="http://127.0.0.1:$stub_port" \

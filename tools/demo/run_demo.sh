@@ -28,7 +28,6 @@ trap cleanup EXIT
 trap 'echo; echo "demo: stopping"; stop=1' INT TERM
 stop=0
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)); }
 
 echo "demo: logs in $WORK"
 cf_start_broker "$BIN" "$WORK" broker
@@ -46,8 +45,8 @@ fi
 
 "$BIN/cf-loadgen" --write-shops-file "$WORK/shops.json" --write-secrets-file "$WORK/secrets.json" \
   --write-sku-mapping-file "$WORK/skus.json"
-PORT=$(free_port)
-VALIDATOR_METRICS=$(free_port)
+PORT=$(cf_free_port)
+VALIDATOR_METRICS=$(cf_free_port)
 setsid "$BIN/webhook-ingest" --brokers "$BROKERS" --port "$PORT" --secrets-file "$WORK/secrets.json" --shops-file "$WORK/shops.json" \
   --rate-per-shop 5000 --burst-per-shop 10000 >"$WORK/ingest.log" 2>&1 &
 cf_pids+=($!)
@@ -58,7 +57,7 @@ cf_pids+=($!)
 # their local snapshots under $WORK/state, and ticks on inventory.events.
 STATEFUL_METRICS=()
 for worker in reconciler inventory-velocity stockout-predictor; do
-  port=$(free_port)
+  port=$(cf_free_port)
   STATEFUL_METRICS+=("$port")
   extra=()
   [ "$worker" = reconciler ] && extra=(--sku-mapping "$WORK/skus.json")
@@ -66,7 +65,7 @@ for worker in reconciler inventory-velocity stockout-predictor; do
     "${extra[@]}" >"$WORK/$worker.log" 2>&1 &
   cf_pids+=($!)
 done
-SINK_METRICS=$(free_port)
+SINK_METRICS=$(cf_free_port)
 STATEFUL_METRICS+=("$SINK_METRICS")
 setsid "$BIN/postgres-sink" --brokers "$BROKERS" --postgres-url-file "$WORK/pg.url" \
   --migrations-dir "$ROOT/migrations" --metrics-port "$SINK_METRICS" >"$WORK/postgres-sink.log" 2>&1 &
@@ -74,15 +73,15 @@ cf_pids+=($!)
 # The order saga: orchestrator, participant connector, and the participant
 # stub playing payment provider, shipping provider and channel API (10% of
 # payment calls fail transiently, as real providers do now and then).
-STUB_PORT=$(free_port)
+STUB_PORT=$(cf_free_port)
 setsid "$BIN/cf-participant-stub" --port "$STUB_PORT" --seed "$RANDOM" >"$WORK/participant-stub.log" 2>&1 &
 cf_pids+=($!)
-SAGA_METRICS=$(free_port)
+SAGA_METRICS=$(cf_free_port)
 STATEFUL_METRICS+=("$SAGA_METRICS")
 setsid "$BIN/order-saga" --brokers "$BROKERS" --metrics-port "$SAGA_METRICS" --state-dir "$WORK/state/order-saga" \
   >"$WORK/order-saga.log" 2>&1 &
 cf_pids+=($!)
-SAGA_HTTP_METRICS=$(free_port)
+SAGA_HTTP_METRICS=$(cf_free_port)
 STATEFUL_METRICS+=("$SAGA_HTTP_METRICS")
 for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$STUB_PORT/stats" && break; sleep 0.1; done
 curl -fs -o /dev/null -X POST "http://127.0.0.1:$STUB_PORT/faults" \

@@ -30,3 +30,6 @@ cf_start_broker() {
   [ -s "$work/$name.bootstrap" ] || { echo "development broker did not start: $(cat "$work/$name.log")" >&2; exit 1; }
   BROKERS="$(cat "$work/$name.bootstrap")"
 }
+
+# A free TCP port on 127.0.0.1.
+cf_free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)); }
