@@ -129,8 +129,9 @@ TEST_F(Fixture, ACompletedSagaReleasesItsReservationsAndRepliesAreAppliedOncePer
     call.participant = "payment";
     HttpResult ok;
     ok.status = 200;
+    const int64_t reply_offset = offset++;
     auto out = apply(Input::kSagaReplies, reply_record(call, ok, kStart + 20, "saga.replies").value,
-                     offset++, kStart + 20 + offset);
+                     reply_offset, kStart + 20 + offset);
     if (step == Step::kUpdateChannelStatus) {
       EXPECT_EQ(only_saga().saga.status, Status::kCompleted);
       auto releases = only(out, "inventory.commands");
