@@ -260,9 +260,10 @@ std::vector<ReportLine> read_report(const std::string& path) {
 }
 
 void write_reference_files(const TempDir& dir) {
-  Process writer({bin("cf-loadgen"), "--write-shops-file", dir.file("shops.json"),
-                  "--write-secrets-file", dir.file("secrets.json")},
-                 dir.file("loadgen-setup.log"));
+  Process writer(
+      {bin("cf-loadgen"), "--write-shops-file", dir.file("shops.json"), "--write-secrets-file",
+       dir.file("secrets.json"), "--write-channel-tokens-file", dir.file("channel-shops.json")},
+      dir.file("loadgen-setup.log"));
   if (writer.wait(10000) != 0)
     throw std::runtime_error("cf-loadgen could not write reference files");
 }
@@ -277,8 +278,39 @@ std::vector<std::string> worker_command(const std::string& name, const std::stri
                              source_dir() + "/schemas"});
   } else if (name == "reconciler") {
     args.insert(args.end(), {"--sku-mapping", dir.file("skus.json")});
+  } else if (name == "channel-api") {
+    args.insert(args.end(),
+                {"--secrets-file", dir.file("secrets.json"), "--shops-file",
+                 dir.file("channel-shops.json"), "--schema-dir", source_dir() + "/schemas"});
   }
   return args;
+}
+
+ApiStub::ApiStub(const TempDir& dir, const std::string& log_name) : port_(free_port()) {
+  process_ = std::make_unique<Process>(
+      std::vector<std::string>{bin("cf-participant-stub"), "--port", std::to_string(port_),
+                               "--tiktok-secrets-file", dir.file("secrets.json"),
+                               "--tiktok-shops-file", dir.file("channel-shops.json")},
+      dir.file(log_name));
+  if (!wait_until([&] { return status_of(get_response("/tiktok/stats")) == 200; }, 10000))
+    throw std::runtime_error("cf-participant-stub did not start: " + process_->log());
+}
+
+std::string ApiStub::get_response(const std::string& path) const {
+  return raw_http(port_, "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+}
+
+std::string ApiStub::get(const std::string& path) const {
+  std::string response = get_response(path);
+  auto body = response.find("\r\n\r\n");
+  return body == std::string::npos ? std::string() : response.substr(body + 4);
+}
+
+int ApiStub::post(const std::string& path, const std::string& body) const {
+  return status_of(raw_http(port_, "POST " + path +
+                                       " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                       "Content-Type: application/json\r\nContent-Length: " +
+                                       std::to_string(body.size()) + "\r\n\r\n" + body));
 }
 
 namespace {

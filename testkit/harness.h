@@ -122,15 +122,37 @@ struct ReportLine {
 };
 std::vector<ReportLine> read_report(const std::string& path);
 
-/// Writes the generator's shop directory and secrets for `seed` into dir.
+/// Writes the generator's shop directory, secrets and channel-api's shops
+/// file (dir/shops.json, dir/secrets.json, dir/channel-shops.json).
 void write_reference_files(const TempDir& dir);
 
 /// The command line of a pipeline worker (validator, reconciler, ...) on
 /// `bootstrap` with its state under `state_dir`: the validator gets
 /// dir/shops.json and the schemas, the reconciler dir/skus.json (written by
-/// cf-loadgen --write-shops-file / --write-sku-mapping-file).
+/// cf-loadgen --write-shops-file / --write-sku-mapping-file), channel-api
+/// the secrets and dir/channel-shops.json (add --tiktok-api-url).
 std::vector<std::string> worker_command(const std::string& name, const std::string& bootstrap,
                                         const TempDir& dir, const std::string& state_dir,
                                         const std::string& metrics_port = "0");
+
+/// cf-participant-stub on a free port, playing the saga's participants and
+/// TikTok Shop's API with the reference files of `dir`; killed with the object.
+class ApiStub {
+ public:
+  explicit ApiStub(const TempDir& dir, const std::string& log_name = "stub.log");
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  /// The body of GET `path` (e.g. /tiktok/stats).
+  std::string get(const std::string& path) const;
+  /// POSTs a JSON body; returns the status.
+  int post(const std::string& path, const std::string& body) const;
+  Process& process() { return *process_; }
+
+ private:
+  std::string get_response(const std::string& path) const;
+  int port_;
+  std::unique_ptr<Process> process_;
+};
 
 }  // namespace cf::test

@@ -22,7 +22,8 @@ std::vector<OutputRecord> reconciled_order_events(int webhooks, const GeneratorS
   for (int i = 0; i < webhooks; ++i) {
     GeneratedWebhook w = generator.next();
     if (w.expect != Expectation::kValid) continue;
-    auto out = validator.validate(raw_webhook(w, settings.shipping_provider));
+    std::string storage;
+    auto out = validator.validate(raw_webhook(w, settings.shipping_provider, storage));
     if (!out.valid) continue;
     for (auto& event : out.events) {
       std::vector<OutputRecord> resolved;

@@ -9,7 +9,10 @@ namespace cf {
 
 SagaHttpHandler::SagaHttpHandler(Participants participants, SagaHttpSettings settings,
                                  HttpClient& client)
-    : participants_(std::move(participants)), settings_(std::move(settings)), client_(client) {}
+    : DeferredHandler(settings.max_in_flight),
+      participants_(std::move(participants)),
+      settings_(std::move(settings)),
+      client_(client) {}
 
 void SagaHttpHandler::start(const InputRecord& input, uint64_t ticket) {
   static Histogram& latency =
@@ -26,7 +29,7 @@ void SagaHttpHandler::start(const InputRecord& input, uint64_t ticket) {
     headers.emplace_back("Authorization", "Bearer " + participant.token);
   const std::string target = call.target;
   std::string body = call.body;
-  ++in_flight_;
+  results_.started();
   calls.inc();
   const auto started = std::chrono::steady_clock::now();
   client_.post(
@@ -37,19 +40,9 @@ void SagaHttpHandler::start(const InputRecord& input, uint64_t ticket) {
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         if (outcome_of(result) != "succeeded") failures.inc();
         if (result.circuit_open) refused.inc();
-        std::vector<OutputRecord> reply{
-            reply_record(call, result, wall_clock_ms(), settings_.replies_topic)};
-        std::lock_guard<std::mutex> lock(mutex_);
-        finished_.emplace_back(ticket, std::move(reply));
-        --in_flight_;
+        results_.finish(ticket,
+                        {reply_record(call, result, wall_clock_ms(), settings_.replies_topic)});
       });
-}
-
-void SagaHttpHandler::take_finished(
-    std::vector<std::pair<uint64_t, std::vector<OutputRecord>>>& finished) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  finished.swap(finished_);
-  finished_.clear();
 }
 
 void SagaHttpHandler::maintain(int64_t, const std::function<bool()>&,
@@ -58,7 +51,7 @@ void SagaHttpHandler::maintain(int64_t, const std::function<bool()>&,
       metrics().gauge("cf_participant_calls_in_flight", "participant calls awaiting an answer");
   static Gauge& open = metrics().gauge("cf_participant_circuits_open",
                                        "participant endpoints whose circuit breaker is open");
-  in_flight.set(static_cast<double>(in_flight_.load()));
+  in_flight.set(static_cast<double>(results_.in_flight()));
   open.set(static_cast<double>(client_.open_circuits().size()));
 }
 

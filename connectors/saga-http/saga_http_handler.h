@@ -5,9 +5,7 @@
 // at once (the worker stops reading at the limit). A command's offset is
 // committed only after its reply is acknowledged, so a crash repeats the
 // call (same idempotency key) and never loses a reply.
-#include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,27 +22,19 @@ struct SagaHttpSettings {
   size_t max_in_flight = 2000;
 };
 
-class SagaHttpHandler : public RecordHandler {
+class SagaHttpHandler : public DeferredHandler {
  public:
   SagaHttpHandler(Participants participants, SagaHttpSettings settings, HttpClient& client);
   /// Stops the client first: its callbacks refer to this handler.
   ~SagaHttpHandler() override { client_.shutdown(); }
 
-  void handle(const InputRecord&, std::vector<OutputRecord>&) override {}
-  bool deferred() const override { return true; }
   void start(const InputRecord& input, uint64_t ticket) override;
-  void take_finished(
-      std::vector<std::pair<uint64_t, std::vector<OutputRecord>>>& finished) override;
-  bool saturated() const override { return in_flight_.load() >= settings_.max_in_flight; }
   void maintain(int64_t, const std::function<bool()>&, const std::function<bool()>&) override;
 
  private:
   Participants participants_;
   SagaHttpSettings settings_;
   HttpClient& client_;
-  std::atomic<size_t> in_flight_{0};
-  std::mutex mutex_;
-  std::vector<std::pair<uint64_t, std::vector<OutputRecord>>> finished_;  ///< guarded by mutex_
 };
 
 }  // namespace cf

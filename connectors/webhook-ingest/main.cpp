@@ -57,14 +57,8 @@ int main(int argc, char** argv) {
     if (s.port < 0 || s.port > 65535) throw cf::ConfigError("--port: 0..65535");
     if (s.ack_timeout_ms < 100) throw cf::ConfigError("--ack-timeout-ms: at least 100");
     if (s.rate_per_shop <= 0) throw cf::ConfigError("--rate-per-shop: must be positive");
-    std::string secrets_json;
-    if (!secrets_file.empty()) {
-      secrets_json = cf::read_file_or_throw(secrets_file, "--secrets-file");
-    } else if (const char* env = std::getenv("CF_WEBHOOK_SECRETS")) {
-      secrets_json = env;
-    } else {
-      throw cf::ConfigError("--secrets-file: required (or set CF_WEBHOOK_SECRETS)");
-    }
+    const std::string secrets_json =
+        cf::secret_from_file_or_env(secrets_file, "--secrets-file", "CF_WEBHOOK_SECRETS");
     cf::WebhookSecrets secrets;
     try {
       secrets = cf::WebhookSecrets::from_json(secrets_json);

@@ -5,7 +5,9 @@
 #include <cstdio>
 
 #include "cf/json_builder.h"
+#include "cf/json_parse.h"
 #include "cf/signature.h"
+#include "cf/tiktok_order.h"
 #include "cf/time_format.h"
 
 namespace cf {
@@ -41,6 +43,12 @@ const char* to_string(Expectation e) {
       return "malformed";
   }
   return "?";
+}
+
+std::string enriched_record(const GeneratedWebhook& w, int64_t fetched_at_ms) {
+  rapidjson::Document detail;
+  if (w.order_detail.empty() || !parse_json(detail, w.order_detail)) return {};
+  return enriched_notification_json(w.body, order_detail_subset(detail), fetched_at_ms);
 }
 
 WebhookGenerator::WebhookGenerator(GeneratorSettings settings)
@@ -216,9 +224,12 @@ GeneratedWebhook WebhookGenerator::make_order(int64_t ts) {
   }
   const char* status = cancel ? "CANCELLED" : kStatuses[order->status_index];
   bool paid = !cancel && order->status_index >= 1;
+  if (order->create_time == 0) order->create_time = ts;
+  if (paid && order->paid_time == 0) order->paid_time = ts;
   std::string notification_id =
       "7" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
-  JsonBuilder body(512);
+  // What TikTok sends: the id, the status and its time, nothing else.
+  JsonBuilder body(256);
   body.begin_object().key("type").number(1).key("tts_notification_id").string(notification_id);
   body.key("shop_id").string(shop_id(order->shop)).key("timestamp").number(ts);
   body.key("data")
@@ -228,25 +239,11 @@ GeneratedWebhook WebhookGenerator::make_order(int64_t ts) {
       .key("order_status")
       .string(status);
   body.key("is_on_hold_order").boolean(false).key("update_time").number(ts);
-  // Every notification of one order carries the same line items.
-  body.key("line_items").begin_array();
-  int64_t total = 0;
-  for (size_t l = 0; l < order->items.size(); ++l) {
-    auto [sku, qty] = order->items[l];
-    if (l == 0) w.sku_id = "17" + std::to_string(300000 + sku);
-    int64_t price = 499 + static_cast<int64_t>((sku * 7919) % 5000);
-    total += price * qty;
-    body.begin_object().key("sku_id").string("17" + std::to_string(300000 + sku));
-    body.key("seller_sku").string("CF-" + std::to_string(sku)).key("quantity").number(qty);
-    body.key("sale_price").string(price_text(price)).key("currency").string("USD").end_object();
-  }
-  body.end_array();
-  if (paid) {
-    body.key("payment").begin_object().key("total_amount").string(price_text(total));
-    body.key("currency").string("USD").key("paid_time").number(ts).end_object();
-  }
   body.end_object().end_object();
   w.body = body.take();
+  w.sku_id = "17" + std::to_string(300000 + order->items[0].first);
+  w.order_detail = order_detail_json(*order, status, ts);
+  w.shop_id = shop_id(order->shop);
   w.partition_key = shop_id(order->shop);
   w.idempotency_key = "tiktok:" + notification_id;
   w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
@@ -258,6 +255,66 @@ GeneratedWebhook WebhookGenerator::make_order(int64_t ts) {
       w.stock_effects.push_back({{order->shop, sku}, paid ? -qty : qty});
   }
   return w;
+}
+
+std::string WebhookGenerator::order_detail_json(const OpenOrder& order, const char* status,
+                                                int64_t ts) const {
+  // The shape of GET /order/202309/orders: one line item per unit, amounts as
+  // decimal strings, and the personal fields a real answer carries (which the
+  // connector must not pass on; these are invented, never real people).
+  JsonBuilder d(1024);
+  d.begin_object().key("id").string(order.order_id).key("status").string(status);
+  d.key("create_time").number(order.create_time).key("update_time").number(ts);
+  if (order.paid_time > 0) d.key("paid_time").number(order.paid_time);
+  d.key("buyer_email").string("v2-" + order.order_id + "@scs.tiktokw.us");
+  d.key("user_id").string("7494" + order.order_id.substr(order.order_id.size() - 6));
+  d.key("recipient_address")
+      .begin_object()
+      .key("name")
+      .string("Test Buyer")
+      .key("phone_number")
+      .string("(+1)213*****88")
+      .key("full_address")
+      .string("1 Example Street, Los Angeles, CA 90001")
+      .end_object();
+  d.key("line_items").begin_array();
+  int64_t total = 0;
+  int unit = 0;
+  for (auto [sku, qty] : order.items) {
+    const int64_t price = 499 + static_cast<int64_t>((sku * 7919) % 5000);
+    for (int q = 0; q < qty; ++q) {
+      total += price;
+      d.begin_object().key("id").string(order.order_id + "-" + std::to_string(unit++));
+      d.key("sku_id").string("17" + std::to_string(300000 + sku));
+      d.key("product_id").string("17" + std::to_string(200000 + sku));
+      d.key("product_name").string("Product " + std::to_string(sku));
+      d.key("seller_sku").string("CF-" + std::to_string(sku));
+      d.key("sale_price").string(price_text(price)).key("original_price").string(price_text(price));
+      d.key("currency").string("USD").key("display_status").string(status).end_object();
+    }
+  }
+  d.end_array();
+  d.key("payment").begin_object().key("currency").string("USD");
+  d.key("sub_total").string(price_text(total)).key("shipping_fee").string("0.00");
+  d.key("total_amount").string(price_text(total)).end_object();
+  d.end_object();
+  return d.take();
+}
+
+std::string WebhookGenerator::channel_tokens_json(int64_t now_s, int64_t access_ttl_s) const {
+  JsonBuilder w(256 * static_cast<size_t>(settings_.shops) + 32);
+  w.begin_object().key("tiktok").begin_object().key("shops").begin_object();
+  for (int i = 0; i < settings_.shops; ++i) {
+    w.escaped_key(shop_id(i)).begin_object();
+    w.key("shop_cipher").string("ROW_cf" + std::to_string(7000 + i));
+    w.key("access_token").string("tts-at-" + std::to_string(7000 + i) + "-0");
+    w.key("access_expires_at").number(now_s + access_ttl_s);
+    w.key("refresh_token").string("tts-rt-" + std::to_string(7000 + i));
+    w.key("refresh_expires_at").number(now_s + 365 * 86400);
+    w.end_object();
+  }
+  w.end_object().end_object().end_object();
+  return w.take();
 }
 
 GeneratedWebhook WebhookGenerator::make_stock(int64_t ts) {

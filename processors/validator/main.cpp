@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
         "(event_time_out_of_range)")(
         "tiktok-topic",
         boost::program_options::value(&topics.tiktok_raw)->default_value(topics.tiktok_raw),
-        "input")(
+        "input: TikTok notifications as channel-api forwards them (order notifications with "
+        "their order detail)")(
         "shipping-topic",
         boost::program_options::value(&topics.shipping_raw)->default_value(topics.shipping_raw),
         "input")(

@@ -5,6 +5,7 @@
 
 #include "cf/logging.h"
 #include "cf/signature.h"
+#include "cf/tiktok_order.h"
 
 namespace cf {
 
@@ -59,6 +60,7 @@ void ValidatorHandler::validate(DedupPartition& state, const InputRecord& input,
   raw.shopify_topic = header_or_empty(input, "cf-shopify-topic");
   raw.shopify_webhook_id = header_or_empty(input, "cf-shopify-webhook-id");
   raw.shop_domain = header_or_empty(input, "cf-shop-domain");
+  raw.enrichment = header_or_empty(input, kEnrichmentHeader);
   auto received = header_or_empty(input, "cf-received-at");
   int64_t received_ms = -1;
   if (!received.empty() &&
@@ -83,7 +85,9 @@ void ValidatorHandler::validate(DedupPartition& state, const InputRecord& input,
     return;
   }
   TtlDedupStore& store = state.store(input.topic());
-  switch (dedup_webhook(store, outcome, input.value(), input.offset(), outputs)) {
+  const std::string_view body =
+      outcome.dedup_body.empty() ? input.value() : std::string_view(outcome.dedup_body);
+  switch (dedup_webhook(store, outcome, body, input.offset(), outputs)) {
     case DedupVerdict::kDuplicate:
       duplicates_.inc();
       return;

@@ -19,7 +19,8 @@
 namespace cf {
 
 struct ValidatorTopics {
-  std::string tiktok_raw = "webhooks.tiktok.raw";
+  /// TikTok notifications after channel-api (order details attached).
+  std::string tiktok_raw = "webhooks.tiktok.enriched";
   std::string shipping_raw = "webhooks.shipping.raw";
   std::string shopify_raw = "webhooks.shopify.raw";
   std::string validated = "events.validated";

@@ -1,9 +1,12 @@
 #include "webhook_validator.h"
 
+#include <algorithm>
+
 #include "cf/event_envelope.h"
 #include "cf/json_builder.h"
 #include "cf/json_parse.h"
 #include "cf/signature.h"
+#include "cf/tiktok_order.h"
 #include "cf/time_format.h"
 
 namespace cf {
@@ -167,9 +170,9 @@ class ParsedBody {
   rapidjson::Document doc;
 };
 
-bool parse_body(const RawWebhook& raw, rapidjson::Document& doc, ValidationOutcome& failure) {
+bool parse_body(std::string_view text, rapidjson::Document& doc, ValidationOutcome& failure) {
   JsonParseError error;
-  if (parse_json(doc, raw.body, error)) return true;
+  if (parse_json(doc, text, error)) return true;
   const char* rule = error.code == "json_too_deep"         ? "max_depth"
                      : error.code == "invalid_utf8"        ? "utf8"
                      : error.code == "number_out_of_range" ? "number_range"
@@ -180,10 +183,22 @@ bool parse_body(const RawWebhook& raw, rapidjson::Document& doc, ValidationOutco
 }  // namespace
 
 ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const {
+  // An order notification arrives wrapped with its order detail by
+  // channel-api (cf/tiktok_order.h); anything else arrives as TikTok sent it.
+  // The wrapper gets a document of its own: ParsedBody's buffer is per thread.
+  rapidjson::Document wrapper;
+  std::string_view notification = raw.body;
+  const rapidjson::Value* order = nullptr;
+  ValidationOutcome failure;
+  if (raw.enrichment == kEnrichedOrderDetail) {
+    if (!parse_body(raw.body, wrapper, failure)) return failure;
+    if (auto v = schemas_.validate("tiktok_enriched_order", wrapper)) return reject(*v);
+    notification = str(wrapper["notification"]);
+    order = &wrapper["order"];
+  }
   ParsedBody body;
   rapidjson::Document& doc = body.doc;
-  ValidationOutcome failure;
-  if (!parse_body(raw, doc, failure)) return failure;
+  if (!parse_body(notification, doc, failure)) return failure;
   if (auto v = schemas_.validate("tiktok_webhook", doc)) return reject(*v);
 
   const int64_t type = doc["type"].GetInt64();
@@ -199,25 +214,65 @@ ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const
   out.valid = true;
   out.idempotency_key = "tiktok:" + std::string(notification_id);
   out.event_time_ms = doc["timestamp"].GetInt64() * 1000;
+  if (order != nullptr) out.dedup_body.assign(notification);
   const std::string id_base = out.idempotency_key + ":";
 
   if (type == kTypeOrderStatusChange) {
     if (auto v = schemas_.validate("tiktok_order_status_change", data)) return reject(*v, "/data");
+    if (order == nullptr) {
+      return reject("not_enriched", "/data", "order_detail",
+                    "an ORDER_STATUS_CHANGE notification carries no line items: it must reach "
+                    "the validator through channel-api, with its order detail");
+    }
+    if (auto v = schemas_.validate("tiktok_order_detail", *order)) return reject(*v, "/order");
     const std::string order_id(str(data["order_id"]));
+    if (str((*order)["id"]) != order_id) {
+      return reject("enrichment_mismatch", "/order/id", "same_order",
+                    "the order detail is of another order than the notification");
+    }
+    const int64_t update_time = data["update_time"].GetInt64();
+    if ((*order)["update_time"].GetInt64() < update_time) {
+      return reject("stale_order_detail", "/order/update_time", "not_older_than_notification",
+                    "the order detail is older than the notification it enriches");
+    }
+    const std::string_view status = str(data["order_status"]);
+    const int64_t paid_time = order->HasMember("paid_time") ? (*order)["paid_time"].GetInt64() : 0;
+    if (tiktok_status_is_paid(status) && paid_time <= 0) {
+      return reject("stale_order_detail", "/order/paid_time", "paid_when_notified",
+                    "the notification reports a paid status but the order detail has no "
+                    "paid_time: the detail predates the notification (same second)");
+    }
+    // The API lists one line item per unit: units of one SKU at one price
+    // become one line with a quantity, in the order they first appear.
+    struct Line {
+      std::string_view sku_id, seller_sku, currency;
+      int64_t unit_price_minor = 0;
+      int64_t quantity = 0;
+    };
+    std::vector<Line> lines;
     int64_t total = 0;
-    const auto& items = data["line_items"];
+    const auto& items = (*order)["line_items"];
     const std::string_view currency = str(items[0]["currency"]);
     for (const auto& item : items.GetArray()) {
       if (str(item["currency"]) != currency) {
-        return reject("schema_violation", "/data/line_items", "single_currency",
+        return reject("schema_violation", "/order/line_items", "single_currency",
                       "line items use more than one currency");
       }
-      total += parse_minor_units(str(item["sale_price"])) * item["quantity"].GetInt64();
+      const int64_t price = parse_minor_units(str(item["sale_price"]));
+      total += price;
+      const std::string_view sku = str(item["sku_id"]);
+      auto same = std::find_if(lines.begin(), lines.end(), [&](const Line& l) {
+        return l.sku_id == sku && l.unit_price_minor == price;
+      });
+      if (same != lines.end()) {
+        ++same->quantity;
+      } else {
+        lines.push_back({sku, str(item["seller_sku"]), currency, price, 1});
+      }
     }
     const std::string order_aggregate = "tiktok:" + order_id;
-    EnvelopeFields f =
-        fields("order.received_from_tiktok", "order", "tiktok_webhook", order_aggregate, *creator,
-               data["update_time"].GetInt64() * 1000, notification_id);
+    EnvelopeFields f = fields("order.received_from_tiktok", "order", "tiktok_webhook",
+                              order_aggregate, *creator, update_time * 1000, notification_id);
     out.event_time_ms = f.occurred_at_ms;
     {
       JsonBuilder w;
@@ -227,17 +282,17 @@ ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const
       key_string(w, "channel", "tiktok");
       key_string(w, "shop_id", shop_id);
       key_string(w, "order_id", order_id);
-      key_string(w, "status", str(data["order_status"]));
+      key_string(w, "status", status);
       w.key("on_hold").boolean(data.HasMember("is_on_hold_order") &&
                                data["is_on_hold_order"].GetBool());
       w.key("line_items").begin_array();
-      for (const auto& item : items.GetArray()) {
+      for (const auto& line : lines) {
         w.begin_object();
-        key_string(w, "sku_id", str(item["sku_id"]));
-        key_string(w, "seller_sku", str(item["seller_sku"]));
-        w.key("quantity").number(item["quantity"].GetInt64());
-        w.key("unit_price_minor").number(parse_minor_units(str(item["sale_price"])));
-        key_string(w, "currency", str(item["currency"]));
+        key_string(w, "sku_id", line.sku_id);
+        key_string(w, "seller_sku", line.seller_sku);
+        w.key("quantity").number(line.quantity);
+        w.key("unit_price_minor").number(line.unit_price_minor);
+        key_string(w, "currency", line.currency);
         w.end_object();
       }
       w.end_array();
@@ -248,11 +303,12 @@ ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const
       w.end_object();
       out.events.push_back(finish(w, std::move(event_id), f, *creator));
     }
-    auto payment = data.FindMember("payment");
-    if (payment != data.MemberEnd() && payment->value.HasMember("paid_time")) {
-      const auto& p = payment->value;
+    // A notification of a paid status reports the payment; its time and
+    // amount come from the detail (unchanged once paid).
+    const auto& p = (*order)["payment"];
+    if (tiktok_status_is_paid(status)) {
       EnvelopeFields pf = fields("payment.completed", "payment", "tiktok_webhook", order_aggregate,
-                                 *creator, p["paid_time"].GetInt64() * 1000, notification_id);
+                                 *creator, paid_time * 1000, notification_id);
       JsonBuilder w;
       std::string event_id = deterministic_uuid(id_base + "1");
       begin_envelope(w, event_id, pf, raw);
@@ -305,7 +361,7 @@ ValidationOutcome WebhookValidator::validate_shipping(const RawWebhook& raw) con
   ParsedBody body;
   rapidjson::Document& doc = body.doc;
   ValidationOutcome failure;
-  if (!parse_body(raw, doc, failure)) return failure;
+  if (!parse_body(raw.body, doc, failure)) return failure;
   if (auto v = schemas_.validate("shipping_webhook", doc)) return reject(*v);
   auto occurred = parse_rfc3339_ms(str(doc["occurred_at"]));
   if (!occurred) {
@@ -352,7 +408,7 @@ ValidationOutcome WebhookValidator::validate_shopify(const RawWebhook& raw) cons
   ParsedBody body;
   rapidjson::Document& doc = body.doc;
   ValidationOutcome failure;
-  if (!parse_body(raw, doc, failure)) return failure;
+  if (!parse_body(raw.body, doc, failure)) return failure;
   const std::string* creator = shops_.creator_of(raw.shop_domain);
   const bool inventory = raw.shopify_topic == "inventory_levels/update";
   const bool cancelled = raw.shopify_topic == "orders/cancelled";

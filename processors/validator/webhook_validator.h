@@ -22,15 +22,16 @@ struct RawWebhook {
   std::string_view shopify_topic;       ///< header cf-shopify-topic
   std::string_view shopify_webhook_id;  ///< header cf-shopify-webhook-id
   std::string_view shop_domain;         ///< header cf-shop-domain
+  std::string_view enrichment;          ///< header cf-enrichment (TikTok, from channel-api)
 };
 
 /// Why a webhook was refused; serialised as the cf-reject-reason header.
 struct Rejection {
-  std::string
-      code;  ///< malformed_json | json_too_deep | invalid_utf8 | event_time_out_of_range |
-             ///< stale_event | schema_violation | unknown_shop | unsupported_type | missing_header
-  std::string field;   ///< JSON pointer of the offending field
-  std::string rule;    ///< the rule broken
+  std::string code;   ///< malformed_json | json_too_deep | invalid_utf8 | event_time_out_of_range |
+                      ///< stale_event | schema_violation | unknown_shop | unsupported_type |
+                      ///< missing_header | not_enriched | enrichment_mismatch | stale_order_detail
+  std::string field;  ///< JSON pointer of the offending field
+  std::string rule;   ///< the rule broken
   std::string detail;  ///< human-readable, never containing personal data
 };
 
@@ -59,6 +60,10 @@ struct ValidationOutcome {
   std::string idempotency_key;      ///< "tiktok:<tts_notification_id>", "shopify:<webhook id>" or
                                     ///< "shipping:<provider>:<event_id>"
   int64_t event_time_ms = 0;        ///< drives dedup expiry
+  /// The bytes a repeated body is recognised by, when not the record's value:
+  /// an enriched TikTok record is deduplicated on the notification it wraps
+  /// (the detail fetched for two copies may differ).
+  std::string dedup_body;
 };
 
 class WebhookValidator {

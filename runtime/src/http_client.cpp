@@ -200,6 +200,10 @@ struct Call : std::enable_shared_from_this<Call> {
     HttpResult result;
     result.status = static_cast<int>(response.result_int());
     result.body = std::move(response.body());
+    for (const char* name : {"retry-after", "x-shopify-shop-api-call-limit"}) {
+      auto it = response.find(name);
+      if (it != response.end()) result.headers.emplace_back(name, std::string(it->value()));
+    }
     if (response.keep_alive() && impl.idle[pool_key].size() < impl.settings.max_idle_per_host) {
       stream->expires_never();
       impl.idle[pool_key].push_back(std::move(stream));
@@ -243,6 +247,17 @@ void HttpClient::shutdown() {
 
 void HttpClient::post(const HttpEndpoint& endpoint, const std::string& target, std::string body,
                       Headers headers, std::chrono::milliseconds timeout, Done done) {
+  send(true, endpoint, target, std::move(body), std::move(headers), timeout, std::move(done));
+}
+
+void HttpClient::get(const HttpEndpoint& endpoint, const std::string& target, Headers headers,
+                     std::chrono::milliseconds timeout, Done done) {
+  send(false, endpoint, target, {}, std::move(headers), timeout, std::move(done));
+}
+
+void HttpClient::send(bool post, const HttpEndpoint& endpoint, const std::string& target,
+                      std::string body, Headers headers, std::chrono::milliseconds timeout,
+                      Done done) {
   bool trial = false;
   if (!impl_->admit(endpoint.name, trial)) {
     asio::post(impl_->ioc, [done = std::move(done)] {
@@ -257,15 +272,17 @@ void HttpClient::post(const HttpEndpoint& endpoint, const std::string& target, s
   call->trial = trial;
   call->done = std::move(done);
   call->deadline = std::chrono::steady_clock::now() + timeout;
-  call->request.method(http::verb::post);
+  call->request.method(post ? http::verb::post : http::verb::get);
   call->request.target(endpoint.base_path + target);
   call->request.version(11);
   call->request.set(http::field::host, endpoint.host);
-  call->request.set(http::field::content_type, "application/json");
+  if (post) call->request.set(http::field::content_type, "application/json");
   call->request.keep_alive(true);
   for (auto& [name, value] : headers) call->request.set(name, value);
-  call->request.body() = std::move(body);
-  call->request.prepare_payload();
+  if (post) {
+    call->request.body() = std::move(body);
+    call->request.prepare_payload();
+  }
   asio::post(impl_->ioc, [call] { call->start(); });
 }
 

@@ -1,5 +1,6 @@
 // The validator's transform on any raw record: the first byte picks the
-// source and headers, the rest is the body. Every accepted webhook's events
+// source and headers (0x20: an enriched TikTok record from channel-api), the
+// rest is the body. Every accepted webhook's events
 // must be valid JSON that our own strict parse reads back.
 #include <cstddef>
 #include <cstdint>
@@ -30,6 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   raw.shop_domain = "cases.myshopify.com";
   raw.request_id = "req";
   raw.received_at_ms = (mode & 0x10) ? -1 : 1795000000000;
+  if (mode & 0x20) raw.enrichment = "order_detail";
   cf::ValidationOutcome out = validator.validate(raw);
   if (out.valid) {
     for (const auto& e : out.events) {

@@ -1,6 +1,7 @@
 // Take every broker down while posting: the ingest answers 503 (never 200 for
 // a record Kafka does not hold) and recovers when the brokers come back;
-// everything answered 200 reaches events.validated.
+// everything answered 200 reaches events.validated (through channel-api, which
+// rides out the outage as well).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -25,6 +26,10 @@ TEST(BrokerOutage, IngestAnswers503AndRecovers) {
       {bin("validator"), "--brokers", broker.bootstrap(), "--shops-file", dir.file("shops.json"),
        "--schema-dir", source_dir() + "/schemas", "--state-dir", dir.file("validator-state")},
       dir.file("validator.log"));
+  ApiStub stub(dir);
+  auto channel_args = worker_command("channel-api", broker.bootstrap(), dir, dir.file("ch-state"));
+  channel_args.insert(channel_args.end(), {"--tiktok-api-url", stub.url()});
+  Process channel(channel_args, dir.file("channel-api.log"));
   ASSERT_TRUE(wait_until(
       [&] {
         return status_of(raw_http(
@@ -50,7 +55,9 @@ TEST(BrokerOutage, IngestAnswers503AndRecovers) {
                                      "--malformed",
                                      "0",
                                      "--report",
-                                     dir.file(name + ".jsonl")};
+                                     dir.file(name + ".jsonl"),
+                                     "--tiktok-api",
+                                     stub.address()};
     if (retry) argv.push_back("--retry-unavailable");
     Process p(argv, dir.file(name + ".log"));
     EXPECT_EQ(p.wait(180000), 0) << p.log();

@@ -26,7 +26,7 @@ struct CountingListener : DeliveryListener {
 
 // Values are random bytes when `size` > 0, so lz4 cannot shrink them.
 void produce_to_partition_zero(const std::string& bootstrap, int count, size_t size,
-                               const std::string& topic = "webhooks.tiktok.raw") {
+                               const std::string& topic = "webhooks.tiktok.enriched") {
   KafkaSettings settings;
   settings.brokers = bootstrap;
   CountingListener listener;
@@ -102,10 +102,11 @@ TEST(DataLossDetection, OffsetBeyondTheLogStartIsReportedAsLoss) {
   // Push the committed position off the log: the broker keeps about 5 MiB
   // (compressed) per partition, so send 8 MiB that lz4 cannot shrink.
   produce_to_partition_zero(broker.bootstrap(), 1024, 8192);
-  const int64_t low = log_start(broker.bootstrap(), "webhooks.tiktok.raw");
+  const int64_t low = log_start(broker.bootstrap(), "webhooks.tiktok.enriched");
   ASSERT_GT(low, 10) << "the development broker should have dropped the oldest records";
 
-  expect_loss_reported(validator_args, dir.file("validator-2.log"), "webhooks.tiktok.raw", low);
+  expect_loss_reported(validator_args, dir.file("validator-2.log"), "webhooks.tiktok.enriched",
+                       low);
 }
 
 // The sink keeps its positions in PostgreSQL, not in Kafka: a stored position

@@ -1,6 +1,7 @@
 // A generated stream with duplicates, bad signatures, malformed JSON, schema
 // violations and oversize bodies, posted over HTTP to the real ingest, through
-// the real validator, on the development broker.
+// channel-api (TikTok order notifications as TikTok sends them, their details
+// fetched from the API stub) and the real validator, on the development broker.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -81,6 +82,10 @@ TEST(IngestValidatorEndToEnd, EveryStatusAsSpecifiedAndOutputsEqualValidInputs) 
        "--schema-dir", source_dir() + "/schemas", "--state-dir", dir.file("validator-state"),
        "--metrics-port", std::to_string(metrics_port)},
       dir.file("validator.log"));
+  ApiStub stub(dir);
+  auto channel_args = worker_command("channel-api", broker.bootstrap(), dir, dir.file("ch-state"));
+  channel_args.insert(channel_args.end(), {"--tiktok-api-url", stub.url()});
+  Process channel(channel_args, dir.file("channel-api.log"));
 
   // HTTP edge cases, answered by the real server.
   EXPECT_EQ(status_of(raw_http(
@@ -96,7 +101,7 @@ TEST(IngestValidatorEndToEnd, EveryStatusAsSpecifiedAndOutputsEqualValidInputs) 
 
   Process loadgen({bin("cf-loadgen"), "--target", "127.0.0.1:" + std::to_string(port), "--count",
                    "3000", "--rate", "3000", "--connections", "8", "--seed", "11", "--oversize",
-                   "0.01", "--report", dir.file("report.jsonl")},
+                   "0.01", "--report", dir.file("report.jsonl"), "--tiktok-api", stub.address()},
                   dir.file("loadgen.log"));
   ASSERT_EQ(loadgen.wait(120000), 0) << loadgen.log();
 
@@ -129,7 +134,7 @@ TEST(IngestValidatorEndToEnd, EveryStatusAsSpecifiedAndOutputsEqualValidInputs) 
       },
       60000, 500);
   EXPECT_TRUE(complete) << counts.size() << " of " << expected_ids.size() << "\n"
-                        << validator.log();
+                        << validator.log() << channel.log();
   std::set<std::string> got;
   for (auto& [id, n] : counts) {
     got.insert(id);
@@ -161,7 +166,19 @@ TEST(IngestValidatorEndToEnd, EveryStatusAsSpecifiedAndOutputsEqualValidInputs) 
   }
   EXPECT_EQ(rejected_codes.size(), invalid_by_request.size());
   EXPECT_EQ(scrape_metric(metrics_port, "cf_validator_duplicates_total"), kinds["duplicate"]);
+  // Every order came from the API, signed and authorised, and in batches.
+  rapidjson::Document stats;
+  stats.Parse(stub.get("/tiktok/stats").c_str());
+  ASSERT_TRUE(stats.IsObject());
+  EXPECT_GT(stats["orders_returned"].GetInt64(), 0);
+  EXPECT_EQ(stats["sign_failures"].GetInt64(), 0);
+  EXPECT_EQ(stats["token_failures"].GetInt64(), 0);
+  EXPECT_LT(stats["detail_calls"].GetInt64(), stats["ids_requested"].GetInt64())
+      << "notifications of one shop share calls";
+  EXPECT_LE(stats["max_ids_per_call"].GetInt64(), 50);
 
+  channel.signal(SIGTERM);
+  EXPECT_EQ(channel.wait(30000), 0) << channel.log();
   validator.signal(SIGTERM);
   EXPECT_EQ(validator.wait(30000), 0) << "graceful shutdown exits 0";
   ingest->signal(SIGTERM);

@@ -1,6 +1,7 @@
 // The whole inventory path on real binaries: generated TikTok, Shopify and
-// shipping webhooks -> validator -> reconciler -> inventory-velocity ->
-// stockout-predictor. Every SKU's final ledger equals the generator's ground
+// shipping webhooks -> (TikTok notifications as TikTok sends them, through
+// channel-api and the API stub's order details) -> validator -> reconciler ->
+// inventory-velocity -> stockout-predictor. Every SKU's final ledger equals the generator's ground
 // truth: each sale, cancellation and count from both channels applied once.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
@@ -26,16 +27,19 @@ TEST(LedgerGroundTruth, BothChannelsFeedOneLedgerPerProductSku) {
                     dir.file("files.log"))
                 .wait(10000),
             0);
+  ApiStub stub(dir);
   std::vector<std::unique_ptr<Process>> workers;
-  for (const char* name : {"validator", "reconciler", "inventory-velocity", "stockout-predictor"}) {
-    workers.push_back(
-        std::make_unique<Process>(worker_command(name, broker.bootstrap(), dir, dir.file("state")),
-                                  dir.file(std::string(name) + ".log")));
+  for (const char* name :
+       {"channel-api", "validator", "reconciler", "inventory-velocity", "stockout-predictor"}) {
+    auto args = worker_command(name, broker.bootstrap(), dir, dir.file("state"));
+    if (std::string(name) == "channel-api")
+      args.insert(args.end(), {"--tiktok-api-url", stub.url()});
+    workers.push_back(std::make_unique<Process>(args, dir.file(std::string(name) + ".log")));
   }
 
-  Process feed({bin("cf-loadgen"), "--to-kafka", "--brokers", broker.bootstrap(), "--count",
-                "20000", "--rate", "4000", "--seed", "5", "--skus", "60", "--write-stock-file",
-                dir.file("truth.json"),
+  Process feed({bin("cf-loadgen"), "--to-kafka", "--raw-tiktok", "--tiktok-api", stub.address(),
+                "--brokers", broker.bootstrap(), "--count", "20000", "--rate", "4000", "--seed",
+                "5", "--skus", "60", "--write-stock-file", dir.file("truth.json"),
                 // Event time advances as the wall clock does at 4000/s: the
                 // validator's skew between the TikTok and Shopify topics (up to
                 // thousands of records) then stays well inside the 60 s lateness.

@@ -228,7 +228,9 @@ void expect_effects_match(const Topology& t, const std::map<std::string, SagaVie
     if (v.failure.rfind("order cancelled", 0) == 0) ++cancelled;
     // A compensated saga whose payment may have been captured refunded it
     // (the refund blocks a capture that had not happened yet).
-    if (v.status == "compensated" && v.captured) EXPECT_TRUE(v.refunded) << order;
+    if (v.status == "compensated" && v.captured) {
+      EXPECT_TRUE(v.refunded) << order;
+    }
   }
   EXPECT_EQ(s["captures"]["max_per_order"], 1) << "one capture per order";
   EXPECT_LE(s["refunds"]["max_per_order"], 1) << "at most one refund per order";

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include "channel_api_auth.h"
+#include "cf/channel_api_auth.h"
 
 namespace cf {
 namespace {

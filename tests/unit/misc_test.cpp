@@ -53,6 +53,13 @@ TEST(TopicCatalog, ProjectCatalogCoversTheTopology) {
       EXPECT_EQ(s.cleanup_policy, "compact") << s.name;
     }
   }
+  // channel-api writes each notification to the partition it was read from.
+  auto partitions = [&](const std::string& name) {
+    for (auto& s : specs)
+      if (s.name == name) return s.partitions;
+    return -1;
+  };
+  EXPECT_EQ(partitions("webhooks.tiktok.enriched"), partitions("webhooks.tiktok.raw"));
 }
 
 TEST(TopicCatalog, BadEntriesAreNamed) {

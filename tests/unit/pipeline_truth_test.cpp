@@ -61,7 +61,8 @@ TEST_P(PipelineTruth, LedgerEqualsGeneratorUnitsForEveryCountedSku) {
   for (auto& w : delayed) order.push_back(std::move(w));
   for (GeneratedWebhook& w : order) {
     if (w.expect == Expectation::kBadSignature || w.expect == Expectation::kOversize) continue;
-    const RawWebhook raw = test::raw_webhook(w, settings.shipping_provider);
+    std::string storage;
+    const RawWebhook raw = test::raw_webhook(w, settings.shipping_provider, storage);
     auto out = validator.validate(raw);
     if (!out.valid || seen_ids[out.idempotency_key])
       continue;  // rejected, or a duplicate the dedup drops

@@ -4,6 +4,7 @@
 #include <rapidjson/document.h>
 
 #include "cf/signature.h"
+#include "cf/tiktok_order.h"
 #include "cf/webhook_generator.h"
 #include "raw_webhook.h"
 
@@ -17,10 +18,12 @@ class WebhookValidatorTest : public ::testing::Test {
     shops_.add("shop-1", "creator-1");
   }
 
+  // An enriched record (as channel-api writes it) or a notification as TikTok sends it.
   ValidationOutcome tiktok(const std::string& body) {
     RawWebhook raw;
     raw.body = body;
     raw.source = "tiktok";
+    if (body.rfind(R"({"notification":)", 0) == 0) raw.enrichment = kEnrichedOrderDetail;
     raw.request_id = "req-1";
     raw.received_at_ms = 1795000001000;
     return validator_.validate(raw);
@@ -45,12 +48,38 @@ class WebhookValidatorTest : public ::testing::Test {
     EXPECT_FALSE(data.has_value()) << data->field << " " << data->detail;
   }
 
-  static std::string order(
-      const std::string& status, const std::string& extra_data = "",
-      const std::string& items =
-          R"([{"sku_id":"1729","seller_sku":"CASE-PRO","quantity":2,"sale_price":"12.34","currency":"USD"}])") {
-    return R"({"type":1,"tts_notification_id":"n-1","shop_id":"shop-1","timestamp":1795000000,"data":{"order_id":"576","order_status":")" +
-           status + R"(","update_time":1795000000,"line_items":)" + items + extra_data + "}}";
+  // TikTok's ORDER_STATUS_CHANGE notification: id, status, times, nothing else.
+  static std::string notification(const std::string& status, const std::string& order_id = "576",
+                                  int64_t update_time = 1795000000) {
+    return R"({"type":1,"tts_notification_id":"n-1","shop_id":"shop-1","timestamp":1795000000,"data":{"order_id":")" +
+           order_id + R"(","order_status":")" + status + R"(","update_time":)" +
+           std::to_string(update_time) + R"(,"is_on_hold_order":false}})";
+  }
+  // One order of Get Order Detail (line items one per unit, amounts as decimal
+  // strings), with the personal fields a real answer has.
+  // Empty `items`: two units of one SKU.
+  static std::string detail(const std::string& status, const std::string& extra = "",
+                            std::string items = "", const std::string& id = "576",
+                            int64_t update_time = 1795000000) {
+    if (items.empty())
+      items =
+          R"([{"id":"l1","sku_id":"1729","seller_sku":"CASE-PRO","product_name":"Case","sale_price":"12.34","currency":"USD"},{"id":"l2","sku_id":"1729","seller_sku":"CASE-PRO","product_name":"Case","sale_price":"12.34","currency":"USD"}])";
+    return R"({"id":")" + id + R"(","status":")" + status +
+           R"(","create_time":1794999990,"update_time":)" + std::to_string(update_time) +
+           R"(,"buyer_email":"v2-x@scs.tiktokw.us","recipient_address":{"name":"Jane Doe","phone_number":"(+1)213*****88"},"payment":{"currency":"USD","sub_total":"24.68","total_amount":"24.68"},"line_items":)" +
+           items + extra + "}";
+  }
+  // What channel-api writes for a notification and the detail it fetched.
+  static std::string enriched(const std::string& notification_body,
+                              const std::string& detail_json) {
+    rapidjson::Document d;
+    d.Parse(detail_json.c_str());
+    EXPECT_FALSE(d.HasParseError()) << detail_json;
+    return enriched_notification_json(notification_body, order_detail_subset(d), 1795000000500);
+  }
+  static std::string order(const std::string& status, const std::string& extra_detail = "",
+                           const std::string& items = "") {
+    return enriched(notification(status), detail(status, extra_detail, items));
   }
 
   ShopDirectory shops_;
@@ -76,16 +105,51 @@ TEST_F(WebhookValidatorTest, NormalisesAnUnpaidOrderIntoOneEvent) {
   EXPECT_STREQ(doc["received_at"].GetString(), "2026-11-18T11:06:41.000Z");
   EXPECT_STREQ(doc["metadata"]["correlation_id"].GetString(), "req-1");
   EXPECT_STREQ(doc["metadata"]["causation_id"].GetString(), "n-1");
+  // The API's two units of one SKU at one price become one line of quantity 2.
+  ASSERT_EQ(doc["data"]["line_items"].Size(), 1u);
+  EXPECT_EQ(doc["data"]["line_items"][0]["quantity"].GetInt64(), 2);
   EXPECT_EQ(doc["data"]["line_items"][0]["unit_price_minor"].GetInt64(), 1234);
   EXPECT_EQ(doc["data"]["total_minor"].GetInt64(), 2468);
   EXPECT_STREQ(doc["data"]["status"].GetString(), "UNPAID");
+  EXPECT_EQ(e.json.find("Jane"), std::string::npos) << "no personal data from the detail";
+  // Duplicates are recognised by the notification, not by the detail fetched for it.
+  EXPECT_EQ(out.dedup_body, notification("UNPAID"));
   expect_schema_valid(e);
 }
 
+TEST_F(WebhookValidatorTest, TheNotificationIsTheEventAndTheDetailOnlyFillsItIn) {
+  // Fetched after the order moved on: the event reports the notification's
+  // status and time, and a newer detail changes neither.
+  auto late =
+      tiktok(enriched(notification("AWAITING_SHIPMENT"),
+                      detail("IN_TRANSIT", R"(,"paid_time":1795000005)", "", "576", 1795000900)));
+  ASSERT_TRUE(late.valid) << late.rejection.detail;
+  ASSERT_EQ(late.events.size(), 2u);
+  auto prompt = tiktok(order("AWAITING_SHIPMENT", R"(,"paid_time":1795000005)"));
+  ASSERT_EQ(prompt.events.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) EXPECT_EQ(late.events[i].json, prompt.events[i].json);
+  EXPECT_EQ(late.event_time_ms, 1795000000000);
+  // A cancellation of a paid order reports no new payment.
+  auto cancelled =
+      tiktok(enriched(notification("CANCELLED", "576", 1795000100),
+                      detail("CANCELLED", R"(,"paid_time":1795000005)", "", "576", 1795000100)));
+  ASSERT_TRUE(cancelled.valid) << cancelled.rejection.detail;
+  EXPECT_EQ(cancelled.events.size(), 1u);
+  // Units at different prices stay separate lines.
+  auto mixed = tiktok(order(
+      "UNPAID", "",
+      R"([{"sku_id":"1","seller_sku":"A","sale_price":"2.00","currency":"USD"},{"sku_id":"1","seller_sku":"A","sale_price":"1.50","currency":"USD"},{"sku_id":"1","seller_sku":"A","sale_price":"2.00","currency":"USD"}])"));
+  ASSERT_TRUE(mixed.valid) << mixed.rejection.detail;
+  rapidjson::Document doc;
+  doc.Parse(mixed.events[0].json.c_str());
+  ASSERT_EQ(doc["data"]["line_items"].Size(), 2u);
+  EXPECT_EQ(doc["data"]["line_items"][0]["quantity"].GetInt64(), 2);
+  EXPECT_EQ(doc["data"]["line_items"][1]["quantity"].GetInt64(), 1);
+  EXPECT_EQ(doc["data"]["total_minor"].GetInt64(), 550);
+}
+
 TEST_F(WebhookValidatorTest, PaidOrderAlsoEmitsPaymentCompleted) {
-  auto out = tiktok(
-      order("AWAITING_SHIPMENT",
-            R"(,"payment":{"total_amount":"24.68","currency":"USD","paid_time":1795000005})"));
+  auto out = tiktok(order("AWAITING_SHIPMENT", R"(,"paid_time":1795000005)"));
   ASSERT_TRUE(out.valid) << out.rejection.detail;
   ASSERT_EQ(out.events.size(), 2u);
   EXPECT_EQ(out.events[1].event_type, "payment.completed");
@@ -137,12 +201,10 @@ struct RejectionCase {
 };
 
 TEST_F(WebhookValidatorTest, ReportsEachProblemPrecisely) {
-  const std::string items_wrong_qty =
-      R"([{"sku_id":"1","seller_sku":"A","quantity":0,"sale_price":"1.00","currency":"USD"}])";
   const std::string items_bad_price =
-      R"([{"sku_id":"1","seller_sku":"A","quantity":1,"sale_price":"1.234","currency":"USD"}])";
+      R"([{"sku_id":"1","seller_sku":"A","sale_price":"1.234","currency":"USD"}])";
   const std::string items_two_currencies =
-      R"([{"sku_id":"1","seller_sku":"A","quantity":1,"sale_price":"1.00","currency":"USD"},{"sku_id":"2","seller_sku":"B","quantity":1,"sale_price":"1.00","currency":"EUR"}])";
+      R"([{"sku_id":"1","seller_sku":"A","sale_price":"1.00","currency":"USD"},{"sku_id":"2","seller_sku":"B","sale_price":"1.00","currency":"EUR"}])";
   std::vector<RejectionCase> cases = {
       {"truncated json", R"({"type":1,"shop_id":)", "malformed_json", "", "json_syntax", "at byte"},
       {"not json", "hello", "malformed_json", "", "json_syntax", "Invalid value"},
@@ -158,14 +220,27 @@ TEST_F(WebhookValidatorTest, ReportsEachProblemPrecisely) {
       {"bad status", order("SHIPPED"), "schema_violation", "/data/order_status", "enum",
        "\"SHIPPED\" is not one of"},
       {"missing order id",
-       R"({"type":1,"tts_notification_id":"n","shop_id":"shop-1","timestamp":1795000000,"data":{"order_status":"UNPAID","update_time":1795000000,"line_items":[{"sku_id":"1","seller_sku":"A","quantity":1,"sale_price":"1.00","currency":"USD"}]}})",
+       R"({"type":1,"tts_notification_id":"n","shop_id":"shop-1","timestamp":1795000000,"data":{"order_status":"UNPAID","update_time":1795000000}})",
        "schema_violation", "/data/order_id", "required", "missing required property 'order_id'"},
-      {"zero quantity", order("UNPAID", "", items_wrong_qty), "schema_violation",
-       "/data/line_items/0/quantity", "minimum", "violates minimum"},
+      {"not enriched", notification("UNPAID"), "not_enriched", "/data", "order_detail",
+       "through channel-api"},
+      {"detail of another order", enriched(notification("UNPAID"), detail("UNPAID", "", "", "577")),
+       "enrichment_mismatch", "/order/id", "same_order", "another order"},
+      {"detail older than the notification",
+       enriched(notification("UNPAID"), detail("UNPAID", "", "", "576", 1794999999)),
+       "stale_order_detail", "/order/update_time", "not_older_than_notification", "older"},
+      {"paid notification, detail not yet paid (same second)",
+       enriched(notification("AWAITING_SHIPMENT"), detail("UNPAID")), "stale_order_detail",
+       "/order/paid_time", "paid_when_notified", "no paid_time"},
+      {"no line items", order("UNPAID", "", "[]"), "schema_violation", "/order/line_items",
+       "minItems", ""},
       {"three decimals", order("UNPAID", "", items_bad_price), "schema_violation",
-       "/data/line_items/0/sale_price", "pattern", "violates pattern"},
+       "/order/line_items/0/sale_price", "pattern", "violates pattern"},
       {"mixed currencies", order("UNPAID", "", items_two_currencies), "schema_violation",
-       "/data/line_items", "single_currency", "more than one currency"},
+       "/order/line_items", "single_currency", "more than one currency"},
+      {"wrapper without notification",
+       R"({"notification":{},"order":{},"fetched_at":1795000000000})", "schema_violation",
+       "/notification", "type", ""},
       {"unknown shop",
        R"({"type":1,"tts_notification_id":"n","shop_id":"shop-404","timestamp":1795000000,"data":{}})",
        "unknown_shop", "/shop_id", "shop_mapping", "not in the shop directory"},
@@ -210,12 +285,8 @@ TEST_F(WebhookValidatorTest, RejectsRecordsWithoutSource) {
 }
 
 TEST_F(WebhookValidatorTest, SameInputGivesByteIdenticalOutput) {
-  auto a = tiktok(
-      order("AWAITING_SHIPMENT",
-            R"(,"payment":{"total_amount":"1.00","currency":"USD","paid_time":1795000005})"));
-  auto b = tiktok(
-      order("AWAITING_SHIPMENT",
-            R"(,"payment":{"total_amount":"1.00","currency":"USD","paid_time":1795000005})"));
+  auto a = tiktok(order("AWAITING_SHIPMENT", R"(,"paid_time":1795000005)"));
+  auto b = tiktok(order("AWAITING_SHIPMENT", R"(,"paid_time":1795000005)"));
   ASSERT_EQ(a.events.size(), b.events.size());
   for (size_t i = 0; i < a.events.size(); ++i) EXPECT_EQ(a.events[i].json, b.events[i].json);
 }
@@ -233,7 +304,8 @@ TEST_F(WebhookValidatorTest, AgreesWithTheLoadGeneratorsGroundTruth) {
   for (int i = 0; i < 2000; ++i) {
     GeneratedWebhook w = generator.next();
     if (w.expect == Expectation::kBadSignature) continue;
-    const RawWebhook raw = test::raw_webhook(w, settings.shipping_provider);
+    std::string storage;
+    const RawWebhook raw = test::raw_webhook(w, settings.shipping_provider, storage);
     auto out = validator.validate(raw);
     if (raw.source == "shopify" && out.valid) ++shopify;
     if (w.expect == Expectation::kInvalid || w.expect == Expectation::kMalformed) {
@@ -343,13 +415,21 @@ namespace {
 
 class HostileWebhookTest : public WebhookValidatorTest {
  protected:
+  // A notification as TikTok sends it (judged before enrichment matters).
   std::string order_body(const std::string& order_id, int64_t update_time_s) {
     return R"({"type":1,"tts_notification_id":"n-)" + order_id +
            R"(","shop_id":"shop-1","timestamp":)" + std::to_string(update_time_s) +
            R"(,"data":{"order_id":")" + order_id +
            R"(","order_status":"AWAITING_SHIPMENT","update_time":)" +
-           std::to_string(update_time_s) +
-           R"(,"line_items":[{"sku_id":"1729","seller_sku":"CF-1","quantity":1,"sale_price":"9.99","currency":"USD"}]}})";
+           std::to_string(update_time_s) + R"(,"is_on_hold_order":false}})";
+  }
+  // The same with its order detail, as the validator reads it.
+  std::string enriched_body(const std::string& order_id, int64_t update_time_s) {
+    return enriched(
+        order_body(order_id, update_time_s),
+        detail("AWAITING_SHIPMENT", R"(,"paid_time":)" + std::to_string(update_time_s),
+               R"([{"sku_id":"1729","seller_sku":"CF-1","sale_price":"9.99","currency":"USD"}])",
+               order_id, update_time_s));
   }
 };
 
@@ -394,12 +474,12 @@ TEST_F(HostileWebhookTest, InvalidUtf8CannotSlipPastMaxLength) {
 // (enums) was undefined behaviour inside RapidJSON's validator.
 TEST_F(HostileWebhookTest, NumbersBeyondInt64AreRefusedAtTheParse) {
   std::string body = order_body("o-10", 1795000000);
-  body.replace(body.find("\"quantity\":1"), 12, "\"quantity\":9.22222e+149");
+  body.replace(body.find("\"update_time\":1795000000"), 24, "\"update_time\":9.22222e+149");
   auto out = tiktok(body);
   EXPECT_EQ(out.rejection.code, "number_out_of_range");
   EXPECT_EQ(out.rejection.rule, "number_range");
   std::string fine = order_body("o-11", 1795000000);
-  fine.replace(fine.find("\"quantity\":1"), 12, "\"quantity\":1.5");
+  fine.replace(fine.find("\"update_time\":1795000000"), 24, "\"update_time\":1.5");
   EXPECT_EQ(tiktok(fine).rejection.code, "schema_violation");  // parsed, then refused by the schema
 }
 
@@ -407,23 +487,24 @@ TEST_F(HostileWebhookTest, NumbersBeyondInt64AreRefusedAtTheParse) {
 // partition's stream time for every creator on it.
 TEST_F(HostileWebhookTest, EventTimesAreBoundedByReceivedAt) {
   const int64_t received_s = 1795000001;  // the helper's received_at
-  EXPECT_TRUE(tiktok(order_body("o-3", received_s - 5)).valid);
+  EXPECT_TRUE(tiktok(enriched_body("o-3", received_s - 5)).valid);
   EXPECT_TRUE(
-      tiktok(order_body("o-4", received_s + 599)).valid);  // a sender's clock ahead by minutes
-  auto future = tiktok(order_body("o-5", received_s + 601));
+      tiktok(enriched_body("o-4", received_s + 599)).valid);  // a sender's clock ahead by minutes
+  auto future = tiktok(enriched_body("o-5", received_s + 601));
   EXPECT_EQ(future.rejection.code, "event_time_out_of_range");
-  EXPECT_EQ(tiktok(order_body("o-6", 99999999999)).rejection.code, "event_time_out_of_range");
+  EXPECT_EQ(tiktok(enriched_body("o-6", 99999999999)).rejection.code, "event_time_out_of_range");
   // Older than the dedup horizon: indistinguishable from a replay.
   EXPECT_TRUE(
-      tiktok(order_body("o-7", received_s - 95 * 3600)).valid);  // a TikTok retry after 72 h+
-  auto stale = tiktok(order_body("o-8", received_s - 97 * 3600));
+      tiktok(enriched_body("o-7", received_s - 95 * 3600)).valid);  // a TikTok retry after 72 h+
+  auto stale = tiktok(enriched_body("o-8", received_s - 97 * 3600));
   EXPECT_EQ(stale.rejection.code, "stale_event");
   EXPECT_EQ(stale.rejection.rule, "dedup_horizon");
   // Without the ingest's stamp nothing bounds the event time: refused.
   RawWebhook raw;
-  std::string body = order_body("o-9", received_s);
+  std::string body = enriched_body("o-9", received_s);
   raw.body = body;
   raw.source = "tiktok";
+  raw.enrichment = kEnrichedOrderDetail;
   EXPECT_EQ(validator_.validate(raw).rejection.code, "missing_header");
 }
 
@@ -499,17 +580,27 @@ TEST(HostileStrings, SurviveValidatorAndReconcilerExactly) {
     body.key("order_id").string(value);
     body.key("order_status").string("AWAITING_SHIPMENT");
     body.key("update_time").number(1795000000);
-    body.key("line_items").begin_array().begin_object();
-    body.key("sku_id").string(value);
-    body.key("seller_sku").string(value);
-    body.key("quantity").number(2);
-    body.key("sale_price").string("9.99");
-    body.key("currency").string("USD");
-    body.end_object().end_array().end_object().end_object();
+    body.end_object().end_object();
+    // Its detail from the API: two units of the hostile SKU.
+    JsonBuilder order;
+    order.begin_object().key("id").string(value).key("status").string("AWAITING_SHIPMENT");
+    order.key("update_time").number(1795000000).key("paid_time").number(1795000000);
+    order.key("payment").begin_object().key("currency").string("USD");
+    order.key("total_amount").string("19.98").end_object();
+    order.key("line_items").begin_array();
+    for (int unit = 0; unit < 2; ++unit) {
+      order.begin_object().key("sku_id").string(value).key("seller_sku").string(value);
+      order.key("sale_price").string("9.99").key("currency").string("USD").end_object();
+    }
+    order.end_array().end_object();
+    rapidjson::Document detail;
+    ASSERT_TRUE(parse_json(detail, order.str()));
     RawWebhook raw;
-    std::string text = body.take();
+    std::string text =
+        enriched_notification_json(body.take(), order_detail_subset(detail), 1795000000400);
     raw.body = text;
     raw.source = "tiktok";
+    raw.enrichment = kEnrichedOrderDetail;
     raw.received_at_ms = 1795000000500;
     ValidationOutcome out = validator.validate(raw);
     ASSERT_TRUE(out.valid) << out.rejection.code << " " << out.rejection.detail << " for " << value;

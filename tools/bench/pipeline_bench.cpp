@@ -23,6 +23,7 @@
 #include "cf/producer.h"
 #include "cf/schemas.h"
 #include "cf/signature.h"
+#include "cf/tiktok_order.h"
 #include "cf/webhook_generator.h"
 #include "cf/worker.h"
 #include "validator_handler.h"
@@ -56,14 +57,20 @@ std::vector<cf::OutputRecord> generate(size_t count, uint64_t seed,
     if (w.expect == cf::Expectation::kBadSignature) continue;  // the ingest refuses those
     bool tiktok = w.path == "/webhooks/tiktok";
     cf::OutputRecord r;
+    // What the validator reads: TikTok notifications as channel-api forwards them.
     r.topic = !topic_override.empty() ? topic_override
-              : tiktok                ? "webhooks.tiktok.raw"
+              : tiktok                ? "webhooks.tiktok.enriched"
                                       : "webhooks.shipping.raw";
     r.key = w.partition_key;
-    r.value = std::move(w.body);
+    std::string enriched = cf::enriched_record(w, 1795000000100);
+    r.value = enriched.empty() ? std::move(w.body) : std::move(enriched);
     r.headers = {{"cf-source", tiktok ? "tiktok" : "shipping"},
                  {"cf-received-at", "1795000000000"},
                  {"cf-request-id", "bench-" + std::to_string(w.sequence)}};
+    if (tiktok)
+      r.headers.push_back(
+          {cf::kEnrichmentHeader,
+           std::string(enriched.empty() ? cf::kNotEnriched : cf::kEnrichedOrderDetail)});
     if (!tiktok) r.headers.push_back({"cf-provider", settings.shipping_provider});
     records.push_back(std::move(r));
   }
@@ -198,7 +205,8 @@ double validator_loop(const cf::KafkaSettings& kafka, size_t expected,
   const cf::ValidatorTopics topics;
   cf::ValidatorHandler handler(
       validator, topics, cf::state_options(settings, topics.dedup_changelog), 24LL * 3600 * 1000);
-  return worker_loop(kafka, expected, handler, {"webhooks.tiktok.raw", "webhooks.shipping.raw"});
+  return worker_loop(kafka, expected, handler,
+                     {"webhooks.tiktok.enriched", "webhooks.shipping.raw"});
 }
 
 // Inventory events as the reconciler writes them: 50 creators x 200 SKUs

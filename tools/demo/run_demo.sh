@@ -28,6 +28,32 @@ trap cleanup EXIT
 trap 'echo; echo "demo: stopping"; stop=1' INT TERM
 stop=0
 
+# channel-api's figures from its /metrics: calls by outcome, ids per call,
+# enrichment latency (quantiles read off the histogram's buckets).
+channel_api_summary() {
+  curl -fs "$1" | awk '
+    /^cf_channel_api_calls_total\{api="order_detail"/ {
+      match($1, /outcome="[a-z]+"/); o = substr($1, RSTART + 9, RLENGTH - 10); calls[o] += $2; total += $2 }
+    /^cf_channel_api_calls_total\{api="token_refresh",outcome="ok"/ { refreshes += $2 }
+    /^cf_channel_api_order_ids_requested_total / { ids = $2 }
+    /^cf_channel_api_passed_through_total / { passed = $2 }
+    /^cf_channel_api_order_retries_total / { retries = $2 }
+    /^cf_dead_letters_total / { dead += $2 }
+    /^cf_channel_api_enrichment_seconds_bucket/ {
+      match($1, /le="[^"]+"/); le[n] = substr($1, RSTART + 4, RLENGTH - 5); cum[n++] = $2 }
+    END {
+      count = n ? cum[n - 1] : 0
+      q50 = "-"; q99 = "-"
+      for (i = 0; i < n; i++) {
+        if (q50 == "-" && cum[i] >= 0.5 * count) q50 = le[i]
+        if (q99 == "-" && cum[i] >= 0.99 * count) q99 = le[i]
+      }
+      printf "channel-api: %d order notifications enriched, %d other TikTok records passed on;\n", count, passed
+      printf "  %d Get Order Detail calls for %d order ids (%.1f calls per 1,000 notifications)", total, ids, count ? 1000 * total / count : 0
+      printf "; outcomes:"; for (o in calls) printf " %s=%d", o, calls[o]
+      printf "\n  enrichment latency p50 <= %s s, p99 <= %s s; %d refetches, %d token refreshes, %d dead-lettered\n", q50, q99, retries, refreshes, dead
+    }'
+}
 
 echo "demo: logs in $WORK"
 cf_start_broker "$BIN" "$WORK" broker
@@ -44,7 +70,7 @@ else
 fi
 
 "$BIN/cf-loadgen" --write-shops-file "$WORK/shops.json" --write-secrets-file "$WORK/secrets.json" \
-  --write-sku-mapping-file "$WORK/skus.json"
+  --write-sku-mapping-file "$WORK/skus.json" --write-channel-tokens-file "$WORK/channel-shops.json"
 PORT=$(cf_free_port)
 VALIDATOR_METRICS=$(cf_free_port)
 setsid "$BIN/webhook-ingest" --brokers "$BROKERS" --port "$PORT" --secrets-file "$WORK/secrets.json" --shops-file "$WORK/shops.json" \
@@ -52,6 +78,19 @@ setsid "$BIN/webhook-ingest" --brokers "$BROKERS" --port "$PORT" --secrets-file 
 cf_pids+=($!)
 setsid "$BIN/validator" --brokers "$BROKERS" --shops-file "$WORK/shops.json" --schema-dir "$ROOT/schemas" \
   --metrics-port "$VALIDATOR_METRICS" >"$WORK/validator.log" 2>&1 &
+cf_pids+=($!)
+# TikTok's API (played by the participant stub, which also plays the saga's
+# participants below): order notifications carry no line items, so
+# channel-api fetches each order's detail before the validator sees it.
+STUB_PORT=$(cf_free_port)
+setsid "$BIN/cf-participant-stub" --port "$STUB_PORT" --seed "$RANDOM" \
+  --tiktok-secrets-file "$WORK/secrets.json" --tiktok-shops-file "$WORK/channel-shops.json" \
+  >"$WORK/participant-stub.log" 2>&1 &
+cf_pids+=($!)
+CHANNEL_METRICS=$(cf_free_port)
+setsid "$BIN/channel-api" --brokers "$BROKERS" --metrics-port "$CHANNEL_METRICS" \
+  --secrets-file "$WORK/secrets.json" --shops-file "$WORK/channel-shops.json" --schema-dir "$ROOT/schemas" \
+  --tiktok-api-url "http://127.0.0.1:$STUB_PORT" >"$WORK/channel-api.log" 2>&1 &
 cf_pids+=($!)
 # The stateful heart: reconciler -> inventory-velocity -> stockout-predictor,
 # their local snapshots under $WORK/state, and ticks on inventory.events.
@@ -73,9 +112,6 @@ cf_pids+=($!)
 # The order saga: orchestrator, participant connector, and the participant
 # stub playing payment provider, shipping provider and channel API (10% of
 # payment calls fail transiently, as real providers do now and then).
-STUB_PORT=$(cf_free_port)
-setsid "$BIN/cf-participant-stub" --port "$STUB_PORT" --seed "$RANDOM" >"$WORK/participant-stub.log" 2>&1 &
-cf_pids+=($!)
 SAGA_METRICS=$(cf_free_port)
 STATEFUL_METRICS+=("$SAGA_METRICS")
 setsid "$BIN/order-saga" --brokers "$BROKERS" --metrics-port "$SAGA_METRICS" --state-dir "$WORK/state/order-saga" \
@@ -109,6 +145,7 @@ echo "demo: posting generated TikTok Shop, Shopify and shipping webhooks at $rat
      "(duplicates, bad signatures, malformed, oversize included)"
 "$BIN/cf-loadgen" --target "127.0.0.1:$PORT" --rate "$rate" --duration "$run_for" --connections 16 \
   --oversize 0.005 --report "$WORK/report.jsonl" --seed "$RANDOM" --start-time "$(date +%s)" \
+  --tiktok-api "127.0.0.1:$STUB_PORT" \
   --event-seconds-per-webhook "$(awk -v r="$rate" 'BEGIN { print 1 / r }')" &
 loadgen=$!
 cf_pids+=("$loadgen")
@@ -119,7 +156,7 @@ kill -TERM "$loadgen" 2>/dev/null || true
 wait "$loadgen" 2>/dev/null || true
 
 # Let every stage drain what is in flight (consumer lag reaches zero), in order.
-for port in "$VALIDATOR_METRICS" "${STATEFUL_METRICS[@]}"; do
+for port in "$CHANNEL_METRICS" "$VALIDATOR_METRICS" "${STATEFUL_METRICS[@]}"; do
   for _ in $(seq 100); do
     lag=$(curl -fs "http://127.0.0.1:$port/metrics" | awk '/^cf_consumer_lag/ {s+=$2} END {print s+0}')
     [ "${lag:-1}" = 0 ] && break
@@ -129,12 +166,14 @@ done
 sleep 2 || true  # the sink writes every 100 ms; the last velocity ticks flush
 "$BIN/cf-pipeline-report" --brokers "$BROKERS" --loadgen-report "$WORK/report.jsonl" \
   --postgres-url-file "$WORK/pg.url"
+channel_api_summary "http://127.0.0.1:$CHANNEL_METRICS/metrics"
 echo
 echo "Look further (while the broker runs, e.g. with --keep):"
 echo "  $BIN/cf-tap --brokers $BROKERS --topic events.validated --event-type payment.completed --max 5"
 echo "  $BIN/cf-tap --brokers $BROKERS --topic webhooks.rejected --headers --max 5"
 echo "  $BIN/cf-tap --brokers $BROKERS --topic inventory.alerts --max 5"
 echo "  $BIN/cf-tap --brokers $BROKERS --topic conflicts.audit --max 5"
+echo "  $BIN/cf-tap --brokers $BROKERS --topic dlq.channel-api --headers --max 5"
 if [ "$keep" = 1 ]; then
   echo "demo: topology kept running; Ctrl-C to stop"
   stop=0

@@ -22,6 +22,7 @@
 #include "cf/logging.h"
 #include "cf/main_guard.h"
 #include "cf/producer.h"
+#include "cf/tiktok_order.h"
 #include "cf/webhook_generator.h"
 #include "cf/worker.h"
 
@@ -48,6 +49,9 @@ struct Options {
   std::string write_corpus;
   std::string write_stock_file;
   bool to_kafka = false;
+  bool raw_tiktok = false;
+  std::string tiktok_api;  ///< host:port of the channel API stub
+  std::string write_channel_tokens_file;
   cf::KafkaSettings kafka;
   bool retry_unavailable = false;
 };
@@ -80,8 +84,11 @@ void write_corpus(const Options& o) {
     const std::string name = "/" + std::to_string(i);
     std::ofstream(o.write_corpus + "/ingest" + name, std::ios::binary)
         << static_cast<char>(0x10 | 0x08 | route | (topic == 2 ? 0x40 : 0)) << w.body;
+    // TikTok orders reach the validator enriched by channel-api (mode bit 0x20).
+    const std::string enriched = cf::enriched_record(w, 1795000000100);
     std::ofstream(o.write_corpus + "/validator" + name, std::ios::binary)
-        << static_cast<char>(route | (topic << 2)) << w.body;
+        << static_cast<char>(route | (topic << 2) | (enriched.empty() ? 0 : 0x20))
+        << (enriched.empty() ? w.body : enriched);
   }
 }
 
@@ -188,6 +195,58 @@ std::string extract_request_id(const std::string& body) {
   return body.substr(pos, body.find('"', pos) - pos);
 }
 
+// Gives the channel API stub the order behind a notification before the
+// notification is sent, as TikTok has the order before it notifies: the
+// connector then fetches it like the real detail. One keep-alive connection
+// per worker; a failure here stops the run (the ground truth would be wrong).
+class DetailPublisher {
+ public:
+  DetailPublisher(asio::io_context& io, const std::string& target) : io_(io) {
+    if (target.empty()) return;
+    auto colon = target.rfind(':');
+    host_ = target.substr(0, colon);
+    endpoints_ = tcp::resolver(io).resolve(host_, target.substr(colon + 1));
+  }
+  void publish(const cf::GeneratedWebhook& w) {
+    if (host_.empty() || w.order_detail.empty()) return;
+    for (int attempt = 0;; ++attempt) {
+      try {
+        if (!stream_) {
+          stream_ = std::make_unique<beast::tcp_stream>(io_);
+          stream_->connect(endpoints_);
+        }
+        // Shop ids are generated as [a-z0-9-]: nothing to escape in the query.
+        http::request<http::string_body> req{http::verb::post,
+                                             "/tiktok/orders?shop_id=" + w.shop_id, 11};
+        req.set(http::field::host, host_);
+        req.set(http::field::content_type, "application/json");
+        req.body() = w.order_detail;
+        req.prepare_payload();
+        stream_->expires_after(std::chrono::seconds(10));
+        http::write(*stream_, req);
+        http::response<http::string_body> res;
+        http::read(*stream_, buffer_, res);
+        if (res.result_int() != 200)
+          throw std::runtime_error("stub answered " + std::to_string(res.result_int()));
+        return;
+      } catch (const std::exception& e) {
+        stream_.reset();
+        buffer_.clear();
+        if (attempt >= 3)
+          throw std::runtime_error(std::string("loadgen: cannot give the order to the API stub: ") +
+                                   e.what());
+      }
+    }
+  }
+
+ private:
+  asio::io_context& io_;
+  std::string host_;
+  tcp::resolver::results_type endpoints_;
+  std::unique_ptr<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+};
+
 void http_worker(const Options& o, Feed& feed, Reporter& reporter, const std::atomic<bool>& stop) {
   auto colon = o.target.rfind(':');
   std::string host = o.target.substr(0, colon), port = o.target.substr(colon + 1);
@@ -196,8 +255,12 @@ void http_worker(const Options& o, Feed& feed, Reporter& reporter, const std::at
   auto endpoints = resolver.resolve(host, port);
   std::unique_ptr<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
+  DetailPublisher details(io, o.tiktok_api);
   cf::GeneratedWebhook w;
   while (feed.next(w, stop)) {
+    // A duplicate re-sends an old notification: TikTok's order has moved on
+    // meanwhile, so its (older) detail is not given again.
+    if (w.expect == cf::Expectation::kValid) details.publish(w);
     for (int attempt = 0;; ++attempt) {
       auto started = Clock::now();
       int status = 0;
@@ -261,20 +324,37 @@ int write_to_kafka(const Options& o, Feed& feed, Reporter& reporter,
                    const std::atomic<bool>& stop) {
   KafkaFeedListener listener;
   cf::Producer producer(o.kafka, "cf-loadgen", &listener);
+  asio::io_context io;
+  DetailPublisher details(io, o.raw_tiktok ? o.tiktok_api : std::string());
   cf::GeneratedWebhook w;
   uint64_t n = 0;
   while (feed.next(w, stop)) {
     if (w.expect == cf::Expectation::kBadSignature || w.expect == cf::Expectation::kOversize)
       continue;
+    if (w.expect == cf::Expectation::kValid) details.publish(w);
     cf::OutputRecord rec;
     bool tiktok = w.path == "/webhooks/tiktok";
     bool shopify = !w.shopify_topic.empty();
-    rec.topic = tiktok    ? "webhooks.tiktok.raw"
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    const bool enrich = tiktok && !o.raw_tiktok;
+    rec.topic = tiktok    ? (enrich ? "webhooks.tiktok.enriched" : "webhooks.tiktok.raw")
                 : shopify ? "webhooks.shopify.raw"
                           : "webhooks.shipping.raw";
     rec.key = w.partition_key;
     rec.value = w.body;
     rec.headers.push_back({"cf-source", tiktok ? "tiktok" : shopify ? "shopify" : "shipping"});
+    if (enrich) {
+      // What channel-api writes, from the order as Get Order Detail returns it.
+      std::string enriched = cf::enriched_record(w, now_ms);
+      if (!enriched.empty()) {
+        rec.value = std::move(enriched);
+        rec.headers.push_back({cf::kEnrichmentHeader, std::string(cf::kEnrichedOrderDetail)});
+      } else {
+        rec.headers.push_back({cf::kEnrichmentHeader, std::string(cf::kNotEnriched)});
+      }
+    }
     if (shopify) {
       rec.headers.push_back({"cf-shopify-topic", w.shopify_topic});
       rec.headers.push_back({"cf-shopify-webhook-id", w.shopify_webhook_id});
@@ -282,9 +362,6 @@ int write_to_kafka(const Options& o, Feed& feed, Reporter& reporter,
     } else if (!tiktok) {
       rec.headers.push_back({"cf-provider", o.generator.shipping_provider});
     }
-    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
     rec.headers.push_back({"cf-received-at", std::to_string(now_ms)});
     std::string request_id = "lg-" + std::to_string(w.sequence);
     rec.headers.push_back({"cf-request-id", request_id});
@@ -340,7 +417,17 @@ int main(int argc, char** argv) {
         "retry-unavailable", po::bool_switch(&o.retry_unavailable),
         "re-send after 503/429/connection errors, as a real sender does")(
         "to-kafka", po::bool_switch(&o.to_kafka),
-        "write raw records straight to Kafka instead of HTTP")(
+        "write records straight to Kafka instead of HTTP: what the validator reads (TikTok "
+        "order notifications enriched with their order detail, as channel-api writes them, on "
+        "webhooks.tiktok.enriched)")(
+        "raw-tiktok", po::bool_switch(&o.raw_tiktok),
+        "with --to-kafka: TikTok notifications as TikTok sends them, to webhooks.tiktok.raw "
+        "(for channel-api; give the orders to its API stub with --tiktok-api)")(
+        "tiktok-api", po::value(&o.tiktok_api),
+        "host:port of the channel API stub (cf-participant-stub): each TikTok order is given to "
+        "it before its notification is sent, for channel-api to fetch")(
+        "write-channel-tokens-file", po::value(&o.write_channel_tokens_file),
+        "write channel-api's shops file (TikTok shop ciphers and access tokens) and exit")(
         "write-shops-file", po::value(&o.write_shops_file),
         "write the matching shop directory and exit")(
         "write-corpus", po::value(&o.write_corpus),
@@ -363,8 +450,13 @@ int main(int argc, char** argv) {
     if (!options.parse(argc, argv)) return 0;
     cf::init_logging("loadgen", log_level);
     if (!o.write_shops_file.empty() || !o.write_secrets_file.empty() ||
-        !o.write_sku_mapping_file.empty()) {
+        !o.write_sku_mapping_file.empty() || !o.write_channel_tokens_file.empty()) {
       cf::WebhookGenerator gen(o.generator);
+      if (!o.write_channel_tokens_file.empty()) {
+        // Access tokens as TikTok issues them: valid for about a week.
+        std::ofstream(o.write_channel_tokens_file)
+            << gen.channel_tokens_json(static_cast<int64_t>(std::time(nullptr)), 7 * 86400);
+      }
       if (!o.write_sku_mapping_file.empty())
         std::ofstream(o.write_sku_mapping_file) << gen.sku_mapping_json();
       if (!o.write_shops_file.empty())

@@ -13,6 +13,7 @@
 #include "cf/event_envelope.h"
 #include "cf/json_builder.h"
 #include "cf/json_parse.h"
+#include "tiktok_api_stub.h"
 
 namespace cf {
 
@@ -58,12 +59,7 @@ struct KindStats {
   std::map<std::string, int> per_order;
 };
 
-struct Answer {
-  int status = 200;
-  std::string body;
-  int latency_ms = 0;
-  bool hang = false;
-};
+using Answer = StubAnswer;
 
 std::string error_body(std::string_view why) {
   JsonBuilder w(64 + why.size());
@@ -74,7 +70,11 @@ std::string error_body(std::string_view why) {
 }  // namespace
 
 struct StubServer::Impl {
-  explicit Impl(StubSettings s) : settings(std::move(s)), rng(settings.seed) {}
+  explicit Impl(StubSettings s)
+      : settings(std::move(s)),
+        rng(settings.seed),
+        tiktok(settings.tiktok_secrets_json, settings.tiktok_tokens_json,
+               settings.tiktok_token_ttl_s, settings.seed) {}
   StubSettings settings;
   asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
@@ -83,6 +83,7 @@ struct StubServer::Impl {
   std::map<std::string, KindStats> kinds;
   std::unordered_map<std::string, KeyState> keys;  ///< "<kind>|<idempotency key>"
   std::vector<std::shared_ptr<void>> hung;         ///< sessions never answered
+  TikTokApiStub tiktok;
 
   bool roll(double share) {
     return share > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < share;
@@ -159,6 +160,12 @@ struct StubServer::Impl {
 
   Answer handle(const http::request<http::string_body>& request) {
     const std::string target(request.target());
+    if (TikTokApiStub::serves(target)) {
+      const auto method = request.method_string();
+      const auto token = request["x-tts-access-token"];
+      return tiktok.handle(std::string_view(method.data(), method.size()), target, request.body(),
+                           std::string_view(token.data(), token.size()));
+    }
     if (request.method() == http::verb::get && target == "/stats") return {200, stats_json()};
     if (request.method() != http::verb::post) return {405, error_body("POST only")};
     if (target == "/faults") return set_fault(request.body());
@@ -264,6 +271,7 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.version(request_.version());
     response_.result(static_cast<http::status>(a.status));
     response_.set(http::field::content_type, "application/json");
+    for (const auto& [name, value] : a.headers) response_.set(name, value);
     response_.keep_alive(request_.keep_alive());
     response_.body() = std::move(a.body);
     response_.prepare_payload();

@@ -4,6 +4,8 @@
 //
 //   POST /v1/captures | /v1/labels | /v1/fulfillments         effects
 //   POST /v1/refunds | /v1/labels/cancel                        undos ("undoes": <key>)
+//   /order/..., /api/v2/token/refresh, /tiktok/...              TikTok Shop's API
+//                  (tiktok_api_stub.h)
 //   GET  /stats    per endpoint: requests, applied, replays, blocked, errors,
 //                  ack_lost, orders, max_per_order; net_orders for effects with an undo
 //   POST /faults {"participant":"payment|shipping|channel" or "endpoint":"labels|...",
@@ -32,6 +34,12 @@ struct StubSettings {
   std::string listen_address = "127.0.0.1";
   int port = 8090;
   uint64_t seed = 1;
+  /// TikTok Shop API (tiktok_api_stub.h): the app's key and secret (secrets
+  /// file text) and the shops' ciphers and first tokens (channel-api's shops
+  /// file text); access tokens it issues live this long.
+  std::string tiktok_secrets_json;
+  std::string tiktok_tokens_json;
+  int64_t tiktok_token_ttl_s = 7 * 86400;
 };
 
 class StubServer {

@@ -70,6 +70,11 @@ struct GeneratedWebhook {
   std::string idempotency_key;         ///< for kValid / kDuplicate
   std::vector<std::string> event_ids;  ///< for kValid / kDuplicate
   std::string sku_id;                  ///< the first SKU of an order, for analysis
+  /// TikTok order notifications: the order as Get Order Detail returns it at
+  /// this point (one line item per unit, amounts as decimal strings, and the
+  /// personal fields a real answer has), for the channel API stub; empty otherwise.
+  std::string order_detail;
+  std::string shop_id;  ///< the shop the order detail belongs to
   int64_t event_time_ms = 0;
   /// Stock changes the webhook causes if it is accepted: (shop, sku) -> units.
   std::vector<std::pair<std::pair<int, int>, int>> stock_effects;
@@ -80,6 +85,11 @@ struct GeneratedWebhook {
   int64_t restock_units = 0;
 };
 
+/// The record channel-api writes for `w` once it has fetched the order
+/// detail the generator gave the API stub (cf/tiktok_order.h), or empty when
+/// `w` is not a TikTok order notification.
+std::string enriched_record(const GeneratedWebhook& w, int64_t fetched_at_ms);
+
 class WebhookGenerator {
  public:
   explicit WebhookGenerator(GeneratorSettings settings);
@@ -88,6 +98,10 @@ class WebhookGenerator {
   std::string shop_directory_json() const;
   /// Secrets JSON matching the generator's signatures.
   std::string secrets_json() const;
+  /// The channel connector's shops file: every TikTok shop's cipher and
+  /// tokens (access tokens valid for `access_ttl_s` from `now_s`), which the
+  /// connector keeps up to date as it refreshes them.
+  std::string channel_tokens_json(int64_t now_s, int64_t access_ttl_s) const;
   /// SKU mapping for the reconciler: Shopify inventory items -> product SKUs.
   std::string sku_mapping_json() const;
   /// Ground truth: units each creator has of each product SKU after every
@@ -98,6 +112,8 @@ class WebhookGenerator {
 
  private:
   std::string shop_id(int index) const;
+  struct OpenOrder;
+  std::string order_detail_json(const OpenOrder& order, const char* status, int64_t ts) const;
   int pick_sku();
   GeneratedWebhook make_order(int64_t ts);
   GeneratedWebhook make_stock(int64_t ts);
@@ -135,6 +151,8 @@ class WebhookGenerator {
     bool sale_counted = false;               ///< an accepted paid notification reached the pipeline
     bool shipped = false;                    ///< a shipping event names it: no cancellation
     bool shopify = false;
+    int64_t create_time = 0;
+    int64_t paid_time = 0;
   };
   std::unordered_map<std::string, OpenOrder> orders_;
   std::deque<std::string> open_orders_;     ///< TikTok orders still changing

@@ -38,6 +38,15 @@ struct HttpResult {
   std::string body;
   std::string error;          ///< transport error, "timeout" or "circuit open"
   bool circuit_open = false;  ///< refused by the breaker, nothing sent
+  /// Response headers the callers act on (lower-case names): retry-after,
+  /// x-shopify-shop-api-call-limit. Others are not kept.
+  std::vector<std::pair<std::string, std::string>> headers;
+  /// The value of response header `name` (lower case), or empty.
+  std::string header(const std::string& name) const {
+    for (const auto& [n, v] : headers)
+      if (n == name) return v;
+    return {};
+  }
 };
 
 struct HttpClientSettings {
@@ -66,12 +75,17 @@ class HttpClient {
   /// thread exactly once, at the latest when `timeout` has passed.
   void post(const HttpEndpoint& endpoint, const std::string& target, std::string body,
             Headers headers, std::chrono::milliseconds timeout, Done done);
+  /// GETs endpoint.base_path + target (query included), as post().
+  void get(const HttpEndpoint& endpoint, const std::string& target, Headers headers,
+           std::chrono::milliseconds timeout, Done done);
   /// Endpoints whose circuit is open now (for metrics).
   std::vector<std::string> open_circuits() const;
 
   struct Impl;
 
  private:
+  void send(bool post, const HttpEndpoint& endpoint, const std::string& target, std::string body,
+            Headers headers, std::chrono::milliseconds timeout, Done done);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -100,6 +101,50 @@ class RecordHandler {
     (void)confirm_ownership;
     (void)quiesce;
   }
+};
+
+/// What a deferred handler's asynchronous work has finished, handed from the
+/// threads that finish it to the worker thread (take_finished()), and how much
+/// work is still running (for saturated()).
+class DeferredResults {
+ public:
+  void started() { in_flight_.fetch_add(1); }
+  void finish(uint64_t ticket, std::vector<OutputRecord> outputs) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    finished_.emplace_back(ticket, std::move(outputs));
+    in_flight_.fetch_sub(1);
+  }
+  void take(std::vector<std::pair<uint64_t, std::vector<OutputRecord>>>& finished) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    finished.swap(finished_);
+    finished_.clear();
+  }
+  size_t in_flight() const { return in_flight_.load(); }
+
+ private:
+  std::atomic<size_t> in_flight_{0};
+  std::mutex mutex_;
+  std::vector<std::pair<uint64_t, std::vector<OutputRecord>>> finished_;
+};
+
+/// The base of deferred handlers (connectors calling remote services): the
+/// plumbing between their asynchronous work and the worker. Subclasses
+/// implement start() and call results_.started() / results_.finish().
+class DeferredHandler : public RecordHandler {
+ public:
+  explicit DeferredHandler(size_t max_in_flight) : max_in_flight_(max_in_flight) {}
+  void handle(const InputRecord&, std::vector<OutputRecord>&) final {}
+  bool deferred() const final { return true; }
+  void take_finished(std::vector<std::pair<uint64_t, std::vector<OutputRecord>>>& finished) final {
+    results_.take(finished);
+  }
+  bool saturated() const final { return results_.in_flight() >= max_in_flight_; }
+
+ protected:
+  DeferredResults results_;
+
+ private:
+  size_t max_in_flight_;
 };
 
 /// Backoff before retry `attempt` (0-based): base * 2^attempt capped at max,

@@ -1,7 +1,7 @@
 #pragma once
 // The channel APIs' authentication and call-limit schemes, as plain code (no
-// network): what the channel-api connector (issue 11, in progress) signs,
-// waits for and refreshes before each call.
+// network): what the channel-api connector signs, waits for and refreshes
+// before each call, and what the API stub verifies.
 //
 // TikTok Shop Open API (version 202309), as the platform documents it:
 //   1. every query parameter except `sign` and `access_token`, sorted by name,
@@ -67,5 +67,12 @@ int64_t shopify_wait_ms(const ShopifyCallLimit& limit, double leak_per_second);
 /// A `Retry-After` value in seconds ("2", "2.0") as milliseconds, or nullopt
 /// (HTTP dates are not used by these APIs and are refused).
 std::optional<int64_t> parse_retry_after_ms(std::string_view header);
+
+/// RFC 3986 percent-encoding of a query value (unreserved characters kept).
+std::string percent_encode(std::string_view text);
+
+/// The parameters of a query string ("a=1&b=x%20y"), percent-decoded; nullopt
+/// when an escape is broken, a name repeats or the query is over 16 KiB.
+std::optional<std::map<std::string, std::string>> parse_query(std::string_view query);
 
 }  // namespace cf

@@ -1,4 +1,4 @@
-#include "channel_api_auth.h"
+#include "cf/channel_api_auth.h"
 
 #include <algorithm>
 #include <cctype>
@@ -9,8 +9,6 @@
 #include "cf/signature.h"
 
 namespace cf {
-
-namespace {
 
 std::string percent_encode(std::string_view text) {
   static const char* kHex = "0123456789ABCDEF";
@@ -27,6 +25,8 @@ std::string percent_encode(std::string_view text) {
   }
   return out;
 }
+
+namespace {
 
 bool to_int(std::string_view text, int& out) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
@@ -109,6 +109,49 @@ std::optional<int64_t> parse_retry_after_ms(std::string_view header) {
   const double seconds = std::strtod(std::string(header).c_str(), nullptr);
   if (!(seconds >= 0) || seconds > 86400) return std::nullopt;
   return static_cast<int64_t>(std::ceil(seconds * 1000));
+}
+
+std::optional<std::map<std::string, std::string>> parse_query(std::string_view query) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  auto decode = [&](std::string_view text, std::string& out) {
+    out.clear();
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '+') {
+        out.push_back(' ');
+      } else if (text[i] == '%') {
+        if (i + 2 >= text.size()) return false;
+        const int high = hex(text[i + 1]), low = hex(text[i + 2]);
+        if (high < 0 || low < 0) return false;
+        out.push_back(static_cast<char>(high * 16 + low));
+        i += 2;
+      } else {
+        out.push_back(text[i]);
+      }
+    }
+    return true;
+  };
+  std::map<std::string, std::string> params;
+  if (query.size() > 16 * 1024) return std::nullopt;
+  size_t start = 0;
+  while (start < query.size()) {
+    size_t end = query.find('&', start);
+    if (end == std::string_view::npos) end = query.size();
+    const std::string_view pair = query.substr(start, end - start);
+    start = end + 1;
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    std::string name, value;
+    if (!decode(pair.substr(0, eq), name)) return std::nullopt;
+    if (eq != std::string_view::npos && !decode(pair.substr(eq + 1), value)) return std::nullopt;
+    if (params.count(name) != 0) return std::nullopt;  // a repeated name is ambiguous: refused
+    params.emplace(std::move(name), std::move(value));
+  }
+  return params;
 }
 
 }  // namespace cf

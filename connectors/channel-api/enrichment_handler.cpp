@@ -1,0 +1,340 @@
+#include "enrichment_handler.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <set>
+
+#include "cf/clients.h"
+#include "cf/metrics.h"
+#include "cf/tiktok_order.h"
+
+namespace cf {
+namespace asio = boost::asio;
+
+namespace {
+
+Counter& calls_counter(const char* api, ApiVerdict verdict) {
+  return metrics().counter("cf_channel_api_calls_total", "channel API calls, by API and outcome",
+                           label("api", api) + "," + label("outcome", to_string(verdict)));
+}
+
+void set_header(OutputRecord& record, const std::string& name, std::string value) {
+  for (auto& h : record.headers) {
+    if (h.name == name) {
+      h.value = std::move(value);
+      return;
+    }
+  }
+  record.headers.push_back({name, std::move(value)});
+}
+
+}  // namespace
+
+EnrichmentHandler::EnrichmentHandler(TikTokApp app, std::map<std::string, TikTokShop> shops,
+                                     const SchemaRegistry& schemas, EnrichmentSettings settings,
+                                     HttpClient& client)
+    : DeferredHandler(settings.max_in_flight),
+      app_(std::move(app)),
+      shops_(std::move(shops)),
+      schemas_(schemas),
+      settings_(std::move(settings)),
+      client_(client),
+      shop_calls_(settings_.shop_calls_per_second, std::max(1.0, settings_.shop_calls_per_second)),
+      app_calls_(settings_.app_calls_per_second, std::max(1.0, settings_.app_calls_per_second)),
+      work_(asio::make_work_guard(ioc_)),
+      timer_(ioc_) {
+  for (const auto& [id, shop] : shops_) known_shops_.push_back(id);
+  arm_timer();
+  thread_ = std::thread([this] { ioc_.run(); });
+}
+
+EnrichmentHandler::~EnrichmentHandler() {
+  client_.shutdown();  // no callback after this
+  work_.reset();
+  ioc_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void EnrichmentHandler::start(const InputRecord& input, uint64_t ticket) {
+  static Counter& passed =
+      metrics().counter("cf_channel_api_passed_through_total",
+                        "TikTok records forwarded without enrichment (not an order notification)");
+  OutputRecord output;
+  output.topic = settings_.output_topic;
+  output.key = std::string(input.key());
+  // Same partition as the raw record: the validator's dedup state is per
+  // partition, and both topics have the same count (topics/catalog.json).
+  output.partition = input.partition();
+  for (auto& [name, value] : input.headers()) {
+    if (name != kEnrichmentHeader) output.headers.push_back({name, value});
+  }
+  auto notification = read_order_notification(input.value(), schemas_);
+  if (!notification) {
+    output.value = std::string(input.value());
+    output.headers.push_back({kEnrichmentHeader, std::string(kNotEnriched)});
+    passed.inc();
+    results_.started();
+    finish(ticket, std::move(output), -1);
+    return;
+  }
+  if (!std::binary_search(known_shops_.begin(), known_shops_.end(), notification->shop_id)) {
+    // Throwing dead-letters the record at once: no credentials, no call.
+    throw std::runtime_error("no_shop_credentials: shop " + notification->shop_id +
+                             " is not in the shops file; add it and redrive");
+  }
+  Pending p;
+  p.ticket = ticket;
+  p.shop_id = notification->shop_id;
+  p.fields = std::move(*notification);
+  p.notification = std::string(input.value());
+  output.headers.push_back({kEnrichmentHeader, std::string(kEnrichedOrderDetail)});
+  p.output = std::move(output);
+  p.dead_letter = make_dead_letter(input, settings_.dead_letter_topic, "channel-api",
+                                   "order_detail_unavailable", "");
+  p.started_ms = steady_clock_ms();
+  results_.started();
+  asio::post(ioc_, [this, p = std::move(p)]() mutable {
+    states_[p.shop_id].waiting.push_back(std::move(p));
+    pump();
+  });
+}
+
+void EnrichmentHandler::arm_timer() {
+  // A steady tick drives lingering batches, backoffs and rate limits: simpler
+  // than one timer per deadline, and a few hundred wake-ups a second cost nothing.
+  timer_.expires_after(std::chrono::milliseconds(std::clamp(settings_.linger_ms / 2, 1, 10)));
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    pump();
+    arm_timer();
+  });
+}
+
+void EnrichmentHandler::pump() {
+  const int64_t now = steady_clock_ms();
+  for (auto& [shop_id, state] : states_) {
+    if (state.waiting.empty() || state.refreshing || now < state.not_before_ms) continue;
+    const TikTokShop& shop = shops_.at(shop_id);
+    if (state.token_refused ||
+        wall_clock_ms() >= refresh_due_ms(shop.token, settings_.refresh_margin_ms)) {
+      refresh_token(shop_id, state);
+      continue;
+    }
+    while (state.calls_in_flight < settings_.max_calls_per_shop) {
+      size_t ready = 0;
+      int64_t oldest = now;
+      for (const auto& p : state.waiting) {
+        if (p.not_before_ms > now) continue;
+        ++ready;
+        oldest = std::min(oldest, p.started_ms);
+      }
+      if (ready == 0) break;
+      if (ready < kMaxOrderIdsPerDetailCall && now - oldest < settings_.linger_ms) break;
+      if (!shop_calls_.peek(shop_id, now).allowed || !app_calls_.peek("app", now).allowed) break;
+      shop_calls_.acquire(shop_id, now);
+      app_calls_.acquire("app", now);
+      call_detail(shop_id, state, now);
+    }
+  }
+}
+
+void EnrichmentHandler::call_detail(const std::string& shop_id, ShopState& state, int64_t now) {
+  static Counter& ids_requested = metrics().counter("cf_channel_api_order_ids_requested_total",
+                                                    "order ids asked of Get Order Detail");
+  // Up to 50 distinct ids; every notification of those orders rides along.
+  std::vector<std::string> ids;
+  std::vector<Pending> batch;
+  std::deque<Pending> rest;
+  for (auto& p : state.waiting) {
+    const bool listed = std::find(ids.begin(), ids.end(), p.fields.order_id) != ids.end();
+    if (p.not_before_ms <= now && (listed || ids.size() < kMaxOrderIdsPerDetailCall)) {
+      if (!listed) ids.push_back(p.fields.order_id);
+      batch.push_back(std::move(p));
+    } else {
+      rest.push_back(std::move(p));
+    }
+  }
+  state.waiting.swap(rest);
+  ids_requested.inc(ids.size());
+  ++state.calls_in_flight;
+  const TikTokShop& shop = shops_.at(shop_id);
+  const std::string target = order_detail_target(app_.app_key, app_.app_secret, shop.shop_cipher,
+                                                 ids, wall_clock_ms() / 1000);
+  client_.get(app_.api, target, {{"x-tts-access-token", shop.token.access_token}},
+              std::chrono::milliseconds(settings_.call_timeout_ms),
+              [this, shop_id, batch = std::move(batch), now](HttpResult result) mutable {
+                asio::post(ioc_, [this, shop_id, batch = std::move(batch), now,
+                                  result = std::move(result)]() mutable {
+                  on_detail(shop_id, std::move(batch), std::move(result), now);
+                });
+              });
+}
+
+void EnrichmentHandler::on_detail(const std::string& shop_id, std::vector<Pending> batch,
+                                  HttpResult result, int64_t sent_ms) {
+  static Histogram& call_seconds = metrics().histogram("cf_channel_api_call_seconds",
+                                                       "Get Order Detail calls, sent to answered");
+  ShopState& state = states_[shop_id];
+  --state.calls_in_flight;
+  const int64_t now = steady_clock_ms();
+  call_seconds.observe(static_cast<double>(now - sent_ms) / 1000.0);
+  DetailAnswer answer = read_detail_answer(result);
+  calls_counter("order_detail", answer.verdict).inc();
+  switch (answer.verdict) {
+    case ApiVerdict::kOk:
+      state.failure_streak = 0;
+      for (auto& p : batch) {
+        auto it = answer.orders.find(p.fields.order_id);
+        std::string stale;
+        if (it == answer.orders.end()) {
+          retry_or_dead_letter(shop_id, std::move(p), "order_not_found: not in the API's answer");
+        } else if (!(stale = stale_detail_reason(p.fields, it->second)).empty()) {
+          retry_or_dead_letter(shop_id, std::move(p), stale);
+        } else {
+          p.output.value =
+              enriched_notification_json(p.notification, it->second.subset_json, wall_clock_ms());
+          finish(p.ticket, std::move(p.output), p.started_ms);
+        }
+      }
+      break;
+    case ApiVerdict::kRefused:
+      for (auto& p : batch) retry_or_dead_letter(shop_id, std::move(p), answer.error);
+      break;
+    case ApiVerdict::kUnauthorized:
+      spdlog::warn("TikTok refused the access token of shop {} ({}): refreshing it", shop_id,
+                   answer.error);
+      state.token_refused = true;
+      [[fallthrough]];
+    case ApiVerdict::kThrottled:
+    case ApiVerdict::kUnavailable:
+    case ApiVerdict::kMisconfigured:
+      if (answer.verdict == ApiVerdict::kMisconfigured) {
+        spdlog::error(
+            "TikTok refused the app's call for shop {} ({}): check the app key, secret "
+            "and clock; retrying",
+            shop_id, answer.error);
+      }
+      if (answer.verdict != ApiVerdict::kUnauthorized) back_off(state, now, answer.retry_after_ms);
+      for (auto& p : batch) state.waiting.push_front(std::move(p));
+      break;
+  }
+  pump();
+}
+
+void EnrichmentHandler::back_off(ShopState& state, int64_t now,
+                                 std::optional<int64_t> retry_after_ms) {
+  const double unit = std::uniform_real_distribution<double>(0, 1)(jitter_);
+  const int delay =
+      retry_delay_ms(state.failure_streak++, settings_.retry_base_ms, settings_.retry_max_ms, unit);
+  state.not_before_ms =
+      now + (retry_after_ms ? std::min<int64_t>(*retry_after_ms, settings_.retry_max_ms) : delay);
+}
+
+void EnrichmentHandler::retry_or_dead_letter(const std::string& shop_id, Pending p,
+                                             const std::string& error) {
+  static Counter& retried = metrics().counter("cf_channel_api_order_retries_total",
+                                              "notifications whose order detail is fetched again");
+  if (++p.attempts >= settings_.max_attempts) {
+    OutputRecord letter = std::move(p.dead_letter);
+    set_header(letter, "cf-dlq-error",
+               "order " + p.fields.order_id + ": no usable detail after " +
+                   std::to_string(p.attempts) + " attempts (" + error + ")");
+    spdlog::warn("order {} of shop {} dead-lettered: {}", p.fields.order_id, shop_id, error);
+    finish(p.ticket, std::move(letter), p.started_ms);
+    return;
+  }
+  retried.inc();
+  const double unit = std::uniform_real_distribution<double>(0, 1)(jitter_);
+  p.not_before_ms = steady_clock_ms() + retry_delay_ms(p.attempts - 1, settings_.retry_base_ms,
+                                                       settings_.retry_max_ms, unit);
+  states_[shop_id].waiting.push_back(std::move(p));
+}
+
+void EnrichmentHandler::refresh_token(const std::string& shop_id, ShopState& state) {
+  const TikTokShop& shop = shops_.at(shop_id);
+  if (needs_reauthorization(shop.token, wall_clock_ms())) {
+    spdlog::error(
+        "the refresh token of shop {} has expired: the seller must authorize the app "
+        "again; its notifications wait",
+        shop_id);
+    back_off(state, steady_clock_ms(), std::nullopt);
+    return;
+  }
+  state.refreshing = true;
+  client_.get(app_.auth,
+              token_refresh_target(app_.app_key, app_.app_secret, shop.token.refresh_token), {},
+              std::chrono::milliseconds(settings_.call_timeout_ms),
+              [this, shop_id](HttpResult result) mutable {
+                asio::post(ioc_, [this, shop_id, result = std::move(result)]() mutable {
+                  on_refresh(shop_id, std::move(result));
+                });
+              });
+}
+
+void EnrichmentHandler::on_refresh(const std::string& shop_id, HttpResult result) {
+  ShopState& state = states_[shop_id];
+  state.refreshing = false;
+  RefreshAnswer answer = read_refresh_answer(result);
+  calls_counter("token_refresh", answer.verdict).inc();
+  if (answer.verdict != ApiVerdict::kOk) {
+    spdlog::error("refreshing the access token of shop {} failed ({}); retrying", shop_id,
+                  answer.error);
+    back_off(state, steady_clock_ms(), std::nullopt);
+    return;
+  }
+  TikTokShop& shop = shops_.at(shop_id);
+  shop.token.access_token = std::move(answer.token.access_token);
+  shop.token.access_expires_ms = answer.token.access_expires_ms;
+  if (!answer.token.refresh_token.empty()) {
+    shop.token.refresh_token = std::move(answer.token.refresh_token);
+    shop.token.refresh_expires_ms = answer.token.refresh_expires_ms;
+  }
+  state.token_refused = false;
+  save_shops();
+  spdlog::info("access token of shop {} refreshed (valid for {} h)", shop_id,
+               (shop.token.access_expires_ms - wall_clock_ms()) / 3600000);
+  pump();
+}
+
+void EnrichmentHandler::save_shops() {
+  if (settings_.shops_file.empty()) return;
+  // Written aside, then renamed: a crash leaves the old file or the new one.
+  const std::string temp = settings_.shops_file + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    ::chmod(temp.c_str(), 0600);
+    out << tiktok_shops_json(shops_);
+    if (!out) {
+      spdlog::error("cannot write {}: refreshed tokens are kept in memory only", temp);
+      return;
+    }
+  }
+  if (std::rename(temp.c_str(), settings_.shops_file.c_str()) != 0)
+    spdlog::error("cannot replace {}: refreshed tokens are kept in memory only",
+                  settings_.shops_file);
+}
+
+void EnrichmentHandler::finish(uint64_t ticket, OutputRecord output, int64_t started_ms) {
+  static Histogram& latency = metrics().histogram(
+      "cf_channel_api_enrichment_seconds", "notification read to enriched record handed over");
+  if (started_ms >= 0)
+    latency.observe(static_cast<double>(steady_clock_ms() - started_ms) / 1000.0);
+  std::vector<OutputRecord> outputs;
+  outputs.push_back(std::move(output));
+  results_.finish(ticket, std::move(outputs));
+}
+
+void EnrichmentHandler::maintain(int64_t, const std::function<bool()>&,
+                                 const std::function<bool()>&) {
+  static Gauge& waiting = metrics().gauge("cf_channel_api_notifications_waiting",
+                                          "notifications waiting for their order detail");
+  waiting.set(static_cast<double>(results_.in_flight()));
+}
+
+}  // namespace cf

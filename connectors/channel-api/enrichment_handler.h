@@ -1,0 +1,129 @@
+#pragma once
+// channel-api's order enrichment on the runtime: a deferred handler. Each
+// TikTok ORDER_STATUS_CHANGE notification waits for its order detail, fetched
+// with Get Order Detail in batches per shop (up to 50 ids a call, after a
+// short linger); the enriched record is written when the detail arrives, and
+// the notification's offset is committed only after that (a crash fetches
+// again; the validator drops the second copy by notification id).
+//
+// What happens when the API does not give the detail:
+//   - the call failed (outage, 5xx, timeout, 429, invalid or expired token,
+//     refused signature): the notification waits and the call is repeated
+//     with backoff (Retry-After when given; a token refresh first when the
+//     token was refused), however long it takes: an outage delays, never drops;
+//   - the order is not in the answer, or the answer is older than the
+//     notification, or the request was refused for its content: that
+//     notification is retried with backoff up to --max-attempts, then
+//     dead-lettered with the API's error (cf-recover redrive re-sends it).
+// Other records (other notification types, bodies breaking the schema) pass
+// through unchanged for the validator to accept or reject precisely.
+//
+// Threads: start() runs on the worker thread and hands each notification to
+// one actor thread (an io_context) that owns every queue, shop and token; the
+// HTTP client's callbacks are posted back to it.
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "cf/http_client.h"
+#include "cf/rate_limiter.h"
+#include "cf/worker.h"
+#include "tiktok_order_api.h"
+
+namespace cf {
+
+struct TikTokApp {
+  std::string app_key;
+  std::string app_secret;
+  HttpEndpoint api;   ///< Open API host (open-api.tiktokglobalshop.com in production)
+  HttpEndpoint auth;  ///< token host (auth.tiktok-shops.com in production)
+};
+
+struct EnrichmentSettings {
+  std::string output_topic = "webhooks.tiktok.enriched";
+  std::string dead_letter_topic = "dlq.channel-api";
+  std::string shops_file;  ///< rewritten (0600) after each token refresh; empty: kept in memory
+  int linger_ms = 20;      ///< how long a shop's first waiting id waits for company
+  int call_timeout_ms = 5000;
+  int max_attempts = 6;  ///< per notification, for failures of its order (not of the API)
+  int retry_base_ms = 500;
+  int retry_max_ms = 30000;
+  size_t max_in_flight = 5000;  ///< notifications waiting for details; reading stops there
+  int max_calls_per_shop = 4;
+  double shop_calls_per_second = 20;        ///< token bucket per shop
+  double app_calls_per_second = 200;        ///< token bucket for the whole app
+  int64_t refresh_margin_ms = 3600 * 1000;  ///< refresh this long before the token expires
+};
+
+class EnrichmentHandler : public DeferredHandler {
+ public:
+  EnrichmentHandler(TikTokApp app, std::map<std::string, TikTokShop> shops,
+                    const SchemaRegistry& schemas, EnrichmentSettings settings, HttpClient& client);
+  ~EnrichmentHandler() override;
+  EnrichmentHandler(const EnrichmentHandler&) = delete;
+  EnrichmentHandler& operator=(const EnrichmentHandler&) = delete;
+
+  void start(const InputRecord& input, uint64_t ticket) override;
+  void maintain(int64_t, const std::function<bool()>&, const std::function<bool()>&) override;
+
+ private:
+  struct Pending {
+    uint64_t ticket = 0;
+    std::string shop_id;
+    OrderNotification fields;  ///< order id, status and update_time of the notification
+    std::string notification;
+    OutputRecord output;       ///< enriched record, value filled when fetched
+    OutputRecord dead_letter;  ///< with an empty cf-dlq-error until used
+    int attempts = 0;          ///< failures of this order (not of the API)
+    int64_t not_before_ms = 0;
+    int64_t started_ms = 0;  ///< steady, for the latency figure
+  };
+  struct ShopState {
+    std::deque<Pending> waiting;
+    int calls_in_flight = 0;
+    bool refreshing = false;
+    bool token_refused = false;
+    int64_t not_before_ms = 0;  ///< after a failed call: backoff or Retry-After
+    int failure_streak = 0;     ///< consecutive failed calls (backoff exponent)
+  };
+
+  // Actor thread only.
+  void pump();
+  void arm_timer();
+  void call_detail(const std::string& shop_id, ShopState& state, int64_t now);
+  void on_detail(const std::string& shop_id, std::vector<Pending> batch, HttpResult result,
+                 int64_t sent_ms);
+  void refresh_token(const std::string& shop_id, ShopState& state);
+  void on_refresh(const std::string& shop_id, HttpResult result);
+  void retry_or_dead_letter(const std::string& shop_id, Pending p, const std::string& error);
+  void back_off(ShopState& state, int64_t now, std::optional<int64_t> retry_after_ms);
+  void save_shops();
+  // Any thread.
+  void finish(uint64_t ticket, OutputRecord output, int64_t started_ms);
+
+  TikTokApp app_;
+  std::map<std::string, TikTokShop> shops_;  ///< actor thread (tokens change)
+  std::vector<std::string> known_shops_;     ///< sorted, immutable: the worker thread's view
+  const SchemaRegistry& schemas_;
+  EnrichmentSettings settings_;
+  HttpClient& client_;
+  TokenBucketRateLimiter shop_calls_;
+  TokenBucketRateLimiter app_calls_;
+  std::mt19937_64 jitter_{20260901};
+  std::map<std::string, ShopState> states_;
+
+  boost::asio::io_context ioc_{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  boost::asio::steady_timer timer_;
+  std::thread thread_;
+};
+
+}  // namespace cf

@@ -1,0 +1,54 @@
+// channel-api's decoders on any bytes, selected by the first byte: the
+// answers of Get Order Detail and of the token refresh (under any HTTP status
+// and headers), a notification, the shops file and a query string. None may
+// crash; every order subset it keeps must be JSON our strict parse reads back.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "cf/channel_api_auth.h"
+#include "cf/errors.h"
+#include "cf/json_parse.h"
+#include "tiktok_order_api.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static cf::SchemaRegistry schemas = cf::SchemaRegistry::load_directory(CF_SCHEMA_DIR);
+  if (size < 1) return 0;
+  const uint8_t mode = data[0];
+  const std::string bytes(reinterpret_cast<const char*>(data + 1), size - 1);
+  static const int kStatuses[] = {200, 401, 429, 503};
+  cf::HttpResult result;
+  result.status = kStatuses[(mode >> 3) & 3];
+  result.body = bytes;
+  if (mode & 0x20) result.headers.emplace_back("retry-after", bytes.substr(0, 8));
+  switch (mode & 7) {
+    case 0: {
+      cf::DetailAnswer answer = cf::read_detail_answer(result);
+      for (const auto& [id, order] : answer.orders) {
+        rapidjson::Document doc;
+        if (!cf::parse_json(doc, order.subset_json)) __builtin_trap();
+      }
+      break;
+    }
+    case 1:
+      (void)cf::read_refresh_answer(result);
+      break;
+    case 2:
+      (void)cf::read_order_notification(bytes, schemas);
+      break;
+    case 3:
+      try {
+        auto shops = cf::parse_tiktok_shops(bytes);
+        rapidjson::Document doc;
+        if (!cf::parse_json(doc, cf::tiktok_shops_json(shops))) __builtin_trap();
+      } catch (const cf::ConfigError&) {
+      }
+      break;
+    default:
+      (void)cf::parse_query(bytes);
+      (void)cf::parse_retry_after_ms(bytes);
+      (void)cf::parse_shopify_call_limit(bytes);
+      break;
+  }
+  return 0;
+}
