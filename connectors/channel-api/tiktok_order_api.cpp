@@ -26,6 +26,12 @@ ApiVerdict failed_call(int status, int64_t code) {
   return ApiVerdict::kRefused;
 }
 
+// Epoch seconds as milliseconds, or -1 outside what the schemas allow (up to
+// 99999999999 s): a hostile number must not overflow the multiplication.
+int64_t epoch_ms(int64_t seconds) {
+  return seconds < 0 || seconds > 99999999999 ? -1 : seconds * 1000;
+}
+
 }  // namespace
 
 const char* to_string(ApiVerdict verdict) {
@@ -60,11 +66,13 @@ std::map<std::string, TikTokShop> parse_tiktok_shops(std::string_view json) {
     shop.shop_id = id;
     shop.shop_cipher = string_member(m.value, "shop_cipher");
     shop.token.access_token = string_member(m.value, "access_token");
-    shop.token.access_expires_ms = int_member(m.value, "access_expires_at", 0) * 1000;
+    shop.token.access_expires_ms = epoch_ms(int_member(m.value, "access_expires_at", 0));
     shop.token.refresh_token = string_member(m.value, "refresh_token");
-    shop.token.refresh_expires_ms = int_member(m.value, "refresh_expires_at", 0) * 1000;
+    shop.token.refresh_expires_ms = epoch_ms(int_member(m.value, "refresh_expires_at", 0));
     if (shop.shop_cipher.empty() || shop.token.refresh_token.empty())
       throw ConfigError("shops file: shop " + id + " needs shop_cipher and refresh_token");
+    if (shop.token.access_expires_ms < 0 || shop.token.refresh_expires_ms < 0)
+      throw ConfigError("shops file: shop " + id + ": expiry times are epoch seconds");
     out.emplace(id, std::move(shop));
   }
   return out;
@@ -167,11 +175,15 @@ RefreshAnswer read_refresh_answer(const HttpResult& result) {
                    (parsed ? ", " + api_error(doc) : std::string(", unreadable answer"));
     return answer;
   }
-  answer.verdict = ApiVerdict::kOk;
   answer.token.access_token = string_member(data, "access_token");
-  answer.token.access_expires_ms = int_member(data, "access_token_expire_in", 0) * 1000;
+  answer.token.access_expires_ms = epoch_ms(int_member(data, "access_token_expire_in", 0));
   answer.token.refresh_token = string_member(data, "refresh_token");
-  answer.token.refresh_expires_ms = int_member(data, "refresh_token_expire_in", 0) * 1000;
+  answer.token.refresh_expires_ms = epoch_ms(int_member(data, "refresh_token_expire_in", 0));
+  if (answer.token.access_expires_ms <= 0 || answer.token.refresh_expires_ms < 0) {
+    answer.error = "token answer with an expiry that is not epoch seconds";
+    return answer;  // unavailable: retried with backoff
+  }
+  answer.verdict = ApiVerdict::kOk;
   return answer;
 }
 

@@ -126,6 +126,19 @@ TEST(ChannelApiAnswers, EachFailureHasItsClass) {
             ApiVerdict::kUnavailable);
 }
 
+// Found by fuzz_channel_api: an expiry of 1826000000795600001 s overflowed
+// the conversion to milliseconds (undefined behaviour).
+TEST(ChannelApiAnswers, ExpiriesBeyondEpochSecondsAreRefusedNotOverflowed) {
+  auto huge = read_refresh_answer(answer(
+      200,
+      R"({"code":0,"data":{"access_token":"a","access_token_expire_in":1795600001,"refresh_token":"r","refresh_token_expire_in":1826000000795600001}})"));
+  EXPECT_EQ(huge.verdict, ApiVerdict::kUnavailable);
+  EXPECT_THROW(
+      parse_tiktok_shops(
+          R"({"tiktok":{"shops":{"s":{"shop_cipher":"c","refresh_token":"r","access_expires_at":9223372036854775807}}}})"),
+      ConfigError);
+}
+
 TEST(ChannelApiShops, TheShopsFileRoundTripsAndNamesItsProblems) {
   StubFixture f;
   auto again = parse_tiktok_shops(tiktok_shops_json(f.shops));

@@ -16,7 +16,11 @@
 #  8. order saga: sagas/s with zero-latency participants next to the bare
 #     loop, p50/p99 saga duration at a steady rate, and sagas in flight with
 #     200 ms participants.
-# Usage: run_bench.sh BIN_DIR [--records N] [--http-seconds S] [--e2e-rate R] [--only pipeline|transforms|http|velocity|sink|saga]
+#  9. channel-api: TikTok notifications enriched per second from a backlog
+#     with a zero-latency API stub, next to the bare loop; Get Order Detail
+#     calls per 1,000 notifications (backlog and steady rate); read ->
+#     enriched latency at a steady rate with 100 ms API latency.
+# Usage: run_bench.sh BIN_DIR [--records N] [--http-seconds S] [--e2e-rate R] [--only pipeline|transforms|http|velocity|sink|saga|enrich]
 set -euo pipefail
 BIN="$1"; shift
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -181,6 +185,69 @@ fast_rate=$(sed -E 's/.* sagas_per_s=([0-9]+).*/\1/' <<<"$fast")
 [ -n "$fast_rate" ] && awk -v s="$fast_rate" -v b="$bare_rate" 'BEGIN {
   printf "  sagas/s = %.2f%% of the bare loop'"'"'s records/s; a saga moves about 30 records through 4 processes\n", 100 * s / b
   printf "  (order, 2 inventory and 3 participant commands and replies, ~7 changelog and ~7 saga.events records)\n" }'
+fi
+if [ "$only" = all ] || [ "$only" = enrich ]; then
+echo
+echo "== 9. channel-api: notifications enriched/s next to the bare loop, calls per 1,000, latency at 100 ms API latency =="
+# enrich_run NAME LATENCY_MS COUNT RATE BACKLOG -> one line of figures (a subshell:
+# its processes stop with it). BACKLOG=1: every notification (and its order at
+# the stub) is written before channel-api starts, and the rate is the backlog
+# over the time from the first enriched record to the last.
+enrich_run() (
+  trap cf_stop_children EXIT
+  cf_pids=()
+  local name="$1" latency="$2" count="$3" rate="$4" backlog="$5" stub_port m first last n
+  start_broker "$name"
+  "$BIN/cf-loadgen" --write-shops-file "$WORK/$name-shops.json" --write-secrets-file "$WORK/$name-secrets.json" \
+    --write-channel-tokens-file "$WORK/$name-channel.json"
+  stub_port=$(cf_free_port)
+  setsid "$BIN/cf-participant-stub" --port "$stub_port" --tiktok-secrets-file "$WORK/$name-secrets.json" \
+    --tiktok-shops-file "$WORK/$name-channel.json" >"$WORK/$name-stub.log" 2>&1 & cf_pids+=($!)
+  for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$stub_port/tiktok/stats" && break; sleep 0.1; done
+  curl -fs -o /dev/null -X POST "http://127.0.0.1:$stub_port/tiktok/faults" -d "{\"latency_ms\":$latency}"
+  # TikTok order notifications only, as TikTok sends them; no invalid ones.
+  feed=("$BIN/cf-loadgen" --to-kafka --raw-tiktok --tiktok-api "127.0.0.1:$stub_port" --brokers "$b"
+        --count "$count" --rate "$rate" --shipping-share 0 --stock-sync-share 0 --shopify-share 0
+        --duplicates 0 --bad-signatures 0 --malformed 0 --schema-invalid 0)
+  [ "$backlog" = 1 ] && "${feed[@]}" >"$WORK/$name-feed.log" 2>&1
+  m=$(cf_free_port)
+  setsid "$BIN/channel-api" --brokers "$b" --metrics-port "$m" --secrets-file "$WORK/$name-secrets.json" \
+    --shops-file "$WORK/$name-channel.json" --tiktok-api-url "http://127.0.0.1:$stub_port" \
+    --shop-calls-per-second 1000 --app-calls-per-second 10000 >"$WORK/$name-channel.log" 2>&1 & cf_pids+=($!)
+  if [ "$backlog" != 1 ]; then
+    for _ in $(seq 300); do
+      curl -fs "http://127.0.0.1:$m/metrics" 2>/dev/null | grep -qE '^cf_assigned_partitions [1-9]' && break
+      sleep 0.1
+    done
+    "${feed[@]}" >"$WORK/$name-feed.log" 2>&1 &
+  fi
+  first="" last=""
+  for _ in $(seq 3000); do  # up to 150 s
+    n=$(cf_metric "http://127.0.0.1:$m/metrics" cf_channel_api_enrichment_seconds_count)
+    if [ "${n:-0}" -gt 0 ] && [ -z "$first" ]; then first=$(date +%s.%N); fi
+    if [ "${n:-0}" -ge "$count" ]; then last=$(date +%s.%N); break; fi
+    sleep 0.05
+  done
+  local url="http://127.0.0.1:$m/metrics"
+  awk -v n="${n:-0}" -v f="${first:-0}" -v l="${last:-0}" -v c="$(cf_metric "$url" 'cf_channel_api_calls_total{api="order_detail"')" \
+      -v p50="$(cf_quantile "$url" cf_channel_api_enrichment_seconds 0.5)" \
+      -v p99="$(cf_quantile "$url" cf_channel_api_enrichment_seconds 0.99)" 'BEGIN {
+    printf "enriched=%d notifications_per_s=%.0f calls=%d calls_per_1000=%.1f read_to_enriched_p50_s<=%s p99_s<=%s\n",
+      n, (l > f ? (n - 1) / (l - f) : 0), c, (n ? 1000 * c / n : 0), p50, p99 }'
+)
+start_broker enrichbare --extra-topic bench.input:12 --extra-topic bench.output:12
+ebare=$("$BIN/cf-bench" --brokers "$b" --mode passthrough --records "$records" 2>"$WORK/enrichbare.err" | tail -1)
+stop_broker
+echo "  ceiling                      $ebare"
+# 30,000 enriched records of ~0.9 KiB stay within the broker's ~5 MiB per partition.
+backlog=$(enrich_run enrichfast 0 30000 0 1)
+echo "  backlog, 0 ms API            $backlog"
+steady=$(enrich_run enrichsteady 100 10000 500 0)
+echo "  steady 500/s, 100 ms API     $steady"
+bare_rate=$(sed -E 's/.* records_per_s=([0-9]+).*/\1/' <<<"$ebare")
+fast_rate=$(sed -E 's/.* notifications_per_s=([0-9]+).*/\1/' <<<"$backlog")
+[ -n "$fast_rate" ] && awk -v s="$fast_rate" -v b="$bare_rate" 'BEGIN {
+  printf "  enrichment = %.1f%% of the bare loop'"'"'s records/s\n", 100 * s / b }'
 fi
 if [ "$only" = all ] || [ "$only" = transforms ]; then
 echo

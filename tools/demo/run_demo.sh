@@ -28,31 +28,21 @@ trap cleanup EXIT
 trap 'echo; echo "demo: stopping"; stop=1' INT TERM
 stop=0
 
-# channel-api's figures from its /metrics: calls by outcome, ids per call,
-# enrichment latency (quantiles read off the histogram's buckets).
+# channel-api's figures from its /metrics.
 channel_api_summary() {
-  curl -fs "$1" | awk '
-    /^cf_channel_api_calls_total\{api="order_detail"/ {
-      match($1, /outcome="[a-z]+"/); o = substr($1, RSTART + 9, RLENGTH - 10); calls[o] += $2; total += $2 }
-    /^cf_channel_api_calls_total\{api="token_refresh",outcome="ok"/ { refreshes += $2 }
-    /^cf_channel_api_order_ids_requested_total / { ids = $2 }
-    /^cf_channel_api_passed_through_total / { passed = $2 }
-    /^cf_channel_api_order_retries_total / { retries = $2 }
-    /^cf_dead_letters_total / { dead += $2 }
-    /^cf_channel_api_enrichment_seconds_bucket/ {
-      match($1, /le="[^"]+"/); le[n] = substr($1, RSTART + 4, RLENGTH - 5); cum[n++] = $2 }
-    END {
-      count = n ? cum[n - 1] : 0
-      q50 = "-"; q99 = "-"
-      for (i = 0; i < n; i++) {
-        if (q50 == "-" && cum[i] >= 0.5 * count) q50 = le[i]
-        if (q99 == "-" && cum[i] >= 0.99 * count) q99 = le[i]
-      }
-      printf "channel-api: %d order notifications enriched, %d other TikTok records passed on;\n", count, passed
-      printf "  %d Get Order Detail calls for %d order ids (%.1f calls per 1,000 notifications)", total, ids, count ? 1000 * total / count : 0
-      printf "; outcomes:"; for (o in calls) printf " %s=%d", o, calls[o]
-      printf "\n  enrichment latency p50 <= %s s, p99 <= %s s; %d refetches, %d token refreshes, %d dead-lettered\n", q50, q99, retries, refreshes, dead
-    }'
+  local url="$1" enriched calls ids
+  enriched=$(cf_metric "$url" cf_channel_api_enrichment_seconds_count)
+  calls=$(cf_metric "$url" 'cf_channel_api_calls_total{api="order_detail"')
+  ids=$(cf_metric "$url" cf_channel_api_order_ids_requested_total)
+  echo "channel-api: $enriched order notifications enriched, $(cf_metric "$url" cf_channel_api_passed_through_total) other TikTok records passed on"
+  awk -v c="$calls" -v i="$ids" -v n="$enriched" 'BEGIN {
+    printf "  %d Get Order Detail calls for %d order ids (%.1f ids per call, %.0f calls per 1,000 notifications)\n",
+      c, i, c ? i / c : 0, n ? 1000 * c / n : 0 }'
+  curl -fs "$url" | awk '/^cf_channel_api_calls_total/ { printf "  %s %d\n", $1, $2 }'
+  echo "  read -> enriched p50 <= $(cf_quantile "$url" cf_channel_api_enrichment_seconds 0.5) s," \
+       "p99 <= $(cf_quantile "$url" cf_channel_api_enrichment_seconds 0.99) s;" \
+       "$(cf_metric "$url" cf_channel_api_order_retries_total) refetches," \
+       "$(cf_metric "$url" cf_dead_letters_total) dead-lettered to dlq.channel-api"
 }
 
 echo "demo: logs in $WORK"

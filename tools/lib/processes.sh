@@ -33,3 +33,20 @@ cf_start_broker() {
 
 # A free TCP port on 127.0.0.1.
 cf_free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)); }
+
+# cf_metric URL NAME: the sum of a metric's samples at a /metrics URL, every
+# label set of NAME, or those starting with NAME when it holds labels
+# ('name{key="v"' sums every sample with that label first).
+cf_metric() {
+  curl -fs "$1" | awk -v n="$2" '
+    $1 == n || index($1, n "{") == 1 || (index(n, "{") && index($1, n) == 1) { s += $2 }
+    END { print s + 0 }'
+}
+# cf_quantile URL HISTOGRAM Q: the upper bound (seconds) of the bucket that
+# holds quantile Q of a histogram at a /metrics URL ("-" when empty).
+cf_quantile() {
+  curl -fs "$1" | awk -v n="$2_bucket" -v q="$3" '
+    index($1, n) == 1 { match($1, /le="[^"]+"/); le[k] = substr($1, RSTART + 4, RLENGTH - 5); c[k++] = $2 }
+    END { if (k && c[k - 1] > 0) for (i = 0; i < k; i++) if (c[i] >= q * c[k - 1]) { print le[i]; exit }
+          print "-" }'
+}
