@@ -75,18 +75,20 @@ void EnrichmentHandler::start(const InputRecord& input, uint64_t ticket) {
     if (name != kEnrichmentHeader) output.headers.push_back({name, value});
   }
   auto notification = read_order_notification(input.value(), schemas_);
+  if (notification &&
+      !std::binary_search(known_shops_.begin(), known_shops_.end(), notification->shop_id)) {
+    // Throwing dead-letters the record at once: no credentials, no call.
+    throw std::runtime_error("no_shop_credentials: shop " + notification->shop_id +
+                             " is not in the shops file; add it and redrive");
+  }
+  results_.started();
+  enqueue_in_order(input.partition(), ticket);
   if (!notification) {
     output.value = std::string(input.value());
     output.headers.push_back({kEnrichmentHeader, std::string(kNotEnriched)});
     passed.inc();
-    results_.started();
     finish(ticket, std::move(output), -1);
     return;
-  }
-  if (!std::binary_search(known_shops_.begin(), known_shops_.end(), notification->shop_id)) {
-    // Throwing dead-letters the record at once: no credentials, no call.
-    throw std::runtime_error("no_shop_credentials: shop " + notification->shop_id +
-                             " is not in the shops file; add it and redrive");
   }
   Pending p;
   p.ticket = ticket;
@@ -98,7 +100,6 @@ void EnrichmentHandler::start(const InputRecord& input, uint64_t ticket) {
   p.dead_letter = make_dead_letter(input, settings_.dead_letter_topic, "channel-api",
                                    "order_detail_unavailable", "");
   p.started_ms = steady_clock_ms();
-  results_.started();
   asio::post(ioc_, [this, p = std::move(p)]() mutable {
     states_[p.shop_id].waiting.push_back(std::move(p));
     pump();
@@ -320,14 +321,32 @@ void EnrichmentHandler::save_shops() {
                   settings_.shops_file);
 }
 
+void EnrichmentHandler::enqueue_in_order(int32_t partition, uint64_t ticket) {
+  std::lock_guard<std::mutex> lock(order_mutex_);
+  in_order_[partition].emplace(ticket, Slot{});
+  partition_of_[ticket] = partition;
+}
+
 void EnrichmentHandler::finish(uint64_t ticket, OutputRecord output, int64_t started_ms) {
   static Histogram& latency = metrics().histogram(
       "cf_channel_api_enrichment_seconds", "notification read to enriched record handed over");
   if (started_ms >= 0)
     latency.observe(static_cast<double>(steady_clock_ms() - started_ms) / 1000.0);
-  std::vector<OutputRecord> outputs;
-  outputs.push_back(std::move(output));
-  results_.finish(ticket, std::move(outputs));
+  std::lock_guard<std::mutex> lock(order_mutex_);
+  auto where = partition_of_.find(ticket);
+  if (where == partition_of_.end()) return;  // cannot happen: every ticket is enqueued first
+  auto& slots = in_order_[where->second];
+  partition_of_.erase(where);
+  Slot& slot = slots[ticket];
+  slot.done = true;
+  slot.output = std::move(output);
+  // Hand over every finished output at the head of the partition's queue.
+  while (!slots.empty() && slots.begin()->second.done) {
+    std::vector<OutputRecord> outputs;
+    outputs.push_back(std::move(slots.begin()->second.output));
+    results_.finish(slots.begin()->first, std::move(outputs));
+    slots.erase(slots.begin());
+  }
 }
 
 void EnrichmentHandler::maintain(int64_t, const std::function<bool()>&,

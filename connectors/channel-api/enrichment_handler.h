@@ -18,6 +18,12 @@
 // Other records (other notification types, bodies breaking the schema) pass
 // through unchanged for the validator to accept or reject precisely.
 //
+// Order: outputs leave in the order their inputs were read, per partition
+// (a finished record waits for the earlier ones of its partition), so the
+// enriched topic holds each shop's notifications in the order TikTok sent
+// them, as the raw topic does; concurrent calls and refetches never reorder
+// them. A notification waiting for its detail holds back its partition.
+//
 // Threads: start() runs on the worker thread and hands each notification to
 // one actor thread (an io_context) that owns every queue, shop and token; the
 // HTTP client's callbacks are posted back to it.
@@ -27,6 +33,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -108,6 +115,8 @@ class EnrichmentHandler : public DeferredHandler {
   void save_shops();
   // Any thread.
   void finish(uint64_t ticket, OutputRecord output, int64_t started_ms);
+  /// Registers `ticket` as the next input of `partition` (input order).
+  void enqueue_in_order(int32_t partition, uint64_t ticket);
 
   TikTokApp app_;
   std::map<std::string, TikTokShop> shops_;  ///< actor thread (tokens change)
@@ -119,6 +128,16 @@ class EnrichmentHandler : public DeferredHandler {
   TokenBucketRateLimiter app_calls_;
   std::mt19937_64 jitter_{20260901};
   std::map<std::string, ShopState> states_;
+
+  // Finished outputs held until every earlier input of their partition is
+  // finished: partition -> ticket (increasing with the offset) -> output.
+  struct Slot {
+    bool done = false;
+    OutputRecord output;
+  };
+  std::mutex order_mutex_;
+  std::map<int32_t, std::map<uint64_t, Slot>> in_order_;
+  std::map<uint64_t, int32_t> partition_of_;
 
   boost::asio::io_context ioc_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
