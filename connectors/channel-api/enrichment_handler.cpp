@@ -329,9 +329,8 @@ void EnrichmentHandler::enqueue_in_order(int32_t partition, uint64_t ticket) {
 
 void EnrichmentHandler::finish(uint64_t ticket, OutputRecord output, int64_t started_ms) {
   static Histogram& latency = metrics().histogram(
-      "cf_channel_api_enrichment_seconds", "notification read to enriched record handed over");
-  if (started_ms >= 0)
-    latency.observe(static_cast<double>(steady_clock_ms() - started_ms) / 1000.0);
+      "cf_channel_api_enrichment_seconds",
+      "notification read to enriched record handed over (after the earlier ones of its partition)");
   std::lock_guard<std::mutex> lock(order_mutex_);
   auto where = partition_of_.find(ticket);
   if (where == partition_of_.end()) return;  // cannot happen: every ticket is enqueued first
@@ -340,8 +339,12 @@ void EnrichmentHandler::finish(uint64_t ticket, OutputRecord output, int64_t sta
   Slot& slot = slots[ticket];
   slot.done = true;
   slot.output = std::move(output);
+  slot.started_ms = started_ms;
   // Hand over every finished output at the head of the partition's queue.
+  const int64_t now = steady_clock_ms();
   while (!slots.empty() && slots.begin()->second.done) {
+    if (slots.begin()->second.started_ms >= 0)
+      latency.observe(static_cast<double>(now - slots.begin()->second.started_ms) / 1000.0);
     std::vector<OutputRecord> outputs;
     outputs.push_back(std::move(slots.begin()->second.output));
     results_.finish(slots.begin()->first, std::move(outputs));

@@ -134,6 +134,7 @@ class EnrichmentHandler : public DeferredHandler {
   struct Slot {
     bool done = false;
     OutputRecord output;
+    int64_t started_ms = -1;  ///< steady; -1: not an enrichment (no latency observed)
   };
   std::mutex order_mutex_;
   std::map<int32_t, std::map<uint64_t, Slot>> in_order_;
