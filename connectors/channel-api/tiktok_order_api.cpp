@@ -113,9 +113,9 @@ std::string order_detail_target(const std::string& app_key, const std::string& a
 std::string token_refresh_target(const std::string& app_key, const std::string& app_secret,
                                  const std::string& refresh_token) {
   // Not signed: the auth host takes the app secret itself (over TLS in production).
-  auto enc = [](const std::string& v) { return percent_encode(v); };
-  return "/api/v2/token/refresh?app_key=" + enc(app_key) + "&app_secret=" + enc(app_secret) +
-         "&refresh_token=" + enc(refresh_token) + "&grant_type=refresh_token";
+  return "/api/v2/token/refresh?app_key=" + percent_encode(app_key) +
+         "&app_secret=" + percent_encode(app_secret) +
+         "&refresh_token=" + percent_encode(refresh_token) + "&grant_type=refresh_token";
 }
 
 DetailAnswer read_detail_answer(const HttpResult& result) {
