@@ -65,6 +65,10 @@ void EnrichmentHandler::start(const InputRecord& input, uint64_t ticket) {
   static Counter& passed =
       metrics().counter("cf_channel_api_passed_through_total",
                         "TikTok records forwarded without enrichment (not an order notification)");
+  if (input.topic() == settings_.sync_topic) {
+    start_sync(input, ticket);
+    return;
+  }
   OutputRecord output;
   output.topic = settings_.output_topic;
   output.key = std::string(input.key());
@@ -120,7 +124,9 @@ void EnrichmentHandler::arm_timer() {
 void EnrichmentHandler::pump() {
   const int64_t now = steady_clock_ms();
   for (auto& [shop_id, state] : states_) {
-    if (state.waiting.empty() || state.refreshing || now < state.not_before_ms) continue;
+    if ((state.waiting.empty() && state.syncs.empty()) || state.refreshing ||
+        now < state.not_before_ms)
+      continue;
     const TikTokShop& shop = shops_.at(shop_id);
     if (state.token_refused ||
         wall_clock_ms() >= refresh_due_ms(shop.token, settings_.refresh_margin_ms)) {
@@ -141,6 +147,16 @@ void EnrichmentHandler::pump() {
       shop_calls_.acquire(shop_id, now);
       app_calls_.acquire("app", now);
       call_detail(shop_id, state, now);
+    }
+    // A sync round's next call, after the notifications (they hold back a
+    // partition; a stock count can wait).
+    if (!state.syncs.empty() && !state.syncs.front().in_flight &&
+        state.syncs.front().not_before_ms <= now &&
+        state.calls_in_flight < settings_.max_calls_per_shop &&
+        shop_calls_.peek(shop_id, now).allowed && app_calls_.peek("app", now).allowed) {
+      shop_calls_.acquire(shop_id, now);
+      app_calls_.acquire("app", now);
+      call_sync(shop_id, state);
     }
   }
 }
@@ -319,6 +335,185 @@ void EnrichmentHandler::save_shops() {
   if (std::rename(temp.c_str(), settings_.shops_file.c_str()) != 0)
     spdlog::error("cannot replace {}: refreshed tokens are kept in memory only",
                   settings_.shops_file);
+}
+
+void EnrichmentHandler::start_sync(const InputRecord& input, uint64_t ticket) {
+  static Counter& history = metrics().counter("cf_channel_api_sync_requests_skipped_total",
+                                              "sync-topic records that start no round, by reason",
+                                              label("reason", "history"));
+  static Counter& unreadable = metrics().counter(
+      "cf_channel_api_sync_requests_skipped_total",
+      "sync-topic records that start no round, by reason", label("reason", "unreadable"));
+  const auto type = input.header("cf-event-type");
+  SyncRequest request =
+      read_sync_request(type ? *type : std::string_view{}, input.value(),
+                        settings_.sync_interval_ms, settings_.sync_interval_ms, wall_clock_ms());
+  if (request.kind == SyncRequest::Kind::kNone && request.why_none != "history") {
+    unreadable.inc();
+    // Dead-lettered at once with the reason: an operator's command was wrong.
+    throw std::runtime_error("invalid_sync_request: " + request.why_none);
+  }
+  std::vector<std::string> shops;
+  if (!request.shop_id.empty()) {
+    if (!std::binary_search(known_shops_.begin(), known_shops_.end(), request.shop_id))
+      throw std::runtime_error("no_shop_credentials: shop " + request.shop_id +
+                               " is not in the shops file");
+    shops.push_back(request.shop_id);
+  } else {
+    shops = known_shops_;
+  }
+  results_.started();
+  if (request.kind == SyncRequest::Kind::kNone) {
+    // Older than an interval: a replay, or a backlog after an outage. The
+    // stock it would have read is the present's, not the tick's: the next
+    // fresh tick reads it.
+    history.inc();
+    results_.finish(ticket, {});
+    return;
+  }
+  asio::post(ioc_, [this, ticket, request = std::move(request), shops = std::move(shops)] {
+    begin_sync(ticket, request.round, request.kind == SyncRequest::Kind::kTick, shops);
+  });
+}
+
+void EnrichmentHandler::begin_sync(uint64_t ticket, const std::string& round, bool tick,
+                                   const std::vector<std::string>& shops) {
+  static Counter& same_round = metrics().counter(
+      "cf_channel_api_sync_requests_skipped_total",
+      "sync-topic records that start no round, by reason", label("reason", "same_round"));
+  SyncTicket& job = sync_tickets_[ticket];
+  for (const auto& shop_id : shops) {
+    ShopState& state = states_[shop_id];
+    // Ticks come every second or so: the first of a round starts it.
+    if (tick && state.last_tick_round == round) continue;
+    if (tick) state.last_tick_round = round;
+    SyncJob sync;
+    sync.ticket = ticket;
+    sync.round = round;
+    state.syncs.push_back(std::move(sync));
+    ++job.remaining;
+  }
+  if (job.remaining == 0) {
+    same_round.inc();
+    sync_tickets_.erase(ticket);
+    results_.finish(ticket, {});
+    return;
+  }
+  pump();
+}
+
+void EnrichmentHandler::call_sync(const std::string& shop_id, ShopState& state) {
+  SyncJob& job = state.syncs.front();
+  job.in_flight = true;
+  ++state.calls_in_flight;
+  const TikTokShop& shop = shops_.at(shop_id);
+  // The read time of a count: when its request left (every sale it can
+  // include happened before), in the seconds TikTok's times use.
+  const int64_t read_s = wall_clock_ms() / 1000;
+  std::string body, target;
+  if (job.reading_stock) {
+    body = inventory_search_body(job.product_ids);
+    target = inventory_search_target(app_.app_key, app_.app_secret, shop.shop_cipher, body, read_s);
+  } else {
+    body = products_search_body();
+    target = products_search_target(app_.app_key, app_.app_secret, shop.shop_cipher, job.page_token,
+                                    body, read_s);
+  }
+  client_.post(app_.api, target, std::move(body), {{"x-tts-access-token", shop.token.access_token}},
+               std::chrono::milliseconds(settings_.call_timeout_ms),
+               [this, shop_id, read_s](HttpResult result) mutable {
+                 asio::post(ioc_, [this, shop_id, read_s, result = std::move(result)]() mutable {
+                   on_sync_answer(shop_id, std::move(result), read_s);
+                 });
+               });
+}
+
+void EnrichmentHandler::on_sync_answer(const std::string& shop_id, HttpResult result,
+                                       int64_t read_s) {
+  static Counter& counts = metrics().counter("cf_channel_api_sync_counts_total",
+                                             "stock counts written by scheduled inventory sync");
+  ShopState& state = states_[shop_id];
+  --state.calls_in_flight;
+  SyncJob& job = state.syncs.front();
+  job.in_flight = false;
+  const int64_t now = steady_clock_ms();
+  ApiVerdict verdict;
+  std::string error;
+  std::optional<int64_t> retry_after;
+  if (job.reading_stock) {
+    InventoryAnswer answer = read_inventory_answer(result);
+    verdict = answer.verdict;
+    error = std::move(answer.error);
+    retry_after = answer.retry_after_ms;
+    calls_counter("inventory_search", verdict).inc();
+    if (verdict == ApiVerdict::kOk) {
+      if (answer.skipped > 0)
+        spdlog::warn("shop {}: {} SKUs of the inventory answer had no usable id or quantity",
+                     shop_id, answer.skipped);
+      SyncTicket& ticket = sync_tickets_[job.ticket];
+      for (const auto& sku : answer.skus) {
+        OutputRecord count;
+        count.topic = settings_.output_topic;
+        count.key = shop_id;  // the ingest's key: the shop's notifications' partition
+        count.value = stock_sync_notification_json(shop_id, job.round, sku, read_s);
+        count.headers = {{"cf-source", "tiktok"},
+                         {"cf-received-at", std::to_string(wall_clock_ms())},
+                         {"cf-request-id", "sync-" + job.round + "-" + shop_id},
+                         {kEnrichmentHeader, std::string(kScheduledSync)}};
+        ticket.outputs.push_back(std::move(count));
+      }
+      job.counts += answer.skus.size();
+      counts.inc(answer.skus.size());
+      job.reading_stock = false;
+      job.product_ids.clear();
+    }
+  } else {
+    ProductsPage page = read_products_page(result);
+    verdict = page.verdict;
+    error = std::move(page.error);
+    retry_after = page.retry_after_ms;
+    calls_counter("products_search", verdict).inc();
+    if (verdict == ApiVerdict::kOk) {
+      job.page_token = std::move(page.next_page_token);
+      job.more_pages = !job.page_token.empty();
+      job.product_ids = std::move(page.product_ids);
+      job.reading_stock = !job.product_ids.empty();
+    }
+  }
+  if (verdict == ApiVerdict::kOk) {
+    job.attempts = 0;
+    state.failure_streak = 0;
+    if (!job.reading_stock && !job.more_pages) end_sync(shop_id, state, "completed");
+  } else {
+    if (verdict == ApiVerdict::kUnauthorized) state.token_refused = true;
+    const double unit = std::uniform_real_distribution<double>(0, 1)(jitter_);
+    job.not_before_ms = now + (retry_after ? std::min<int64_t>(*retry_after, settings_.retry_max_ms)
+                                           : retry_delay_ms(job.attempts, settings_.retry_base_ms,
+                                                            settings_.retry_max_ms, unit));
+    if (++job.attempts >= settings_.max_attempts) {
+      // Not a loss: the next round reads every page again.
+      spdlog::warn("inventory sync of shop {} (round {}) ends after {} failed calls: {}", shop_id,
+                   job.round, job.attempts, error);
+      end_sync(shop_id, state, "failed");
+    }
+  }
+  pump();
+}
+
+void EnrichmentHandler::end_sync(const std::string& shop_id, ShopState& state,
+                                 const char* outcome) {
+  metrics()
+      .counter("cf_channel_api_sync_rounds_total", "shops' inventory sync rounds, by outcome",
+               label("outcome", outcome))
+      .inc();
+  const SyncJob job = std::move(state.syncs.front());
+  state.syncs.pop_front();
+  spdlog::debug("inventory sync of shop {} round {}: {} ({} counts)", shop_id, job.round, outcome,
+                job.counts);
+  auto it = sync_tickets_.find(job.ticket);
+  if (it == sync_tickets_.end() || --it->second.remaining > 0) return;
+  results_.finish(job.ticket, std::move(it->second.outputs));
+  sync_tickets_.erase(it);
 }
 
 void EnrichmentHandler::enqueue_in_order(int32_t partition, uint64_t ticket) {

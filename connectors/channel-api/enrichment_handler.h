@@ -24,6 +24,15 @@
 // them, as the raw topic does; concurrent calls and refetches never reorder
 // them. A notification waiting for its detail holds back its partition.
 //
+// Scheduled inventory sync (tiktok_inventory_api.h): records of the sync
+// topic (ticks, sync_inventory commands) start rounds; a shop's round reads
+// its products page by page and their stock, sharing the shop's token, rate
+// limits and backoff with the enrichment calls, and the tick's offset is
+// committed once every shop's round has ended. A round whose calls keep
+// failing (--max-attempts per call) ends without its remaining pages: the
+// next round reads them again. Counts go to the output topic keyed by shop
+// (the ingest's key, so the same partition as the shop's notifications).
+//
 // Threads: start() runs on the worker thread and hands each notification to
 // one actor thread (an io_context) that owns every queue, shop and token; the
 // HTTP client's callbacks are posted back to it.
@@ -43,6 +52,7 @@
 #include "cf/http_client.h"
 #include "cf/rate_limiter.h"
 #include "cf/worker.h"
+#include "tiktok_inventory_api.h"
 #include "tiktok_order_api.h"
 
 namespace cf {
@@ -65,9 +75,11 @@ struct EnrichmentSettings {
   int retry_max_ms = 30000;
   size_t max_in_flight = 5000;  ///< notifications waiting for details; reading stops there
   int max_calls_per_shop = 4;
-  double shop_calls_per_second = 20;        ///< token bucket per shop
-  double app_calls_per_second = 200;        ///< token bucket for the whole app
-  int64_t refresh_margin_ms = 3600 * 1000;  ///< refresh this long before the token expires
+  double shop_calls_per_second = 20;                 ///< token bucket per shop
+  double app_calls_per_second = 200;                 ///< token bucket for the whole app
+  int64_t refresh_margin_ms = 3600 * 1000;           ///< refresh this long before the token expires
+  std::string sync_topic = "channel.sync.commands";  ///< ticks and sync commands
+  int64_t sync_interval_ms = 5 * 60 * 1000;          ///< a round per shop this often
 };
 
 class EnrichmentHandler : public DeferredHandler {
@@ -93,8 +105,28 @@ class EnrichmentHandler : public DeferredHandler {
     int64_t not_before_ms = 0;
     int64_t started_ms = 0;  ///< steady, for the latency figure
   };
+  /// One shop's part of a sync round: pages of products, then their stock.
+  struct SyncJob {
+    uint64_t ticket = 0;  ///< the tick or command it belongs to
+    std::string round;
+    bool reading_stock = false;  ///< false: next call lists products; true: reads their stock
+    std::string page_token;      ///< of the next products page
+    bool more_pages = true;
+    std::vector<std::string> product_ids;  ///< the page whose stock is read next
+    bool in_flight = false;
+    int attempts = 0;  ///< failed calls in a row
+    int64_t not_before_ms = 0;
+    size_t counts = 0;
+  };
+  /// A tick or command: its outputs leave when every shop's round has ended.
+  struct SyncTicket {
+    size_t remaining = 0;
+    std::vector<OutputRecord> outputs;
+  };
   struct ShopState {
     std::deque<Pending> waiting;
+    std::deque<SyncJob> syncs;  ///< the front one runs
+    std::string last_tick_round;
     int calls_in_flight = 0;
     bool refreshing = false;
     bool token_refused = false;
@@ -113,6 +145,12 @@ class EnrichmentHandler : public DeferredHandler {
   void retry_or_dead_letter(const std::string& shop_id, Pending p, const std::string& error);
   void back_off(ShopState& state, int64_t now, std::optional<int64_t> retry_after_ms);
   void save_shops();
+  void start_sync(const InputRecord& input, uint64_t ticket);
+  void begin_sync(uint64_t ticket, const std::string& round, bool tick,
+                  const std::vector<std::string>& shops);
+  void call_sync(const std::string& shop_id, ShopState& state);
+  void on_sync_answer(const std::string& shop_id, HttpResult result, int64_t read_s);
+  void end_sync(const std::string& shop_id, ShopState& state, const char* outcome);
   // Any thread.
   void finish(uint64_t ticket, OutputRecord output, int64_t started_ms);
   /// Registers `ticket` as the next input of `partition` (input order).
@@ -128,6 +166,7 @@ class EnrichmentHandler : public DeferredHandler {
   TokenBucketRateLimiter app_calls_;
   std::mt19937_64 jitter_{20260901};
   std::map<std::string, ShopState> states_;
+  std::map<uint64_t, SyncTicket> sync_tickets_;
 
   // Finished outputs held until every earlier input of their partition is
   // finished: partition -> ticket (increasing with the offset) -> output.

@@ -1,5 +1,6 @@
 // channel-api: TikTok Shop order notifications -> the same notifications with
-// their order detail (Get Order Detail), for the validator.
+// their order detail (Get Order Detail), and ticks or sync commands -> the
+// shops' stock counts (scheduled inventory sync), for the validator.
 #include <cstdlib>
 
 #include "cf/config.h"
@@ -66,6 +67,15 @@ int main(int argc, char** argv) {
             ->default_value(enrich.refresh_margin_ms / 1000)
             ->notifier([&](int64_t s) { enrich.refresh_margin_ms = s * 1000; }),
         "refresh an access token this long before it expires")(
+        "sync-topic", po::value(&enrich.sync_topic)->default_value(enrich.sync_topic),
+        "input: ticks (cf-ticker) and sync_inventory commands (cf-channel-sync) that start "
+        "inventory sync rounds")(
+        "sync-interval-s",
+        po::value<int64_t>()
+            ->default_value(enrich.sync_interval_ms / 1000)
+            ->notifier([&](int64_t s) { enrich.sync_interval_ms = s * 1000; }),
+        "a sync round per shop this often (the first tick of each interval starts it); ticks "
+        "and commands older than this when read start none")(
         "breaker-open-ms",
         po::value(&client_settings.open_ms)->default_value(client_settings.open_ms),
         "how long the API's circuit stays open after most calls failed");
@@ -73,10 +83,11 @@ int main(int argc, char** argv) {
     if (enrich.linger_ms < 0 || enrich.call_timeout_ms < 1 || enrich.max_attempts < 1 ||
         enrich.retry_base_ms < 1 || enrich.retry_max_ms < enrich.retry_base_ms ||
         enrich.max_in_flight < 1 || enrich.max_calls_per_shop < 1 ||
-        !(enrich.shop_calls_per_second > 0) || !(enrich.app_calls_per_second > 0))
+        !(enrich.shop_calls_per_second > 0) || !(enrich.app_calls_per_second > 0) ||
+        enrich.sync_interval_ms < 1000)
       throw cf::ConfigError(
           "channel-api: timeouts, attempts, limits and rates must be positive (retry-max-ms >= "
-          "retry-base-ms)");
+          "retry-base-ms, sync-interval-s >= 1)");
     cf::init_logging("channel-api", settings.log_level);
     enrich.dead_letter_topic =
         settings.dead_letter_topic.empty() ? "dlq.channel-api" : settings.dead_letter_topic;
@@ -100,7 +111,7 @@ int main(int argc, char** argv) {
     auto schemas = cf::SchemaRegistry::load_directory(schema_dir);
     cf::HttpClient client(client_settings);
     cf::EnrichmentHandler handler(app, std::move(shops), schemas, enrich, client);
-    cf::Worker worker(settings, {input_topic}, handler);
+    cf::Worker worker(settings, {input_topic, enrich.sync_topic}, handler);
     worker.run(cf::stop_requested_by_signal());
     if (worker.abandoned()) cf::exit_after_abandoned_shutdown(0);
     return 0;

@@ -118,39 +118,55 @@ std::string token_refresh_target(const std::string& app_key, const std::string& 
          "&refresh_token=" + percent_encode(refresh_token) + "&grant_type=refresh_token";
 }
 
-DetailAnswer read_detail_answer(const HttpResult& result) {
-  DetailAnswer answer;
+namespace {
+
+ApiCallOutcome read_api_call(const HttpResult& result, rapidjson::Document& doc) {
+  ApiCallOutcome outcome;
   if (result.status == 0) {
-    answer.error = result.error;
-    return answer;
+    outcome.error = result.error;
+    return outcome;
   }
   if (auto retry = parse_retry_after_ms(result.header("retry-after")))
-    answer.retry_after_ms = *retry;
-  rapidjson::Document doc;
+    outcome.retry_after_ms = *retry;
   const bool parsed = parse_json(doc, result.body) && doc.IsObject();
   const int64_t code = parsed ? int_member(doc, "code", -1) : -1;
   if (result.status != 200 || code != 0) {
-    answer.verdict = failed_call(result.status, code);
-    answer.error = "HTTP " + std::to_string(result.status) +
-                   (parsed ? ", " + api_error(doc) : std::string(", unreadable answer"));
-    return answer;
+    outcome.verdict = failed_call(result.status, code);
+    outcome.error = "HTTP " + std::to_string(result.status) +
+                    (parsed ? ", " + api_error(doc) : std::string(", unreadable answer"));
+    return outcome;
   }
+  outcome.verdict = ApiVerdict::kOk;
+  return outcome;
+}
+
+}  // namespace
+
+const rapidjson::Value* read_api_list(const HttpResult& result, rapidjson::Document& doc,
+                                      const char* list, ApiCallOutcome& outcome) {
+  outcome = read_api_call(result, doc);
+  if (outcome.verdict != ApiVerdict::kOk) return nullptr;
   const auto& data = member_or_null(doc, "data");
-  // TikTok leaves "orders" out when none matched.
-  const auto& orders = data.IsObject() ? member_or_null(data, "orders") : data;
-  if (!data.IsObject() || !(orders.IsArray() || orders.IsNull())) {
-    answer.error = "answer without data.orders";
-    return answer;
+  const auto& items = data.IsObject() ? member_or_null(data, list) : data;
+  if (!data.IsObject() || !(items.IsArray() || items.IsNull())) {
+    outcome.verdict = ApiVerdict::kUnavailable;
+    outcome.error = std::string("answer without data.") + list;
+    return nullptr;
   }
-  answer.verdict = ApiVerdict::kOk;
-  if (orders.IsArray()) {
-    for (const auto& order : orders.GetArray()) {
-      if (!order.IsObject()) continue;
-      const std::string id(string_member(order, "id"));
-      if (id.empty()) continue;
-      answer.orders[id] = {int_member(order, "update_time", 0), int_member(order, "paid_time", 0),
-                           order_detail_subset(order)};
-    }
+  return items.IsArray() ? &items : nullptr;
+}
+
+DetailAnswer read_detail_answer(const HttpResult& result) {
+  DetailAnswer answer;
+  rapidjson::Document doc;
+  const rapidjson::Value* orders = read_api_list(result, doc, "orders", answer);
+  if (orders == nullptr) return answer;
+  for (const auto& order : orders->GetArray()) {
+    if (!order.IsObject()) continue;
+    const std::string id(string_member(order, "id"));
+    if (id.empty()) continue;
+    answer.orders[id] = {int_member(order, "update_time", 0), int_member(order, "paid_time", 0),
+                         order_detail_subset(order)};
   }
   return answer;
 }

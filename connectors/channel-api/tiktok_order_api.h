@@ -2,6 +2,8 @@
 // TikTok Shop's Get Order Detail and token refresh as plain code: the signed
 // requests channel-api sends, and what their answers mean for the
 // notifications waiting on them. No network, no clock of its own.
+#include <rapidjson/document.h>
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -53,16 +55,27 @@ enum class ApiVerdict {
 };
 const char* to_string(ApiVerdict verdict);
 
+/// What any Open API answer says before its data is read: kOk when HTTP 200
+/// and code 0, otherwise the class of the failure with the API's code and
+/// message. Every answer type below carries it.
+struct ApiCallOutcome {
+  ApiVerdict verdict = ApiVerdict::kUnavailable;
+  std::string error;  ///< the API's code and message, or the transport error
+  std::optional<int64_t> retry_after_ms;
+};
+/// The outcome of an answer, then the array data.<list> of a successful one: null
+/// when TikTok left it out (it does for empty lists). An answer without
+/// `data`, or whose list is not an array, is kUnavailable (retried).
+const rapidjson::Value* read_api_list(const HttpResult& result, rapidjson::Document& doc,
+                                      const char* list, ApiCallOutcome& outcome);
+
 struct FetchedOrder {
   int64_t update_time = 0;  ///< seconds
   int64_t paid_time = 0;    ///< seconds; 0 while unpaid
   std::string subset_json;  ///< order_detail_subset(): what the enriched record carries
 };
 
-struct DetailAnswer {
-  ApiVerdict verdict = ApiVerdict::kUnavailable;
-  std::string error;  ///< the API's code and message, or the transport error
-  std::optional<int64_t> retry_after_ms;
+struct DetailAnswer : ApiCallOutcome {
   std::map<std::string, FetchedOrder> orders;  ///< by order id
 };
 DetailAnswer read_detail_answer(const HttpResult& result);

@@ -345,6 +345,13 @@ GeneratedWebhook WebhookGenerator::make_stock(int64_t ts) {
   body.end_object().end_object();
   w.body = body.take();
   w.partition_key = shop_id(shop);
+  w.shop_id = shop_id(shop);
+  JsonBuilder level(192);
+  level.begin_object().key("skus").begin_array().begin_object();
+  level.key("product_id").string("17" + std::to_string(200000 + sku));
+  level.key("sku_id").string(w.sku_id).key("seller_sku").string("CF-" + std::to_string(sku));
+  level.key("quantity").number(units).end_object().end_array().end_object();
+  w.stock_level = level.take();
   w.idempotency_key = "tiktok:" + notification_id;
   w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
   return w;

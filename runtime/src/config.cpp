@@ -95,6 +95,9 @@ void OptionsParser::add_batch_options(BatchSettings& s) {
 }
 
 bool OptionsParser::parse(int argc, const char* const* argv) {
+  // A second parse must not see the first one's values (store() keeps the
+  // first value it sees).
+  values_.clear();
   try {
     // store() keeps the first value it sees, so the sources go in order of precedence.
     po::store(po::command_line_parser(argc, argv).options(description_).run(), values_);

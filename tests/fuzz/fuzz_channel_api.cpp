@@ -1,7 +1,9 @@
 // channel-api's decoders on any bytes, selected by the first byte: the
 // answers of Get Order Detail and of the token refresh (under any HTTP status
-// and headers), a notification, the shops file and a query string. None may
-// crash; every order subset it keeps must be JSON our strict parse reads back.
+// and headers), a notification, the shops file, a query string, the answers
+// of Search Products and Inventory Search, and a sync-topic record. None may
+// crash; every order subset it keeps and every stock count it would write
+// must be JSON our strict parse reads back.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -9,6 +11,7 @@
 #include "cf/channel_api_auth.h"
 #include "cf/errors.h"
 #include "cf/json_parse.h"
+#include "tiktok_inventory_api.h"
 #include "tiktok_order_api.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -43,6 +46,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (!cf::parse_json(doc, cf::tiktok_shops_json(shops))) __builtin_trap();
       } catch (const cf::ConfigError&) {
       }
+      break;
+    case 4:
+      (void)cf::read_products_page(result);
+      break;
+    case 5: {
+      cf::InventoryAnswer answer = cf::read_inventory_answer(result);
+      for (const auto& sku : answer.skus) {
+        rapidjson::Document doc;
+        if (!cf::parse_json(doc, cf::stock_sync_notification_json("shop", "1", sku, 1764770400)))
+          __builtin_trap();
+      }
+      break;
+    }
+    case 6:
+      (void)cf::read_sync_request((mode & 0x40) ? "tick" : "sync_inventory", bytes, 300000, 300000,
+                                  1764770400000);
       break;
     default:
       (void)cf::parse_query(bytes);

@@ -6,12 +6,21 @@
 // nothing is dead-lettered, and each partition keeps its order; an order the
 // API never returns is dead-lettered with the API's answer after the bounded
 // attempts.
+//
+// Scheduled inventory sync: ticks and an operator's command on the sync topic
+// make channel-api read the shops' stock from the API stub (Search Products,
+// Inventory Search); a sale the pipeline never heard of is corrected in the
+// ledger by the next round, and a replay of old ticks polls nothing.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <algorithm>
+#include <ctime>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "cf/config.h"
 #include "cf/producer.h"
@@ -188,6 +197,170 @@ TEST(ChannelApi, AnOrderTheApiNeverReturnsIsDeadLetteredWithTheReason) {
   EXPECT_NE(letters[0].headers.at("cf-dlq-error").find("order_not_found"), std::string::npos);
   EXPECT_EQ(letters[0].headers.at("cf-request-id"), "req-ghost");
   EXPECT_TRUE(read_all(t.broker->bootstrap(), "events.validated").empty());
+}
+
+/// The ledger's latest available units of creator|product_sku, or -1.
+int64_t ledger_available(const std::string& bootstrap, const std::string& creator,
+                         const std::string& sku) {
+  int64_t version = -1, available = -1;
+  for (auto& r : read_all(bootstrap, "inventory.velocity")) {
+    rapidjson::Document d;
+    d.Parse(r.value.c_str());
+    if (!d.IsObject() || d["creator_id"].GetString() != creator ||
+        d["product_sku"].GetString() != sku || !d["counted"].GetBool())
+      continue;
+    if (d["version"].GetInt64() >= version) {
+      version = d["version"].GetInt64();
+      available = d["available"].GetInt64();
+    }
+  }
+  return available;
+}
+
+TEST(ChannelApiSync, ASyncAfterAMissedSaleCorrectsTheLedgerAndAReplayPollsNothing) {
+  TempDir dir;
+  write_reference_files(dir);
+  DevBroker broker(dir);
+  ASSERT_EQ(Process({bin("cf-loadgen"), "--write-sku-mapping-file", dir.file("skus.json")},
+                    dir.file("files.log"))
+                .wait(10000),
+            0);
+  ApiStub stub(dir);
+  rapidjson::Document shops;
+  {
+    std::ifstream in(dir.file("shops.json"));
+    std::stringstream text;
+    text << in.rdbuf();
+    shops.Parse(text.str().c_str());
+  }
+  const std::string shop = "shop-7001";
+  const std::string creator = shops["shops"][shop.c_str()]["creator_id"].GetString();
+  auto stock = [&](int64_t units) {
+    // 150 products: two pages of Search Products. The one under test is on the second.
+    std::string body = R"({"skus":[)";
+    for (int i = 0; i < 150; ++i) {
+      if (i > 0) body += ",";
+      const std::string n = std::to_string(900 + i);
+      body += R"({"product_id":"1729382476852)" + n + R"(","sku_id":"1729382476853)" + n +
+              R"(","seller_sku":"CF-SYNC-)" + n + R"(","quantity":)" +
+              std::to_string(i == 149 ? units : 40) + "}";
+    }
+    ASSERT_EQ(stub.post("/tiktok/inventory?shop_id=" + shop, body + "]}"), 200);
+  };
+  const std::string sku = "CF-SYNC-1049";
+  std::vector<std::unique_ptr<Process>> workers;
+  for (const char* name : {"validator", "reconciler", "inventory-velocity"}) {
+    workers.push_back(
+        std::make_unique<Process>(worker_command(name, broker.bootstrap(), dir, dir.file("state")),
+                                  dir.file(std::string(name) + ".log")));
+  }
+  const int metrics = free_port();
+  auto channel_args = [&](const std::string& group) {
+    auto args = worker_command("channel-api", broker.bootstrap(), dir, dir.file("channel-state"),
+                               std::to_string(metrics));
+    args.insert(args.end(), {"--tiktok-api-url", stub.url(), "--sync-interval-s", "2", "--group",
+                             group, "--retry-base-ms", "100"});
+    return args;
+  };
+  auto channel = std::make_unique<Process>(channel_args("cf.channel-api"), dir.file("channel.log"));
+  auto velocity_ticks = [&] {
+    // Snapshots held back by coalescing leave on a tick of the ledger's topic.
+    Process({bin("cf-ticker"), "--brokers", broker.bootstrap(), "--topic", "inventory.events",
+             "--count", "1"},
+            dir.file("velocity-ticker.log"))
+        .wait(30000);
+  };
+  auto ledger_becomes = [&](int64_t expected) {
+    int64_t seen = -2;
+    bool ok = wait_until(
+        [&] {
+          velocity_ticks();
+          seen = ledger_available(broker.bootstrap(), creator, sku);
+          return seen == expected;
+        },
+        60000, 500);
+    EXPECT_TRUE(ok) << "ledger " << seen << ", expected " << expected << "\n" << channel->log();
+    return ok;
+  };
+
+  // 1. On demand: an operator's command reads the shop's stock at once. (A
+  // command read more than one interval after it was written is history:
+  // wait until channel-api has its partitions.)
+  ASSERT_TRUE(
+      wait_until([&] { return scrape_metric(metrics, "cf_assigned_partitions") > 0; }, 30000));
+  stock(50);
+  ASSERT_EQ(Process({bin("cf-channel-sync"), "--brokers", broker.bootstrap(), "--shop", shop},
+                    dir.file("sync-command.log"))
+                .wait(30000),
+            0);
+  ASSERT_TRUE(ledger_becomes(50));
+  auto s = [&] {
+    rapidjson::Document d;
+    d.Parse(stub.get("/tiktok/stats").c_str());
+    return d;
+  };
+  EXPECT_EQ(s()["products_calls"].GetInt64(), 2) << "two pages of products";
+  EXPECT_EQ(s()["inventory_calls"].GetInt64(), 2);
+  EXPECT_EQ(s()["sign_failures"].GetInt64(), 0);
+
+  // 2. A sale the pipeline never heard of (its webhook was lost): the
+  // platform's stock is one lower. The next scheduled round corrects it.
+  stock(49);
+  auto ticker = std::make_unique<Process>(
+      std::vector<std::string>{bin("cf-ticker"), "--brokers", broker.bootstrap(), "--topic",
+                               "channel.sync.commands", "--interval-ms", "500"},
+      dir.file("sync-ticker.log"));
+  ASSERT_TRUE(ledger_becomes(49));
+  // A few rounds: every 2 s, not one per tick (ticks every 0.5 s).
+  ASSERT_TRUE(wait_until(
+      [&] { return read_all(broker.bootstrap(), "channel.sync.commands").size() >= 10; }, 30000));
+  ticker->signal(SIGTERM);
+  ASSERT_EQ(ticker->wait(10000), 0);
+  const double ticks_skipped =
+      scrape_metric(metrics, "cf_channel_api_sync_requests_skipped_total{reason=\"same_round\"}");
+  EXPECT_GT(ticks_skipped, 0) << "ticks of a round already started start nothing";
+
+  // 3. Replay: the sync topic read again from its start by a new group,
+  // after the ticks have aged past one interval. Nothing is polled.
+  channel->signal(SIGTERM);
+  ASSERT_EQ(channel->wait(30000), 0) << channel->log();
+  const int64_t calls_before = s()["products_calls"].GetInt64();
+  // The point of a replay: every record of the sync topic is older than one interval.
+  const auto sync_records = read_all(broker.bootstrap(), "channel.sync.commands");
+  ASSERT_GT(sync_records.size(), 4u);
+  int64_t newest = 0;
+  for (const auto& r : sync_records) {
+    rapidjson::Document d;
+    d.Parse(r.value.c_str());
+    newest = std::max(
+        newest, d.HasMember("tick_ms") ? d["tick_ms"].GetInt64() : d["requested_at"].GetInt64());
+  }
+  ASSERT_TRUE(wait_until([&] { return std::time(nullptr) * 1000LL > newest + 2100; }, 10000));
+  stock(10);
+  channel = std::make_unique<Process>(channel_args("cf.channel-api-replay"),
+                                      dir.file("channel-replay.log"));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return scrape_metric(metrics,
+                             "cf_channel_api_sync_requests_skipped_total{reason=\"history\"}") ==
+               static_cast<double>(sync_records.size());
+      },
+      60000))
+      << channel->log();
+  EXPECT_EQ(s()["products_calls"].GetInt64(), calls_before) << "a replay polls nothing";
+  velocity_ticks();
+  EXPECT_EQ(ledger_available(broker.bootstrap(), creator, sku), 49) << "and writes nothing";
+
+  // Every count the rounds wrote went through the validator as scheduled_sync.
+  size_t synced = 0;
+  for (auto& r : read_all(broker.bootstrap(), "events.validated"))
+    synced += r.value.find("\"source\":\"scheduled_sync\"") != std::string::npos;
+  EXPECT_GE(synced, 300u);
+  EXPECT_TRUE(read_all(broker.bootstrap(), "webhooks.rejected").empty());
+  channel->signal(SIGTERM);
+  EXPECT_EQ(channel->wait(30000), 0);
+  for (auto& w : workers) w->signal(SIGTERM);
+  for (auto& w : workers) EXPECT_EQ(w->wait(30000), 0) << w->log();
 }
 
 }  // namespace

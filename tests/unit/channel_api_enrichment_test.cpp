@@ -9,6 +9,7 @@
 #include "cf/errors.h"
 #include "cf/json_parse.h"
 #include "cf/webhook_generator.h"
+#include "channel_api_fixtures.h"
 #include "tiktok_api_stub.h"
 #include "tiktok_order_api.h"
 
@@ -16,21 +17,9 @@ namespace cf {
 namespace {
 
 HttpResult answer(int status, std::string body, std::string retry_after = "") {
-  HttpResult r;
-  r.status = status;
-  r.body = std::move(body);
-  if (!retry_after.empty()) r.headers.emplace_back("retry-after", retry_after);
-  return r;
+  if (retry_after.empty()) return http_answer(status, std::move(body));
+  return http_answer(status, std::move(body), {{"Retry-After", retry_after}});
 }
-
-struct StubFixture {
-  GeneratorSettings settings;
-  WebhookGenerator generator{settings};
-  const int64_t now = static_cast<int64_t>(std::time(nullptr));
-  std::string shops_json = generator.channel_tokens_json(now, 3600);
-  TikTokApiStub stub{generator.secrets_json(), shops_json, 7 * 86400, 1};
-  std::map<std::string, TikTokShop> shops = parse_tiktok_shops(shops_json);
-};
 
 TEST(ChannelApiRequests, TheStubAcceptsTheSignedDetailRequestAndRefusesAnyChange) {
   StubFixture f;

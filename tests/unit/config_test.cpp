@@ -56,6 +56,20 @@ TEST_F(ConfigTest, PrecedenceIsFlagThenEnvironmentThenFile) {
   EXPECT_EQ(p.extra, "flag");
 }
 
+TEST_F(ConfigTest, ASecondParseStartsFromDefaults) {
+  // The config fuzz target reuses one parser for every input.
+  Parsed p;
+  OptionsParser options("test", "test");
+  options.add_worker_options(p.settings);
+  std::vector<const char*> first{"test", "--group", "g1", "--max-retries", "3"};
+  ASSERT_TRUE(options.parse(static_cast<int>(first.size()), first.data()));
+  EXPECT_EQ(p.settings.group, "g1");
+  std::vector<const char*> second{"test", "--group", "g2"};
+  ASSERT_TRUE(options.parse(static_cast<int>(second.size()), second.data()));
+  EXPECT_EQ(p.settings.group, "g2");
+  EXPECT_EQ(p.settings.max_retries, WorkerSettings{}.max_retries);
+}
+
 TEST_F(ConfigTest, ErrorsNameTheOption) {
   Parsed p;
   try {

@@ -43,6 +43,11 @@ channel_api_summary() {
        "p99 <= $(cf_quantile "$url" cf_channel_api_enrichment_seconds 0.99) s;" \
        "$(cf_metric "$url" cf_channel_api_order_retries_total) refetches," \
        "$(cf_metric "$url" cf_dead_letters_total) dead-lettered to dlq.channel-api"
+  echo "  inventory sync: $(cf_metric "$url" 'cf_channel_api_sync_rounds_total{outcome="completed"')" \
+       "shop rounds completed, $(cf_metric "$url" 'cf_channel_api_sync_rounds_total{outcome="failed"') failed," \
+       "$(cf_metric "$url" cf_channel_api_sync_counts_total) stock counts written," \
+       "$(cf_metric "$url" 'cf_channel_api_calls_total{api="products_search"') Search Products and" \
+       "$(cf_metric "$url" 'cf_channel_api_calls_total{api="inventory_search"') Inventory Search calls"
 }
 
 echo "demo: logs in $WORK"
@@ -71,7 +76,8 @@ setsid "$BIN/validator" --brokers "$BROKERS" --shops-file "$WORK/shops.json" --s
 cf_pids+=($!)
 # TikTok's API (played by the participant stub, which also plays the saga's
 # participants below): order notifications carry no line items, so
-# channel-api fetches each order's detail before the validator sees it.
+# channel-api fetches each order's detail before the validator sees it, and
+# reads every shop's stock every 10 s (ticks on channel.sync.commands).
 STUB_PORT=$(cf_free_port)
 setsid "$BIN/cf-participant-stub" --port "$STUB_PORT" --seed "$RANDOM" \
   --tiktok-secrets-file "$WORK/secrets.json" --tiktok-shops-file "$WORK/channel-shops.json" \
@@ -80,7 +86,7 @@ cf_pids+=($!)
 CHANNEL_METRICS=$(cf_free_port)
 setsid "$BIN/channel-api" --brokers "$BROKERS" --metrics-port "$CHANNEL_METRICS" \
   --secrets-file "$WORK/secrets.json" --shops-file "$WORK/channel-shops.json" --schema-dir "$ROOT/schemas" \
-  --tiktok-api-url "http://127.0.0.1:$STUB_PORT" >"$WORK/channel-api.log" 2>&1 &
+  --tiktok-api-url "http://127.0.0.1:$STUB_PORT" --sync-interval-s 10 >"$WORK/channel-api.log" 2>&1 &
 cf_pids+=($!)
 # The stateful heart: reconciler -> inventory-velocity -> stockout-predictor,
 # their local snapshots under $WORK/state, and ticks on inventory.events.
@@ -117,7 +123,7 @@ CF_SAGA_PAYMENT_URL="http://127.0.0.1:$STUB_PORT" CF_SAGA_SHIPPING_URL="http://1
   setsid "$BIN/saga-http" --brokers "$BROKERS" --metrics-port "$SAGA_HTTP_METRICS" >"$WORK/saga-http.log" 2>&1 &
 cf_pids+=($!)
 setsid "$BIN/cf-ticker" --brokers "$BROKERS" --topic inventory.events --topic events.validated \
-  --topic orders.events \
+  --topic orders.events --topic channel.sync.commands \
   --interval-ms 1000 \
   >"$WORK/ticker.log" 2>&1 &
 cf_pids+=($!)

@@ -26,7 +26,8 @@ cf_start_broker() {
     >"$work/$name.log" 2>&1 &
   broker_pid=$!
   cf_pids+=("$broker_pid")
-  for _ in $(seq 100); do [ -s "$work/$name.bootstrap" ] && break; sleep 0.1; done
+  # Creating the catalog's topics on the mock cluster takes 1-15 s on a busy 2-core machine.
+  for _ in $(seq 600); do [ -s "$work/$name.bootstrap" ] && break; sleep 0.1; done
   [ -s "$work/$name.bootstrap" ] || { echo "development broker did not start: $(cat "$work/$name.log")" >&2; exit 1; }
   BROKERS="$(cat "$work/$name.bootstrap")"
 }

@@ -197,7 +197,8 @@ std::string extract_request_id(const std::string& body) {
 
 // Gives the channel API stub the order behind a notification before the
 // notification is sent, as TikTok has the order before it notifies: the
-// connector then fetches it like the real detail. One keep-alive connection
+// connector then fetches it like the real detail. Stock counts also set the
+// stub's stock, which channel-api's scheduled sync reads. One keep-alive connection
 // per worker; a failure here stops the run (the ground truth would be wrong).
 class DetailPublisher {
  public:
@@ -208,19 +209,24 @@ class DetailPublisher {
     endpoints_ = tcp::resolver(io).resolve(host_, target.substr(colon + 1));
   }
   void publish(const cf::GeneratedWebhook& w) {
-    if (host_.empty() || w.order_detail.empty()) return;
+    if (host_.empty()) return;
+    // Shop ids are generated as [a-z0-9-]: nothing to escape in the query.
+    if (!w.order_detail.empty()) post("/tiktok/orders?shop_id=" + w.shop_id, w.order_detail);
+    if (!w.stock_level.empty()) post("/tiktok/inventory?shop_id=" + w.shop_id, w.stock_level);
+  }
+
+ private:
+  void post(const std::string& target, const std::string& body) {
     for (int attempt = 0;; ++attempt) {
       try {
         if (!stream_) {
           stream_ = std::make_unique<beast::tcp_stream>(io_);
           stream_->connect(endpoints_);
         }
-        // Shop ids are generated as [a-z0-9-]: nothing to escape in the query.
-        http::request<http::string_body> req{http::verb::post,
-                                             "/tiktok/orders?shop_id=" + w.shop_id, 11};
+        http::request<http::string_body> req{http::verb::post, target, 11};
         req.set(http::field::host, host_);
         req.set(http::field::content_type, "application/json");
-        req.body() = w.order_detail;
+        req.body() = body;
         req.prepare_payload();
         stream_->expires_after(std::chrono::seconds(10));
         http::write(*stream_, req);
@@ -233,13 +239,12 @@ class DetailPublisher {
         stream_.reset();
         buffer_.clear();
         if (attempt >= 3)
-          throw std::runtime_error(std::string("loadgen: cannot give the order to the API stub: ") +
-                                   e.what());
+          throw std::runtime_error("loadgen: cannot give " + target +
+                                   " to the API stub: " + e.what());
       }
     }
   }
 
- private:
   asio::io_context& io_;
   std::string host_;
   tcp::resolver::results_type endpoints_;

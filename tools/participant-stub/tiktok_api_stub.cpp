@@ -15,6 +15,8 @@ namespace {
 
 constexpr std::string_view kDetailPath = "/order/202309/orders";
 constexpr std::string_view kRefreshPath = "/api/v2/token/refresh";
+constexpr std::string_view kProductsPath = "/product/202309/products/search";
+constexpr std::string_view kInventoryPath = "/product/202309/inventory/search";
 
 int64_t now_s() { return static_cast<int64_t>(std::time(nullptr)); }
 
@@ -56,7 +58,8 @@ TikTokApiStub::TikTokApiStub(const std::string& secrets_json, const std::string&
 
 bool TikTokApiStub::serves(std::string_view target) {
   auto path = target.substr(0, target.find('?'));
-  return path == kDetailPath || path == kRefreshPath || path.substr(0, 8) == "/tiktok/";
+  return path == kDetailPath || path == kRefreshPath || path == kProductsPath ||
+         path == kInventoryPath || path.substr(0, 8) == "/tiktok/";
 }
 
 StubAnswer TikTokApiStub::error(int status, int code, std::string_view message) {
@@ -78,10 +81,13 @@ StubAnswer TikTokApiStub::handle(std::string_view method, std::string_view targe
                                                               : target.substr(question + 1));
   if (method == "POST" && path == "/tiktok/orders")
     return store_order(query ? param(*query, "shop_id") : std::string_view{}, body);
+  if (method == "POST" && path == "/tiktok/inventory")
+    return store_stock(query ? param(*query, "shop_id") : std::string_view{}, body);
   if (method == "POST" && path == "/tiktok/faults") return set_fault(body);
   if (method == "GET" && path == "/tiktok/stats") return {200, stats_json()};
-  if (method != "GET" || (path != kDetailPath && path != kRefreshPath))
-    return {404, "{\"code\":40400,\"message\":\"no such endpoint\"}"};
+  const bool get = method == "GET" && (path == kDetailPath || path == kRefreshPath);
+  const bool post = method == "POST" && (path == kProductsPath || path == kInventoryPath);
+  if (!get && !post) return {404, "{\"code\":40400,\"message\":\"no such endpoint\"}"};
   if (!query) return error(400, 36004004, "malformed query string");
   // Faults come first, as a platform under load answers before it looks.
   StubAnswer fault;
@@ -103,21 +109,25 @@ StubAnswer TikTokApiStub::handle(std::string_view method, std::string_view targe
     a.latency_ms = fault_.latency_ms;
     return a;
   }
-  StubAnswer a = path == kRefreshPath ? refresh(*query) : order_detail(*query, path, access_token);
+  StubAnswer a = path == kRefreshPath  ? refresh(*query)
+                 : path == kDetailPath ? order_detail(*query, path, access_token)
+                                       : stock_call(*query, path, body, access_token);
   a.latency_ms = fault_.latency_ms;
   return a;
 }
 
-StubAnswer TikTokApiStub::order_detail(const std::map<std::string, std::string>& query,
-                                       std::string_view path, std::string_view access_token) {
-  ++stats_.detail_calls;
+std::optional<StubAnswer> TikTokApiStub::authenticate(
+    const std::map<std::string, std::string>& query, std::string_view path, std::string_view body,
+    std::string_view access_token, const Shop*& shop) {
   if (app_key_.empty() || param(query, "app_key") != app_key_)
     return error(401, 106001, "unknown app_key");
-  // The signature covers every parameter but sign and access_token.
+  // The signature covers every parameter but sign and access_token, and a
+  // JSON body.
   std::map<std::string, std::string> signed_params = query;
   signed_params.erase("sign");
   signed_params.erase("access_token");
-  const std::string expected = tiktok_sign(path, signed_params, "", "", app_secret_);
+  const std::string expected =
+      tiktok_sign(path, signed_params, body, body.empty() ? "" : "application/json", app_secret_);
   if (!constant_time_equal(expected, param(query, "sign"))) {
     ++stats_.sign_failures;
     return error(401, 106001, "invalid signature");
@@ -129,16 +139,26 @@ StubAnswer TikTokApiStub::order_detail(const std::map<std::string, std::string>&
     return error(400, 36004004, "timestamp is not a number");
   }
   if (std::llabs(timestamp - now_s()) > 300) return error(401, 106002, "timestamp out of window");
-  auto shop = shops_by_cipher_.find(std::string(param(query, "shop_cipher")));
-  if (shop == shops_by_cipher_.end()) return error(400, 36004004, "unknown shop_cipher");
-  if (access_token.empty() || !constant_time_equal(access_token, shop->second.access_token)) {
+  auto found = shops_by_cipher_.find(std::string(param(query, "shop_cipher")));
+  if (found == shops_by_cipher_.end()) return error(400, 36004004, "unknown shop_cipher");
+  if (access_token.empty() || !constant_time_equal(access_token, found->second.access_token)) {
     ++stats_.token_failures;
     return error(401, 105001, "invalid access token");
   }
-  if (shop->second.access_expires_s <= now_s()) {
+  if (found->second.access_expires_s <= now_s()) {
     ++stats_.token_failures;
     return error(401, 105002, "access token expired");
   }
+  shop = &found->second;
+  return std::nullopt;
+}
+
+StubAnswer TikTokApiStub::order_detail(const std::map<std::string, std::string>& query,
+                                       std::string_view path, std::string_view access_token) {
+  ++stats_.detail_calls;
+  const Shop* shop_ptr = nullptr;
+  if (auto refused = authenticate(query, path, "", access_token, shop_ptr)) return *refused;
+  const Shop& shop = *shop_ptr;
   // ids: comma-separated, at most 50.
   std::vector<std::string_view> ids;
   const std::string_view list = param(query, "ids");
@@ -157,7 +177,7 @@ StubAnswer TikTokApiStub::order_detail(const std::map<std::string, std::string>&
   w.key("data").begin_object().key("orders").begin_array();
   for (auto id : ids) {
     auto it = orders_.find(std::string(id));
-    if (it == orders_.end() || it->second.shop_id != shop->second.shop_id) continue;
+    if (it == orders_.end() || it->second.shop_id != shop.shop_id) continue;
     w.raw(it->second.json);  // stored only after parsing (store_order)
     ++stats_.orders_returned;
   }
@@ -201,10 +221,115 @@ StubAnswer TikTokApiStub::store_order(std::string_view shop_id, std::string_view
     return {400, "{\"error\":\"need ?shop_id= and the order's id\"}"};
   Order& stored = orders_[std::string(string_member(order, "id"))];
   const int64_t version = int_member(order, "update_time", 0);
+  if (stored.json.empty()) {
+    // A new order takes its units from the shop's stock, as on the platform
+    // (one line item per unit); SKUs without a stock level are not tracked.
+    auto shop = stock_.find(std::string(shop_id));
+    const auto& items = member_or_null(order, "line_items");
+    if (shop != stock_.end() && items.IsArray()) {
+      for (const auto& item : items.GetArray()) {
+        if (!item.IsObject()) continue;
+        auto product = shop->second.find(std::string(string_member(item, "product_id")));
+        if (product == shop->second.end()) continue;
+        auto sku = product->second.find(std::string(string_member(item, "sku_id")));
+        if (sku != product->second.end() && sku->second.quantity > 0) --sku->second.quantity;
+      }
+    }
+  }
   if (stored.json.empty() || version >= stored.update_time) {
     // Kept as sent: it parsed, so it is one well-formed JSON value.
     stored = {std::string(shop_id), version, std::string(body)};
     ++stats_.orders_stored;
+  }
+  return {200, "{\"ok\":true}"};
+}
+
+StubAnswer TikTokApiStub::stock_call(const std::map<std::string, std::string>& query,
+                                     std::string_view path, std::string_view body,
+                                     std::string_view access_token) {
+  const bool products = path == kProductsPath;
+  ++(products ? stats_.products_calls : stats_.inventory_calls);
+  const Shop* shop = nullptr;
+  if (auto refused = authenticate(query, path, body, access_token, shop)) return *refused;
+  rapidjson::Document request;
+  if (!parse_json(request, body) || !request.IsObject())
+    return error(400, 36004004, "body is not a JSON object");
+  auto& stock = stock_[shop->shop_id];  // product id -> sku id -> level
+  JsonBuilder w(4096);
+  w.begin_object().key("code").number(0).key("message").string("Success");
+  w.key("request_id").string("stub-" + std::to_string(++next_request_));
+  w.key("data").begin_object();
+  if (products) {
+    // Pages of page_size products; the token is the offset of the next page.
+    int64_t size = 0, offset = 0;
+    try {
+      size = std::stoll(std::string(param(query, "page_size")));
+      if (!param(query, "page_token").empty())
+        offset = std::stoll(std::string(param(query, "page_token").substr(1)));
+    } catch (const std::exception&) {
+      return error(400, 36004004, "page_size or page_token");
+    }
+    if (size < 1 || size > 100 || offset < 0) return error(400, 36004004, "page_size: 1 to 100");
+    w.key("products").begin_array();
+    int64_t index = 0;
+    for (const auto& [product_id, skus] : stock) {
+      if (index++ < offset) continue;
+      if (index > offset + size) break;
+      w.begin_object().key("id").string(product_id).key("status").string("ACTIVATE");
+      w.key("skus").begin_array();
+      for (const auto& [sku_id, level] : skus)
+        w.begin_object().key("id").string(sku_id).end_object();
+      w.end_array().end_object();
+    }
+    w.end_array();
+    w.key("total_count").number(static_cast<int64_t>(stock.size()));
+    w.key("next_page_token")
+        .string(offset + size < static_cast<int64_t>(stock.size())
+                    ? "o" + std::to_string(offset + size)
+                    : std::string());
+  } else {
+    const auto& ids = member_or_null(request, "product_ids");
+    if (!ids.IsArray() || ids.Empty() || ids.Size() > 100)
+      return error(400, 36004004, "product_ids: 1 to 100 ids");
+    w.key("inventory").begin_array();
+    for (const auto& id : ids.GetArray()) {
+      if (!id.IsString()) return error(400, 36004004, "product_ids: strings");
+      auto product = stock.find(id.GetString());
+      if (product == stock.end()) continue;
+      w.begin_object().key("product_id").string(product->first).key("skus").begin_array();
+      for (const auto& [sku_id, level] : product->second) {
+        ++stats_.skus_returned;
+        w.begin_object().key("id").string(sku_id).key("seller_sku").string(level.seller_sku);
+        w.key("total_available_quantity").number(level.quantity);
+        w.key("total_committed_quantity").number(int64_t{0});
+        w.key("warehouse_inventory").begin_array().begin_object();
+        w.key("warehouse_id").string("7068517275539719942");
+        w.key("available_quantity").number(level.quantity);
+        w.key("committed_quantity").number(int64_t{0}).end_object().end_array();
+        w.end_object();
+      }
+      w.end_array().end_object();
+    }
+    w.end_array();
+  }
+  w.end_object().end_object();
+  return {200, w.take()};
+}
+
+StubAnswer TikTokApiStub::store_stock(std::string_view shop_id, std::string_view body) {
+  rapidjson::Document doc;
+  if (!parse_json(doc, body) || !doc.IsObject() || !member_or_null(doc, "skus").IsArray())
+    return {400, "{\"error\":\"body must be {\\\"skus\\\": [...]}\"}"};
+  if (shop_id.empty()) return {400, "{\"error\":\"need ?shop_id=\"}"};
+  auto& stock = stock_[std::string(shop_id)];
+  for (const auto& sku : doc["skus"].GetArray()) {
+    if (!sku.IsObject() || string_member(sku, "product_id").empty() ||
+        string_member(sku, "sku_id").empty() || !member_or_null(sku, "quantity").IsInt64())
+      return {400, "{\"error\":\"each sku needs product_id, sku_id and integer quantity\"}"};
+    StockLevel& level = stock[std::string(string_member(sku, "product_id"))]
+                             [std::string(string_member(sku, "sku_id"))];
+    level.seller_sku = string_member(sku, "seller_sku");
+    level.quantity = sku["quantity"].GetInt64();
   }
   return {200, "{\"ok\":true}"};
 }
@@ -241,6 +366,9 @@ std::string TikTokApiStub::stats_json() const {
   w.key("throttled").number(static_cast<int64_t>(stats_.throttled));
   w.key("errors").number(static_cast<int64_t>(stats_.errors));
   w.key("orders_stored").number(static_cast<int64_t>(stats_.orders_stored));
+  w.key("products_calls").number(static_cast<int64_t>(stats_.products_calls));
+  w.key("inventory_calls").number(static_cast<int64_t>(stats_.inventory_calls));
+  w.key("skus_returned").number(static_cast<int64_t>(stats_.skus_returned));
   w.end_object();
   return w.take();
 }

@@ -7,8 +7,15 @@
 //   GET  /order/202309/orders?app_key&timestamp&shop_cipher&ids&sign
 //        (header x-tts-access-token)     orders of that shop among ids (<= 50)
 //   GET  /api/v2/token/refresh?app_key&app_secret&refresh_token&grant_type=refresh_token
+//   POST /product/202309/products/search?app_key&timestamp&shop_cipher&page_size&[page_token]&sign
+//        body {"status":"ACTIVATE"}         the shop's products, page by page
+//   POST /product/202309/inventory/search?app_key&timestamp&shop_cipher&sign
+//        body {"product_ids":[...]} (<= 100) their SKUs' total_available_quantity
+//   POST /tiktok/inventory?shop_id=S {"skus":[{"product_id","sku_id","seller_sku",
+//        "quantity"}]}                      the load generator or a test sets stock
 //   POST /tiktok/orders?shop_id=S  <order JSON>   the load generator hands over
-//        an order before notifying it; an older version of a known order is ignored
+//        an order before notifying it; an older version of a known order is ignored;
+//        a new order takes its line items' units from the shop's stock
 //   POST /tiktok/faults {"latency_ms", "error_rate" (503), "throttle_rate" (429
 //        with Retry-After: "retry_after_s"), "hang", "expire_tokens" (every
 //        access token issued so far expires now)}
@@ -22,6 +29,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -76,7 +84,20 @@ class TikTokApiStub {
     uint64_t detail_calls = 0, ids_requested = 0, orders_returned = 0, max_ids_per_call = 0;
     uint64_t sign_failures = 0, token_failures = 0, refreshes = 0, throttled = 0, errors = 0;
     uint64_t orders_stored = 0;
+    uint64_t products_calls = 0, inventory_calls = 0, skus_returned = 0;
   };
+  struct StockLevel {
+    std::string seller_sku;
+    int64_t quantity = 0;
+  };
+  /// Verifies app key, signature, timestamp, cipher and token as the
+  /// platform does: an error answer, or nullopt with `shop` set.
+  std::optional<StubAnswer> authenticate(const std::map<std::string, std::string>& query,
+                                         std::string_view path, std::string_view body,
+                                         std::string_view access_token, const Shop*& shop);
+  StubAnswer stock_call(const std::map<std::string, std::string>& query, std::string_view path,
+                        std::string_view body, std::string_view access_token);
+  StubAnswer store_stock(std::string_view shop_id, std::string_view body);
   StubAnswer order_detail(const std::map<std::string, std::string>& query, std::string_view path,
                           std::string_view access_token);
   StubAnswer refresh(const std::map<std::string, std::string>& query);
@@ -92,6 +113,8 @@ class TikTokApiStub {
   std::mt19937_64 rng_;
   std::map<std::string, Shop> shops_by_cipher_;
   std::unordered_map<std::string, Order> orders_;
+  /// shop id -> product id -> SKU id -> level (ordered: stable pages)
+  std::map<std::string, std::map<std::string, std::map<std::string, StockLevel>>> stock_;
   Fault fault_;
   Stats stats_;
   uint64_t next_request_ = 0;

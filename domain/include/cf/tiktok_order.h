@@ -38,6 +38,8 @@ namespace cf {
 inline constexpr const char* kEnrichmentHeader = "cf-enrichment";
 inline constexpr std::string_view kEnrichedOrderDetail = "order_detail";
 inline constexpr std::string_view kNotEnriched = "none";
+/// A stock count the scheduled inventory sync read (type 1001).
+inline constexpr std::string_view kScheduledSync = "scheduled_sync";
 /// Get Order Detail takes at most this many ids per call.
 inline constexpr size_t kMaxOrderIdsPerDetailCall = 50;
 

@@ -74,7 +74,10 @@ struct GeneratedWebhook {
   /// this point (one line item per unit, amounts as decimal strings, and the
   /// personal fields a real answer has), for the channel API stub; empty otherwise.
   std::string order_detail;
-  std::string shop_id;  ///< the shop the order detail belongs to
+  std::string shop_id;  ///< the shop the order detail (or stock level) belongs to
+  /// For a TikTok stock count: the level as the API stub's POST /tiktok/inventory
+  /// takes it, so the platform's stock behind a scheduled sync is the generator's.
+  std::string stock_level;
   int64_t event_time_ms = 0;
   /// Stock changes the webhook causes if it is accepted: (shop, sku) -> units.
   std::vector<std::pair<std::pair<int, int>, int>> stock_effects;
