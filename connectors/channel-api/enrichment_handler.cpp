@@ -381,12 +381,20 @@ void EnrichmentHandler::begin_sync(uint64_t ticket, const std::string& round, bo
   static Counter& same_round = metrics().counter(
       "cf_channel_api_sync_requests_skipped_total",
       "sync-topic records that start no round, by reason", label("reason", "same_round"));
+  static Counter& busy = metrics().counter("cf_channel_api_sync_rounds_total",
+                                           "shops' inventory sync rounds, by outcome",
+                                           label("outcome", "skipped_busy"));
   SyncTicket& job = sync_tickets_[ticket];
   for (const auto& shop_id : shops) {
     ShopState& state = states_[shop_id];
     // Ticks come every second or so: the first of a round starts it.
     if (tick && state.last_tick_round == round) continue;
     if (tick) state.last_tick_round = round;
+    // A shop whose API is slow does not pile up rounds: one runs, one waits.
+    if (state.syncs.size() >= 2) {
+      busy.inc();
+      continue;
+    }
     SyncJob sync;
     sync.ticket = ticket;
     sync.round = round;

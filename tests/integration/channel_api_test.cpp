@@ -10,7 +10,8 @@
 // Scheduled inventory sync: ticks and an operator's command on the sync topic
 // make channel-api read the shops' stock from the API stub (Search Products,
 // Inventory Search); a sale the pipeline never heard of is corrected in the
-// ledger by the next round, and a replay of old ticks polls nothing.
+// ledger by the next round, under throttling, failures and kill -9, and a
+// replay of old ticks polls nothing.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
@@ -305,15 +306,44 @@ TEST(ChannelApiSync, ASyncAfterAMissedSaleCorrectsTheLedgerAndAReplayPollsNothin
 
   // 2. A sale the pipeline never heard of (its webhook was lost): the
   // platform's stock is one lower. The next scheduled round corrects it.
+  // The API throttles and fails a third of the calls meanwhile: rounds are
+  // repeated or end early, and the next ones get through.
+  ASSERT_EQ(
+      stub.post("/tiktok/faults", R"({"throttle_rate":0.3,"retry_after_s":1,"error_rate":0.3})"),
+      200);
   stock(49);
   auto ticker = std::make_unique<Process>(
       std::vector<std::string>{bin("cf-ticker"), "--brokers", broker.bootstrap(), "--topic",
                                "channel.sync.commands", "--interval-ms", "500"},
       dir.file("sync-ticker.log"));
   ASSERT_TRUE(ledger_becomes(49));
+  EXPECT_GT(s()["throttled"].GetInt64() + s()["errors"].GetInt64(), 0);
+  ASSERT_EQ(stub.post("/tiktok/faults", "{}"), 200);
   // A few rounds: every 2 s, not one per tick (ticks every 0.5 s).
   ASSERT_TRUE(wait_until(
       [&] { return read_all(broker.bootstrap(), "channel.sync.commands").size() >= 10; }, 30000));
+  // kill -9 in the middle of rounds (each call takes 1 s now, so the test
+  // shop's round of four calls is always running): the rounds whose ticks
+  // were not committed run again after the restart, with the same
+  // notification ids, and the validator lets each count through once.
+  ASSERT_EQ(stub.post("/tiktok/faults", R"({"latency_ms":1000})"), 200);
+  const std::string products_ok =
+      "cf_channel_api_calls_total{api=\"products_search\",outcome=\"ok\"}";
+  const double calls_before_kill = scrape_metric(metrics, products_ok);
+  ASSERT_TRUE(wait_until(
+      [&] { return scrape_metric(metrics, products_ok) > calls_before_kill + 3; }, 30000));
+  channel->kill9();
+  const size_t ticks_at_kill = read_all(broker.bootstrap(), "channel.sync.commands").size();
+  channel = std::make_unique<Process>(channel_args("cf.channel-api"), dir.file("channel-2.log"));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return scrape_metric(metrics, "cf_channel_api_sync_rounds_total{outcome=\"completed\"}") >
+                   0 &&
+               read_all(broker.bootstrap(), "channel.sync.commands").size() >= ticks_at_kill + 8;
+      },
+      60000))
+      << channel->log();
+  ASSERT_EQ(stub.post("/tiktok/faults", "{}"), 200);
   ticker->signal(SIGTERM);
   ASSERT_EQ(ticker->wait(10000), 0);
   const double ticks_skipped =
@@ -351,7 +381,10 @@ TEST(ChannelApiSync, ASyncAfterAMissedSaleCorrectsTheLedgerAndAReplayPollsNothin
   velocity_ticks();
   EXPECT_EQ(ledger_available(broker.bootstrap(), creator, sku), 49) << "and writes nothing";
 
-  // Every count the rounds wrote went through the validator as scheduled_sync.
+  // Every count the rounds wrote went through the validator as scheduled_sync,
+  // once: the repeated rounds after the kill -9 were dropped as duplicates.
+  for (const auto& [id, n] : event_id_counts(broker.bootstrap(), "events.validated"))
+    EXPECT_EQ(n, 1) << "event " << id << " appears " << n << " times";
   size_t synced = 0;
   for (auto& r : read_all(broker.bootstrap(), "events.validated"))
     synced += r.value.find("\"source\":\"scheduled_sync\"") != std::string::npos;
