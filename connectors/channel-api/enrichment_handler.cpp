@@ -50,6 +50,15 @@ EnrichmentHandler::EnrichmentHandler(TikTokApp app, std::map<std::string, TikTok
       work_(asio::make_work_guard(ioc_)),
       timer_(ioc_) {
   for (const auto& [id, shop] : shops_) known_shops_.push_back(id);
+  // Shopify stores are named by their domain in commands and by
+  // "shopify:<domain>" in the per-shop state.
+  for (const auto& [domain, token] : settings_.shopify_tokens) {
+    known_shops_.push_back(domain);
+    std::string url = settings_.shopify_url_template;
+    if (auto at = url.find("{shop}"); at != std::string::npos) url.replace(at, 6, domain);
+    shopify_endpoints_["shopify:" + domain] = parse_http_url("shopify:" + domain, url);
+  }
+  std::sort(known_shops_.begin(), known_shops_.end());
   arm_timer();
   thread_ = std::thread([this] { ioc_.run(); });
 }
@@ -127,6 +136,12 @@ void EnrichmentHandler::pump() {
     if ((state.waiting.empty() && state.syncs.empty()) || state.refreshing ||
         now < state.not_before_ms)
       continue;
+    if (shopify_endpoints_.count(shop_id)) {
+      if (!state.syncs.empty() && !state.syncs.front().in_flight &&
+          state.syncs.front().not_before_ms <= now)
+        call_shopify(shop_id, state);
+      continue;
+    }
     const TikTokShop& shop = shops_.at(shop_id);
     if (state.token_refused ||
         wall_clock_ms() >= refresh_due_ms(shop.token, settings_.refresh_margin_ms)) {
@@ -385,7 +400,9 @@ void EnrichmentHandler::begin_sync(uint64_t ticket, const std::string& round, bo
                                            "shops' inventory sync rounds, by outcome",
                                            label("outcome", "skipped_busy"));
   SyncTicket& job = sync_tickets_[ticket];
-  for (const auto& shop_id : shops) {
+  for (const auto& shop : shops) {
+    const bool shopify = settings_.shopify_tokens.count(shop) > 0;
+    const std::string shop_id = shopify ? "shopify:" + shop : shop;
     ShopState& state = states_[shop_id];
     // Ticks come every second or so: the first of a round starts it.
     if (tick && state.last_tick_round == round) continue;
@@ -398,6 +415,7 @@ void EnrichmentHandler::begin_sync(uint64_t ticket, const std::string& round, bo
     SyncJob sync;
     sync.ticket = ticket;
     sync.round = round;
+    sync.shopify = shopify;
     state.syncs.push_back(std::move(sync));
     ++job.remaining;
   }
@@ -522,6 +540,133 @@ void EnrichmentHandler::end_sync(const std::string& shop_id, ShopState& state,
   if (it == sync_tickets_.end() || --it->second.remaining > 0) return;
   results_.finish(job.ticket, std::move(it->second.outputs));
   sync_tickets_.erase(it);
+}
+
+void EnrichmentHandler::call_shopify(const std::string& key, ShopState& state) {
+  SyncJob& job = state.syncs.front();
+  job.in_flight = true;
+  const std::string domain = key.substr(8);
+  std::string target;
+  switch (job.step) {
+    case SyncJob::Step::kLocations:
+      target = shopify_locations_target();
+      break;
+    case SyncJob::Step::kLevels:
+      // Sales before this moment are in the counts (see finish_shopify).
+      if (job.read_s == 0) job.read_s = wall_clock_ms() / 1000;
+      target = !job.next_target.empty() ? job.next_target
+                                        : shopify_levels_target(job.locations[job.location]);
+      break;
+    case SyncJob::Step::kItems: {
+      const size_t n = std::min(kShopifyItemsPerCall, job.unknown_items.size());
+      target = shopify_items_target(
+          std::vector<std::string>(job.unknown_items.begin(), job.unknown_items.begin() + n));
+      break;
+    }
+  }
+  client_.get(shopify_endpoints_.at(key), target,
+              {{"x-shopify-access-token", settings_.shopify_tokens.at(domain)}},
+              std::chrono::milliseconds(settings_.call_timeout_ms),
+              [this, key](HttpResult result) mutable {
+                asio::post(ioc_, [this, key, result = std::move(result)]() mutable {
+                  on_shopify_answer(key, std::move(result));
+                });
+              });
+}
+
+void EnrichmentHandler::on_shopify_answer(const std::string& key, HttpResult result) {
+  ShopState& state = states_[key];
+  SyncJob& job = state.syncs.front();
+  job.in_flight = false;
+  const int64_t now = steady_clock_ms();
+  ShopifyAnswer outcome;
+  switch (job.step) {
+    case SyncJob::Step::kLocations: {
+      LocationsAnswer a = read_shopify_locations(result);
+      calls_counter("shopify_locations", a.verdict).inc();
+      if (a.verdict == ApiVerdict::kOk) {
+        job.locations = std::move(a.location_ids);
+        job.step = SyncJob::Step::kLevels;
+        job.location = 0;
+      }
+      outcome = std::move(a);
+      break;
+    }
+    case SyncJob::Step::kLevels: {
+      LevelsAnswer a = read_shopify_levels(result);
+      calls_counter("shopify_inventory_levels", a.verdict).inc();
+      if (a.verdict == ApiVerdict::kOk) {
+        for (const auto& [item, units] : a.available) job.available[item] += units;
+        job.next_target = a.next_page;
+        if (job.next_target.empty()) ++job.location;
+      }
+      outcome = std::move(a);
+      break;
+    }
+    case SyncJob::Step::kItems: {
+      ItemsAnswer a = read_shopify_items(result);
+      calls_counter("shopify_inventory_items", a.verdict).inc();
+      if (a.verdict == ApiVerdict::kOk) {
+        const std::string domain = key.substr(8);
+        const size_t n = std::min(kShopifyItemsPerCall, job.unknown_items.size());
+        SyncTicket& ticket = sync_tickets_[job.ticket];
+        for (size_t i = 0; i < n; ++i) {
+          // An item the API does not return keeps an empty SKU (the mapping
+          // file or "shopify:<item>" names it downstream), cached all the same.
+          auto found = a.skus.find(job.unknown_items[i]);
+          const std::string sku = found == a.skus.end() ? std::string() : found->second;
+          settings_.shopify_skus[domain + "|" + job.unknown_items[i]] = sku;
+          ticket.outputs.push_back(shopify_item_changelog_record(
+              settings_.shopify_items_changelog, domain, job.unknown_items[i], sku));
+        }
+        job.unknown_items.erase(job.unknown_items.begin(), job.unknown_items.begin() + n);
+      }
+      outcome = std::move(a);
+      break;
+    }
+  }
+  if (outcome.verdict == ApiVerdict::kOk) {
+    job.attempts = 0;
+    job.not_before_ms = now + outcome.wait_ms;  // the store's leaky bucket
+    if (job.step == SyncJob::Step::kLevels && job.location >= job.locations.size()) {
+      job.step = SyncJob::Step::kItems;
+      const std::string domain = key.substr(8);
+      for (const auto& [item, units] : job.available)
+        if (!settings_.shopify_skus.count(domain + "|" + item)) job.unknown_items.push_back(item);
+    }
+    if (job.step == SyncJob::Step::kItems && job.unknown_items.empty()) finish_shopify(key, state);
+  } else {
+    const double unit = std::uniform_real_distribution<double>(0, 1)(jitter_);
+    job.not_before_ms =
+        now + std::max(outcome.wait_ms,
+                       outcome.retry_after_ms
+                           ? std::min<int64_t>(*outcome.retry_after_ms, settings_.retry_max_ms)
+                           : retry_delay_ms(job.attempts, settings_.retry_base_ms,
+                                            settings_.retry_max_ms, unit));
+    if (++job.attempts >= settings_.max_attempts) {
+      spdlog::warn("inventory sync of Shopify store {} (round {}) ends after {} failed calls: {}",
+                   key.substr(8), job.round, job.attempts, outcome.error);
+      end_sync(key, state, "failed");
+    }
+  }
+  pump();
+}
+
+void EnrichmentHandler::finish_shopify(const std::string& key, ShopState& state) {
+  static Counter& counts = metrics().counter("cf_channel_api_sync_counts_total",
+                                             "stock counts written by scheduled inventory sync");
+  SyncJob& job = state.syncs.front();
+  const std::string domain = key.substr(8);
+  SyncTicket& ticket = sync_tickets_[job.ticket];
+  const std::string location = job.locations.empty() ? "1" : job.locations.front();
+  for (const auto& [item, units] : job.available) {
+    ticket.outputs.push_back(shopify_stock_record(
+        settings_.shopify_output_topic, domain, job.round, item, location, units,
+        settings_.shopify_skus[domain + "|" + item], job.read_s, wall_clock_ms()));
+  }
+  job.counts = job.available.size();
+  counts.inc(job.available.size());
+  end_sync(key, state, "completed");
 }
 
 void EnrichmentHandler::enqueue_in_order(int32_t partition, uint64_t ticket) {

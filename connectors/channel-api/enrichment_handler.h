@@ -24,14 +24,14 @@
 // them, as the raw topic does; concurrent calls and refetches never reorder
 // them. A notification waiting for its detail holds back its partition.
 //
-// Scheduled inventory sync (tiktok_inventory_api.h): records of the sync
-// topic (ticks, sync_inventory commands) start rounds; a shop's round reads
-// its products page by page and their stock, sharing the shop's token, rate
-// limits and backoff with the enrichment calls, and the tick's offset is
-// committed once every shop's round has ended. A round whose calls keep
-// failing (--max-attempts per call) ends without its remaining pages: the
-// next round reads them again. Counts go to the output topic keyed by shop
-// (the ingest's key, so the same partition as the shop's notifications).
+// Scheduled inventory sync (tiktok_inventory_api.h, shopify_admin_api.h):
+// records of the sync topic (ticks, sync_inventory commands) start rounds; a
+// TikTok shop's round reads its products page by page and their stock, a
+// Shopify store's its locations' inventory levels and the SKUs of new items, sharing the shop's
+// token, rate limits and backoff with the enrichment calls, and the tick's offset is committed once
+// every shop's round has ended. A round whose calls keep failing (--max-attempts per call) ends
+// without its remaining pages: the next round reads them again. Counts go to the output topic keyed
+// by shop (the ingest's key, so the same partition as the shop's notifications).
 //
 // Threads: start() runs on the worker thread and hands each notification to
 // one actor thread (an io_context) that owns every queue, shop and token; the
@@ -52,6 +52,7 @@
 #include "cf/http_client.h"
 #include "cf/rate_limiter.h"
 #include "cf/worker.h"
+#include "shopify_admin_api.h"
 #include "tiktok_inventory_api.h"
 #include "tiktok_order_api.h"
 
@@ -80,6 +81,14 @@ struct EnrichmentSettings {
   int64_t refresh_margin_ms = 3600 * 1000;           ///< refresh this long before the token expires
   std::string sync_topic = "channel.sync.commands";  ///< ticks and sync commands
   int64_t sync_interval_ms = 5 * 60 * 1000;          ///< a round per shop this often
+  /// Shopify stores synced too: domain -> Admin API access token.
+  std::map<std::string, std::string> shopify_tokens;
+  /// Admin API base URL per store, "{shop}" replaced by its domain.
+  std::string shopify_url_template = "http://127.0.0.1:8090/shopify/{shop}";
+  std::string shopify_output_topic = "webhooks.shopify.raw";
+  std::string shopify_items_changelog = "channel-api.shopify-items.changelog";
+  /// "<domain>|<item id>" -> SKU, as read back from the changelog at start.
+  std::map<std::string, std::string> shopify_skus;
 };
 
 class EnrichmentHandler : public DeferredHandler {
@@ -117,6 +126,16 @@ class EnrichmentHandler : public DeferredHandler {
     int attempts = 0;  ///< failed calls in a row
     int64_t not_before_ms = 0;
     size_t counts = 0;
+    // Shopify stores: locations, then each one's levels page by page, then
+    // the SKUs of items not in the cache.
+    bool shopify = false;
+    enum class Step { kLocations, kLevels, kItems } step = Step::kLocations;
+    std::vector<std::string> locations;
+    size_t location = 0;
+    std::string next_target;                   ///< next levels page, when any
+    std::map<std::string, int64_t> available;  ///< item -> units, summed over locations
+    std::vector<std::string> unknown_items;    ///< items whose SKU is looked up
+    int64_t read_s = 0;  ///< when the first levels page was asked for: the counts' time
   };
   /// A tick or command: its outputs leave when every shop's round has ended.
   struct SyncTicket {
@@ -151,6 +170,10 @@ class EnrichmentHandler : public DeferredHandler {
   void call_sync(const std::string& shop_id, ShopState& state);
   void on_sync_answer(const std::string& shop_id, HttpResult result, int64_t read_s);
   void end_sync(const std::string& shop_id, ShopState& state, const char* outcome);
+  void call_shopify(const std::string& key, ShopState& state);
+  void on_shopify_answer(const std::string& key, HttpResult result);
+  /// A Shopify round's counts, once every SKU is known.
+  void finish_shopify(const std::string& key, ShopState& state);
   // Any thread.
   void finish(uint64_t ticket, OutputRecord output, int64_t started_ms);
   /// Registers `ticket` as the next input of `partition` (input order).
@@ -159,6 +182,8 @@ class EnrichmentHandler : public DeferredHandler {
   TikTokApp app_;
   std::map<std::string, TikTokShop> shops_;  ///< actor thread (tokens change)
   std::vector<std::string> known_shops_;     ///< sorted, immutable: the worker thread's view
+  /// Shopify stores by state key ("shopify:<domain>"): their Admin API endpoint.
+  std::map<std::string, HttpEndpoint> shopify_endpoints_;
   const SchemaRegistry& schemas_;
   EnrichmentSettings settings_;
   HttpClient& client_;

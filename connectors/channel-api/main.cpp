@@ -1,6 +1,9 @@
 // channel-api: TikTok Shop order notifications -> the same notifications with
 // their order detail (Get Order Detail), and ticks or sync commands -> the
-// shops' stock counts (scheduled inventory sync), for the validator.
+// TikTok shops' and Shopify stores' stock counts (scheduled inventory sync),
+// for the validator.
+#include <spdlog/spdlog.h>
+
 #include <cstdlib>
 
 #include "cf/config.h"
@@ -8,6 +11,7 @@
 #include "cf/errors.h"
 #include "cf/logging.h"
 #include "cf/main_guard.h"
+#include "cf/topic_reader.h"
 #include "enrichment_handler.h"
 
 int main(int argc, char** argv) {
@@ -76,6 +80,13 @@ int main(int argc, char** argv) {
             ->notifier([&](int64_t s) { enrich.sync_interval_ms = s * 1000; }),
         "a sync round per shop this often (the first tick of each interval starts it); ticks "
         "and commands older than this when read start none")(
+        "shopify-api-url",
+        po::value(&enrich.shopify_url_template)->default_value(enrich.shopify_url_template),
+        "Shopify Admin API base URL per store, {shop} replaced by the store's domain (http; TLS "
+        "by a sidecar); stores and tokens come from the shops file's \"shopify\" part")(
+        "shopify-items-changelog",
+        po::value(&enrich.shopify_items_changelog)->default_value(enrich.shopify_items_changelog),
+        "compacted topic of the inventory item -> SKU lookups, read back at start")(
         "breaker-open-ms",
         po::value(&client_settings.open_ms)->default_value(client_settings.open_ms),
         "how long the API's circuit stays open after most calls failed");
@@ -107,7 +118,20 @@ int main(int argc, char** argv) {
     }
     app.api = cf::parse_http_url("tiktok_api", api_url);
     app.auth = cf::parse_http_url("tiktok_auth", auth_url.empty() ? api_url : auth_url);
-    auto shops = cf::parse_tiktok_shops(cf::read_file_or_throw(shops_file, "--shops-file"));
+    const std::string shops_json = cf::read_file_or_throw(shops_file, "--shops-file");
+    auto shops = cf::parse_tiktok_shops(shops_json);
+    enrich.shopify_tokens = cf::parse_shopify_tokens(shops_json);
+    if (!enrich.shopify_tokens.empty()) {
+      // The item -> SKU lookups made so far: an item is looked up once.
+      cf::read_topic(settings.kafka, enrich.shopify_items_changelog, {},
+                     [&](const cf::InputRecord& r) {
+                       if (auto entry = cf::read_shopify_item_changelog(r.key(), r.value()))
+                         enrich.shopify_skus[entry->first] = entry->second;
+                       return true;
+                     });
+      spdlog::info("{} Shopify store(s) to sync; {} inventory item SKUs known",
+                   enrich.shopify_tokens.size(), enrich.shopify_skus.size());
+    }
     auto schemas = cf::SchemaRegistry::load_directory(schema_dir);
     cf::HttpClient client(client_settings);
     cf::EnrichmentHandler handler(app, std::move(shops), schemas, enrich, client);

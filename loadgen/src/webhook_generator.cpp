@@ -313,6 +313,14 @@ std::string WebhookGenerator::channel_tokens_json(int64_t now_s, int64_t access_
     w.key("refresh_expires_at").number(now_s + 365 * 86400);
     w.end_object();
   }
+  w.end_object().end_object();
+  // Shopify stores: an Admin API access token each (custom app tokens start shpat_).
+  w.key("shopify").begin_object().key("shops").begin_object();
+  for (int i = 0; i < settings_.shops; ++i) {
+    w.escaped_key(shop_domain(i)).begin_object();
+    w.key("access_token").string("shpat_" + sha256_hex(shop_domain(i)).substr(0, 32));
+    w.end_object();
+  }
   w.end_object().end_object().end_object();
   return w.take();
 }
@@ -352,6 +360,7 @@ GeneratedWebhook WebhookGenerator::make_stock(int64_t ts) {
   level.key("sku_id").string(w.sku_id).key("seller_sku").string("CF-" + std::to_string(sku));
   level.key("quantity").number(units).end_object().end_array().end_object();
   w.stock_level = level.take();
+  w.stock_level_path = "/tiktok/inventory?shop_id=" + w.shop_id;
   w.idempotency_key = "tiktok:" + notification_id;
   w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
   return w;
@@ -403,14 +412,19 @@ GeneratedWebhook WebhookGenerator::make_shopify(int64_t ts) {
     w.shopify_topic = "inventory_levels/update";
     w.shop_domain = shop_domain(shop);
     w.sku_id = "CF-" + std::to_string(sku);
+    const int64_t units = count_with_restock(w, shop, sku, ts);
     JsonBuilder body(128);
     body.begin_object().key("inventory_item_id").number(inventory_item_id(shop, sku));
-    body.key("location_id")
-        .number(24826418)
-        .key("available")
-        .number(count_with_restock(w, shop, sku, ts));
+    body.key("location_id").number(24826418).key("available").number(units);
     body.key("updated_at").string(when).end_object();
     w.body = body.take();
+    JsonBuilder level(160);
+    level.begin_object().key("items").begin_array().begin_object();
+    level.key("inventory_item_id").number(inventory_item_id(shop, sku));
+    level.key("sku").string(w.sku_id).key("available").number(units);
+    level.key("location_id").number(24826418).end_object().end_array().end_object();
+    w.stock_level = level.take();
+    w.stock_level_path = "/shopify-stub/inventory?shop=" + w.shop_domain;
     w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
   } else {
     OpenOrder* order = nullptr;

@@ -203,10 +203,7 @@ void Reconciler::on_event(EntityStore& store, std::string_view json, int64_t off
   } else if (type == "shipment.tracking_updated") {
     primary = "shipment|" + c.creator + "|" + std::string(string_member(c.data, "order_id"));
   } else if (type == "inventory.stock_updated") {
-    std::string_view channel = string_member(c.data, "channel");
-    primary = "inventory|" + c.creator + "|" +
-              mapping_.product_sku(channel, string_member(c.data, "sku_id"),
-                                   string_member(c.data, "seller_sku"));
+    primary = "inventory|" + c.creator + "|" + inventory_sku(store, c.creator, c.data);
   } else {
     throw std::invalid_argument("reconciler has no rule for event type '" + std::string(type) +
                                 "'");
@@ -244,7 +241,7 @@ bool evictable(const std::string& key, const EntityState& entity, int64_t now_ms
   if (key.rfind("payment|", 0) == 0 || key.rfind("shipment|", 0) == 0) return true;
   if (key.rfind("order|", 0) == 0)
     return entity.value == "COMPLETED" || entity.value == "CANCELLED";
-  return false;  // inventory: one per SKU, bounded by the catalog
+  return false;  // inventory and learned SKUs: one per SKU or item, bounded by the catalog
 }
 
 void Reconciler::evict(EntityStore& store, int64_t tick_ms, int64_t offset,
@@ -567,11 +564,39 @@ void Reconciler::shipment(Context& c) {
   c.store.put(key, std::move(e), c.scratch);
 }
 
+std::string Reconciler::inventory_sku(EntityStore& store, const std::string& creator,
+                                      const rapidjson::Value& data) const {
+  const std::string_view channel = string_member(data, "channel");
+  const std::string_view channel_sku = string_member(data, "sku_id");
+  std::string_view seller_sku = string_member(data, "seller_sku");
+  if (channel == "shopify" && seller_sku.empty()) {
+    if (const EntityState* learned =
+            store.find("skumap|" + creator + "|shopify|" + std::string(channel_sku)))
+      seller_sku = learned->value;
+  }
+  return mapping_.product_sku(channel, channel_sku, seller_sku);
+}
+
 void Reconciler::inventory(Context& c) {
   const std::string channel(string_member(c.data, "channel"));
   const std::string channel_sku(string_member(c.data, "sku_id"));
-  const std::string sku =
-      mapping_.product_sku(channel, channel_sku, string_member(c.data, "seller_sku"));
+  const std::string_view seller_sku = string_member(c.data, "seller_sku");
+  if (channel == "shopify" && !seller_sku.empty()) {
+    // Shopify's inventory webhooks name an inventory item, not a SKU; the
+    // scheduled sync's counts carry the item's SKU (looked up through the
+    // Admin API). Learn it, per creator and item, so the webhooks that follow
+    // reach the same ledger entry (inventory_sku). The mapping file still
+    // wins over both.
+    const std::string learned = "skumap|" + c.creator + "|shopify|" + channel_sku;
+    const EntityState* known = c.store.find(learned);
+    if (!known || known->value != seller_sku) {
+      EntityState m;
+      m.applied_offset = c.offset;
+      m.value = std::string(seller_sku);
+      c.store.put(learned, std::move(m), c.state_writes);
+    }
+  }
+  const std::string sku = inventory_sku(c.store, c.creator, c.data);
   const int64_t available = int_member(c.data, "available", -1);
   if (available < 0)
     throw std::invalid_argument("inventory.stock_updated needs a non-negative /data/available");

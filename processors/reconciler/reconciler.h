@@ -3,6 +3,8 @@
 // events.validated; resolved events go to orders.events and inventory.events
 // with per-aggregate versions, conflicts to conflicts.audit (and escalated
 // ones to conflicts.manual). Plain code; README "Reconciler rules".
+#include <rapidjson/document.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -109,6 +111,11 @@ class Reconciler {
   void payment(Context& c);
   void shipment(Context& c);
   void inventory(Context& c);
+  /// The product SKU of an inventory event: the mapping file, else the
+  /// event's seller SKU, else (Shopify) the SKU learned from the scheduled
+  /// sync for that item, else "<channel>:<id>".
+  std::string inventory_sku(EntityStore& store, const std::string& creator,
+                            const rapidjson::Value& data) const;
   /// A tick: evicts finished entities (tombstones on the changelog, so a
   /// restore or a replay of the same ticks evicts the same keys).
   void evict(EntityStore& store, int64_t tick_ms, int64_t offset,

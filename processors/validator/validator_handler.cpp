@@ -61,6 +61,7 @@ void ValidatorHandler::validate(DedupPartition& state, const InputRecord& input,
   raw.shopify_webhook_id = header_or_empty(input, "cf-shopify-webhook-id");
   raw.shop_domain = header_or_empty(input, "cf-shop-domain");
   raw.enrichment = header_or_empty(input, kEnrichmentHeader);
+  raw.shopify_sku = header_or_empty(input, "cf-shopify-sku");
   auto received = header_or_empty(input, "cf-received-at");
   int64_t received_ms = -1;
   if (!received.empty() &&

@@ -436,14 +436,19 @@ ValidationOutcome WebhookValidator::validate_shopify(const RawWebhook& raw) cons
   if (inventory) {
     const std::string item = std::to_string(doc["inventory_item_id"].GetInt64());
     const std::string aggregate = "shopify:" + item;
-    EnvelopeFields f = fields("inventory.stock_updated", "inventory", "shopify_webhook", aggregate,
-                              *creator, *updated, raw.shopify_webhook_id);
+    // channel-api's scheduled sync writes Shopify's counts with the item's
+    // SKU read from the Admin API (the ingest never sets these headers).
+    const bool synced = raw.enrichment == kScheduledSync;
+    EnvelopeFields f = fields("inventory.stock_updated", "inventory",
+                              synced ? "scheduled_sync" : "shopify_webhook", aggregate, *creator,
+                              *updated, raw.shopify_webhook_id);
     JsonBuilder w;
     std::string event_id = deterministic_uuid(id_base + "0");
     begin_envelope(w, event_id, f, raw);
     w.begin_object();
     key_string(w, "channel", "shopify");
     key_string(w, "sku_id", item);
+    if (synced && !raw.shopify_sku.empty()) key_string(w, "seller_sku", raw.shopify_sku);
     key_string(w, "warehouse_id", std::to_string(doc["location_id"].GetInt64()));
     w.key("available").number(doc["available"].GetInt64());
     key_string(w, "updated_at", format_rfc3339_ms(*updated));

@@ -22,7 +22,8 @@ struct RawWebhook {
   std::string_view shopify_topic;       ///< header cf-shopify-topic
   std::string_view shopify_webhook_id;  ///< header cf-shopify-webhook-id
   std::string_view shop_domain;         ///< header cf-shop-domain
-  std::string_view enrichment;          ///< header cf-enrichment (TikTok, from channel-api)
+  std::string_view enrichment;          ///< header cf-enrichment (from channel-api)
+  std::string_view shopify_sku;  ///< header cf-shopify-sku: the item's SKU (channel-api's sync)
 };
 
 /// Why a webhook was refused; serialised as the cf-reject-reason header.

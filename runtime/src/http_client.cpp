@@ -200,7 +200,7 @@ struct Call : std::enable_shared_from_this<Call> {
     HttpResult result;
     result.status = static_cast<int>(response.result_int());
     result.body = std::move(response.body());
-    for (const char* name : {"retry-after", "x-shopify-shop-api-call-limit"}) {
+    for (const char* name : {"retry-after", "x-shopify-shop-api-call-limit", "link"}) {
       auto it = response.find(name);
       if (it != response.end()) result.headers.emplace_back(name, std::string(it->value()));
     }

@@ -1,7 +1,8 @@
 // channel-api's decoders on any bytes, selected by the first byte: the
 // answers of Get Order Detail and of the token refresh (under any HTTP status
 // and headers), a notification, the shops file, a query string, the answers
-// of Search Products and Inventory Search, and a sync-topic record. None may
+// of Search Products and Inventory Search, a sync-topic record, and Shopify's
+// locations, inventory levels (with any Link header) and inventory items. None may
 // crash; every order subset it keeps and every stock count it would write
 // must be JSON our strict parse reads back.
 #include <cstddef>
@@ -11,6 +12,7 @@
 #include "cf/channel_api_auth.h"
 #include "cf/errors.h"
 #include "cf/json_parse.h"
+#include "shopify_admin_api.h"
 #include "tiktok_inventory_api.h"
 #include "tiktok_order_api.h"
 
@@ -48,9 +50,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       break;
     case 4:
-      (void)cf::read_products_page(result);
+      if (mode & 0x40) {
+        (void)cf::read_shopify_locations(result);
+        (void)cf::read_shopify_items(result);
+      } else {
+        (void)cf::read_products_page(result);
+      }
       break;
     case 5: {
+      if (mode & 0x40) {
+        result.headers.emplace_back("link", bytes.substr(0, 300));
+        cf::LevelsAnswer levels = cf::read_shopify_levels(result);
+        for (const auto& [item, units] : levels.available) {
+          cf::OutputRecord r = cf::shopify_stock_record("t", "store.myshopify.com", "1", item, "1",
+                                                        units, "s", 1, 1);
+          rapidjson::Document doc;
+          if (!cf::parse_json(doc, r.value)) __builtin_trap();
+        }
+        break;
+      }
       cf::InventoryAnswer answer = cf::read_inventory_answer(result);
       for (const auto& sku : answer.skus) {
         rapidjson::Document doc;
@@ -67,6 +85,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)cf::parse_query(bytes);
       (void)cf::parse_retry_after_ms(bytes);
       (void)cf::parse_shopify_call_limit(bytes);
+      (void)cf::shopify_next_page(bytes);
+      try {
+        (void)cf::parse_shopify_tokens(bytes);
+      } catch (const cf::ConfigError&) {
+      }
       break;
   }
   return 0;

@@ -396,5 +396,115 @@ TEST(ChannelApiSync, ASyncAfterAMissedSaleCorrectsTheLedgerAndAReplayPollsNothin
   for (auto& w : workers) EXPECT_EQ(w->wait(30000), 0) << w->log();
 }
 
+TEST(ChannelApiSync, AShopifyStoresCountsCarryTheSkuLookedUpOnceThroughTheAdminApi) {
+  TempDir dir;
+  write_reference_files(dir);
+  DevBroker broker(dir);
+  ASSERT_EQ(Process({bin("cf-loadgen"), "--write-sku-mapping-file", dir.file("skus.json")},
+                    dir.file("files.log"))
+                .wait(10000),
+            0);
+  ApiStub stub(dir);
+  rapidjson::Document shops;
+  {
+    std::ifstream in(dir.file("shops.json"));
+    std::stringstream text;
+    text << in.rdbuf();
+    shops.Parse(text.str().c_str());
+  }
+  const std::string store = "shop-7002.myshopify.com";
+  const std::string creator = shops["shops"][store.c_str()]["creator_id"].GetString();
+  // 300 items at one location (two pages of levels) and the item under test
+  // at two: its count is the sum. None of these items is in the mapping file.
+  auto stock = [&](int64_t first, int64_t second) {
+    std::string body = R"({"items":[)";
+    for (int i = 0; i < 300; ++i) {
+      body += (i ? "," : "") + std::string(R"({"inventory_item_id":)") +
+              std::to_string(88100000 + i) + R"(,"sku":"SHOP-SKU-)" + std::to_string(i) +
+              R"(","available":)" + std::to_string(i == 299 ? first : 30) + "}";
+    }
+    body += R"(,{"inventory_item_id":88100299,"sku":"SHOP-SKU-299","location_id":655441492,)"
+            R"("available":)" +
+            std::to_string(second) + "}]}";
+    ASSERT_EQ(stub.post("/shopify-stub/inventory?shop=" + store, body), 200);
+  };
+  auto stats = [&] {
+    rapidjson::Document d;
+    d.Parse(stub.get("/shopify-stub/stats").c_str());
+    return d;
+  };
+  std::vector<std::unique_ptr<Process>> workers;
+  for (const char* name : {"validator", "reconciler", "inventory-velocity"}) {
+    workers.push_back(
+        std::make_unique<Process>(worker_command(name, broker.bootstrap(), dir, dir.file("state")),
+                                  dir.file(std::string(name) + ".log")));
+  }
+  const int metrics = free_port();
+  int runs = 0;
+  auto start_channel = [&] {
+    auto args = worker_command("channel-api", broker.bootstrap(), dir, dir.file("channel-state"),
+                               std::to_string(metrics));
+    args.insert(args.end(), {"--tiktok-api-url", stub.url(), "--shopify-api-url",
+                             stub.url() + "/shopify/{shop}", "--sync-interval-s", "60"});
+    auto p =
+        std::make_unique<Process>(args, dir.file("channel-" + std::to_string(++runs) + ".log"));
+    EXPECT_TRUE(
+        wait_until([&] { return scrape_metric(metrics, "cf_assigned_partitions") > 0; }, 30000));
+    return p;
+  };
+  auto sync_now = [&] {
+    ASSERT_EQ(Process({bin("cf-channel-sync"), "--brokers", broker.bootstrap(), "--shop", store},
+                      dir.file("sync-command.log"))
+                  .wait(30000),
+              0);
+  };
+  auto ledger_becomes = [&](int64_t expected, Process& channel) {
+    int64_t seen = -2;
+    bool ok = wait_until(
+        [&] {
+          Process({bin("cf-ticker"), "--brokers", broker.bootstrap(), "--topic", "inventory.events",
+                   "--count", "1"},
+                  dir.file("velocity-ticker.log"))
+              .wait(30000);
+          seen = ledger_available(broker.bootstrap(), creator, "SHOP-SKU-299");
+          return seen == expected;
+        },
+        60000, 500);
+    EXPECT_TRUE(ok) << "ledger " << seen << ", expected " << expected << "\n" << channel.log();
+    return ok;
+  };
+
+  auto channel = start_channel();
+  stock(7, 5);
+  sync_now();
+  ASSERT_TRUE(ledger_becomes(12, *channel));
+  EXPECT_EQ(stats()["items_calls"].GetInt64(), 3) << "300 SKUs, 100 per call";
+  EXPECT_GE(stats()["levels_calls"].GetInt64(), 3) << "two pages at one location, one at the other";
+  EXPECT_EQ(stats()["token_failures"].GetInt64(), 0);
+  // Known items are not looked up again, and a restart reads them back from
+  // the changelog.
+  stock(4, 5);
+  sync_now();
+  ASSERT_TRUE(ledger_becomes(9, *channel));
+  channel->signal(SIGTERM);
+  ASSERT_EQ(channel->wait(30000), 0) << channel->log();
+  channel = start_channel();
+  stock(3, 5);
+  sync_now();
+  ASSERT_TRUE(ledger_becomes(8, *channel));
+  EXPECT_EQ(stats()["items_calls"].GetInt64(), 3) << "each item's SKU looked up once";
+  EXPECT_EQ(read_all(broker.bootstrap(), "channel-api.shopify-items.changelog").size(), 300u);
+  size_t synced = 0;
+  for (auto& r : read_all(broker.bootstrap(), "events.validated"))
+    synced += r.value.find("\"source\":\"scheduled_sync\"") != std::string::npos &&
+              r.value.find("\"seller_sku\":\"SHOP-SKU-") != std::string::npos;
+  EXPECT_EQ(synced, 900u) << "three rounds of 300 items";
+  EXPECT_TRUE(read_all(broker.bootstrap(), "webhooks.rejected").empty());
+  channel->signal(SIGTERM);
+  EXPECT_EQ(channel->wait(30000), 0);
+  for (auto& w : workers) w->signal(SIGTERM);
+  for (auto& w : workers) EXPECT_EQ(w->wait(30000), 0) << w->log();
+}
+
 }  // namespace
 }  // namespace cf::test

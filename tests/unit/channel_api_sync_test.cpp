@@ -7,11 +7,14 @@
 #include <ctime>
 #include <set>
 
+#include "cf/errors.h"
 #include "cf/event_envelope.h"
 #include "cf/json_parse.h"
 #include "cf/schemas.h"
 #include "cf/webhook_generator.h"
 #include "channel_api_fixtures.h"
+#include "shopify_admin_api.h"
+#include "shopify_admin_stub.h"
 #include "tiktok_api_stub.h"
 #include "tiktok_inventory_api.h"
 
@@ -162,6 +165,100 @@ TEST(InventorySync, ARepeatedRoundWritesTheSameIdsAndTheValidatorsSchemaHolds) {
   EXPECT_FALSE(schemas.validate("inventory_stock_sync", da["data"]));
   EXPECT_EQ(da["type"].GetInt(), 1001);
   EXPECT_EQ(da["data"]["update_time"].GetInt64(), 1764770400);
+}
+
+TEST(ShopifySync, TheStubsAdminApiAnswersAreReadPageByPageWithinTheBucket) {
+  StubFixture f;
+  ShopifyAdminStub shopify(f.shops_json, 1);
+  const std::string store = "shop-7000.myshopify.com";
+  const std::string token = parse_shopify_tokens(f.shops_json).at(store);
+  std::string items = R"({"items":[)";
+  for (int i = 0; i < 260; ++i)
+    items += std::string(i ? "," : "") + R"({"inventory_item_id":)" + std::to_string(5000 + i) +
+             R"(,"sku":"S-)" + std::to_string(i) + R"(","available":2})";
+  ASSERT_EQ(
+      shopify.handle("POST", "/shopify-stub/inventory?shop=" + store, items + "]}", "").status,
+      200);
+  const std::string base = "/shopify/" + store;
+  auto call = [&](const std::string& target, const std::string& with_token) {
+    StubAnswer a = shopify.handle("GET", base + target, "", with_token);
+    return http_answer(a.status, a.body, a.headers);
+  };
+  LocationsAnswer locations = read_shopify_locations(call(shopify_locations_target(), token));
+  ASSERT_EQ(locations.verdict, ApiVerdict::kOk) << locations.error;
+  ASSERT_EQ(locations.location_ids.size(), 1u);
+  std::string target = shopify_levels_target(locations.location_ids[0]);
+  size_t levels = 0, pages = 0;
+  while (!target.empty()) {
+    LevelsAnswer page = read_shopify_levels(call(target, token));
+    ASSERT_EQ(page.verdict, ApiVerdict::kOk) << page.error;
+    EXPECT_EQ(page.wait_ms, 0) << "a few calls leave the bucket room";
+    levels += page.available.size();
+    ++pages;
+    target = page.next_page;
+  }
+  EXPECT_EQ(levels, 260u);
+  EXPECT_EQ(pages, 2u);
+  ItemsAnswer skus = read_shopify_items(call(shopify_items_target({"5000", "5259", "99"}), token));
+  ASSERT_EQ(skus.verdict, ApiVerdict::kOk);
+  EXPECT_EQ(skus.skus.size(), 2u) << "an unknown item is left out";
+  EXPECT_EQ(skus.skus.at("5259"), "S-259");
+  EXPECT_EQ(read_shopify_items(call(shopify_items_target({"5000"}), "shpat_wrong")).verdict,
+            ApiVerdict::kMisconfigured)
+      << "a refused token needs an operator (Shopify tokens are not refreshed)";
+  // Forty calls fill the bucket: 429 with Retry-After, and the waits grow before that.
+  int64_t waited = 0;
+  ApiVerdict last = ApiVerdict::kOk;
+  for (int i = 0; i < 45 && last == ApiVerdict::kOk; ++i) {
+    LocationsAnswer a = read_shopify_locations(call(shopify_locations_target(), token));
+    last = a.verdict;
+    waited = std::max(waited, a.wait_ms);
+  }
+  EXPECT_EQ(last, ApiVerdict::kThrottled);
+  EXPECT_GT(waited, 0);
+}
+
+TEST(ShopifySync, LinksTokensAndTheChangelogAreReadStrictly) {
+  EXPECT_EQ(
+      shopify_next_page(
+          R"(<https://s.myshopify.com/admin/api/2024-07/inventory_levels.json?page_info=abc&limit=250>; rel="previous", )"
+          R"(<https://s.myshopify.com/admin/api/2024-07/inventory_levels.json?page_info=def&limit=250>; rel="next")"),
+      "/admin/api/2024-07/inventory_levels.json?page_info=def&limit=250");
+  EXPECT_EQ(
+      shopify_next_page(R"(<https://s.myshopify.com/admin/api/2024-07/x?a=1>; rel="previous")"),
+      "");
+  EXPECT_EQ(shopify_next_page(R"(<https://evil.example/other/path>; rel="next")"), "")
+      << "only the API's own paths are followed";
+  EXPECT_THROW(parse_shopify_tokens(R"({"shopify":{"shops":{"a/b":{"access_token":"x"}}}})"),
+               ConfigError);
+  EXPECT_THROW(parse_shopify_tokens(R"({"shopify":{"shops":{"a.myshopify.com":{}}}})"),
+               ConfigError);
+  EXPECT_TRUE(parse_shopify_tokens(R"({"tiktok":{}})").empty());
+  OutputRecord entry = shopify_item_changelog_record("c", "a.myshopify.com", "42", "SKU-1");
+  auto back = read_shopify_item_changelog(entry.key, entry.value);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->first, "a.myshopify.com|42");
+  EXPECT_EQ(back->second, "SKU-1");
+  EXPECT_FALSE(read_shopify_item_changelog("a.myshopify.com|4x2", "S"));
+  OutputRecord count = shopify_stock_record("webhooks.shopify.raw", "a.myshopify.com", "7", "42",
+                                            "655441491", 12, "SKU-1", 1764770400, 1764770401000);
+  EXPECT_EQ(count.key, "inventory_item:42") << "the ingest's key: the item's partition";
+  rapidjson::Document body;
+  ASSERT_TRUE(parse_json(body, count.value));
+  auto schemas = SchemaRegistry::load_directory(CF_SCHEMA_DIR);
+  EXPECT_FALSE(schemas.validate("shopify_inventory_level", body));
+  EXPECT_EQ(body["available"].GetInt64(), 12);
+  OutputRecord again = shopify_stock_record("webhooks.shopify.raw", "a.myshopify.com", "7", "42",
+                                            "655441491", 13, "SKU-1", 1764770402, 1764770403000);
+  auto header = [](const OutputRecord& r, const std::string& name) {
+    for (const auto& h : r.headers)
+      if (h.name == name) return h.value;
+    return std::string();
+  };
+  EXPECT_EQ(header(count, "cf-shopify-webhook-id"), header(again, "cf-shopify-webhook-id"))
+      << "a repeated round writes the same webhook id";
+  EXPECT_EQ(header(count, "cf-shopify-sku"), "SKU-1");
+  EXPECT_EQ(header(count, "cf-enrichment"), "scheduled_sync");
 }
 
 }  // namespace

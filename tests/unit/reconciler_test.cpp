@@ -342,5 +342,50 @@ TEST(SkuMapping, ChannelIdsMapToOneProduct) {
   EXPECT_THROW(SkuMapping::from_json(R"({"tiktok":{"17":5}})"), std::invalid_argument);
 }
 
+TEST(SkuMapping, ShopifyItemsLearnTheirSkuFromTheScheduledSync) {
+  auto shopify = [](const std::string& extra, int64_t available, int64_t at,
+                    std::string_view source, const std::string& id) {
+    return test::event_json("inventory.stock_updated", "c1", at,
+                            R"({"channel":"shopify","sku_id":"88100299",)" + extra +
+                                R"("available":)" + std::to_string(available) +
+                                R"(,"updated_at":"x"})",
+                            id, source, "shopify:88100299");
+  };
+  Rig r;
+  // Before any sync, a webhook's item has no SKU: a ledger entry of its own.
+  r.feed(shopify("", 10, kT0, "shopify_webhook", "s0"));
+  // The sync's count carries the SKU the Admin API gave; the webhooks after
+  // it land on the same product SKU.
+  r.feed(shopify(R"("seller_sku":"SHOP-SKU-299",)", 12, kT0 + 60000, "scheduled_sync", "s1"));
+  r.feed(shopify("", 11, kT0 + 120000, "shopify_webhook", "s2"));
+  auto inventory = r.on("inventory.events");
+  ASSERT_EQ(inventory.size(), 3u);
+  EXPECT_STREQ(inventory[0]["data"]["product_sku"].GetString(), "shopify:88100299");
+  EXPECT_STREQ(inventory[1]["data"]["product_sku"].GetString(), "SHOP-SKU-299");
+  EXPECT_STREQ(inventory[2]["data"]["product_sku"].GetString(), "SHOP-SKU-299");
+  EXPECT_EQ(inventory[2]["data"]["available"].GetInt64(), 11);
+  // Learned per creator: another creator's item of the same id knows nothing.
+  r.feed(test::event_json(
+      "inventory.stock_updated", "c2", kT0 + 130000,
+      R"({"channel":"shopify","sku_id":"88100299","available":3,"updated_at":"x"})", "s3",
+      "shopify_webhook", "shopify:88100299"));
+  EXPECT_STREQ(r.on("inventory.events").back()["data"]["product_sku"].GetString(),
+               "shopify:88100299");
+  // The mapping file wins over what was learned.
+  Reconciler mapped{ReconcilerSettings{}, ReconcilerTopics{},
+                    SkuMapping::from_json(R"({"shopify":{"88100299":"CASE-PRO"}})")};
+  EntityStore store{"reconciler.entities.changelog", 0};
+  std::vector<OutputRecord> out;
+  mapped.on_event(store,
+                  shopify(R"("seller_sku":"SHOP-SKU-299",)", 12, kT0, "scheduled_sync", "m1"), 0, 0,
+                  out);
+  mapped.on_event(store, shopify("", 11, kT0 + 60000, "shopify_webhook", "m2"), 1, 1, out);
+  size_t case_pro = 0;
+  for (const auto& o : out)
+    if (o.topic == "inventory.events")
+      case_pro += o.value.find("\"product_sku\":\"CASE-PRO\"") != std::string::npos;
+  EXPECT_EQ(case_pro, 2u);
+}
+
 }  // namespace
 }  // namespace cf

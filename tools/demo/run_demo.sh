@@ -47,7 +47,9 @@ channel_api_summary() {
        "shop rounds completed, $(cf_metric "$url" 'cf_channel_api_sync_rounds_total{outcome="failed"') failed," \
        "$(cf_metric "$url" cf_channel_api_sync_counts_total) stock counts written," \
        "$(cf_metric "$url" 'cf_channel_api_calls_total{api="products_search"') Search Products and" \
-       "$(cf_metric "$url" 'cf_channel_api_calls_total{api="inventory_search"') Inventory Search calls"
+       "$(cf_metric "$url" 'cf_channel_api_calls_total{api="inventory_search"') Inventory Search calls (TikTok);" \
+       "$(cf_metric "$url" 'cf_channel_api_calls_total{api="shopify_inventory_levels"') inventory level and" \
+       "$(cf_metric "$url" 'cf_channel_api_calls_total{api="shopify_inventory_items"') inventory item calls (Shopify)"
 }
 
 echo "demo: logs in $WORK"
@@ -77,7 +79,8 @@ cf_pids+=($!)
 # TikTok's API (played by the participant stub, which also plays the saga's
 # participants below): order notifications carry no line items, so
 # channel-api fetches each order's detail before the validator sees it, and
-# reads every shop's stock every 10 s (ticks on channel.sync.commands).
+# reads every TikTok shop's and Shopify store's stock every 10 s (ticks on
+# channel.sync.commands).
 STUB_PORT=$(cf_free_port)
 setsid "$BIN/cf-participant-stub" --port "$STUB_PORT" --seed "$RANDOM" \
   --tiktok-secrets-file "$WORK/secrets.json" --tiktok-shops-file "$WORK/channel-shops.json" \
@@ -86,7 +89,8 @@ cf_pids+=($!)
 CHANNEL_METRICS=$(cf_free_port)
 setsid "$BIN/channel-api" --brokers "$BROKERS" --metrics-port "$CHANNEL_METRICS" \
   --secrets-file "$WORK/secrets.json" --shops-file "$WORK/channel-shops.json" --schema-dir "$ROOT/schemas" \
-  --tiktok-api-url "http://127.0.0.1:$STUB_PORT" --sync-interval-s 10 >"$WORK/channel-api.log" 2>&1 &
+  --tiktok-api-url "http://127.0.0.1:$STUB_PORT" --shopify-api-url "http://127.0.0.1:$STUB_PORT/shopify/{shop}" \
+  --sync-interval-s 10 >"$WORK/channel-api.log" 2>&1 &
 cf_pids+=($!)
 # The stateful heart: reconciler -> inventory-velocity -> stockout-predictor,
 # their local snapshots under $WORK/state, and ticks on inventory.events.

@@ -212,7 +212,7 @@ class DetailPublisher {
     if (host_.empty()) return;
     // Shop ids are generated as [a-z0-9-]: nothing to escape in the query.
     if (!w.order_detail.empty()) post("/tiktok/orders?shop_id=" + w.shop_id, w.order_detail);
-    if (!w.stock_level.empty()) post("/tiktok/inventory?shop_id=" + w.shop_id, w.stock_level);
+    if (!w.stock_level.empty()) post(w.stock_level_path, w.stock_level);
   }
 
  private:

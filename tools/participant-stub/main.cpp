@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
         "tiktok-secrets-file", po::value(&secrets_file),
         "TikTok app key and secret (the ingest's secrets file) for the TikTok Shop API")(
         "tiktok-shops-file", po::value(&shops_file),
-        "TikTok shop ciphers and first access tokens (channel-api's shops file)")(
+        "TikTok shop ciphers and first access tokens, and Shopify stores' Admin API tokens "
+        "(channel-api's shops file)")(
         "tiktok-token-ttl-s",
         po::value(&settings.tiktok_token_ttl_s)->default_value(settings.tiktok_token_ttl_s),
         "lifetime of the access tokens it issues on refresh");

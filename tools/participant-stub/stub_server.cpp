@@ -13,6 +13,7 @@
 #include "cf/event_envelope.h"
 #include "cf/json_builder.h"
 #include "cf/json_parse.h"
+#include "shopify_admin_stub.h"
 #include "tiktok_api_stub.h"
 
 namespace cf {
@@ -74,7 +75,8 @@ struct StubServer::Impl {
       : settings(std::move(s)),
         rng(settings.seed),
         tiktok(settings.tiktok_secrets_json, settings.tiktok_tokens_json,
-               settings.tiktok_token_ttl_s, settings.seed) {}
+               settings.tiktok_token_ttl_s, settings.seed),
+        shopify(settings.tiktok_tokens_json, settings.seed) {}
   StubSettings settings;
   asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
@@ -84,6 +86,7 @@ struct StubServer::Impl {
   std::unordered_map<std::string, KeyState> keys;  ///< "<kind>|<idempotency key>"
   std::vector<std::shared_ptr<void>> hung;         ///< sessions never answered
   TikTokApiStub tiktok;
+  ShopifyAdminStub shopify;
 
   bool roll(double share) {
     return share > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < share;
@@ -165,6 +168,12 @@ struct StubServer::Impl {
       const auto token = request["x-tts-access-token"];
       return tiktok.handle(std::string_view(method.data(), method.size()), target, request.body(),
                            std::string_view(token.data(), token.size()));
+    }
+    if (ShopifyAdminStub::serves(target)) {
+      const auto method = request.method_string();
+      const auto token = request["x-shopify-access-token"];
+      return shopify.handle(std::string_view(method.data(), method.size()), target, request.body(),
+                            std::string_view(token.data(), token.size()));
     }
     if (request.method() == http::verb::get && target == "/stats") return {200, stats_json()};
     if (request.method() != http::verb::post) return {405, error_body("POST only")};

@@ -75,9 +75,11 @@ struct GeneratedWebhook {
   /// personal fields a real answer has), for the channel API stub; empty otherwise.
   std::string order_detail;
   std::string shop_id;  ///< the shop the order detail (or stock level) belongs to
-  /// For a TikTok stock count: the level as the API stub's POST /tiktok/inventory
-  /// takes it, so the platform's stock behind a scheduled sync is the generator's.
+  /// For a stock count: the level as the API stub takes it (POST to
+  /// stock_level_path: /tiktok/inventory or /shopify-stub/inventory), so the
+  /// platform's stock behind a scheduled sync is the generator's.
   std::string stock_level;
+  std::string stock_level_path;
   int64_t event_time_ms = 0;
   /// Stock changes the webhook causes if it is accepted: (shop, sku) -> units.
   std::vector<std::pair<std::pair<int, int>, int>> stock_effects;

@@ -39,7 +39,7 @@ struct HttpResult {
   std::string error;          ///< transport error, "timeout" or "circuit open"
   bool circuit_open = false;  ///< refused by the breaker, nothing sent
   /// Response headers the callers act on (lower-case names): retry-after,
-  /// x-shopify-shop-api-call-limit. Others are not kept.
+  /// x-shopify-shop-api-call-limit, link (Shopify's pagination). Others are not kept.
   std::vector<std::pair<std::string, std::string>> headers;
   /// The value of response header `name` (lower case), or empty.
   std::string header(const std::string& name) const {
