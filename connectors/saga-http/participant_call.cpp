@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "cf/carrier_tracking.h"
 #include "cf/config.h"
 #include "cf/errors.h"
 #include "cf/event_envelope.h"
@@ -142,6 +143,17 @@ OutputRecord reply_record(const ParticipantCall& call, const HttpResult& result,
   w.key("outcome").string(outcome_of(result));
   w.key("detail").string(detail);
   w.key("replied_at_ms").number(now_ms);
+  if (call.participant == "shipping" && result.status >= 200 && result.status < 300) {
+    // A label's tracking number: the saga records it, and carriers' updates
+    // find their order through it. Copied only when it is a plausible number.
+    rapidjson::Document body;
+    if (parse_json(body, result.body) && body.IsObject()) {
+      const std::string_view number = string_member(body, "tracking_number");
+      const std::string_view slug = string_member(body, "slug");
+      if (valid_tracking_number(number)) w.key("tracking_number").string(number);
+      if (valid_carrier_slug(slug)) w.key("carrier_slug").string(slug);
+    }
+  }
   w.end_object();
   return {topic, call.creator_id, w.take(), {{"cf-event-type", "saga.reply"}}};
 }

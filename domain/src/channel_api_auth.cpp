@@ -154,4 +154,11 @@ std::optional<std::map<std::string, std::string>> parse_query(std::string_view q
   return params;
 }
 
+RequestTarget split_target(std::string_view target) {
+  const size_t question = target.find('?');
+  return {target.substr(0, question),
+          parse_query(question == std::string_view::npos ? std::string_view{}
+                                                         : target.substr(question + 1))};
+}
+
 }  // namespace cf

@@ -37,6 +37,13 @@ void write_saga_fields(JsonBuilder& w, const SagaEntry& entry, int64_t now_ms) {
   const bool refunded = (s.compensated >> static_cast<int>(Step::kRefundPayment)) & 1U;
   w.key("payment_captured").boolean(captured);
   w.key("payment_refunded").boolean(refunded);
+  if (!s.tracking_number.empty()) {
+    // The label's number: the reconciler joins carriers' updates to the order through it.
+    w.key("tracking_number").string(s.tracking_number);
+    w.key("carrier_slug").string(s.carrier_slug);
+    w.key("label_cancelled")
+        .boolean((s.compensated >> static_cast<int>(Step::kCancelShipping)) & 1U);
+  }
   w.key("event_ms").number(now_ms);
   w.key("history").begin_array();
   for (const auto& h : s.history) {

@@ -308,6 +308,11 @@ void SagaMachine::on_reply(SagaState& saga, const Reply& reply, int64_t now_ms,
   switch (reply.outcome) {
     case Outcome::kSucceeded:
       note(saga, now_ms, "succeeded" + item);
+      if (reply.step == Step::kGenerateShippingLabel && !reply.tracking_number.empty()) {
+        // What carriers will name the shipment by (the order is joined through it).
+        saga.tracking_number = reply.tracking_number;
+        saga.carrier_slug = reply.carrier_slug;
+      }
       if (is_inventory_step(reply.step)) {
         saga.items_done |= 1ULL << reply.item;
         if (saga.items_done != all_items(saga.order.items.size())) return;
@@ -419,6 +424,7 @@ std::string encode_saga(const SagaState& s) {
   for (const auto& h : s.history) {
     w.integer(h.at_ms).count(static_cast<uint64_t>(h.step)).integer(h.attempt).bytes(h.what);
   }
+  w.bytes(s.tracking_number).bytes(s.carrier_slug);
   return out;
 }
 
@@ -451,6 +457,8 @@ bool decode_saga(std::string_view value, SagaState& s) {
     h.attempt = static_cast<int>(h_attempt);
     s.history.push_back(std::move(h));
   }
+  // Sagas written before labels were recorded end after their history.
+  if (ok && !r.at_end()) ok = r.bytes(s.tracking_number) && r.bytes(s.carrier_slug);
   if (!ok || !r.at_end() || attempt < 0 || attempt > 1'000'000 || attempts_total < 0 ||
       attempts_total > 1'000'000'000) {
     return false;

@@ -108,6 +108,8 @@ struct SagaState {
   int64_t started_ms = -1;
   int64_t finished_ms = -1;  ///< first time it reached a terminal status
   std::vector<HistoryEntry> history;
+  std::string tracking_number;  ///< the label's, once generate_shipping_label succeeded
+  std::string carrier_slug;     ///< the label's carrier (AfterShip's courier code)
 };
 
 /// What a transition asks the processor to send.
@@ -150,6 +152,8 @@ struct Reply {
   int item = -1;    ///< inventory replies: which item
   Outcome outcome = Outcome::kSucceeded;
   std::string detail;
+  std::string tracking_number;  ///< generate_shipping_label: the label's number
+  std::string carrier_slug;
 };
 
 class SagaMachine {

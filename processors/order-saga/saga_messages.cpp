@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "cf/carrier_tracking.h"
 #include "cf/event_envelope.h"
 #include "cf/json_builder.h"
 #include "cf/json_parse.h"
@@ -104,6 +105,14 @@ ReplyRecord read_saga_reply(std::string_view json) {
         "saga reply needs /creator_id, /attempt of at least 1 and /replied_at_ms");
   }
   r.reply.detail = std::string(string_member(doc, "detail").substr(0, 256));
+  if (r.reply.step == Step::kGenerateShippingLabel && r.reply.outcome == Outcome::kSucceeded) {
+    const std::string_view number = string_member(doc, "tracking_number");
+    const std::string_view slug = string_member(doc, "carrier_slug");
+    if (!number.empty() && !valid_tracking_number(number))
+      throw std::invalid_argument("saga reply: /tracking_number is not a tracking number");
+    r.reply.tracking_number = std::string(number);
+    if (valid_carrier_slug(slug)) r.reply.carrier_slug = std::string(slug);
+  }
   return r;
 }
 

@@ -6,11 +6,64 @@
 
 #include <chrono>
 #include <set>
+#include <sstream>
 
 #include "harness.h"
 
 namespace cf::test {
 namespace {
+
+/// A log without librdkafka's own lines (connection refused, ... while the
+/// brokers are down drown everything else).
+std::string own_lines(const std::string& log) {
+  std::string out, line;
+  std::istringstream in(log);
+  while (std::getline(in, line))
+    if (line.find("\"logger\":\"kafka\"") == std::string::npos) out += line + "\n";
+  return out;
+}
+
+/// Where the acknowledged events that never reached events.validated stopped:
+/// for each, its request and whether that request's record is on the raw and
+/// the enriched topic (a failure this explains is worth more than a timeout).
+std::string missing_report(const std::string& bootstrap, const std::set<std::string>& must_exist,
+                           const std::map<std::string, int>& counts,
+                           const std::vector<const std::vector<ReportLine>*>& phases) {
+  std::map<std::string, std::string> request_of;  // event id -> request id
+  for (const auto* phase : phases)
+    for (const auto& r : *phase)
+      for (const auto& id : r.event_ids) request_of[id] = r.request_id;
+  auto located = [&](const std::string& topic) {
+    std::map<std::string, std::string> where;  // request id -> "partition@offset"
+    for (const auto& rec : read_all(bootstrap, topic)) {
+      auto h = rec.headers.find("cf-request-id");
+      if (h != rec.headers.end())
+        where[h->second] = std::to_string(rec.partition) + "@" + std::to_string(rec.offset);
+    }
+    return where;
+  };
+  auto raw = located("webhooks.tiktok.raw");
+  auto shopify = located("webhooks.shopify.raw");
+  auto shipping = located("webhooks.shipping.raw");
+  auto enriched = located("webhooks.tiktok.enriched");
+  std::ostringstream out;
+  int missing = 0;
+  for (const auto& id : must_exist) {
+    if (counts.count(id)) continue;
+    if (++missing > 20) continue;
+    const auto& req = request_of[id];
+    std::string where = raw.count(req)        ? "tiktok:" + raw[req]
+                        : shopify.count(req)  ? "shopify:" + shopify[req]
+                        : shipping.count(req) ? "shipping:" + shipping[req]
+                                              : "-";
+    out << "missing " << id << " request " << req << " raw=" << where
+        << " enriched=" << (enriched.count(req) ? enriched[req] : "-") << "\n";
+  }
+  out << missing << " of " << must_exist.size() << " acknowledged events missing; " << raw.size()
+      << " TikTok raw, " << enriched.size() << " enriched, " << shopify.size()
+      << " Shopify raw records\n";
+  return out.str();
+}
 
 TEST(BrokerOutage, IngestAnswers503AndRecovers) {
   TempDir dir;
@@ -100,7 +153,11 @@ TEST(BrokerOutage, IngestAnswers503AndRecovers) {
         return true;
       },
       90000, 1000))
-      << validator.log();
+      << missing_report(broker.bootstrap(), must_exist, counts, {&before, &after})
+      << "\nvalidator:\n"
+      << own_lines(validator.log()) << "\nchannel-api:\n"
+      << own_lines(channel.log()) << "\ningest:\n"
+      << own_lines(ingest.log());
   for (auto& [id, n] : counts) {
     EXPECT_TRUE(must_exist.count(id) || may_exist.count(id)) << "unexpected event " << id;
   }

@@ -218,22 +218,27 @@ int64_t ledger_available(const std::string& bootstrap, const std::string& creato
   return available;
 }
 
-TEST(ChannelApiSync, ASyncAfterAMissedSaleCorrectsTheLedgerAndAReplayPollsNothing) {
-  TempDir dir;
+/// The reference files a sync test needs (shops, secrets, the SKU mapping
+/// file) and the shop directory, parsed.
+void write_sync_files(const TempDir& dir, rapidjson::Document* shops) {
   write_reference_files(dir);
-  DevBroker broker(dir);
   ASSERT_EQ(Process({bin("cf-loadgen"), "--write-sku-mapping-file", dir.file("skus.json")},
                     dir.file("files.log"))
                 .wait(10000),
             0);
-  ApiStub stub(dir);
+  std::ifstream in(dir.file("shops.json"));
+  std::stringstream text;
+  text << in.rdbuf();
+  shops->Parse(text.str().c_str());
+  ASSERT_FALSE(shops->HasParseError());
+}
+
+TEST(ChannelApiSync, ASyncAfterAMissedSaleCorrectsTheLedgerAndAReplayPollsNothing) {
+  TempDir dir;
   rapidjson::Document shops;
-  {
-    std::ifstream in(dir.file("shops.json"));
-    std::stringstream text;
-    text << in.rdbuf();
-    shops.Parse(text.str().c_str());
-  }
+  ASSERT_NO_FATAL_FAILURE(write_sync_files(dir, &shops));
+  DevBroker broker(dir);
+  ApiStub stub(dir);
   const std::string shop = "shop-7001";
   const std::string creator = shops["shops"][shop.c_str()]["creator_id"].GetString();
   auto stock = [&](int64_t units) {
@@ -398,20 +403,10 @@ TEST(ChannelApiSync, ASyncAfterAMissedSaleCorrectsTheLedgerAndAReplayPollsNothin
 
 TEST(ChannelApiSync, AShopifyStoresCountsCarryTheSkuLookedUpOnceThroughTheAdminApi) {
   TempDir dir;
-  write_reference_files(dir);
-  DevBroker broker(dir);
-  ASSERT_EQ(Process({bin("cf-loadgen"), "--write-sku-mapping-file", dir.file("skus.json")},
-                    dir.file("files.log"))
-                .wait(10000),
-            0);
-  ApiStub stub(dir);
   rapidjson::Document shops;
-  {
-    std::ifstream in(dir.file("shops.json"));
-    std::stringstream text;
-    text << in.rdbuf();
-    shops.Parse(text.str().c_str());
-  }
+  ASSERT_NO_FATAL_FAILURE(write_sync_files(dir, &shops));
+  DevBroker broker(dir);
+  ApiStub stub(dir);
   const std::string store = "shop-7002.myshopify.com";
   const std::string creator = shops["shops"][store.c_str()]["creator_id"].GetString();
   // 300 items at one location (two pages of levels) and the item under test

@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "cf/carrier_tracking.h"
 #include "cf/order_status.h"
 #include "harness.h"
 
@@ -23,6 +24,7 @@ namespace {
 
 struct SagaView {
   std::string status, step, failure;
+  std::string tracking_number;  ///< the label's, once the label step succeeded
   int64_t version = -1;
   bool captured = false, refunded = false;
 };
@@ -172,6 +174,8 @@ struct Topology {
       v.failure = doc["failure"].GetString();
       v.captured = doc["payment_captured"].GetBool();
       v.refunded = doc["payment_refunded"].GetBool();
+      v.tracking_number =
+          doc.HasMember("tracking_number") ? doc["tracking_number"].GetString() : "";
     }
     return out;
   }
@@ -224,7 +228,14 @@ void expect_effects_match(const Topology& t, const std::map<std::string, SagaVie
   int64_t completed = 0, cancelled = 0;
   for (const auto& [order, v] : sagas) {
     EXPECT_NE(v.status, "needs_manual") << order << ": " << v.failure;
-    if (v.status == "completed") ++completed;
+    if (v.status == "completed") {
+      ++completed;
+      // The label provider's number made it through saga-http and the saga.
+      const size_t bar = order.find('|');
+      EXPECT_EQ(v.tracking_number,
+                stub_label_tracking_number(order.substr(0, bar), order.substr(bar + 1)))
+          << order;
+    }
     if (v.failure.rfind("order cancelled", 0) == 0) ++cancelled;
     // A compensated saga whose payment may have been captured refunded it
     // (the refund blocks a capture that had not happened yet).

@@ -21,19 +21,31 @@ HttpResult answer(int status, std::string body, std::string retry_after = "") {
   return http_answer(status, std::move(body), {{"Retry-After", retry_after}});
 }
 
+/// The first order the generator makes for `shop`: its detail, id and status
+/// (empty when none comes in 200 webhooks).
+struct GeneratedOrder {
+  std::string json, id, status;
+  int64_t update_time = 0;
+};
+GeneratedOrder first_order(StubFixture& f, const std::string& shop) {
+  for (int i = 0; i < 200; ++i) {
+    GeneratedWebhook w = f.generator.next();
+    rapidjson::Document doc;
+    if (w.order_detail.empty() || w.shop_id != shop || !parse_json(doc, w.order_detail)) continue;
+    return {w.order_detail, doc["id"].GetString(), doc["status"].GetString(),
+            doc["update_time"].GetInt64()};
+  }
+  return {};
+}
+
 TEST(ChannelApiRequests, TheStubAcceptsTheSignedDetailRequestAndRefusesAnyChange) {
   StubFixture f;
   const TikTokShop& shop = f.shops.at("shop-7000");
   // An order the generator gave the stub.
-  std::string order;
-  for (int i = 0; i < 200 && order.empty(); ++i) {
-    GeneratedWebhook w = f.generator.next();
-    if (!w.order_detail.empty() && w.shop_id == "shop-7000") order = w.order_detail;
-  }
-  ASSERT_FALSE(order.empty());
-  rapidjson::Document doc;
-  ASSERT_TRUE(parse_json(doc, order));
-  const std::string id(doc["id"].GetString());
+  const GeneratedOrder given = first_order(f, "shop-7000");
+  ASSERT_FALSE(given.id.empty());
+  const std::string& order = given.json;
+  const std::string& id = given.id;
   EXPECT_EQ(f.stub.handle("POST", "/tiktok/orders?shop_id=shop-7000", order, "").status, 200);
 
   const std::string target =
@@ -44,7 +56,7 @@ TEST(ChannelApiRequests, TheStubAcceptsTheSignedDetailRequestAndRefusesAnyChange
   DetailAnswer read = read_detail_answer(answer(ok.status, ok.body));
   ASSERT_EQ(read.verdict, ApiVerdict::kOk) << read.error;
   ASSERT_EQ(read.orders.size(), 1u) << "an unknown id is left out, as the API does";
-  EXPECT_EQ(read.orders.at(id).update_time, doc["update_time"].GetInt64());
+  EXPECT_EQ(read.orders.at(id).update_time, given.update_time);
   EXPECT_EQ(read.orders.at(id).subset_json.find("recipient"), std::string::npos)
       << "nothing personal is kept";
   EXPECT_EQ(read.orders.at(id).subset_json.find("buyer_email"), std::string::npos);
@@ -63,6 +75,31 @@ TEST(ChannelApiRequests, TheStubAcceptsTheSignedDetailRequestAndRefusesAnyChange
                           shop.shop_cipher, {id}, f.now - 3600);
   StubAnswer old = f.stub.handle("GET", old_target, "", shop.token.access_token);
   EXPECT_EQ(read_detail_answer(answer(old.status, old.body)).verdict, ApiVerdict::kMisconfigured);
+}
+
+TEST(ChannelApiRequests, TheStubsOrderNeverGoesBackWithinTheSameSecond) {
+  // Two load generator connections can give the stub an order's paid state
+  // and then its older unpaid state, both stamped with the same second.
+  StubFixture f;
+  const TikTokShop& shop = f.shops.at("shop-7000");
+  const GeneratedOrder given = first_order(f, "shop-7000");
+  ASSERT_FALSE(given.id.empty());
+  const std::string status = "\"status\":\"" + given.status + "\"";
+  auto with_status = [&](const std::string& s) {
+    std::string copy = given.json;
+    copy.replace(copy.find(status), status.size(), "\"status\":\"" + s + "\"");
+    return copy;
+  };
+  const std::string path = "/tiktok/orders?shop_id=shop-7000";
+  ASSERT_EQ(f.stub.handle("POST", path, with_status("AWAITING_SHIPMENT"), "").status, 200);
+  ASSERT_EQ(f.stub.handle("POST", path, with_status("UNPAID"), "").status, 200);
+  const std::string target =
+      order_detail_target(f.generator.settings().app_key, f.generator.settings().app_secret,
+                          shop.shop_cipher, {given.id}, f.now);
+  StubAnswer got = f.stub.handle("GET", target, "", shop.token.access_token);
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_NE(got.body.find("AWAITING_SHIPMENT"), std::string::npos) << got.body;
+  EXPECT_EQ(got.body.find("UNPAID"), std::string::npos) << got.body;
 }
 
 TEST(ChannelApiRequests, AnExpiredTokenIsRefreshedWithTheRefreshToken) {
@@ -182,6 +219,20 @@ TEST(ChannelApiQueries, QueriesDecodeAndRefuseAmbiguity) {
   EXPECT_FALSE(parse_query("a=%zz"));
   EXPECT_FALSE(parse_query("a=%2"));
   EXPECT_EQ(percent_encode("a b,c"), "a%20b%2Cc");
+}
+
+TEST(ChannelApiQueries, ATargetSplitsIntoPathAndQuery) {
+  auto with = split_target("/api/orders/202309/orders?ids=1%2C2");
+  EXPECT_EQ(with.path, "/api/orders/202309/orders");
+  ASSERT_TRUE(with.query);
+  EXPECT_EQ(with.query->at("ids"), "1,2");
+  auto without = split_target("/admin/api/2024-01/locations.json");
+  EXPECT_EQ(without.path, "/admin/api/2024-01/locations.json");
+  ASSERT_TRUE(without.query);
+  EXPECT_TRUE(without.query->empty());
+  auto broken = split_target("/x?a=%zz");
+  EXPECT_EQ(broken.path, "/x");
+  EXPECT_FALSE(broken.query);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "cf/carrier_tracking.h"
 #include "cf/directory.h"
 #include "cf/errors.h"
 #include "cf/json_builder.h"
@@ -31,6 +32,23 @@ TEST(TimeFormat, FormatsAndParsesRfc3339) {
   EXPECT_FALSE(parse_rfc3339_ms("2026-13-19T08:26:40Z"));
   EXPECT_FALSE(parse_rfc3339_ms("2026-11-19T08:26:40"));
   EXPECT_FALSE(parse_rfc3339_ms("2026-11-19T08:26:40.Z"));
+}
+
+TEST(CarrierTracking, NumbersAndSlugsAreCheckedAndStubLabelsAreStable) {
+  EXPECT_TRUE(valid_tracking_number("9400111202555842761234"));
+  EXPECT_TRUE(valid_tracking_number("1Z999AA10123456784"));
+  EXPECT_FALSE(valid_tracking_number(""));
+  EXPECT_FALSE(valid_tracking_number("94 00"));
+  EXPECT_FALSE(valid_tracking_number("a\"b"));
+  EXPECT_FALSE(valid_tracking_number(std::string(65, '1')));
+  EXPECT_TRUE(valid_carrier_slug("royal-mail"));
+  EXPECT_FALSE(valid_carrier_slug("USPS"));
+  const std::string a = stub_label_tracking_number("tiktok", "578426314126459219");
+  EXPECT_EQ(a.size(), 22U);
+  EXPECT_EQ(a.substr(0, 4), "9400");
+  EXPECT_TRUE(valid_tracking_number(a));
+  EXPECT_EQ(a, stub_label_tracking_number("tiktok", "578426314126459219"));
+  EXPECT_NE(a, stub_label_tracking_number("shopify", "578426314126459219"));
 }
 
 TEST(TopicCatalog, ProjectCatalogCoversTheTopology) {

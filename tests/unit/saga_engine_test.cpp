@@ -126,12 +126,24 @@ TEST_F(Fixture, ACompletedSagaReleasesItsReservationsAndRepliesAreAppliedOncePer
     call.command_id = command_id(only_saga().saga, step);
     call.creator_id = "creator-101";
     call.attempt = only_saga().saga.attempt;
-    call.participant = "payment";
+    call.participant = step == Step::kGenerateShippingLabel ? "shipping" : "payment";
     HttpResult ok;
     ok.status = 200;
+    if (step == Step::kGenerateShippingLabel) {
+      ok.body = R"({"result":"applied","tracking_number":"9400111202555842761234","slug":"usps"})";
+    }
     const int64_t reply_offset = offset++;
     auto out = apply(Input::kSagaReplies, reply_record(call, ok, kStart + 20, "saga.replies").value,
                      reply_offset, kStart + 20 + offset);
+    if (step != Step::kProcessPayment) {
+      // From the label on, saga.events names the label (the reconciler's join key).
+      ASSERT_EQ(only(out, "saga.events").size(), 1U);
+      EXPECT_NE(
+          only(out, "saga.events")[0].value.find(
+              R"("tracking_number":"9400111202555842761234","carrier_slug":"usps","label_cancelled":false)"),
+          std::string::npos)
+          << only(out, "saga.events")[0].value;
+    }
     if (step == Step::kUpdateChannelStatus) {
       EXPECT_EQ(only_saga().saga.status, Status::kCompleted);
       auto releases = only(out, "inventory.commands");

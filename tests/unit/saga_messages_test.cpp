@@ -180,6 +180,19 @@ TEST(SagaMessages, RepliesAreReadStrictly) {
       "{\"command_id\":\"" + id + "\",\"creator_id\":\"\xff\"}",
   };
   for (const auto& json : bad) EXPECT_THROW(read_saga_reply(json), std::invalid_argument) << json;
+  // A label's reply carries the number carriers will name; a number that
+  // could not be one is refused rather than recorded.
+  const std::string label = command_id(saga, Step::kGenerateShippingLabel);
+  auto labelled = read_saga_reply(
+      R"({"command_id":")" + label +
+      R"(","creator_id":"creator-7","attempt":1,"outcome":"succeeded","replied_at_ms":1,"tracking_number":"9400111202555842761234","carrier_slug":"usps"})");
+  EXPECT_EQ(labelled.reply.tracking_number, "9400111202555842761234");
+  EXPECT_EQ(labelled.reply.carrier_slug, "usps");
+  EXPECT_THROW(
+      read_saga_reply(
+          R"({"command_id":")" + label +
+          R"(","creator_id":"creator-7","attempt":1,"outcome":"succeeded","replied_at_ms":1,"tracking_number":"94 00\"x"})"),
+      std::invalid_argument);
   // Inventory replies to other clients' commands are not the saga's business.
   EXPECT_FALSE(
       read_inventory_reply(R"({"command_id":"ops-42","creator_id":"c","status":"reserved"})", 1));

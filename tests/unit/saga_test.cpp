@@ -90,6 +90,28 @@ TEST(Saga, APaidOrderRunsEveryStepInOrderAndCompletes) {
   EXPECT_EQ(SagaMachine::next_due_ms(s), -1) << "nothing left to fire";
 }
 
+TEST(Saga, TheLabelStepRecordsTheTrackingNumberItAnswers) {
+  SagaMachine m;
+  std::vector<Effect> effects;
+  SagaState s = m.start(order_with(1), kT0, effects);
+  int64_t now = kT0;
+  for (int guard = 0; guard < 10 && s.status == Status::kRunning; ++guard) {
+    std::vector<Effect> next;
+    for (const auto& c : commands(effects)) {
+      Reply r{c.step, c.attempt, c.item, Outcome::kSucceeded, {}};
+      if (c.step == Step::kGenerateShippingLabel) {
+        r.tracking_number = "9400111202555842761234";
+        r.carrier_slug = "usps";
+      }
+      m.on_reply(s, r, now += 10, next);
+    }
+    effects = std::move(next);
+  }
+  EXPECT_EQ(s.status, Status::kCompleted);
+  EXPECT_EQ(s.tracking_number, "9400111202555842761234");
+  EXPECT_EQ(s.carrier_slug, "usps");
+}
+
 TEST(Saga, TheSameOrderAlwaysGetsTheSameSagaAndCommandIds) {
   SagaMachine m;
   std::vector<Effect> a, b;
@@ -417,6 +439,8 @@ TEST(Saga, StateRoundTripsAndDamagedStateIsRefused) {
   SagaState s = m.start(order_with(3), kT0, effects);
   int64_t now = kT0;
   drive(m, s, effects, {{Step::kUpdateChannelStatus, Outcome::kFailed}}, now);
+  s.tracking_number = "9400111202555842761234";
+  s.carrier_slug = "usps";
   const std::string encoded = encode_saga(s);
   SagaState back;
   ASSERT_TRUE(decode_saga(encoded, back));
@@ -424,9 +448,21 @@ TEST(Saga, StateRoundTripsAndDamagedStateIsRefused) {
   EXPECT_EQ(back.order.items.size(), 3u);
   EXPECT_EQ(back.status, Status::kCompensated);
   EXPECT_EQ(back.history.size(), s.history.size());
+  EXPECT_EQ(back.tracking_number, "9400111202555842761234");
+  EXPECT_EQ(back.carrier_slug, "usps");
+  // A saga written before labels were recorded ends after its history: that
+  // one cut still decodes (without a label); every other cut is refused.
+  SagaState unlabelled = s;
+  unlabelled.tracking_number.clear();
+  unlabelled.carrier_slug.clear();
+  const size_t legacy_end = encode_saga(unlabelled).size() - 2;  // two empty strings
   for (size_t cut = 0; cut < encoded.size(); ++cut) {
     SagaState partial;
-    EXPECT_FALSE(decode_saga(std::string_view(encoded).substr(0, cut), partial)) << cut;
+    const bool decoded = decode_saga(std::string_view(encoded).substr(0, cut), partial);
+    EXPECT_EQ(decoded, cut == legacy_end) << cut;
+    if (decoded) {
+      EXPECT_TRUE(partial.tracking_number.empty());
+    }
   }
   EXPECT_FALSE(decode_saga(encoded + "x", back));
   EXPECT_FALSE(decode_saga("1|not binary", back));

@@ -28,9 +28,12 @@ trap cleanup EXIT
 trap 'echo; echo "demo: stopping"; stop=1' INT TERM
 stop=0
 
-# channel-api's figures from its /metrics.
+# channel-api's figures from one scrape of its /metrics (it is still running:
+# separate scrapes would mix moments).
 channel_api_summary() {
-  local url="$1" enriched calls ids
+  local url enriched calls ids
+  curl -fs "$1" >"$WORK/channel-api.metrics" || true
+  url="file://$WORK/channel-api.metrics"
   enriched=$(cf_metric "$url" cf_channel_api_enrichment_seconds_count)
   calls=$(cf_metric "$url" 'cf_channel_api_calls_total{api="order_detail"')
   ids=$(cf_metric "$url" cf_channel_api_order_ids_requested_total)

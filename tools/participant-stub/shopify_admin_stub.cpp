@@ -61,10 +61,7 @@ bool ShopifyAdminStub::serves(std::string_view target) {
 
 StubAnswer ShopifyAdminStub::handle(std::string_view method, std::string_view target,
                                     std::string_view body, std::string_view access_token) {
-  const size_t question = target.find('?');
-  const std::string_view path = target.substr(0, question);
-  auto query = parse_query(question == std::string_view::npos ? std::string_view{}
-                                                              : target.substr(question + 1));
+  auto [path, query] = split_target(target);
   if (!query) return errors(400, "malformed query string");
   if (method == "POST" && path == "/shopify-stub/inventory")
     return set_stock(param(*query, "shop"), body);

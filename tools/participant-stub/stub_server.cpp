@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cf/carrier_tracking.h"
 #include "cf/event_envelope.h"
 #include "cf/json_builder.h"
 #include "cf/json_parse.h"
@@ -235,7 +236,19 @@ struct StubServer::Impl {
       ++stats.applied;
       ++stats.per_order[order];
       state.status = 200;
-      state.body = "{\"result\":\"applied\"}";
+      if (std::string_view(route->kind) == "labels") {
+        // A label provider answers with the label's tracking number, which
+        // the saga records and carriers' webhooks name later.
+        JsonBuilder w(128);
+        w.begin_object().key("result").string("applied");
+        w.key("tracking_number")
+            .string(stub_label_tracking_number(string_member(doc, "channel"),
+                                               string_member(doc, "order_id")));
+        w.key("slug").string("usps").end_object();
+        state.body = w.take();
+      } else {
+        state.body = "{\"result\":\"applied\"}";
+      }
     }
     if (roll(fault.ack_loss_rate)) {  // applied, answer lost: the retry gets the stored answer
       ++stats.ack_lost;

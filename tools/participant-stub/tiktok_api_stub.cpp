@@ -8,6 +8,7 @@
 #include "cf/event_envelope.h"
 #include "cf/json_builder.h"
 #include "cf/json_parse.h"
+#include "cf/order_status.h"
 #include "cf/signature.h"
 
 namespace cf {
@@ -75,10 +76,7 @@ bool TikTokApiStub::roll(double share) {
 
 StubAnswer TikTokApiStub::handle(std::string_view method, std::string_view target,
                                  std::string_view body, std::string_view access_token) {
-  const size_t question = target.find('?');
-  const std::string_view path = target.substr(0, question);
-  auto query = parse_query(question == std::string_view::npos ? std::string_view{}
-                                                              : target.substr(question + 1));
+  auto [path, query] = split_target(target);
   if (method == "POST" && path == "/tiktok/orders")
     return store_order(query ? param(*query, "shop_id") : std::string_view{}, body);
   if (method == "POST" && path == "/tiktok/inventory")
@@ -236,9 +234,14 @@ StubAnswer TikTokApiStub::store_order(std::string_view shop_id, std::string_view
       }
     }
   }
-  if (stored.json.empty() || version >= stored.update_time) {
+  // The platform's order never goes back: an older state given later (two
+  // load generator connections racing) is ignored. update_time has second
+  // granularity, so within one second the further status wins.
+  const int rank = order_status_rank(string_member(order, "status"));
+  if (stored.json.empty() || version > stored.update_time ||
+      (version == stored.update_time && rank >= stored.status_rank)) {
     // Kept as sent: it parsed, so it is one well-formed JSON value.
-    stored = {std::string(shop_id), version, std::string(body)};
+    stored = {std::string(shop_id), version, std::string(body), rank};
     ++stats_.orders_stored;
   }
   return {200, "{\"ok\":true}"};

@@ -72,6 +72,7 @@ class TikTokApiStub {
     std::string shop_id;
     int64_t update_time = 0;
     std::string json;
+    int status_rank = -1;  ///< order_status_rank of its status
   };
   struct Fault {
     int latency_ms = 0;

@@ -75,4 +75,12 @@ std::string percent_encode(std::string_view text);
 /// when an escape is broken, a name repeats or the query is over 16 KiB.
 std::optional<std::map<std::string, std::string>> parse_query(std::string_view query);
 
+/// A request target ("/path?a=1") split into its path and its parsed query
+/// (an empty map without '?'; nullopt when the query is malformed).
+struct RequestTarget {
+  std::string_view path;
+  std::optional<std::map<std::string, std::string>> query;
+};
+RequestTarget split_target(std::string_view target);
+
 }  // namespace cf
