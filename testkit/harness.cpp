@@ -254,6 +254,11 @@ std::vector<ReportLine> read_report(const std::string& path) {
     l.reject_code = doc["reject_code"].GetString();
     l.idempotency_key = doc["idempotency_key"].GetString();
     for (auto& id : doc["event_ids"].GetArray()) l.event_ids.push_back(id.GetString());
+    if (doc.HasMember("tracking_number")) {
+      l.tracking_number = doc["tracking_number"].GetString();
+      for (auto& id : doc["joined_event_ids"].GetArray())
+        l.joined_event_ids.push_back(id.GetString());
+    }
     lines.push_back(std::move(l));
   }
   return lines;

@@ -119,6 +119,9 @@ struct ReportLine {
   std::string kind, expect, request_id, reject_code, idempotency_key;
   int status;
   std::vector<std::string> event_ids;
+  /// Tracking updates: the label's number and the events that appear once it is joined.
+  std::string tracking_number;
+  std::vector<std::string> joined_event_ids;
 };
 std::vector<ReportLine> read_report(const std::string& path);
 

@@ -180,7 +180,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return it == request_.end() ? std::string_view{}
                                   : std::string_view(it->value().data(), it->value().size());
     };
-    webhook.api_key = named("X-Api-Key");
+    webhook.aftership_hmac = named("aftership-hmac-sha256");
     webhook.shopify_hmac = named("X-Shopify-Hmac-SHA256");
     webhook.shopify_topic = named("X-Shopify-Topic");
     webhook.shopify_shop_domain = named("X-Shopify-Shop-Domain");

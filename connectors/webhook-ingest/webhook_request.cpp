@@ -2,6 +2,7 @@
 
 #include <rapidjson/document.h>
 
+#include "cf/carrier_tracking.h"
 #include "cf/json_builder.h"
 #include "cf/json_parse.h"
 #include "cf/signature.h"
@@ -182,16 +183,25 @@ IngestDecision decide_webhook(const WebhookRequest& request, const IngestPolicy&
   } else {
     std::string_view provider = target.substr(kShippingPrefix.size());
     if (!valid_provider_name(provider)) return refuse(404, "unknown_provider");
-    const std::string* key = secrets.shipping_api_key(provider);
-    if (key == nullptr) return refuse(404, "unknown_provider");
-    if (request.api_key.empty()) return unauthenticated(refuse(401, "missing_api_key"));
-    if (!constant_time_equal(*key, request.api_key))
-      return unauthenticated(refuse(401, "api_key_mismatch"));
+    // AfterShip signs the raw body with the account's webhook secret:
+    // base64 HMAC-SHA256 in aftership-hmac-sha256 (the only scheme taken).
+    const std::string* secret = secrets.shipping_webhook_secret(provider);
+    if (secret == nullptr) return refuse(404, "unknown_provider");
+    if (request.aftership_hmac.empty()) return unauthenticated(refuse(401, "missing_signature"));
+    if (!constant_time_equal(hmac_sha256_base64(*secret, request.body), request.aftership_hmac))
+      return unauthenticated(refuse(401, "signature_mismatch"));
     if (!parse_authenticated(request.body, doc, d)) return d;
-    std::string tracking = top_level_string(doc, "tracking_number");
+    // Keyed by the tracking number: the partition of shipping.labels that
+    // holds the label it joins (the validator checks the rest).
+    const rapidjson::Value* msg = nullptr;
+    if (doc.IsObject() && doc.HasMember("msg") && doc["msg"].IsObject()) msg = &doc["msg"];
+    std::string tracking;
+    if (msg != nullptr && msg->HasMember("tracking_number") && (*msg)["tracking_number"].IsString())
+      tracking = (*msg)["tracking_number"].GetString();
+    if (!valid_tracking_number(tracking)) return refuse(400, "missing_tracking_number");
     d.rate_key = "shipping:" + std::string(provider);
     d.record.topic = policy.topics.shipping_raw;
-    d.record.key = std::string(provider) + ":" + tracking;
+    d.record.key = tracking;
     d.record.headers.push_back({"cf-source", "shipping"});
     d.record.headers.push_back({"cf-provider", std::string(provider)});
   }

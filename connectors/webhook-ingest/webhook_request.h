@@ -27,8 +27,8 @@ struct WebhookRequest {
   std::string_view method;
   std::string_view target;
   std::string_view body;
-  std::string_view authorization;  ///< TikTok: hex HMAC
-  std::string_view api_key;        ///< shipping: X-Api-Key
+  std::string_view authorization;   ///< TikTok: hex HMAC
+  std::string_view aftership_hmac;  ///< aftership-hmac-sha256: base64 HMAC of the body
   std::string_view content_type;
   std::string_view shopify_hmac;         ///< X-Shopify-Hmac-SHA256: base64 HMAC of the body
   std::string_view shopify_topic;        ///< X-Shopify-Topic, e.g. orders/create

@@ -80,10 +80,13 @@ WebhookSecrets WebhookSecrets::from_json(const std::string& json) {
   auto shipping = doc.FindMember("shipping");
   if (shipping != doc.MemberEnd() && shipping->value.IsObject()) {
     for (auto& provider : shipping->value.GetObject()) {
-      secrets.set_shipping_key(
-          provider.name.GetString(),
-          required_string(provider.value, "api_key",
-                          std::string("webhook secrets: shipping.") + provider.name.GetString()));
+      const std::string where =
+          std::string("webhook secrets: shipping.") + provider.name.GetString();
+      // Tracking webhooks are taken in AfterShip's format and signature only.
+      if (std::string_view(provider.name.GetString()) != "aftership")
+        throw std::invalid_argument(where + ": only aftership is supported");
+      secrets.set_shipping_secret(provider.name.GetString(),
+                                  required_string(provider.value, "webhook_secret", where));
     }
   }
   auto shopify = doc.FindMember("shopify");
@@ -113,7 +116,7 @@ std::vector<const TikTokAppCredentials*> WebhookSecrets::tiktok_apps() const {
   return apps;
 }
 
-const std::string* WebhookSecrets::shipping_api_key(std::string_view provider) const {
+const std::string* WebhookSecrets::shipping_webhook_secret(std::string_view provider) const {
   auto it = shipping_keys_.find(std::string(provider));
   return it == shipping_keys_.end() ? nullptr : &it->second;
 }
@@ -122,8 +125,8 @@ void WebhookSecrets::set_tiktok_shop(std::string shop_id, TikTokAppCredentials c
   tiktok_shops_[std::move(shop_id)] = std::move(credentials);
 }
 
-void WebhookSecrets::set_shipping_key(std::string provider, std::string api_key) {
-  shipping_keys_[std::move(provider)] = std::move(api_key);
+void WebhookSecrets::set_shipping_secret(std::string provider, std::string webhook_secret) {
+  shipping_keys_[std::move(provider)] = std::move(webhook_secret);
 }
 
 }  // namespace cf

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "cf/carrier_tracking.h"
 #include "cf/json_builder.h"
 #include "cf/json_parse.h"
 #include "cf/signature.h"
@@ -15,8 +16,8 @@ namespace {
 
 const char* const kStatuses[] = {"UNPAID",     "AWAITING_SHIPMENT", "AWAITING_COLLECTION",
                                  "IN_TRANSIT", "DELIVERED",         "COMPLETED"};
-const char* const kTracking[] = {"label_created", "picked_up", "in_transit", "out_for_delivery",
-                                 "delivered"};
+// AfterShip's delivery tags in the order a parcel moves through them.
+const char* const kTrackingTags[] = {"InfoReceived", "InTransit", "OutForDelivery", "Delivered"};
 
 std::string price_text(int64_t minor) {
   char buf[32];
@@ -90,7 +91,7 @@ std::string WebhookGenerator::secrets_json() const {
   w.key("tiktok").begin_object().key("app_key").string(settings_.app_key);
   w.key("app_secret").string(settings_.app_secret).end_object();
   w.key("shipping").begin_object().escaped_key(settings_.shipping_provider).begin_object();
-  w.key("api_key").string(settings_.shipping_api_key).end_object().end_object();
+  w.key("webhook_secret").string(settings_.aftership_secret).end_object().end_object();
   w.key("shopify").begin_object().key("app_secret").string(settings_.shopify_secret).end_object();
   w.end_object();
   return w.take();
@@ -111,7 +112,7 @@ void WebhookGenerator::sign(GeneratedWebhook& w) const {
   } else if (w.path == "/webhooks/tiktok") {
     w.authorization = hmac_sha256_hex(settings_.app_secret, settings_.app_key + w.body);
   } else {
-    w.api_key = settings_.shipping_api_key;
+    w.aftership_hmac = hmac_sha256_base64(settings_.aftership_secret, w.body);
   }
 }
 
@@ -367,32 +368,57 @@ GeneratedWebhook WebhookGenerator::make_stock(int64_t ts) {
 }
 
 GeneratedWebhook WebhookGenerator::make_shipping(int64_t ts) {
+  // An AfterShip tracking_update for the label of a recent paid TikTok order:
+  // AfterShip knows the tracking number and the carrier, never our order or
+  // shop. The number is the one the participant stub's label provider gives
+  // that order, so the update joins once the order saga made the label.
   GeneratedWebhook w;
   w.kind = "shipping";
   w.path = "/webhooks/shipping/" + settings_.shipping_provider;
-  int shop = std::uniform_int_distribution<int>(0, settings_.shops - 1)(rng_);
   std::string order_id = "5700000000000";
-  if (!open_orders_.empty()) {
-    OpenOrder& order = orders_[open_orders_.back()];
+  int step = 0;
+  for (auto it = open_orders_.rbegin(); it != open_orders_.rend(); ++it) {
+    OpenOrder& order = orders_[*it];
+    if (order.status_index < 1) continue;  // unpaid: no saga, no label
     order.shipped = true;
     order_id = order.order_id;
+    step = std::min(order.tracking_step++, 3);
+    break;
   }
-  std::string tracking = "SF" + std::to_string(100000000 + (sequence_ * 7) % 5000);
-  std::string event_id =
-      "evt-" + std::to_string(settings_.seed % 1000) + "-" + std::to_string(sequence_);
-  const char* status = kTracking[sequence_ % 5];
-  JsonBuilder body(256);
-  body.begin_object().key("event_id").string(event_id).key("tracking_number").string(tracking);
-  body.key("carrier").string("USPS").key("status").string(status).key("order_id").string(order_id);
-  body.key("shop_id")
-      .string(shop_id(shop))
-      .key("occurred_at")
-      .string(format_rfc3339_ms(ts * 1000))
-      .end_object();
+  w.tracking_number = stub_label_tracking_number("tiktok", order_id);
+  // AfterShip's event ids are UUIDs; derived here so a seed replays the same run.
+  const std::string event_id = deterministic_uuid("aftership:" + std::to_string(settings_.seed) +
+                                                  ":" + std::to_string(sequence_));
+  const char* tag = kTrackingTags[step];
+  const std::string when = format_rfc3339_ms(ts * 1000);
+  JsonBuilder body(1024);
+  body.begin_object().key("event").string("tracking_update").key("event_id").string(event_id);
+  body.key("is_tracking_first_tag").boolean(true);
+  body.key("msg").begin_object();
+  body.key("id").string(sha256_hex(w.tracking_number).substr(0, 24));
+  body.key("tracking_number").string(w.tracking_number);
+  body.key("slug").string("usps");
+  body.key("tag").string(tag);
+  body.key("subtag").string(std::string(tag) + "_001");
+  body.key("subtag_message").string(tag);
+  body.key("updated_at").string(when);
+  body.key("shipment_type").string("USPS Ground Advantage");
+  // Personal data AfterShip sends along: never copied into events or logs.
+  body.key("customer_name").string("Jane Doe");
+  body.key("emails").begin_array().string("jane.doe@example.com").end_array();
+  body.key("origin_country_region").string("USA");
+  body.key("destination_country_region").string("USA");
+  body.key("checkpoints").begin_array().begin_object();
+  body.key("checkpoint_time").string(when).key("slug").string("usps");
+  body.key("city").string("Los Angeles").key("state").string("CA");
+  body.key("tag").string(tag).key("subtag").string(std::string(tag) + "_001");
+  body.key("message").string(tag).end_object().end_array();
+  body.end_object();
+  body.key("ts").number(ts).end_object();
   w.body = body.take();
-  w.partition_key = settings_.shipping_provider + ":" + tracking;
+  w.partition_key = w.tracking_number;
   w.idempotency_key = "shipping:" + settings_.shipping_provider + ":" + event_id;
-  w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
+  w.joined_event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
   return w;
 }
 
@@ -542,32 +568,36 @@ GeneratedWebhook WebhookGenerator::next() {
       } else if (!w.authorization.empty()) {
         w.authorization[5] = w.authorization[5] == 'a' ? 'b' : 'a';
       } else {
-        w.api_key = "wrong-key";
+        w.aftership_hmac[3] = w.aftership_hmac[3] == 'A' ? 'B' : 'A';
       }
       w.event_ids.clear();
+      w.joined_event_ids.clear();
     } else if ((roll -= settings_.bad_signature_share) >= 0 && roll < settings_.malformed_share) {
       w.body = w.body.substr(0, w.body.size() / 2) + "#garbage";
       w.expect = Expectation::kMalformed;
       w.reject_code = "malformed_json";
       w.event_ids.clear();
+      w.joined_event_ids.clear();
       sign(w);
     } else if ((roll -= settings_.malformed_share) >= 0 && roll < settings_.schema_invalid_share) {
       // Rename a required field the ingest does not route by: timestamp
-      // (TikTok), shop_id (shipping) or updated_at (Shopify).
+      // (TikTok), tag (tracking updates) or updated_at (Shopify).
       const std::string field = w.kind == "shopify"            ? "\"updated_at\""
                                 : w.path == "/webhooks/tiktok" ? "\"timestamp\""
-                                                               : "\"shop_id\"";
+                                                               : "\"tag\"";
       auto pos = w.body.find(field);
       w.body.replace(pos, field.size(), "\"renamed_field\"");
       w.expect = Expectation::kInvalid;
       w.reject_code = "schema_violation";
       w.event_ids.clear();
+      w.joined_event_ids.clear();
       sign(w);
     } else if ((roll -= settings_.schema_invalid_share) >= 0 && roll < settings_.oversize_share) {
       w.body.insert(w.body.size() - 1,
                     ",\"padding\":\"" + std::string(settings_.oversize_bytes, 'x') + "\"");
       w.expect = Expectation::kOversize;
       w.event_ids.clear();
+      w.joined_event_ids.clear();
       sign(w);
     } else {
       sign(w);

@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
         "compacted changelog of the saga state")(
         "saga-events-topic", po::value(&topics.saga_events)->default_value(topics.saga_events),
         "output: saga status changes (read model)")(
+        "labels-topic", po::value(&topics.labels)->default_value(topics.labels),
+        "output: each label's tracking number -> order (the validator's shipment join)")(
         "commands-topic",
         po::value(&topics.commands.commands)->default_value(topics.commands.commands),
         "output: participant commands (saga-http)")(

@@ -67,6 +67,22 @@ OutputRecord saga_event_record(const SagaEntry& entry, int64_t now_ms, const std
   return {topic, entry.saga.order.creator_id, w.take(), {{"cf-event-type", "saga.status"}}};
 }
 
+OutputRecord label_record(const SagaState& s, int64_t now_ms, const std::string& topic) {
+  JsonBuilder w(256);
+  w.begin_object();
+  w.key("tracking_number").string(s.tracking_number);
+  w.key("carrier_slug").string(s.carrier_slug);
+  w.key("creator_id").string(s.order.creator_id);
+  w.key("channel").string(s.order.channel);
+  w.key("order_id").string(s.order.order_id);
+  w.key("saga_id").string(s.saga_id);
+  w.key("created_ms").number(now_ms);
+  w.end_object();
+  // Keyed by the number: co-partitioned with the carriers' updates on
+  // webhooks.shipping.raw, which the validator joins to it.
+  return {topic, s.tracking_number, w.take(), {{"cf-event-type", "shipping.label"}}};
+}
+
 OutputRecord saga_dead_letter(const SagaEntry& entry, int64_t now_ms, const std::string& topic) {
   JsonBuilder w(1024 + 96 * entry.saga.history.size());
   w.begin_object();
@@ -257,6 +273,11 @@ void SagaEngine::commit(SagaPartitionState& store, SagaEntry entry, const std::s
   }
   ++entry.version;
   if (dead_letter) produced.push_back(saga_dead_letter(entry, now_ms, topics_.dead_letters));
+  if (!entry.saga.tracking_number.empty()) {
+    SagaState prior;
+    if (before.empty() || !decode_saga(before, prior) || prior.tracking_number.empty())
+      produced.push_back(label_record(entry.saga, now_ms, topics_.labels));
+  }
   produced.push_back(saga_event_record(entry, now_ms, topics_.saga_events));
   entry.applied[slot(input)] = offset;
   entry.journals[slot(input)].record(offset, produced, completed_below);

@@ -39,6 +39,7 @@ struct EngineTopics {
   std::string operator_commands = "saga.operator";
   std::string changelog = "order-saga.state.changelog";
   std::string saga_events = "saga.events";
+  std::string labels = "shipping.labels";
   std::string dead_letters = "dlq.order-saga";
   SagaTopics commands;
 };
@@ -90,6 +91,9 @@ class SagaEngine {
 
 /// The saga.events record of a saga (read model, dashboards): keyed by creator.
 OutputRecord saga_event_record(const SagaEntry& entry, int64_t now_ms, const std::string& topic);
+/// The label a saga had made, on shipping.labels keyed by its tracking number
+/// (written once, when the label step's success records the number).
+OutputRecord label_record(const SagaState& saga, int64_t now_ms, const std::string& topic);
 /// The dead letter of a saga whose forward step failed max_attempts times.
 OutputRecord saga_dead_letter(const SagaEntry& entry, int64_t now_ms, const std::string& topic);
 

@@ -523,10 +523,9 @@ void Reconciler::shipment(Context& c) {
   e.updated_ms = c.event.occurred_at_ms;
   e.version += 1;
   // The order's own entity learns it shipped: a later cancellation is refused.
-  // Shipping providers name TikTok orders by their id; try the channel's key.
+  // The validator names the order as the reconciler keys it ("<channel>:<id>").
   if (successful_shipment(status)) {
-    for (const std::string& order_key :
-         {"order|" + c.creator + "|tiktok:" + order_id, "order|" + c.creator + "|" + order_id}) {
+    for (const std::string& order_key : {"order|" + c.creator + "|" + order_id}) {
       if (EntityState* order = c.store.find(order_key); order && !order->shipped) {
         const bool concurrent =
             order->source != c.event.source &&

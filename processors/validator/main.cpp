@@ -35,7 +35,10 @@ int main(int argc, char** argv) {
         "their order detail)")(
         "shipping-topic",
         boost::program_options::value(&topics.shipping_raw)->default_value(topics.shipping_raw),
-        "input")(
+        "input: AfterShip tracking updates, keyed by tracking number")(
+        "labels-topic", boost::program_options::value(&topics.labels)->default_value(topics.labels),
+        "input: the order saga's labels, co-partitioned with --shipping-topic (the updates are "
+        "joined to their order through them)")(
         "shopify-topic",
         boost::program_options::value(&topics.shopify_raw)->default_value(topics.shopify_raw),
         "input")("output-topic",
@@ -63,7 +66,8 @@ int main(int argc, char** argv) {
     cf::ValidatorHandler handler(validator, topics,
                                  cf::state_options(settings, topics.dedup_changelog),
                                  dedup_ttl_hours * 3600 * 1000);
-    cf::Worker worker(settings, {topics.tiktok_raw, topics.shipping_raw, topics.shopify_raw},
+    cf::Worker worker(settings,
+                      {topics.tiktok_raw, topics.shipping_raw, topics.shopify_raw, topics.labels},
                       handler);
     worker.run(cf::stop_requested_by_signal());
     if (worker.abandoned()) cf::exit_after_abandoned_shutdown(0);

@@ -11,13 +11,19 @@ namespace cf {
 
 ValidatorHandler::ValidatorHandler(const WebhookValidator& validator, ValidatorTopics topics,
                                    StateOptions state, int64_t dedup_ttl_ms)
-    : StatefulHandler<DedupPartition>(
+    : StatefulHandler<ValidatorPartition>(
           std::move(state),
-          [this](DedupPartition& partition, const InputRecord& input, int64_t,
-                 std::vector<OutputRecord>& outputs) { validate(partition, input, outputs); },
+          [this](ValidatorPartition& partition, const InputRecord& input, int64_t,
+                 std::vector<OutputRecord>& outputs) {
+            if (input.topic() == topics_.labels) {
+              join_label(partition, input, outputs);
+            } else {
+              validate(partition, input, outputs);
+            }
+          },
           {},
           [dedup_ttl_ms](const std::string& changelog, int32_t partition) {
-            return std::make_unique<DedupPartition>(changelog, partition, dedup_ttl_ms);
+            return std::make_unique<ValidatorPartition>(changelog, partition, dedup_ttl_ms);
           }),
       validator_(validator),
       topics_(std::move(topics)),
@@ -25,8 +31,10 @@ ValidatorHandler::ValidatorHandler(const WebhookValidator& validator, ValidatorT
       duplicates_(metrics().counter("cf_validator_duplicates_total",
                                     "webhooks dropped as duplicates of an earlier one")),
       replays_(metrics().counter("cf_validator_replays_total",
-                                 "inputs re-processed after a restart (same offset seen before)")) {
-}
+                                 "inputs re-processed after a restart (same offset seen before)")),
+      shipments_waiting_(
+          metrics().counter("cf_validator_shipment_updates_waiting_total",
+                            "carrier updates that arrived before their label and waited for it")) {}
 
 DedupVerdict dedup_webhook(TtlDedupStore& store, const ValidationOutcome& outcome,
                            std::string_view body, int64_t offset,
@@ -50,7 +58,44 @@ std::string_view header_or_empty(const InputRecord& input, const char* name) {
 }
 }  // namespace
 
-void ValidatorHandler::validate(DedupPartition& state, const InputRecord& input,
+void ValidatorHandler::reject(const InputRecord& input, const Rejection& rejection,
+                              std::vector<OutputRecord>& outputs) {
+  OutputRecord rejected =
+      make_dead_letter(input, topics_.rejected, "validator", "rejected", rejection.code);
+  rejected.headers.push_back(
+      {"cf-reject-reason",
+       rejection_json(rejection, "validator", input.topic(), input.partition(), input.offset())});
+  outputs.push_back(std::move(rejected));
+  metrics()
+      .counter("cf_validator_rejected_total", "webhooks rejected, by reason code",
+               label("code", rejection.code))
+      .inc();
+}
+
+void ValidatorHandler::emit(std::vector<DomainEvent>& events, std::vector<OutputRecord>& outputs) {
+  for (auto& event : events) {
+    OutputRecord out;
+    out.topic = topics_.validated;
+    out.key = std::move(event.creator_id);
+    out.value = std::move(event.json);
+    out.headers.push_back({"cf-event-type", std::move(event.event_type)});
+    out.headers.push_back({"cf-event-id", std::move(event.event_id)});
+    outputs.push_back(std::move(out));
+    events_out_.inc();
+  }
+}
+
+void ValidatorHandler::join_label(ValidatorPartition& state, const InputRecord& input,
+                                  std::vector<OutputRecord>& outputs) {
+  std::string error;
+  auto label = read_shipment_label(input.value(), error);
+  // The saga writes these: one that cannot be read is a bug, dead-lettered by the runtime.
+  if (!label) throw std::invalid_argument(error);
+  JoinResult joined = state.join().on_label(*label, input.offset(), outputs);
+  emit(joined.events, outputs);
+}
+
+void ValidatorHandler::validate(ValidatorPartition& state, const InputRecord& input,
                                 std::vector<OutputRecord>& outputs) {
   RawWebhook raw;
   raw.body = input.value();
@@ -73,19 +118,10 @@ void ValidatorHandler::validate(DedupPartition& state, const InputRecord& input,
 
   ValidationOutcome outcome = validator_.validate(raw);
   if (!outcome.valid) {
-    OutputRecord rejected =
-        make_dead_letter(input, topics_.rejected, "validator", "rejected", outcome.rejection.code);
-    rejected.headers.push_back(
-        {"cf-reject-reason", rejection_json(outcome.rejection, "validator", input.topic(),
-                                            input.partition(), input.offset())});
-    outputs.push_back(std::move(rejected));
-    metrics()
-        .counter("cf_validator_rejected_total", "webhooks rejected, by reason code",
-                 label("code", outcome.rejection.code))
-        .inc();
+    reject(input, outcome.rejection, outputs);
     return;
   }
-  TtlDedupStore& store = state.store(input.topic());
+  TtlDedupStore& store = state.dedup().store(input.topic());
   const std::string_view body =
       outcome.dedup_body.empty() ? input.value() : std::string_view(outcome.dedup_body);
   switch (dedup_webhook(store, outcome, body, input.offset(), outputs)) {
@@ -98,16 +134,22 @@ void ValidatorHandler::validate(DedupPartition& state, const InputRecord& input,
     case DedupVerdict::kFirst:
       break;
   }
-  for (auto& event : outcome.events) {
-    OutputRecord out;
-    out.topic = topics_.validated;
-    out.key = std::move(event.creator_id);
-    out.value = std::move(event.json);
-    out.headers.push_back({"cf-event-type", std::move(event.event_type)});
-    out.headers.push_back({"cf-event-id", std::move(event.event_id)});
-    outputs.push_back(std::move(out));
-    events_out_.inc();
+  if (outcome.shipment) {
+    JoinResult joined = state.join().on_update(*outcome.shipment, input.offset(), outputs);
+    if (joined.refused) {
+      reject(input,
+             {"unknown_tracking_number", "/msg/tracking_number", "label_join",
+              std::to_string(kMaxWaiting) +
+                  " updates for this tracking number already wait for a label the order saga "
+                  "has not recorded"},
+             outputs);
+      return;
+    }
+    if (joined.events.empty()) shipments_waiting_.inc();
+    emit(joined.events, outputs);
+    return;
   }
+  emit(outcome.events, outputs);
 }
 
 }  // namespace cf

@@ -14,6 +14,7 @@
 #include "cf/state_store.h"
 #include "cf/stateful_handler.h"
 #include "cf/worker.h"
+#include "shipment_join.h"
 #include "webhook_validator.h"
 
 namespace cf {
@@ -26,6 +27,8 @@ struct ValidatorTopics {
   std::string validated = "events.validated";
   std::string rejected = "webhooks.rejected";
   std::string dedup_changelog = "validator.dedup.changelog";
+  /// The order saga's labels: carriers' updates are joined through them.
+  std::string labels = "shipping.labels";
 };
 
 /// Whether a valid webhook was seen before: by its idempotency key (the
@@ -37,20 +40,26 @@ DedupVerdict dedup_webhook(TtlDedupStore& store, const ValidationOutcome& outcom
                            std::string_view body, int64_t offset,
                            std::vector<OutputRecord>& outputs);
 
-class ValidatorHandler : public StatefulHandler<DedupPartition> {
+class ValidatorHandler : public StatefulHandler<ValidatorPartition> {
  public:
   /// `state` names the dedup changelog (state_options(settings, topics.dedup_changelog)).
   ValidatorHandler(const WebhookValidator& validator, ValidatorTopics topics, StateOptions state,
                    int64_t dedup_ttl_ms);
 
  private:
-  void validate(DedupPartition& state, const InputRecord& input,
+  void validate(ValidatorPartition& state, const InputRecord& input,
                 std::vector<OutputRecord>& outputs);
+  void join_label(ValidatorPartition& state, const InputRecord& input,
+                  std::vector<OutputRecord>& outputs);
+  void emit(std::vector<DomainEvent>& events, std::vector<OutputRecord>& outputs);
+  void reject(const InputRecord& input, const Rejection& rejection,
+              std::vector<OutputRecord>& outputs);
   const WebhookValidator& validator_;
   ValidatorTopics topics_;
   Counter& events_out_;
   Counter& duplicates_;
   Counter& replays_;
+  Counter& shipments_waiting_;
 };
 
 }  // namespace cf

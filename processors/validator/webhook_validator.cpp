@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "cf/carrier_tracking.h"
 #include "cf/event_envelope.h"
 #include "cf/json_builder.h"
 #include "cf/json_parse.h"
@@ -358,41 +359,87 @@ ValidationOutcome WebhookValidator::validate_shipping(const RawWebhook& raw) con
   if (raw.provider.empty()) {
     return reject("missing_header", "", "cf-provider", "shipping record has no cf-provider header");
   }
+  if (raw.provider != "aftership") {
+    return reject("unsupported_type", "", "cf-provider",
+                  "tracking webhooks are taken in AfterShip's format only");
+  }
   ParsedBody body;
   rapidjson::Document& doc = body.doc;
   ValidationOutcome failure;
   if (!parse_body(raw.body, doc, failure)) return failure;
-  if (auto v = schemas_.validate("shipping_webhook", doc)) return reject(*v);
-  auto occurred = parse_rfc3339_ms(str(doc["occurred_at"]));
-  if (!occurred) {
-    return reject("schema_violation", "/occurred_at", "format", "not a valid RFC 3339 date-time");
-  }
-  const std::string* creator = shops_.creator_of(str(doc["shop_id"]));
-  if (creator == nullptr) {
-    return reject("unknown_shop", "/shop_id", "shop_mapping", "shop is not in the shop directory");
-  }
+  if (auto v = schemas_.validate("aftership_tracking_webhook", doc)) return reject(*v);
+  const rapidjson::Value& msg = doc["msg"];
+  ShipmentUpdate u;
+  u.event_id = std::string(str(doc["event_id"]));
+  u.tracking_number = std::string(str(msg["tracking_number"]));
+  u.carrier_slug = std::string(str(msg["slug"]));
+  u.tag = std::string(str(msg["tag"]));
+  u.status = std::string(shipment_status_of_tag(u.tag));
+  u.occurred_at_ms = doc["ts"].GetInt64() * 1000;
+  u.received_at_ms = raw.received_at_ms;
+  u.request_id = std::string(raw.request_id);
   ValidationOutcome out;
   out.valid = true;
-  out.idempotency_key =
-      "shipping:" + std::string(raw.provider) + ":" + std::string(str(doc["event_id"]));
-  out.event_time_ms = *occurred;
-  const std::string shipment_aggregate =
-      std::string(raw.provider) + ":" + std::string(str(doc["tracking_number"]));
-  EnvelopeFields f = fields("shipment.tracking_updated", "shipment", "shipping_provider",
-                            shipment_aggregate, *creator, *occurred, str(doc["event_id"]));
-  JsonBuilder w;
-  std::string event_id = deterministic_uuid(out.idempotency_key + ":0");
-  begin_envelope(w, event_id, f, raw);
-  w.begin_object();
-  key_string(w, "provider", raw.provider);
-  if (doc.HasMember("carrier")) key_string(w, "carrier", str(doc["carrier"]));
-  key_string(w, "tracking_number", str(doc["tracking_number"]));
-  key_string(w, "status", str(doc["status"]));
-  key_string(w, "order_id", str(doc["order_id"]));
-  w.end_object();
-  w.end_object();
-  out.events.push_back(finish(w, std::move(event_id), f, *creator));
+  out.idempotency_key = "shipping:aftership:" + u.event_id;
+  out.event_time_ms = u.occurred_at_ms;
+  // No event yet: the update names no order or shop, only its label. The
+  // handler joins it to the label the order saga recorded (shipment_event).
+  out.shipment = std::move(u);
   return out;
+}
+
+std::string_view shipment_status_of_tag(std::string_view tag) {
+  if (tag == "Pending" || tag == "InfoReceived") return "label_created";
+  if (tag == "InTransit") return "in_transit";
+  if (tag == "OutForDelivery" || tag == "AvailableForPickup") return "out_for_delivery";
+  if (tag == "Delivered") return "delivered";
+  return "exception";  // AttemptFail, Exception, Expired
+}
+
+DomainEvent shipment_event(const ShipmentUpdate& u, const ShipmentLabel& label) {
+  const std::string idempotency_key = "shipping:aftership:" + u.event_id;
+  const std::string aggregate = "aftership:" + u.tracking_number;
+  EnvelopeFields f = fields("shipment.tracking_updated", "shipment", "shipping_provider", aggregate,
+                            label.creator_id, u.occurred_at_ms, u.event_id);
+  f.received_at_ms = u.received_at_ms;
+  f.correlation_id = u.request_id;
+  JsonBuilder w(512);
+  std::string event_id = deterministic_uuid(idempotency_key + ":0");
+  cf::begin_envelope(w, event_id, f);
+  w.begin_object();
+  key_string(w, "provider", "aftership");
+  key_string(w, "carrier", u.carrier_slug);
+  key_string(w, "tracking_number", u.tracking_number);
+  key_string(w, "status", u.status);
+  key_string(w, "carrier_tag", u.tag);
+  key_string(w, "channel", label.channel);
+  // The order as the reconciler keys it ("<channel>:<id>").
+  key_string(w, "order_id", label.channel + ":" + label.order_id);
+  w.end_object();
+  w.end_object();
+  return finish(w, std::move(event_id), f, label.creator_id);
+}
+
+std::optional<ShipmentLabel> read_shipment_label(std::string_view json, std::string& error) {
+  rapidjson::Document doc;
+  JsonParseError parse_error;
+  if (!parse_json(doc, json, parse_error) || !doc.IsObject()) {
+    error = "label is not a JSON object (" + parse_error.code + ")";
+    return std::nullopt;
+  }
+  ShipmentLabel label;
+  label.tracking_number = std::string(string_member(doc, "tracking_number"));
+  label.carrier_slug = std::string(string_member(doc, "carrier_slug"));
+  label.creator_id = std::string(string_member(doc, "creator_id"));
+  label.channel = std::string(string_member(doc, "channel"));
+  label.order_id = std::string(string_member(doc, "order_id"));
+  if (!valid_tracking_number(label.tracking_number) || label.creator_id.empty() ||
+      label.creator_id.size() > 128 || label.channel.empty() || label.channel.size() > 32 ||
+      label.order_id.empty() || label.order_id.size() > 128) {
+    error = "label needs /tracking_number, /creator_id, /channel and /order_id";
+    return std::nullopt;
+  }
+  return label;
 }
 
 }  // namespace cf

@@ -54,6 +54,37 @@ struct EventTimeWindow {
   int64_t max_age_ms = (96LL * 3600 - 10 * 60) * 1000;
 };
 
+/// A carrier's tracking update as AfterShip sends it: valid, but naming no
+/// order or creator. It becomes an event once joined to its label.
+struct ShipmentUpdate {
+  std::string event_id;  ///< AfterShip's
+  std::string tracking_number;
+  std::string carrier_slug;
+  std::string tag;     ///< AfterShip's delivery tag (InTransit, Delivered, ...)
+  std::string status;  ///< the project's shipment status (shipment_status_of_tag)
+  int64_t occurred_at_ms = 0;
+  int64_t received_at_ms = -1;
+  std::string request_id;
+};
+
+/// The label the order saga had made (a shipping.labels record).
+struct ShipmentLabel {
+  std::string tracking_number;
+  std::string carrier_slug;
+  std::string creator_id;
+  std::string channel;
+  std::string order_id;  ///< the channel's order id
+};
+
+/// AfterShip tag -> the project's shipment status (label_created, in_transit,
+/// out_for_delivery, delivered, exception).
+std::string_view shipment_status_of_tag(std::string_view tag);
+/// The shipment.tracking_updated event of `update` joined to `label`: keyed
+/// by the label's creator, naming its order as "<channel>:<order id>".
+DomainEvent shipment_event(const ShipmentUpdate& update, const ShipmentLabel& label);
+/// A shipping.labels record; nullopt with `error` when it is not one.
+std::optional<ShipmentLabel> read_shipment_label(std::string_view json, std::string& error);
+
 struct ValidationOutcome {
   bool valid = false;
   Rejection rejection;              ///< when !valid
@@ -65,6 +96,8 @@ struct ValidationOutcome {
   /// an enriched TikTok record is deduplicated on the notification it wraps
   /// (the detail fetched for two copies may differ).
   std::string dedup_body;
+  /// A valid tracking update: no events until it is joined to its label.
+  std::optional<ShipmentUpdate> shipment;
 };
 
 class WebhookValidator {

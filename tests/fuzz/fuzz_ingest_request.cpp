@@ -17,7 +17,7 @@ struct Fixture {
   Fixture() {
     secrets.set_tiktok_default({"app", "secret"});
     secrets.set_tiktok_shop("vip", {"vip-app", "vip-secret"});
-    secrets.set_shipping_key("shipfast", "ship-key");
+    secrets.set_shipping_secret("aftership", "as-secret");
     secrets.set_shopify_secret("shop-secret");
     shops.add("shop-1", "creator-1");
     shops.add("cases.myshopify.com", "creator-1");
@@ -54,8 +54,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       r.shopify_webhook_id = "wh";
       break;
     case 2:
-      r.target = "/webhooks/shipping/shipfast";
-      r.api_key = sign ? "ship-key" : "nope";
+      r.target = "/webhooks/shipping/aftership";
+      signature = sign ? cf::hmac_sha256_base64("as-secret", body) : body.substr(0, 44);
+      r.aftership_hmac = signature;
       break;
     default:
       target = body.substr(0, 40);

@@ -1,13 +1,15 @@
 // The validator's transform on any raw record: the first byte picks the
 // source and headers (0x20: an enriched TikTok record from channel-api), the
 // rest is the body. Every accepted webhook's events
-// must be valid JSON that our own strict parse reads back.
+// must be valid JSON that our own strict parse reads back. With 0x40 the body
+// is a shipping.labels record or a shipment-join changelog value instead.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "cf/json_parse.h"
 #include "cf/webhook_generator.h"
+#include "shipment_join.h"
 #include "webhook_validator.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -25,7 +27,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const char* kTopics[] = {"orders/create", "orders/cancelled", "inventory_levels/update",
                                   "x"};
   raw.source = kSources[mode & 3];
-  raw.provider = "shipfast";
+  if (mode & 0x40) {
+    // The join's decoders: a label the saga wrote, and its changelog values
+    // (a decoded value encodes back to the same bytes).
+    std::string error;
+    if (auto label = cf::read_shipment_label(body, error)) {
+      cf::ShipmentJoin join("validator.dedup.changelog", 0);
+      std::vector<cf::OutputRecord> changelog;
+      (void)join.on_label(*label, 1, changelog);
+    }
+    cf::LabelEntry entry;
+    if (cf::decode_label_entry(body, entry) && cf::encode_label_entry(entry) != body)
+      __builtin_trap();
+    std::vector<cf::WaitingUpdate> waiting;
+    if (cf::decode_waiting(body, waiting) && cf::encode_waiting(waiting) != body) __builtin_trap();
+    return 0;
+  }
+  raw.provider = "aftership";
   raw.shopify_topic = kTopics[(mode >> 2) & 3];
   raw.shopify_webhook_id = "wh-1";
   raw.shop_domain = "cases.myshopify.com";
@@ -33,6 +51,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   raw.received_at_ms = (mode & 0x10) ? -1 : 1795000000000;
   if (mode & 0x20) raw.enrichment = "order_detail";
   cf::ValidationOutcome out = validator.validate(raw);
+  if (out.valid && out.shipment) {
+    // A tracking update joined to a label: the event is the builder's JSON.
+    const cf::ShipmentLabel label{out.shipment->tracking_number, "usps", "creator-1", "tiktok",
+                                  "576\"x"};
+    out.events.push_back(cf::shipment_event(*out.shipment, label));
+  }
   if (out.valid) {
     for (const auto& e : out.events) {
       rapidjson::Document doc;

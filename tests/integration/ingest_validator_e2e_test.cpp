@@ -96,7 +96,8 @@ TEST(IngestValidatorEndToEnd, EveryStatusAsSpecifiedAndOutputsEqualValidInputs) 
             405);
   EXPECT_EQ(status_of(raw_http(port, "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
             404);
-  EXPECT_EQ(status_of(raw_http(port, post("/webhooks/shipping/nobody", "{}", "X-Api-Key: k\r\n"))),
+  EXPECT_EQ(status_of(raw_http(
+                port, post("/webhooks/shipping/nobody", "{}", "aftership-hmac-sha256: AAAA\r\n"))),
             404);
 
   Process loadgen({bin("cf-loadgen"), "--target", "127.0.0.1:" + std::to_string(port), "--count",
@@ -237,8 +238,8 @@ TEST(IngestValidatorEndToEnd, HostileFloodLeavesTheIngestServing) {
     ++statuses[status_of(raw_http(port, post("/webhooks/tiktok", deep, "")))];
     ++statuses[status_of(
         raw_http(port, post("/webhooks/shopify", deep, "X-Shopify-Hmac-SHA256: AAAA\r\n")))];
-    ++statuses[status_of(
-        raw_http(port, post("/webhooks/shipping/shipfast", deep, "X-Api-Key: nope\r\n")))];
+    ++statuses[status_of(raw_http(
+        port, post("/webhooks/shipping/aftership", deep, "aftership-hmac-sha256: AAAA\r\n")))];
     ++statuses[status_of(raw_http(port, signed_tiktok(deep)))];
     ++statuses[status_of(raw_http(port, signed_tiktok(bad_utf8)))];
     ++statuses[status_of(

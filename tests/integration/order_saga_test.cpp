@@ -17,6 +17,8 @@
 
 #include "cf/carrier_tracking.h"
 #include "cf/order_status.h"
+#include "cf/signature.h"
+#include "cf/time_format.h"
 #include "harness.h"
 
 namespace cf::test {
@@ -134,11 +136,17 @@ struct Topology {
     return out;
   }
 
-  void feed(int webhooks, int seed) {
-    Process feed({bin("cf-loadgen"), "--to-kafka", "--brokers", broker->bootstrap(), "--count",
-                  std::to_string(webhooks), "--rate", "500", "--seed", std::to_string(seed),
-                  "--skus", "40", "--start-time", std::to_string(std::time(nullptr))},
-                 dir.file("feed.log"));
+  /// Posts generated webhooks straight to the raw topics (`report`: cf-loadgen's --report).
+  void feed(int webhooks, int seed, const std::string& report = "") {
+    std::vector<std::string> argv{bin("cf-loadgen"), "--to-kafka",
+                                  "--brokers",       broker->bootstrap(),
+                                  "--count",         std::to_string(webhooks),
+                                  "--rate",          "500",
+                                  "--seed",          std::to_string(seed),
+                                  "--skus",          "40",
+                                  "--start-time",    std::to_string(std::time(nullptr))};
+    if (!report.empty()) argv.insert(argv.end(), {"--report", report});
+    Process feed(argv, dir.file("feed.log"));
     ASSERT_EQ(feed.wait(120000), 0) << feed.log();
   }
 
@@ -286,6 +294,127 @@ TEST(OrderSaga, TransientPaymentFailuresStillCaptureEachOrderOnce) {
   EXPECT_GT(s["captures"]["errors"], 0);
   EXPECT_GT(s["captures"]["replays"], 0);
   expect_reservations_released(t);
+}
+
+// Carriers' updates (AfterShip) name only a tracking number. The feed posts
+// them before any saga has made its label, so they wait in the validator and
+// the labels release them; an update posted through the ingest once the
+// label exists joins at once. Each reaches its order's creator exactly once.
+TEST(OrderSaga, CarrierUpdatesReachTheirOrdersThroughTheSagasLabels) {
+  Topology t;
+  t.feed(1500, 23, t.dir.file("feed.jsonl"));
+  auto sagas = t.wait_for_terminal_sagas(240000);
+  struct Label {
+    std::string creator, order;
+  };
+  std::map<std::string, Label> labels;  // tracking number -> the order it ships
+  for (const auto& r : read_all(t.broker->bootstrap(), "shipping.labels")) {
+    rapidjson::Document d;
+    d.Parse(r.value.c_str());
+    ASSERT_TRUE(d.IsObject()) << r.value;
+    EXPECT_EQ(r.key, d["tracking_number"].GetString());
+    labels[r.key] = {d["creator_id"].GetString(),
+                     std::string(d["channel"].GetString()) + ":" + d["order_id"].GetString()};
+  }
+  size_t labelled = 0;
+  for (const auto& [order, v] : sagas) {
+    if (v.tracking_number.empty()) continue;
+    ++labelled;
+    EXPECT_EQ(labels.count(v.tracking_number), 1U) << order << " has no label record";
+  }
+  ASSERT_GT(labelled, 100U);
+
+  std::map<std::string, std::string> expected;  // event id -> tracking number
+  std::set<std::string> unjoined;
+  for (const auto& line : read_report(t.dir.file("feed.jsonl"))) {
+    if (line.tracking_number.empty() || line.expect != "valid") continue;
+    for (const auto& id : line.joined_event_ids) {
+      if (labels.count(line.tracking_number)) {
+        expected[id] = line.tracking_number;
+      } else {
+        unjoined.insert(id);  // an unpaid order's number: no saga made its label
+      }
+    }
+  }
+  ASSERT_GT(expected.size(), 20U);
+  // The reconciler's view of each update: order.shipment_updated for the order.
+  auto shipments_on = [&](const std::string& topic) {
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> seen;
+    for (const auto& r : read_all(t.broker->bootstrap(), topic)) {
+      rapidjson::Document d;
+      d.Parse(r.value.c_str());
+      if (!d.IsObject() || !d.HasMember("event_type")) continue;
+      const std::string type = d["event_type"].GetString();
+      if (type != "shipment.tracking_updated" && type != "order.shipment_updated") continue;
+      const std::string key = topic == "events.validated"
+                                  ? d["event_id"].GetString()
+                                  : d["data"]["tracking_number"].GetString();
+      seen[key].push_back({r.key, d["data"]["order_id"].GetString()});
+    }
+    return seen;
+  };
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> validated;
+  const bool all_joined = wait_until(
+      [&] {
+        validated = shipments_on("events.validated");
+        for (const auto& [id, number] : expected)
+          if (!validated.count(id)) return false;
+        return true;
+      },
+      60000, 1000);
+  size_t missing = 0;
+  for (const auto& [id, number] : expected) missing += validated.count(id) == 0;
+  EXPECT_TRUE(all_joined) << missing << " of " << expected.size() << " updates never joined";
+  for (const auto& [id, number] : expected) {
+    auto it = validated.find(id);
+    if (it == validated.end()) continue;
+    ASSERT_EQ(it->second.size(), 1U) << id << " joined more than once";
+    EXPECT_EQ(it->second[0].first, labels[number].creator) << id;
+    EXPECT_EQ(it->second[0].second, labels[number].order) << id;
+  }
+  for (const auto& id : unjoined) EXPECT_EQ(validated.count(id), 0U) << id << " has no label";
+  std::cout << "  " << labelled << " labels; " << expected.size() << " carrier updates joined, "
+            << unjoined.size() << " for numbers no saga labelled still wait" << std::endl;
+
+  // Through the ingest, signed as AfterShip signs: joins at once.
+  const std::string number = labels.begin()->first;
+  const std::string body =
+      R"({"event":"tracking_update","event_id":"7f0c2a9e-3d4b-4f6a-9b1c-0e2d3f4a5b6c","is_tracking_first_tag":true,"msg":{"id":"5f1e2d3c4b5a69788796a5b4","tracking_number":")" +
+      number + R"(","slug":"usps","tag":"Delivered","subtag":"Delivered_001","updated_at":")" +
+      format_rfc3339_ms(std::time(nullptr) * 1000LL) +
+      R"(","customer_name":"Jane Doe","emails":["jane.doe@example.com"],"checkpoints":[]},"ts":)" +
+      std::to_string(std::time(nullptr)) + "}";
+  const int port = free_port();
+  Process ingest({bin("webhook-ingest"), "--brokers", t.broker->bootstrap(), "--port",
+                  std::to_string(port), "--secrets-file", t.dir.file("secrets.json")},
+                 t.dir.file("ingest.log"));
+  const std::string request =
+      "POST /webhooks/shipping/aftership HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+      "Content-Type: application/json\r\naftership-hmac-sha256: " +
+      hmac_sha256_base64("cf-dev-aftership-webhook-secret", body) +
+      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  int status = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        status = status_of(raw_http(port, request));
+        return status == 200;
+      },
+      15000, 200))
+      << status << "\n"
+      << ingest.log();
+  const std::string id =
+      deterministic_uuid("shipping:aftership:7f0c2a9e-3d4b-4f6a-9b1c-0e2d3f4a5b6c:0");
+  ASSERT_TRUE(
+      wait_until([&] { return shipments_on("events.validated").count(id) == 1; }, 30000, 500));
+  EXPECT_EQ(shipments_on("events.validated")[id][0].second, labels[number].order);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto orders = shipments_on("orders.events");
+        auto it = orders.find(number);
+        return it != orders.end() && it->second.back().second == labels[number].order;
+      },
+      30000, 500))
+      << "the reconciler never applied the shipment to " << labels[number].order;
 }
 
 TEST(OrderSaga, HangingShippingLabelsTimeOutAndEverythingIsCompensated) {

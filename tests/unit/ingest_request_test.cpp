@@ -13,17 +13,17 @@ class IngestRequestTest : public ::testing::Test {
   IngestRequestTest() : limiter_(1000, 1000) {
     secrets_.set_tiktok_default({"app", "secret"});
     secrets_.set_tiktok_shop("vip-shop", {"vip-app", "vip-secret"});
-    secrets_.set_shipping_key("shipfast", "ship-key");
+    secrets_.set_shipping_secret("aftership", "as-webhook-secret");
   }
   IngestDecision post(const std::string& target, const std::string& body,
-                      const std::string& authorization = "", const std::string& api_key = "",
+                      const std::string& authorization = "", const std::string& aftership_hmac = "",
                       const std::string& method = "POST") {
     WebhookRequest r;
     r.method = method;
     r.target = target;
     r.body = body;
     r.authorization = authorization;
-    r.api_key = api_key;
+    r.aftership_hmac = aftership_hmac;
     r.content_type = "application/json";
     IngestPolicy policy{secrets_, limiter_, topics_};
     return decide_webhook(r, policy, 0, 1795000000123, "req-9");
@@ -100,7 +100,7 @@ TEST_F(IngestRequestTest, UnsignedDeepBodyIsRefusedBeforeAnyParse) {
        {std::string(200 * 1024, '['), std::string(200 * 1024, '{') + "\"a\":"}) {
     EXPECT_EQ(post("/webhooks/tiktok", body).status, 401);
     EXPECT_EQ(post("/webhooks/tiktok", body, std::string(64, 'a')).reason, "signature_mismatch");
-    EXPECT_EQ(post("/webhooks/shipping/shipfast", body).status, 401);
+    EXPECT_EQ(post("/webhooks/shipping/aftership", body).status, 401);
   }
 }
 
@@ -134,16 +134,41 @@ TEST(RateLimiter, KeepsAtMostItsCapOfBucketsWhateverKeysArrive) {
   EXPECT_LE(limiter.size(), 100u);
 }
 
-TEST_F(IngestRequestTest, ShippingNeedsTheProvidersApiKey) {
-  std::string body = R"({"tracking_number":"1Z9"})";
-  auto ok = post("/webhooks/shipping/shipfast", body, "", "ship-key");
-  ASSERT_EQ(ok.status, 0);
+// AfterShip's tracking_update as it sends it (personal fields included),
+// signed with the account's webhook secret; the expected signature was
+// computed independently: printf '%s' "$body" | openssl dgst -sha256
+// -hmac as-webhook-secret -binary | base64.
+const std::string kAfterShipBody =
+    R"({"event":"tracking_update","event_id":"5a8a3a5e-7a51-4c2b-9a0c-2f1d0c8b3e11","is_tracking_first_tag":true,"msg":{"id":"a1b2c3d4e5f6a7b8c9d0e1f2","tracking_number":"9400111202555842761234","slug":"usps","tag":"InTransit","subtag":"InTransit_001","updated_at":"2026-12-04T10:15:00+00:00","customer_name":"Jane Doe","emails":["jane.doe@example.com"],"checkpoints":[{"checkpoint_time":"2026-12-04T10:15:00+00:00","city":"Los Angeles","tag":"InTransit","message":"Arrived at USPS Regional Facility"}]},"ts":1796379300})";
+const std::string kAfterShipSignature = "maMa4cu9B+Ut5/TVTbTLdlA+FrB+zaXs1m2hgZTtpHE=";
+
+TEST_F(IngestRequestTest, TrackingUpdatesNeedAfterShipsSignatureAndAreKeyedByTheirNumber) {
+  EXPECT_EQ(hmac_sha256_base64("as-webhook-secret", kAfterShipBody), kAfterShipSignature);
+  auto ok = post("/webhooks/shipping/aftership", kAfterShipBody, "", kAfterShipSignature);
+  ASSERT_EQ(ok.status, 0) << ok.reason;
   EXPECT_EQ(ok.record.topic, "webhooks.shipping.raw");
-  EXPECT_EQ(ok.record.key, "shipfast:1Z9");
-  EXPECT_EQ(post("/webhooks/shipping/shipfast", body).reason, "missing_api_key");
-  EXPECT_EQ(post("/webhooks/shipping/shipfast", body, "", "nope").reason, "api_key_mismatch");
-  EXPECT_EQ(post("/webhooks/shipping/unknown", body, "", "ship-key").status, 404);
-  EXPECT_EQ(post("/webhooks/shipping/../x", body, "", "ship-key").status, 404);
+  EXPECT_EQ(ok.record.key, "9400111202555842761234");  // co-partitioned with its label
+  EXPECT_EQ(ok.record.value, kAfterShipBody);
+  EXPECT_EQ(post("/webhooks/shipping/aftership", kAfterShipBody).reason, "missing_signature");
+  std::string forged = kAfterShipSignature;
+  forged[0] = forged[0] == 'm' ? 'n' : 'm';
+  EXPECT_EQ(post("/webhooks/shipping/aftership", kAfterShipBody, "", forged).reason,
+            "signature_mismatch");
+  // The signature covers the body: one changed byte is refused.
+  std::string changed = kAfterShipBody;
+  changed.replace(changed.find("InTransit"), 9, "Delivered");
+  EXPECT_EQ(post("/webhooks/shipping/aftership", changed, "", kAfterShipSignature).status, 401);
+  EXPECT_EQ(post("/webhooks/shipping/shipfast", kAfterShipBody, "", kAfterShipSignature).status,
+            404);
+  EXPECT_EQ(post("/webhooks/shipping/../x", kAfterShipBody, "", kAfterShipSignature).status, 404);
+  // Signed, but naming no usable tracking number: refused before Kafka.
+  for (const std::string& body :
+       {std::string(R"({"event":"tracking_update","msg":{}})"),
+        std::string(R"({"event":"tracking_update","msg":{"tracking_number":"94 00\"x"}})")}) {
+    auto d = post("/webhooks/shipping/aftership", body, "",
+                  hmac_sha256_base64("as-webhook-secret", body));
+    EXPECT_EQ(d.reason, "missing_tracking_number") << body;
+  }
 }
 
 TEST_F(IngestRequestTest, RoutingAndMethods) {

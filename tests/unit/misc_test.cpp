@@ -161,11 +161,14 @@ TEST(ReferenceData, ParsesAndExplainsErrors) {
     EXPECT_NE(std::string(e.what()).find("shops.s1"), std::string::npos);
   }
   auto secrets = WebhookSecrets::from_json(
-      R"({"tiktok":{"app_key":"k","app_secret":"s","shops":{"v":{"app_key":"vk","app_secret":"vs"}}},"shipping":{"ups":{"api_key":"u"}}})");
+      R"({"tiktok":{"app_key":"k","app_secret":"s","shops":{"v":{"app_key":"vk","app_secret":"vs"}}},"shipping":{"aftership":{"webhook_secret":"a"}}})");
   EXPECT_EQ(secrets.tiktok_for("any")->app_secret, "s");
   EXPECT_EQ(secrets.tiktok_for("v")->app_secret, "vs");
-  EXPECT_EQ(*secrets.shipping_api_key("ups"), "u");
-  EXPECT_EQ(secrets.shipping_api_key("dhl"), nullptr);
+  EXPECT_EQ(*secrets.shipping_webhook_secret("aftership"), "a");
+  EXPECT_EQ(secrets.shipping_webhook_secret("dhl"), nullptr);
+  // Tracking webhooks are taken in AfterShip's scheme only.
+  EXPECT_THROW(WebhookSecrets::from_json(R"({"shipping":{"ups":{"api_key":"u"}}})"),
+               std::invalid_argument);
   try {
     WebhookSecrets::from_json(R"({"tiktok":{"app_key":"k"}})");
     FAIL();

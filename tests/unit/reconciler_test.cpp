@@ -41,10 +41,12 @@ std::string payment(int64_t amount, int64_t at, const std::string& id) {
 
 std::string shipment(const std::string& tracking, const std::string& status, int64_t at,
                      const std::string& id) {
+  // As the validator writes it once the carrier's update joined its label.
   return test::event_json("shipment.tracking_updated", "c1", at,
-                          R"({"provider":"shipfast","carrier":"USPS","tracking_number":")" +
-                              tracking + R"(","status":")" + status + R"(","order_id":"O1"})",
-                          id, "shipping_provider", "shipfast:" + tracking);
+                          R"({"provider":"aftership","carrier":"usps","tracking_number":")" +
+                              tracking + R"(","status":")" + status +
+                              R"(","channel":"tiktok","order_id":"tiktok:O1"})",
+                          id, "shipping_provider", "aftership:" + tracking);
 }
 
 struct Rig {
@@ -275,7 +277,7 @@ TEST(Eviction, FinishedEntitiesLeaveOnTicksAndARestoreAgrees) {
   EXPECT_EQ(r.reconciler.counters().evicted, 3u);
   EXPECT_EQ(r.store.find("order|c1|tiktok:O1"), nullptr);
   EXPECT_EQ(r.store.find("payment|c1|tiktok:O1"), nullptr);
-  EXPECT_EQ(r.store.find("shipment|c1|O1"), nullptr);
+  EXPECT_EQ(r.store.find("shipment|c1|tiktok:O1"), nullptr);
   EXPECT_NE(r.store.find("order|c1|tiktok:O2"), nullptr);  // not finished: kept
   std::vector<std::string> tombstones;
   for (const auto& o : r.out) {
@@ -283,7 +285,7 @@ TEST(Eviction, FinishedEntitiesLeaveOnTicksAndARestoreAgrees) {
     if (o.tombstone) tombstones.push_back(o.key);
   }
   EXPECT_EQ(tombstones, (std::vector<std::string>{"order|c1|tiktok:O1", "payment|c1|tiktok:O1",
-                                                  "shipment|c1|O1"}));
+                                                  "shipment|c1|tiktok:O1"}));
 
   // The whole changelog, replayed into an empty store: the same keys.
   Rig all;

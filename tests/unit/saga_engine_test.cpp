@@ -135,8 +135,17 @@ TEST_F(Fixture, ACompletedSagaReleasesItsReservationsAndRepliesAreAppliedOncePer
     const int64_t reply_offset = offset++;
     auto out = apply(Input::kSagaReplies, reply_record(call, ok, kStart + 20, "saga.replies").value,
                      reply_offset, kStart + 20 + offset);
+    // The label goes to shipping.labels once, keyed by its number.
+    const auto labels = only(out, "shipping.labels");
+    ASSERT_EQ(labels.size(), step == Step::kGenerateShippingLabel ? 1U : 0U);
+    if (!labels.empty()) {
+      EXPECT_EQ(labels[0].key, "9400111202555842761234");
+      EXPECT_NE(labels[0].value.find(R"("creator_id":"creator-101","channel":"tiktok")"),
+                std::string::npos)
+          << labels[0].value;
+    }
     if (step != Step::kProcessPayment) {
-      // From the label on, saga.events names the label (the reconciler's join key).
+      // From the label on, saga.events names the label too.
       ASSERT_EQ(only(out, "saga.events").size(), 1U);
       EXPECT_NE(
           only(out, "saga.events")[0].value.find(

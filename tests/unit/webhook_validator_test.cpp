@@ -28,7 +28,7 @@ class WebhookValidatorTest : public ::testing::Test {
     raw.received_at_ms = 1795000001000;
     return validator_.validate(raw);
   }
-  ValidationOutcome shipping(const std::string& body, const std::string& provider = "shipfast") {
+  ValidationOutcome shipping(const std::string& body, const std::string& provider = "aftership") {
     RawWebhook raw;
     raw.body = body;
     raw.source = "shipping";
@@ -176,22 +176,47 @@ TEST_F(WebhookValidatorTest, NormalisesStockSync) {
   expect_schema_valid(out.events[0]);
 }
 
-TEST_F(WebhookValidatorTest, NormalisesShippingTrackingAndDropsPersonalData) {
-  auto out = shipping(
-      R"({"event_id":"e-1","tracking_number":"1Z999","carrier":"UPS","status":"in_transit","order_id":"576","shop_id":"shop-1","occurred_at":"2026-11-19T08:26:40.5+01:00","recipient":{"name":"Jane Doe","address":"1 Main St"}})");
+// AfterShip's tracking_update as it sends it, personal fields included.
+std::string aftership_update(const std::string& tag = "InTransit",
+                             const std::string& number = "9400111202555842761234") {
+  return R"({"event":"tracking_update","event_id":"5a8a3a5e-7a51-4c2b-9a0c-2f1d0c8b3e11","is_tracking_first_tag":true,"msg":{"id":"a1b2c3d4e5f6a7b8c9d0e1f2","tracking_number":")" +
+         number + R"(","slug":"usps","tag":")" + tag +
+         R"(","subtag":"InTransit_001","updated_at":"2026-11-19T07:26:40+00:00","customer_name":"Jane Doe","emails":["jane.doe@example.com"],"checkpoints":[{"checkpoint_time":"2026-11-19T07:26:40+00:00","city":"Los Angeles","tag":"InTransit","message":"Arrived at USPS Regional Facility"}]},"ts":1795073200})";
+}
+
+TEST_F(WebhookValidatorTest, AnAfterShipUpdateIsValidAndJoinsItsLabelWithoutPersonalData) {
+  auto out = shipping(aftership_update());
   ASSERT_TRUE(out.valid) << out.rejection.detail;
-  ASSERT_EQ(out.events.size(), 1u);
-  const auto& e = out.events[0];
+  EXPECT_TRUE(out.events.empty()) << "no order or creator before the join";
+  ASSERT_TRUE(out.shipment);
+  EXPECT_EQ(out.idempotency_key, "shipping:aftership:5a8a3a5e-7a51-4c2b-9a0c-2f1d0c8b3e11");
+  EXPECT_EQ(out.event_time_ms, 1795073200000);
+  EXPECT_EQ(out.shipment->status, "in_transit");
+  const ShipmentLabel label{"9400111202555842761234", "usps", "creator-1", "tiktok", "576"};
+  DomainEvent e = shipment_event(*out.shipment, label);
   EXPECT_EQ(e.event_type, "shipment.tracking_updated");
-  EXPECT_EQ(out.idempotency_key, "shipping:shipfast:e-1");
-  EXPECT_EQ(e.event_id, deterministic_uuid("shipping:shipfast:e-1:0"));
+  EXPECT_EQ(e.creator_id, "creator-1");
+  EXPECT_EQ(e.event_id, deterministic_uuid(out.idempotency_key + ":0"));
   EXPECT_EQ(e.json.find("Jane"), std::string::npos);
-  EXPECT_EQ(e.json.find("Main St"), std::string::npos);
+  EXPECT_EQ(e.json.find("example.com"), std::string::npos);
   rapidjson::Document doc;
   doc.Parse(e.json.c_str());
-  EXPECT_STREQ(doc["occurred_at"].GetString(), "2026-11-19T07:26:40.500Z");
-  EXPECT_STREQ(doc["aggregate_id"].GetString(), "shipfast:1Z999");
+  EXPECT_STREQ(doc["occurred_at"].GetString(), "2026-11-19T07:26:40.000Z");
+  EXPECT_STREQ(doc["aggregate_id"].GetString(), "aftership:9400111202555842761234");
+  EXPECT_STREQ(doc["data"]["order_id"].GetString(), "tiktok:576");
+  EXPECT_STREQ(doc["metadata"]["correlation_id"].GetString(), "req-2");
   expect_schema_valid(e);
+  for (const auto& [tag, status] :
+       std::vector<std::pair<std::string, std::string>>{{"InfoReceived", "label_created"},
+                                                        {"OutForDelivery", "out_for_delivery"},
+                                                        {"AvailableForPickup", "out_for_delivery"},
+                                                        {"Delivered", "delivered"},
+                                                        {"AttemptFail", "exception"},
+                                                        {"Expired", "exception"}}) {
+    auto o = shipping(aftership_update(tag));
+    ASSERT_TRUE(o.shipment) << tag;
+    EXPECT_EQ(o.shipment->status, status) << tag;
+  }
 }
 
 struct RejectionCase {
@@ -261,15 +286,19 @@ TEST_F(WebhookValidatorTest, ReportsEachProblemPrecisely) {
 }
 
 TEST_F(WebhookValidatorTest, RejectsBadShippingInput) {
-  auto bad_date = shipping(
-      R"({"event_id":"e","tracking_number":"t","status":"delivered","order_id":"o","shop_id":"shop-1","occurred_at":"2026-13-40T99:00:00Z"})");
-  EXPECT_FALSE(bad_date.valid);
-  EXPECT_EQ(bad_date.rejection.field, "/occurred_at");
-  EXPECT_EQ(bad_date.rejection.rule, "format");
-  auto bad_status = shipping(
-      R"({"event_id":"e","tracking_number":"t","status":"lost_in_space","order_id":"o","shop_id":"shop-1","occurred_at":"2026-11-19T08:26:40Z"})");
-  EXPECT_EQ(bad_status.rejection.field, "/status");
-  EXPECT_EQ(bad_status.rejection.rule, "enum");
+  auto bad_tag = shipping(aftership_update("LostInSpace"));
+  EXPECT_FALSE(bad_tag.valid);
+  EXPECT_EQ(bad_tag.rejection.field, "/msg/tag");
+  EXPECT_EQ(bad_tag.rejection.rule, "enum");
+  auto bad_number = shipping(aftership_update("InTransit", "94 00"));
+  EXPECT_EQ(bad_number.rejection.field, "/msg/tracking_number");
+  std::string far = aftership_update();
+  far.replace(far.find("1795073200"), 10, "4102444800");
+  EXPECT_EQ(shipping(far).rejection.code, "event_time_out_of_range");
+  std::string edd = aftership_update();
+  edd.replace(edd.find("tracking_update"), 15, "edd_revise");
+  EXPECT_EQ(shipping(edd).rejection.field, "/event");
+  EXPECT_EQ(shipping(aftership_update(), "shipfast").rejection.code, "unsupported_type");
   auto no_provider = shipping("{}", "");
   EXPECT_EQ(no_provider.rejection.code, "missing_header");
   EXPECT_EQ(no_provider.rejection.rule, "cf-provider");

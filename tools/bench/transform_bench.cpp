@@ -36,7 +36,7 @@ struct Fixture {
   }
   cf::RawWebhook raw(size_t i) {
     const size_t k = i % webhooks.size();
-    cf::RawWebhook r = cf::test::raw_webhook(webhooks[k], "shipfast", enriched[k]);
+    cf::RawWebhook r = cf::test::raw_webhook(webhooks[k], "aftership", enriched[k]);
     r.request_id = "bench";
     return r;
   }
@@ -79,7 +79,7 @@ void BM_EnvelopeSchemaOnly(benchmark::State& state) {
   for (auto _ : state) {
     const auto& d = docs[i++ % docs.size()];
     benchmark::DoNotOptimize(f.schemas.validate(
-        d.HasMember("tts_notification_id") ? "tiktok_webhook" : "shipping_webhook", d));
+        d.HasMember("tts_notification_id") ? "tiktok_webhook" : "aftership_tracking_webhook", d));
   }
   state.SetItemsProcessed(static_cast<int64_t>(i));
 }

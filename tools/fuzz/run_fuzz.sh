@@ -40,7 +40,7 @@ if [ ! -d "$corpus/ingest_request" ]; then
   cp "$corpus/generated/ingest/"* "$corpus/ingest_request/"
   cp "$corpus/generated/validator/"* "$corpus/validator/"
 fi
-for t in processor_decoders snapshot_loader config channel_api; do
+for t in validator processor_decoders snapshot_loader config channel_api; do
   mkdir -p "$corpus/$t"
   cp -n "$ROOT/tests/fuzz/seeds/$t/"* "$corpus/$t/" 2>/dev/null || true
 done

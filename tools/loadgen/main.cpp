@@ -120,6 +120,12 @@ class Reporter {
     w.key("event_ids").begin_array();
     for (const auto& id : r.webhook.event_ids) w.string(id);
     w.end_array();
+    if (!r.webhook.tracking_number.empty()) {
+      w.key("tracking_number").string(r.webhook.tracking_number);
+      w.key("joined_event_ids").begin_array();
+      for (const auto& id : r.webhook.joined_event_ids) w.string(id);
+      w.end_array();
+    }
     w.end_object();
     out_ << w.str() << '\n';
   }
@@ -280,7 +286,7 @@ void http_worker(const Options& o, Feed& feed, Reporter& reporter, const std::at
         req.set(http::field::host, host);
         req.set(http::field::content_type, "application/json");
         if (!w.authorization.empty()) req.set(http::field::authorization, w.authorization);
-        if (!w.api_key.empty()) req.set("X-Api-Key", w.api_key);
+        if (!w.aftership_hmac.empty()) req.set("aftership-hmac-sha256", w.aftership_hmac);
         if (!w.shopify_topic.empty()) {
           req.set("X-Shopify-Topic", w.shopify_topic);
           req.set("X-Shopify-Hmac-SHA256", w.shopify_hmac);
@@ -451,7 +457,7 @@ int main(int argc, char** argv) {
         "stock-sync-share", po::value(&g.stock_sync_share)->default_value(g.stock_sync_share),
         "share of TikTok stock counts")(
         "shipping-share", po::value(&g.shipping_share)->default_value(g.shipping_share),
-        "share of shipping tracking updates");
+        "share of AfterShip tracking updates (for recent paid orders' labels)");
     if (!options.parse(argc, argv)) return 0;
     cf::init_logging("loadgen", log_level);
     if (!o.write_shops_file.empty() || !o.write_secrets_file.empty() ||

@@ -28,7 +28,7 @@ struct TikTokAppCredentials {
 /// Webhook secrets, from JSON:
 /// {"tiktok": {"app_key": "...", "app_secret": "...",
 ///             "shops": {"<shop_id>": {"app_key": "...", "app_secret": "..."}}},
-///  "shipping": {"<provider>": {"api_key": "..."}},
+///  "shipping": {"aftership": {"webhook_secret": "..."}},
 ///  "shopify": {"app_secret": "..."}}
 /// A shop without its own entry uses the app-wide credentials, as TikTok signs
 /// every shop's notifications with the app's secret.
@@ -41,7 +41,9 @@ class WebhookSecrets {
   /// ingest tries them in turn, so nothing of a body is read before it is
   /// authenticated.
   std::vector<const TikTokAppCredentials*> tiktok_apps() const;
-  const std::string* shipping_api_key(std::string_view provider) const;
+  /// The webhook secret of a tracking provider (AfterShip's scheme:
+  /// base64 HMAC-SHA256 of the body); nullptr if none.
+  const std::string* shipping_webhook_secret(std::string_view provider) const;
   /// The Shopify app's secret (signs every shop's webhooks); nullptr if none.
   const std::string* shopify_secret() const {
     return shopify_secret_.empty() ? nullptr : &shopify_secret_;
@@ -51,7 +53,7 @@ class WebhookSecrets {
     tiktok_default_ = std::move(credentials);
   }
   void set_tiktok_shop(std::string shop_id, TikTokAppCredentials credentials);
-  void set_shipping_key(std::string provider, std::string api_key);
+  void set_shipping_secret(std::string provider, std::string webhook_secret);
 
  private:
   TikTokAppCredentials tiktok_default_;

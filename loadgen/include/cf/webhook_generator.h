@@ -37,8 +37,8 @@ struct GeneratorSettings {
   int burst_length = 300;  ///< ...lasting this many orders on one SKU
   std::string app_key = "cf-dev-app";
   std::string app_secret = "cf-dev-app-secret";
-  std::string shipping_provider = "shipfast";
-  std::string shipping_api_key = "cf-dev-shipfast-key";
+  std::string shipping_provider = "aftership";  ///< tracking webhooks in AfterShip's format
+  std::string aftership_secret = "cf-dev-aftership-webhook-secret";
   std::string shopify_secret = "cf-dev-shopify-secret";
 };
 
@@ -56,10 +56,10 @@ const char* to_string(Expectation e);
 struct GeneratedWebhook {
   uint64_t sequence = 0;
   std::string kind;  ///< order | stock | shipping
-  std::string path;  ///< /webhooks/tiktok or /webhooks/shipping/<provider>
+  std::string path;  ///< /webhooks/tiktok, /webhooks/shopify or /webhooks/shipping/aftership
   std::string body;
   std::string authorization;       ///< TikTok signature header, if any
-  std::string api_key;             ///< shipping X-Api-Key, if any
+  std::string aftership_hmac;      ///< aftership-hmac-sha256, tracking updates only
   std::string shopify_topic;       ///< X-Shopify-Topic, Shopify only
   std::string shopify_hmac;        ///< X-Shopify-Hmac-SHA256
   std::string shopify_webhook_id;  ///< X-Shopify-Webhook-Id
@@ -69,7 +69,12 @@ struct GeneratedWebhook {
   std::string reject_code;             ///< for kInvalid
   std::string idempotency_key;         ///< for kValid / kDuplicate
   std::vector<std::string> event_ids;  ///< for kValid / kDuplicate
-  std::string sku_id;                  ///< the first SKU of an order, for analysis
+  /// A carrier's tracking update: its event appears on events.validated only
+  /// once the order saga recorded the label it names (joined_event_ids, not
+  /// event_ids, which are expected whatever else runs).
+  std::vector<std::string> joined_event_ids;
+  std::string tracking_number;  ///< tracking updates: the label's number
+  std::string sku_id;           ///< the first SKU of an order, for analysis
   /// TikTok order notifications: the order as Get Order Detail returns it at
   /// this point (one line item per unit, amounts as decimal strings, and the
   /// personal fields a real answer has), for the channel API stub; empty otherwise.
@@ -155,6 +160,7 @@ class WebhookGenerator {
     std::vector<std::pair<int, int>> items;  ///< (sku, quantity)
     bool sale_counted = false;               ///< an accepted paid notification reached the pipeline
     bool shipped = false;                    ///< a shipping event names it: no cancellation
+    int tracking_step = 0;                   ///< AfterShip tags sent for its label so far
     bool shopify = false;
     int64_t create_time = 0;
     int64_t paid_time = 0;
