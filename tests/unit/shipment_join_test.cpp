@@ -50,9 +50,8 @@ TEST(ShipmentJoin, UpdatesBeforeTheirLabelWaitAndAreReleasedInArrivalOrder) {
   // The first update read again after a crash does not wait twice.
   EXPECT_TRUE(join.on_update(update("e1", "InfoReceived"), 10, changelog).events.empty());
   JoinResult released = join.on_label(kLabel, 5, changelog);
-  EXPECT_EQ(ids(released.events),
-            ids({shipment_event(update("e1", "InfoReceived"), kLabel),
-                 shipment_event(update("e2"), kLabel)}));
+  EXPECT_EQ(ids(released.events), ids({shipment_event(update("e1", "InfoReceived"), kLabel),
+                                       shipment_event(update("e2"), kLabel)}));
   EXPECT_EQ(released.events[0].creator_id, "creator-1");
   EXPECT_EQ(join.waiting_numbers(), 0U);
   // Later updates join at once.

@@ -170,6 +170,10 @@ sleep 2 || true  # the sink writes every 100 ms; the last velocity ticks flush
 "$BIN/cf-pipeline-report" --brokers "$BROKERS" --loadgen-report "$WORK/report.jsonl" \
   --postgres-url-file "$WORK/pg.url"
 channel_api_summary "http://127.0.0.1:$CHANNEL_METRICS/metrics"
+echo "shipping: $(grep -c '"kind":"shipping","expect":"valid","status":200' "$WORK/report.jsonl" || true)" \
+     "AfterShip tracking updates accepted;" \
+     "$(cf_metric "http://127.0.0.1:$VALIDATOR_METRICS/metrics" cf_validator_shipment_updates_waiting_total)" \
+     "waited in the validator for the label their order's saga records (shipping.labels)"
 echo
 echo "Look further (while the broker runs, e.g. with --keep):"
 echo "  $BIN/cf-tap --brokers $BROKERS --topic events.validated --event-type payment.completed --max 5"
