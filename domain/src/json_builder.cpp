@@ -93,8 +93,13 @@ JsonBuilder& JsonBuilder::real(double value) {
 }
 
 JsonBuilder& JsonBuilder::fixed(double value, int decimals) {
+  // JSON has no inf or NaN; and "%f" of a huge value has hundreds of digits:
+  // beyond the buffer, the shortest form (with an exponent) is written instead
+  // of reading past it (found by the processor_decoders fuzz target).
+  if (!std::isfinite(value)) return null();
   char buffer[64];
   int n = std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
+  if (n < 0 || static_cast<size_t>(n) >= sizeof buffer) return real(value);
   return literal(std::string_view(buffer, static_cast<size_t>(n)));
 }
 

@@ -10,6 +10,7 @@
 #include "cf/state_store.h"
 #include "inventory_state.h"
 #include "reconciler.h"
+#include "shipment_join.h"
 #include "stockout_model.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -35,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     }
     case 2: {
-      cf::DedupPartition partition("c", 0, 3600 * 1000);  // the validator's
+      cf::ValidatorPartition partition("c", 0, 3600 * 1000);  // dedup ids and the shipment join
       (void)cf::decode_snapshot(file, partition, why);
       break;
     }

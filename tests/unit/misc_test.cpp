@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -239,6 +241,27 @@ TEST(LoadGenerator, ViralBurstConcentratesOnOneSku) {
 
 namespace cf {
 namespace {
+
+// Regression (processor_decoders fuzz target): fixed() of a huge value read
+// past its buffer, and of inf wrote "inf", which is not JSON.
+TEST(JsonBuilder, FixedDecimalsStayJsonForAnyDouble) {
+  for (double v : {1e300, -1e300, std::numeric_limits<double>::infinity(),
+                   std::numeric_limits<double>::quiet_NaN(), 7.333e18, 12.5}) {
+    JsonBuilder b;
+    b.begin_array().fixed(v, 2).end_array();
+    rapidjson::Document d;
+    d.Parse(b.str().c_str());
+    ASSERT_FALSE(d.HasParseError()) << b.str();
+    if (std::isfinite(v)) {
+      EXPECT_DOUBLE_EQ(d[0].GetDouble(), v) << b.str();
+    } else {
+      EXPECT_TRUE(d[0].IsNull()) << b.str();
+    }
+  }
+  JsonBuilder b;
+  b.fixed(12.5, 2);
+  EXPECT_EQ(b.str(), "12.50");
+}
 
 TEST(JsonBuilder, WritesValidJsonAndEscapesValues) {
   JsonBuilder b;

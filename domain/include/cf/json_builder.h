@@ -43,7 +43,9 @@ class JsonBuilder {
   }
   /// A double in shortest round-trip form; null when not finite (JSON has no NaN).
   JsonBuilder& real(double value);
-  /// A decimal with exactly `decimals` digits after the point (deterministic text).
+  /// A decimal with exactly `decimals` digits after the point (deterministic
+  /// text); null when not finite, the shortest form when it would need more
+  /// than 63 characters.
   JsonBuilder& fixed(double value, int decimals);
   JsonBuilder& boolean(bool value) { return literal(value ? "true" : "false"); }
   JsonBuilder& null() { return literal("null"); }
