@@ -264,6 +264,15 @@ void StockoutPredictor::on_velocity(PredictorStore& store, std::string_view json
         "velocity snapshot needs creator_id, product_sku, version, as_of_ms, available, sales_1h, "
         "sales_24h, viral and spike_ratio");
   }
+  // No SKU holds or sells a trillion units: beyond that a snapshot is damaged,
+  // and the figures derived from it (hours, demand) would leave the range our
+  // own consumers read (found by the processor_decoders fuzz target).
+  constexpr int64_t kMaxUnits = 1'000'000'000'000;
+  if (available < -kMaxUnits || available > kMaxUnits || sales_1h > kMaxUnits ||
+      sales_24h > kMaxUnits) {
+    throw std::invalid_argument(
+        "velocity snapshot: available, sales_1h and sales_24h must be within +-10^12 units");
+  }
   // Until a channel count arrives the ledger knows sales but not stock: no
   // time to stockout, no stock alerts (older snapshots lack the field: counted).
   auto counted_member = doc.FindMember("counted");

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include "cf/json_parse.h"
 #include "stockout_model.h"
 
 namespace cf {
@@ -160,6 +161,20 @@ TEST(Predictor, MalformedSnapshotIsRejected) {
   EXPECT_THROW(predictor.on_velocity(store, "[]", 0, 0, out), std::invalid_argument);
   EXPECT_THROW(predictor.on_velocity(store, R"({"creator_id":"c1"})", 1, 0, out),
                std::invalid_argument);
+  // Regression (fuzz): absurd stock made figures beyond 2^63 that our own
+  // strict parse refuses downstream; refused here instead.
+  EXPECT_THROW(predictor.on_velocity(store, snapshot(3, 7333333333333333329, 2, 2), 2, 0, out),
+               std::invalid_argument);
+  EXPECT_THROW(predictor.on_velocity(store, snapshot(3, 40, 2000000000000, 2), 3, 0, out),
+               std::invalid_argument);
+  EXPECT_TRUE(out.empty());
+  predictor.on_velocity(store, snapshot(3, 1000000000000, 1, 1), 4, 0, out);
+  ASSERT_FALSE(out.empty());
+  for (const auto& o : out) {
+    if (o.topic == "c") continue;  // the changelog: binary state
+    rapidjson::Document d;
+    EXPECT_TRUE(parse_json(d, o.value)) << o.value;  // our own strict parse reads it back
+  }
 }
 
 TEST(ReorderCatalog, PerSkuSettingsOverrideDefaults) {
