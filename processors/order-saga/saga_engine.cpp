@@ -251,6 +251,9 @@ void SagaEngine::commit(SagaPartitionState& store, SagaEntry entry, const std::s
         dead_letter = true;
         ++counters_.dead_letters;
         break;
+      case Effect::Kind::kLabelRecorded:
+        produced.push_back(label_record(entry.saga, now_ms, topics_.labels));
+        break;
       case Effect::Kind::kEscalated:
         entry.manual = true;
         ++counters_.needs_manual;
@@ -273,11 +276,7 @@ void SagaEngine::commit(SagaPartitionState& store, SagaEntry entry, const std::s
   }
   ++entry.version;
   if (dead_letter) produced.push_back(saga_dead_letter(entry, now_ms, topics_.dead_letters));
-  if (!entry.saga.tracking_number.empty()) {
-    SagaState prior;
-    if (before.empty() || !decode_saga(before, prior) || prior.tracking_number.empty())
-      produced.push_back(label_record(entry.saga, now_ms, topics_.labels));
-  }
+
   produced.push_back(saga_event_record(entry, now_ms, topics_.saga_events));
   entry.applied[slot(input)] = offset;
   entry.journals[slot(input)].record(offset, produced, completed_below);

@@ -92,7 +92,7 @@ class SagaEngine {
 /// The saga.events record of a saga (read model, dashboards): keyed by creator.
 OutputRecord saga_event_record(const SagaEntry& entry, int64_t now_ms, const std::string& topic);
 /// The label a saga had made, on shipping.labels keyed by its tracking number
-/// (written once, when the label step's success records the number).
+/// (written once: on the machine's kLabelRecorded effect).
 OutputRecord label_record(const SagaState& saga, int64_t now_ms, const std::string& topic);
 /// The dead letter of a saga whose forward step failed max_attempts times.
 OutputRecord saga_dead_letter(const SagaEntry& entry, int64_t now_ms, const std::string& topic);

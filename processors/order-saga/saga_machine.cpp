@@ -312,6 +312,7 @@ void SagaMachine::on_reply(SagaState& saga, const Reply& reply, int64_t now_ms,
         // What carriers will name the shipment by (the order is joined through it).
         saga.tracking_number = reply.tracking_number;
         saga.carrier_slug = reply.carrier_slug;
+        effects.push_back({Effect::Kind::kLabelRecorded, reply.step, reply.attempt, {}, -1});
       }
       if (is_inventory_step(reply.step)) {
         saga.items_done |= 1ULL << reply.item;

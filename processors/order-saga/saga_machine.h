@@ -119,6 +119,7 @@ struct Effect {
     kStatusChanged,  ///< the saga moved (read model, dashboard)
     kDeadLetter,     ///< a forward step failed max_attempts times (with the history)
     kEscalated,      ///< a compensation failed max_attempts times: needs an operator
+    kLabelRecorded,  ///< the label step answered a tracking number (shipping.labels)
   };
   Kind kind = Kind::kStatusChanged;
   Step step = Step::kValidateOrder;

@@ -524,26 +524,25 @@ void Reconciler::shipment(Context& c) {
   e.version += 1;
   // The order's own entity learns it shipped: a later cancellation is refused.
   // The validator names the order as the reconciler keys it ("<channel>:<id>").
+  const std::string order_key = "order|" + c.creator + "|" + order_id;
   if (successful_shipment(status)) {
-    for (const std::string& order_key : {"order|" + c.creator + "|" + order_id}) {
-      if (EntityState* order = c.store.find(order_key); order && !order->shipped) {
-        const bool concurrent =
-            order->source != c.event.source &&
-            std::llabs(c.event.occurred_at_ms - order->updated_ms) <= settings_.conflict_window_ms;
-        EntityState copy = *order;
-        copy.shipped = true;
-        c.store.put(order_key, std::move(copy), c.state_writes);
-        if (concurrent) {
-          // Status from the channel, shipment from the carrier: different fields, both kept.
-          audit_conflict(
-              c,
-              {"concurrent_update", "order", order_key.substr(6),
-               state_json("status", order->value, order->source, order->updated_ms, order->version),
-               state_json("tracking_number", tracking, c.event.source, c.event.occurred_at_ms,
-                          order->version),
-               "field_level_merge", "merged", false},
-              topics_, counters_);
-        }
+    if (EntityState* order = c.store.find(order_key); order && !order->shipped) {
+      const bool concurrent =
+          order->source != c.event.source &&
+          std::llabs(c.event.occurred_at_ms - order->updated_ms) <= settings_.conflict_window_ms;
+      EntityState copy = *order;
+      copy.shipped = true;
+      c.store.put(order_key, std::move(copy), c.state_writes);
+      if (concurrent) {
+        // Status from the channel, shipment from the carrier: different fields, both kept.
+        audit_conflict(
+            c,
+            {"concurrent_update", "order", order_key.substr(6),
+             state_json("status", order->value, order->source, order->updated_ms, order->version),
+             state_json("tracking_number", tracking, c.event.source, c.event.occurred_at_ms,
+                        order->version),
+             "field_level_merge", "merged", false},
+            topics_, counters_);
       }
     }
   }

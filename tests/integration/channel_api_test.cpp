@@ -218,29 +218,39 @@ int64_t ledger_available(const std::string& bootstrap, const std::string& creato
   return available;
 }
 
-/// The reference files a sync test needs (shops, secrets, the SKU mapping
-/// file) and the shop directory, parsed.
-void write_sync_files(const TempDir& dir, rapidjson::Document* shops) {
-  write_reference_files(dir);
-  ASSERT_EQ(Process({bin("cf-loadgen"), "--write-sku-mapping-file", dir.file("skus.json")},
-                    dir.file("files.log"))
-                .wait(10000),
-            0);
-  std::ifstream in(dir.file("shops.json"));
-  std::stringstream text;
-  text << in.rdbuf();
-  shops->Parse(text.str().c_str());
-  ASSERT_FALSE(shops->HasParseError());
-}
-
-TEST(ChannelApiSync, ASyncAfterAMissedSaleCorrectsTheLedgerAndAReplayPollsNothing) {
+/// What a sync test runs on: the reference files (shops, secrets, the SKU
+/// mapping file), a development broker and the API stub.
+struct SyncRig {
   TempDir dir;
   rapidjson::Document shops;
-  ASSERT_NO_FATAL_FAILURE(write_sync_files(dir, &shops));
-  DevBroker broker(dir);
-  ApiStub stub(dir);
+  std::unique_ptr<DevBroker> broker;
+  std::unique_ptr<ApiStub> stub;
+
+  SyncRig() {
+    write_reference_files(dir);
+    EXPECT_EQ(Process({bin("cf-loadgen"), "--write-sku-mapping-file", dir.file("skus.json")},
+                      dir.file("files.log"))
+                  .wait(10000),
+              0);
+    std::ifstream in(dir.file("shops.json"));
+    std::stringstream text;
+    text << in.rdbuf();
+    shops.Parse(text.str().c_str());
+    broker = std::make_unique<DevBroker>(dir);
+    stub = std::make_unique<ApiStub>(dir);
+  }
+  std::string creator_of(const std::string& shop) const {
+    return shops["shops"][shop.c_str()]["creator_id"].GetString();
+  }
+};
+
+TEST(ChannelApiSync, ASyncAfterAMissedSaleCorrectsTheLedgerAndAReplayPollsNothing) {
+  SyncRig rig;
+  const TempDir& dir = rig.dir;
+  DevBroker& broker = *rig.broker;
+  ApiStub& stub = *rig.stub;
   const std::string shop = "shop-7001";
-  const std::string creator = shops["shops"][shop.c_str()]["creator_id"].GetString();
+  const std::string creator = rig.creator_of(shop);
   auto stock = [&](int64_t units) {
     // 150 products: two pages of Search Products. The one under test is on the second.
     std::string body = R"({"skus":[)";
@@ -402,13 +412,12 @@ TEST(ChannelApiSync, ASyncAfterAMissedSaleCorrectsTheLedgerAndAReplayPollsNothin
 }
 
 TEST(ChannelApiSync, AShopifyStoresCountsCarryTheSkuLookedUpOnceThroughTheAdminApi) {
-  TempDir dir;
-  rapidjson::Document shops;
-  ASSERT_NO_FATAL_FAILURE(write_sync_files(dir, &shops));
-  DevBroker broker(dir);
-  ApiStub stub(dir);
+  SyncRig rig;
+  const TempDir& dir = rig.dir;
+  DevBroker& broker = *rig.broker;
+  ApiStub& stub = *rig.stub;
   const std::string store = "shop-7002.myshopify.com";
-  const std::string creator = shops["shops"][store.c_str()]["creator_id"].GetString();
+  const std::string creator = rig.creator_of(store);
   // 300 items at one location (two pages of levels) and the item under test
   // at two: its count is the sum. None of these items is in the mapping file.
   auto stock = [&](int64_t first, int64_t second) {

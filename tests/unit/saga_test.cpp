@@ -95,6 +95,7 @@ TEST(Saga, TheLabelStepRecordsTheTrackingNumberItAnswers) {
   std::vector<Effect> effects;
   SagaState s = m.start(order_with(1), kT0, effects);
   int64_t now = kT0;
+  size_t labels_recorded = 0;
   for (int guard = 0; guard < 10 && s.status == Status::kRunning; ++guard) {
     std::vector<Effect> next;
     for (const auto& c : commands(effects)) {
@@ -105,9 +106,11 @@ TEST(Saga, TheLabelStepRecordsTheTrackingNumberItAnswers) {
       }
       m.on_reply(s, r, now += 10, next);
     }
+    labels_recorded += count(next, Effect::Kind::kLabelRecorded);
     effects = std::move(next);
   }
   EXPECT_EQ(s.status, Status::kCompleted);
+  EXPECT_EQ(labels_recorded, 1U) << "the label goes to shipping.labels once";
   EXPECT_EQ(s.tracking_number, "9400111202555842761234");
   EXPECT_EQ(s.carrier_slug, "usps");
 }
