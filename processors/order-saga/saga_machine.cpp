@@ -298,6 +298,7 @@ void SagaMachine::on_reply(SagaState& saga, const Reply& reply, int64_t now_ms,
       !is_inventory_step(reply.step) ||
       (reply.item >= 0 && static_cast<size_t>(reply.item) < saga.order.items.size() &&
        !(saga.items_done & (1ULL << reply.item)));
+  if (!current && item_ok && late_compensation(saga, reply, now_ms, effects)) return;
   if (!current || !item_ok) {
     late_reply(saga, reply, now_ms, effects);
     return;
@@ -338,6 +339,33 @@ void SagaMachine::on_reply(SagaState& saga, const Reply& reply, int64_t now_ms,
       attempt_failed(saga, now_ms, false, "transient failure" + item + detail, effects);
       return;
   }
+}
+
+bool SagaMachine::late_compensation(SagaState& saga, const Reply& reply, int64_t now_ms,
+                                    std::vector<Effect>& effects) const {
+  // Every attempt of a compensation carries the same command id, so the
+  // participant undid the step at most once, whichever attempt it answers: a
+  // late success still means undone. It arrives when the connector was down
+  // past the attempts (its commands wait in the log and run when it is back),
+  // and resolves the escalation that outage caused.
+  if (reply.outcome != Outcome::kSucceeded || !is_compensation(reply.step) ||
+      reply.step != saga.step ||
+      (saga.status != Status::kCompensating && saga.status != Status::kNeedsManual)) {
+    return false;
+  }
+  note(saga, now_ms, reply.step, reply.attempt, "late reply: succeeded (undone)");
+  if (is_inventory_step(reply.step)) {
+    saga.items_done |= 1ULL << reply.item;
+    // The other items are still retried (compensating) or wait for an operator.
+    if (saga.items_done != all_items(saga.order.items.size())) return true;
+  }
+  if (saga.status == Status::kNeedsManual) {
+    saga.status = Status::kCompensating;
+    saga.finished_ms = -1;
+    note(saga, now_ms, "escalation resolved by the participant's answer");
+  }
+  step_succeeded(saga, now_ms, effects);
+  return true;
 }
 
 void SagaMachine::late_reply(SagaState& saga, const Reply& reply, int64_t now_ms,

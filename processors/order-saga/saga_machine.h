@@ -22,7 +22,10 @@
 // so it is undone too. A reply to an earlier attempt, or to a step the saga
 // has left, is recorded and never advances the saga; if it reports an effect
 // the saga was not going to undo (the step gave up after transient failures,
-// then the participant acted), that effect is compensated.
+// then the participant acted), that effect is compensated. The exception is
+// a compensation's late success: the undo happened (one command id for all
+// attempts), so the saga takes it and moves on, out of needs_manual if the
+// missing answers had escalated it.
 //
 // A forward step that fails `max_attempts` times dead-letters (Effect
 // kDeadLetter) and compensates; a compensation that fails that often puts
@@ -186,6 +189,10 @@ class SagaMachine {
   void begin_step(SagaState& saga, Step step, int64_t now_ms, std::vector<Effect>& effects) const;
   void send_attempt(SagaState& saga, int64_t now_ms, std::vector<Effect>& effects) const;
   void step_succeeded(SagaState& saga, int64_t now_ms, std::vector<Effect>& effects) const;
+  /// A compensation's success answered after its attempt timed out; false
+  /// when `reply` is not one.
+  bool late_compensation(SagaState& saga, const Reply& reply, int64_t now_ms,
+                         std::vector<Effect>& effects) const;
   void attempt_failed(SagaState& saga, int64_t now_ms, bool uncertain, std::string why,
                       std::vector<Effect>& effects) const;
   void begin_compensation(SagaState& saga, int64_t now_ms, std::string reason,

@@ -424,6 +424,58 @@ TEST(Saga, AFailingCompensationEscalatesAndAnOperatorRetryResumesIt) {
   EXPECT_FALSE(m.retry(s, now, retried)) << "only a waiting saga can be retried";
 }
 
+// The connector was down past every attempt of a refund: each timed out and
+// the saga escalated. Back up, the connector runs the waiting commands (one
+// idempotency key, so one refund) and answers: that late success resolves
+// the escalation and the rest of the compensation runs by itself.
+TEST(Saga, ACompensationsLateSuccessResolvesItsEscalation) {
+  SagaMachine m;
+  std::vector<Effect> effects;
+  SagaState s = m.start(order_with(2), kT0, effects);
+  int64_t now = kT0;
+  // Reserved and captured; the label is refused, so the refund begins; its
+  // first attempt fails transiently, then the connector goes away.
+  drive(m, s, effects,
+        {{Step::kGenerateShippingLabel, Outcome::kFailed},
+         {Step::kRefundPayment, Outcome::kRetriable}},
+        now);
+  ASSERT_EQ(s.status, Status::kCompensating);
+  ASSERT_EQ(s.step, Step::kRefundPayment);
+  size_t escalations = 0;
+  for (int guard = 0; guard < 20 && s.status == Status::kCompensating; ++guard) {
+    std::vector<Effect> fired;
+    now = SagaMachine::next_due_ms(s);
+    m.on_time(s, now, fired);  // a timeout or the next attempt, never answered
+    escalations += count(fired, Effect::Kind::kEscalated);
+  }
+  ASSERT_EQ(s.status, Status::kNeedsManual);
+  EXPECT_EQ(escalations, 1u);
+  EXPECT_GE(s.finished_ms, 0);
+
+  // A failure or an answer for another step changes nothing.
+  std::vector<Effect> none;
+  m.on_reply(s, {Step::kRefundPayment, 3, -1, Outcome::kFailed, {}}, now + 1, none);
+  m.on_reply(s, {Step::kCancelShipping, 1, -1, Outcome::kSucceeded, {}}, now + 1, none);
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(s.status, Status::kNeedsManual);
+
+  std::vector<Effect> resumed;
+  m.on_reply(s, {Step::kRefundPayment, 2, -1, Outcome::kSucceeded, {}}, now + 2, resumed);
+  EXPECT_EQ(s.status, Status::kCompensating);
+  EXPECT_EQ(s.finished_ms, -1);
+  ASSERT_EQ(commands(resumed).size(), 2u) << "both items are released";
+  EXPECT_EQ(commands(resumed)[0].step, Step::kReleaseInventory);
+  // The same refund answered again (another attempt's reply) is only recorded.
+  std::vector<Effect> again;
+  m.on_reply(s, {Step::kRefundPayment, 4, -1, Outcome::kSucceeded, {}}, now + 3, again);
+  EXPECT_TRUE(again.empty());
+  EXPECT_EQ(s.step, Step::kReleaseInventory);
+  now += 10;
+  drive(m, s, resumed, {}, now);
+  EXPECT_EQ(s.status, Status::kCompensated);
+  EXPECT_TRUE(s.compensated & (1ULL << static_cast<int>(Step::kRefundPayment)));
+}
+
 TEST(Saga, AnOperatorAbortCompensatesARunningSaga) {
   SagaMachine m;
   std::vector<Effect> effects, out;
