@@ -3,8 +3,9 @@
 // ingest stamps on the raw record (source, shipping provider, Shopify
 // headers, receive time 250 ms after the event); a TikTok order notification
 // comes with its order detail, as channel-api writes it (the detail the
-// generator gave the API stub for it, fetched 100 ms after receipt). The
-// result holds views into `w` and `storage`: keep both alive while it is used.
+// generator gave the API stub for it, fetched 100 ms after receipt), and a
+// stock count as channel-api's scheduled sync writes it. The result holds views into `w` and
+// `storage`: keep both alive while it is used.
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,8 @@ inline RawWebhook raw_webhook(const GeneratedWebhook& w, std::string_view shippi
   if (!storage.empty()) {
     raw.body = storage;
     raw.enrichment = kEnrichedOrderDetail;
+  } else if (w.sync_count) {
+    raw.enrichment = kScheduledSync;
   }
   return raw;
 }

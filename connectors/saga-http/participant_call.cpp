@@ -103,6 +103,10 @@ ParticipantCall plan_call(std::string_view command_json) {
   return call;
 }
 
+bool uncertain_outcome(const HttpResult& result) {
+  return result.status == 0 && !result.circuit_open;
+}
+
 std::string_view outcome_of(const HttpResult& result) {
   if (result.status >= 200 && result.status < 300) return "succeeded";
   switch (result.status) {
@@ -141,6 +145,7 @@ OutputRecord reply_record(const ParticipantCall& call, const HttpResult& result,
   w.key("creator_id").string(call.creator_id);
   w.key("attempt").number(call.attempt);
   w.key("outcome").string(outcome_of(result));
+  if (uncertain_outcome(result)) w.key("uncertain").boolean(true);
   w.key("detail").string(detail);
   w.key("replied_at_ms").number(now_ms);
   if (call.participant == "shipping" && result.status >= 200 && result.status < 300) {

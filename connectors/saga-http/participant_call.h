@@ -8,7 +8,8 @@
 // refused for good: a declined payment); everything else (5xx, 401/403/404,
 // 408, 429, timeouts, transport errors, an open circuit) retriable: the saga
 // retries the step with the same command id, so the participant applies it
-// once whatever happened to the earlier attempt.
+// once whatever happened to the earlier attempt. Without an answer the reply
+// is marked uncertain: the participant may have acted.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -48,6 +49,11 @@ ParticipantCall plan_call(std::string_view command_json);
 
 /// "succeeded" | "failed" | "retriable" for an HTTP result.
 std::string_view outcome_of(const HttpResult& result);
+/// No answer although the request may have reached the participant (a
+/// timeout, a connection lost): it may have acted. The reply says so
+/// ("uncertain": true), and the saga treats it like its own timeout. An
+/// open circuit sent nothing; an HTTP status is the participant's answer.
+bool uncertain_outcome(const HttpResult& result);
 /// The saga.replies record for a finished call, keyed by creator.
 OutputRecord reply_record(const ParticipantCall& call, const HttpResult& result, int64_t now_ms,
                           const std::string& topic);

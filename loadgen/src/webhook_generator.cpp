@@ -131,23 +131,27 @@ int64_t WebhookGenerator::reported_stock(int shop, int sku, int64_t ts) {
 
 int64_t WebhookGenerator::count_with_restock(GeneratedWebhook& w, int shop, int sku, int64_t ts) {
   int64_t units = reported_stock(shop, sku, ts);
+  w.restock_key = {shop, sku};  // counted: the platform's level is given to the stub too
   if (units < 100) {
-    w.restock_key = {shop, sku};
     w.restock_units = 1500;
     units += w.restock_units;
   }
   return std::max<int64_t>(0, units);
 }
 
-void WebhookGenerator::apply_effects(const GeneratedWebhook& w) {
-  if (w.expect != Expectation::kValid) return;
-  if (w.restock_units > 0) stock(w.restock_key.first, w.restock_key.second) += w.restock_units;
-  if (w.stock_effects.empty()) return;
+std::vector<std::pair<int, int>> WebhookGenerator::apply_effects(const GeneratedWebhook& w) {
+  std::vector<std::pair<int, int>> changed;
+  if (w.expect != Expectation::kValid) return changed;
+  if (w.restock_key.first >= 0) {
+    stock(w.restock_key.first, w.restock_key.second) += w.restock_units;
+    changed.push_back(w.restock_key);
+  }
+  if (w.stock_effects.empty()) return changed;
   auto order = orders_.find(w.order_key);
-  if (order == orders_.end()) return;
+  if (order == orders_.end()) return changed;
   // A sale counts once, at the first accepted paid notification; a return
   // only undoes a counted sale.
-  if (w.sale_effect == order->second.sale_counted) return;
+  if (w.sale_effect == order->second.sale_counted) return changed;
   order->second.sale_counted = w.sale_effect;
   const int64_t second = w.event_time_ms / 1000;
   for (const auto& [key, units] : w.stock_effects) {
@@ -155,7 +159,43 @@ void WebhookGenerator::apply_effects(const GeneratedWebhook& w) {
     auto& same = same_second_[key];
     if (same.first != second) same = {second, 0};
     same.second += units;
+    changed.push_back(key);
   }
+  return changed;
+}
+
+std::vector<std::pair<std::string, std::string>> WebhookGenerator::stub_levels(
+    const std::vector<std::pair<int, int>>& changed, uint64_t version) {
+  // One creator's stock, shown by both of its channels (one pool of stock
+  // behind the TikTok shop and the Shopify store, as multi-channel sellers
+  // keep it): each platform's API answers the same level.
+  std::map<int, std::vector<int>> by_shop;
+  for (const auto& [shop, sku] : changed) {
+    auto& skus = by_shop[shop];
+    if (std::find(skus.begin(), skus.end(), sku) == skus.end()) skus.push_back(sku);
+  }
+  std::vector<std::pair<std::string, std::string>> posts;
+  for (const auto& [shop, skus] : by_shop) {
+    JsonBuilder tiktok(96 + 128 * skus.size()), shopify(96 + 128 * skus.size());
+    tiktok.begin_object().key("skus").begin_array();
+    shopify.begin_object().key("items").begin_array();
+    for (int sku : skus) {
+      const int64_t units = std::max<int64_t>(0, stock(shop, sku));
+      tiktok.begin_object().key("product_id").string("17" + std::to_string(200000 + sku));
+      tiktok.key("sku_id").string("17" + std::to_string(300000 + sku));
+      tiktok.key("seller_sku").string("CF-" + std::to_string(sku)).key("quantity").number(units);
+      tiktok.key("version").number(static_cast<int64_t>(version)).end_object();
+      shopify.begin_object().key("inventory_item_id").number(inventory_item_id(shop, sku));
+      shopify.key("sku").string("CF-" + std::to_string(sku)).key("available").number(units);
+      shopify.key("location_id").number(24826418);
+      shopify.key("version").number(static_cast<int64_t>(version)).end_object();
+    }
+    tiktok.end_array().end_object();
+    shopify.end_array().end_object();
+    posts.emplace_back("/tiktok/inventory?shop_id=" + shop_id(shop), tiktok.take());
+    posts.emplace_back("/shopify-stub/inventory?shop=" + shop_domain(shop), shopify.take());
+  }
+  return posts;
 }
 
 std::string WebhookGenerator::stock_json() const {
@@ -327,8 +367,12 @@ std::string WebhookGenerator::channel_tokens_json(int64_t now_s, int64_t access_
 }
 
 GeneratedWebhook WebhookGenerator::make_stock(int64_t ts) {
+  // What channel-api's scheduled sync writes for one SKU it read at `ts`
+  // (TikTok's envelope, type 1001): a delivery arrives when stock runs low.
+  // No platform sends it; it stands for the sync where channel-api does not run.
   GeneratedWebhook w;
   w.kind = "stock";
+  w.sync_count = true;
   w.path = "/webhooks/tiktok";
   int sku = pick_sku();
   int shop = std::uniform_int_distribution<int>(0, settings_.shops - 1)(rng_);
@@ -355,13 +399,6 @@ GeneratedWebhook WebhookGenerator::make_stock(int64_t ts) {
   w.body = body.take();
   w.partition_key = shop_id(shop);
   w.shop_id = shop_id(shop);
-  JsonBuilder level(192);
-  level.begin_object().key("skus").begin_array().begin_object();
-  level.key("product_id").string("17" + std::to_string(200000 + sku));
-  level.key("sku_id").string(w.sku_id).key("seller_sku").string("CF-" + std::to_string(sku));
-  level.key("quantity").number(units).end_object().end_array().end_object();
-  w.stock_level = level.take();
-  w.stock_level_path = "/tiktok/inventory?shop_id=" + w.shop_id;
   w.idempotency_key = "tiktok:" + notification_id;
   w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
   return w;
@@ -444,13 +481,6 @@ GeneratedWebhook WebhookGenerator::make_shopify(int64_t ts) {
     body.key("location_id").number(24826418).key("available").number(units);
     body.key("updated_at").string(when).end_object();
     w.body = body.take();
-    JsonBuilder level(160);
-    level.begin_object().key("items").begin_array().begin_object();
-    level.key("inventory_item_id").number(inventory_item_id(shop, sku));
-    level.key("sku").string(w.sku_id).key("available").number(units);
-    level.key("location_id").number(24826418).end_object().end_array().end_object();
-    w.stock_level = level.take();
-    w.stock_level_path = "/shopify-stub/inventory?shop=" + w.shop_domain;
     w.event_ids.push_back(deterministic_uuid(w.idempotency_key + ":0"));
   } else {
     OpenOrder* order = nullptr;
@@ -560,7 +590,9 @@ GeneratedWebhook WebhookGenerator::next() {
     }
     w.event_time_ms = ts * 1000;
     roll -= settings_.duplicate_share;
-    if (roll >= 0 && roll < settings_.bad_signature_share) {
+    if (w.sync_count) {
+      // channel-api's own record: no request to forge or break.
+    } else if (roll >= 0 && roll < settings_.bad_signature_share) {
       sign(w);
       w.expect = Expectation::kBadSignature;
       if (!w.shopify_hmac.empty()) {
@@ -611,12 +643,12 @@ GeneratedWebhook WebhookGenerator::next() {
           recent_level_bodies_.push_back(w.body);
           if (recent_level_bodies_.size() > 2000) recent_level_bodies_.pop_front();
         }
-        recent_valid_.push_back(w);
+        if (!w.sync_count) recent_valid_.push_back(w);
         if (recent_valid_.size() > 500) recent_valid_.pop_front();
       }
     }
   }
-  apply_effects(w);
+  w.stock_levels = stub_levels(apply_effects(w), seq);
   w.sequence = seq;
   ++sequence_;
   return w;

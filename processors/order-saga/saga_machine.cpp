@@ -37,6 +37,11 @@ std::optional<Step> undoing(Step forward) {
 // Forward steps with an effect outside the saga that a compensation undoes.
 bool has_effect(Step step) { return undoing(step).has_value(); }
 
+// The forward step nothing undoes: the channel's fulfillment. Once it may
+// have acted, compensating would refund and cancel the label of an order the
+// channel shows as shipped; it is retried until it answers instead.
+bool is_irreversible(Step step) { return step == Step::kUpdateChannelStatus; }
+
 uint64_t fnv1a(std::string_view data, uint64_t hash = 14695981039346656037ULL) {
   for (unsigned char c : data) hash = (hash ^ c) * 1099511628211ULL;
   return hash;
@@ -226,6 +231,27 @@ void SagaMachine::attempt_failed(SagaState& saga, int64_t now_ms, bool uncertain
                                  std::vector<Effect>& effects) const {
   note(saga, now_ms, why);
   saga.deadline_ms = -1;
+  // An irreversible step's timed-out attempt may have acted: remembered
+  // across its attempts (its effect bit), since nothing can undo it.
+  if (uncertain && is_irreversible(saga.step)) saga.effects |= bit(saga.step);
+  if (saga.attempt >= settings_.max_attempts && is_irreversible(saga.step) &&
+      (saga.effects & bit(saga.step))) {
+    // Every attempt carries the same command id: the next one is answered
+    // with the effect if an earlier one acted. Keep trying at the longest
+    // backoff, and tell an operator once.
+    saga.retry_at_ms = now_ms + settings_.backoff_max_ms;
+    if (saga.status == Status::kNeedsManual) return;
+    saga.failure = std::string(step_name(saga.step)) + " failed after " +
+                   std::to_string(saga.attempt) + " attempts (" + why +
+                   "); it may have acted and cannot be undone: retried until it answers";
+    saga.status = Status::kNeedsManual;
+    if (saga.finished_ms < 0) saga.finished_ms = now_ms;
+    note(saga, now_ms, "escalated to an operator; still retried");
+    effects.push_back({Effect::Kind::kDeadLetter, saga.step, saga.attempt, {}, -1});
+    effects.push_back({Effect::Kind::kEscalated, saga.step, saga.attempt, {}, -1});
+    effects.push_back({Effect::Kind::kStatusChanged, saga.step, saga.attempt, {}, -1});
+    return;
+  }
   if (saga.attempt < settings_.max_attempts) {
     saga.retry_at_ms = now_ms + retry_delay_ms(settings_, saga.saga_id, saga.step, saga.attempt);
     return;
@@ -291,14 +317,17 @@ void SagaMachine::finish(SagaState& saga, Status status, int64_t now_ms,
 
 void SagaMachine::on_reply(SagaState& saga, const Reply& reply, int64_t now_ms,
                            std::vector<Effect>& effects) const {
-  const bool active = saga.status == Status::kRunning || saga.status == Status::kCompensating;
+  // A saga waiting for an operator may still be retrying its step (an
+  // irreversible step whose outcome is unknown).
+  const bool active = saga.status == Status::kRunning || saga.status == Status::kCompensating ||
+                      saga.status == Status::kNeedsManual;
   const bool current = active && reply.step == saga.step && saga.deadline_ms >= 0 &&
                        (reply.attempt == 0 || reply.attempt == saga.attempt);
   const bool item_ok =
       !is_inventory_step(reply.step) ||
       (reply.item >= 0 && static_cast<size_t>(reply.item) < saga.order.items.size() &&
        !(saga.items_done & (1ULL << reply.item)));
-  if (!current && item_ok && late_compensation(saga, reply, now_ms, effects)) return;
+  if (!current && item_ok && late_success_counts(saga, reply, now_ms, effects)) return;
   if (!current || !item_ok) {
     late_reply(saga, reply, now_ms, effects);
     return;
@@ -309,6 +338,7 @@ void SagaMachine::on_reply(SagaState& saga, const Reply& reply, int64_t now_ms,
   switch (reply.outcome) {
     case Outcome::kSucceeded:
       note(saga, now_ms, "succeeded" + item);
+      if (saga.status == Status::kNeedsManual) resume(saga, now_ms);
       if (reply.step == Step::kGenerateShippingLabel && !reply.tracking_number.empty()) {
         // What carriers will name the shipment by (the order is joined through it).
         saga.tracking_number = reply.tracking_number;
@@ -336,36 +366,47 @@ void SagaMachine::on_reply(SagaState& saga, const Reply& reply, int64_t now_ms,
       attempt_failed(saga, now_ms, false, "failed" + item + detail, effects);
       return;
     case Outcome::kRetriable:
-      attempt_failed(saga, now_ms, false, "transient failure" + item + detail, effects);
+      attempt_failed(saga, now_ms, reply.uncertain,
+                     (reply.uncertain ? "no answer" : "transient failure") + item + detail,
+                     effects);
       return;
   }
 }
 
-bool SagaMachine::late_compensation(SagaState& saga, const Reply& reply, int64_t now_ms,
-                                    std::vector<Effect>& effects) const {
-  // Every attempt of a compensation carries the same command id, so the
-  // participant undid the step at most once, whichever attempt it answers: a
-  // late success still means undone. It arrives when the connector was down
-  // past the attempts (its commands wait in the log and run when it is back),
-  // and resolves the escalation that outage caused.
-  if (reply.outcome != Outcome::kSucceeded || !is_compensation(reply.step) ||
-      reply.step != saga.step ||
-      (saga.status != Status::kCompensating && saga.status != Status::kNeedsManual)) {
-    return false;
-  }
-  note(saga, now_ms, reply.step, reply.attempt, "late reply: succeeded (undone)");
+bool SagaMachine::late_success_counts(SagaState& saga, const Reply& reply, int64_t now_ms,
+                                      std::vector<Effect>& effects) const {
+  // Every attempt of a step carries the same command id, so the participant
+  // acted at most once, whichever attempt it answers. Most late successes
+  // are left to the next attempt (answered with the same effect) or undone,
+  // but two are taken as the step's success:
+  // - a compensation's: the undo happened. It arrives when the connector
+  //   was down past the attempts (its commands wait in the log and run when
+  //   it is back), and resolves the escalation that caused;
+  // - the irreversible step's: the channel acted, and nothing undoes it.
+  if (reply.outcome != Outcome::kSucceeded || reply.step != saga.step) return false;
+  const bool undo = is_compensation(reply.step) &&
+                    (saga.status == Status::kCompensating || saga.status == Status::kNeedsManual);
+  const bool irreversible = is_irreversible(reply.step) && (saga.status == Status::kRunning ||
+                                                            saga.status == Status::kNeedsManual);
+  if (!undo && !irreversible) return false;
+  note(saga, now_ms, reply.step, reply.attempt, "late reply: succeeded (taken)");
   if (is_inventory_step(reply.step)) {
     saga.items_done |= 1ULL << reply.item;
     // The other items are still retried (compensating) or wait for an operator.
     if (saga.items_done != all_items(saga.order.items.size())) return true;
   }
-  if (saga.status == Status::kNeedsManual) {
-    saga.status = Status::kCompensating;
-    saga.finished_ms = -1;
-    note(saga, now_ms, "escalation resolved by the participant's answer");
-  }
+  if (saga.status == Status::kNeedsManual) resume(saga, now_ms);
   step_succeeded(saga, now_ms, effects);
   return true;
+}
+
+void SagaMachine::resume(SagaState& saga, int64_t now_ms) const {
+  saga.status = is_compensation(saga.step) ? Status::kCompensating : Status::kRunning;
+  // A forward step answered: nothing failed after all (the history keeps the
+  // escalation); a compensation keeps the reason it compensates for.
+  if (saga.status == Status::kRunning) saga.failure.clear();
+  saga.finished_ms = -1;
+  note(saga, now_ms, "escalation resolved by the participant's answer");
 }
 
 void SagaMachine::late_reply(SagaState& saga, const Reply& reply, int64_t now_ms,
@@ -414,14 +455,19 @@ int64_t SagaMachine::next_due_ms(const SagaState& saga) {
 
 bool SagaMachine::retry(SagaState& saga, int64_t now_ms, std::vector<Effect>& effects) const {
   if (saga.status != Status::kNeedsManual) return false;
-  saga.status = Status::kCompensating;
+  saga.status = is_compensation(saga.step) ? Status::kCompensating : Status::kRunning;
+  saga.finished_ms = -1;
   note(saga, now_ms, "operator: retry");
   begin_step(saga, saga.step, now_ms, effects);
   return true;
 }
 
 bool SagaMachine::abort(SagaState& saga, int64_t now_ms, std::vector<Effect>& effects) const {
-  if (saga.status != Status::kRunning) return false;
+  // Running, or escalated on a forward step (the operator chooses to undo).
+  const bool forward_escalation =
+      saga.status == Status::kNeedsManual && !is_compensation(saga.step);
+  if (saga.status != Status::kRunning && !forward_escalation) return false;
+  if (forward_escalation) saga.status = Status::kRunning;
   begin_compensation(saga, now_ms, "aborted by an operator", effects);
   return true;
 }

@@ -22,14 +22,18 @@
 // so it is undone too. A reply to an earlier attempt, or to a step the saga
 // has left, is recorded and never advances the saga; if it reports an effect
 // the saga was not going to undo (the step gave up after transient failures,
-// then the participant acted), that effect is compensated. The exception is
-// a compensation's late success: the undo happened (one command id for all
-// attempts), so the saga takes it and moves on, out of needs_manual if the
-// missing answers had escalated it.
+// then the participant acted), that effect is compensated. Two late
+// successes are taken as the step's own (one command id for all attempts,
+// so the participant acted once): a compensation's (the undo happened) and
+// update_channel_status's (the channel acted, and nothing undoes it); either
+// takes the saga out of needs_manual if missing answers had escalated it.
 //
 // A forward step that fails `max_attempts` times dead-letters (Effect
-// kDeadLetter) and compensates; a compensation that fails that often puts
-// the saga in needs_manual (Effect kEscalated) for an operator: never dropped.
+// kDeadLetter) and compensates, except update_channel_status when one of
+// its attempts timed out: it may have marked the order shipped, so the saga
+// goes to needs_manual (kEscalated) and keeps retrying at the longest
+// backoff until the channel answers. A compensation that fails that often
+// puts the saga in needs_manual for an operator: never dropped.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -158,6 +162,9 @@ struct Reply {
   std::string detail;
   std::string tracking_number;  ///< generate_shipping_label: the label's number
   std::string carrier_slug;
+  /// kRetriable without the participant's answer (the connector's call timed
+  /// out or lost its connection): it may have acted, as after a timeout.
+  bool uncertain = false;
 };
 
 class SagaMachine {
@@ -175,10 +182,12 @@ class SagaMachine {
   /// When on_time has something to do (-1: nothing scheduled).
   static int64_t next_due_ms(const SagaState& saga);
 
-  /// Operator: a saga waiting in needs_manual tries its compensation again
-  /// (attempts start over). False when it is not waiting.
+  /// Operator: a saga waiting in needs_manual tries its step again (the
+  /// compensation, or the forward step it escalated on; attempts start
+  /// over). False when it is not waiting.
   bool retry(SagaState& saga, int64_t now_ms, std::vector<Effect>& effects) const;
-  /// Operator: a running saga compensates. False when it is not running.
+  /// Operator: a running saga, or one escalated on a forward step, compensates.
+  /// False otherwise.
   bool abort(SagaState& saga, int64_t now_ms, std::vector<Effect>& effects) const;
 
   const Settings& settings() const { return settings_; }
@@ -189,10 +198,12 @@ class SagaMachine {
   void begin_step(SagaState& saga, Step step, int64_t now_ms, std::vector<Effect>& effects) const;
   void send_attempt(SagaState& saga, int64_t now_ms, std::vector<Effect>& effects) const;
   void step_succeeded(SagaState& saga, int64_t now_ms, std::vector<Effect>& effects) const;
-  /// A compensation's success answered after its attempt timed out; false
-  /// when `reply` is not one.
-  bool late_compensation(SagaState& saga, const Reply& reply, int64_t now_ms,
-                         std::vector<Effect>& effects) const;
+  /// A late success taken as the step's (a compensation's, or the
+  /// irreversible step's); false when `reply` is not one.
+  bool late_success_counts(SagaState& saga, const Reply& reply, int64_t now_ms,
+                           std::vector<Effect>& effects) const;
+  /// Out of needs_manual: the step it waited on answered.
+  void resume(SagaState& saga, int64_t now_ms) const;
   void attempt_failed(SagaState& saga, int64_t now_ms, bool uncertain, std::string why,
                       std::vector<Effect>& effects) const;
   void begin_compensation(SagaState& saga, int64_t now_ms, std::string reason,

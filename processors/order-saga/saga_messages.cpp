@@ -105,6 +105,9 @@ ReplyRecord read_saga_reply(std::string_view json) {
         "saga reply needs /creator_id, /attempt of at least 1 and /replied_at_ms");
   }
   r.reply.detail = std::string(string_member(doc, "detail").substr(0, 256));
+  const auto& uncertain = member_or_null(doc, "uncertain");
+  r.reply.uncertain =
+      r.reply.outcome == Outcome::kRetriable && uncertain.IsBool() && uncertain.GetBool();
   if (r.reply.step == Step::kGenerateShippingLabel && r.reply.outcome == Outcome::kSucceeded) {
     const std::string_view number = string_member(doc, "tracking_number");
     const std::string_view slug = string_member(doc, "carrier_slug");

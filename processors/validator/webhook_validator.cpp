@@ -327,6 +327,13 @@ ValidationOutcome WebhookValidator::validate_tiktok(const RawWebhook& raw) const
   }
 
   if (type == kTypeInventoryStockSync) {
+    // TikTok sends no stock notification: a count is channel-api's own record
+    // (its scheduled sync marks it), never a webhook's, however it is signed.
+    if (raw.enrichment != kScheduledSync) {
+      return reject("unsupported_type", "/type", "scheduled_sync",
+                    "type 1001 is written by channel-api's scheduled inventory sync only; TikTok "
+                    "sends no stock notification");
+    }
     if (auto v = schemas_.validate("inventory_stock_sync", data)) return reject(*v, "/data");
     const std::string sku_aggregate = "tiktok:" + std::string(str(data["sku_id"]));
     EnvelopeFields f =

@@ -1,8 +1,11 @@
 // The whole inventory path on real binaries: generated TikTok, Shopify and
 // shipping webhooks -> (TikTok notifications as TikTok sends them, through
 // channel-api and the API stub's order details) -> validator -> reconciler ->
-// inventory-velocity -> stockout-predictor. Every SKU's final ledger equals the generator's ground
-// truth: each sale, cancellation and count from both channels applied once.
+// inventory-velocity -> stockout-predictor. TikTok sends no stock webhook:
+// deliveries reach the ledger only through channel-api's scheduled sync of
+// both platforms' stock, asked for once the feed is over. Every SKU's final
+// ledger then equals the generator's ground truth: each sale, cancellation
+// and count from both channels applied once.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
@@ -28,15 +31,20 @@ TEST(LedgerGroundTruth, BothChannelsFeedOneLedgerPerProductSku) {
                 .wait(10000),
             0);
   ApiStub stub(dir);
+  const int channel_metrics = free_port();
   std::vector<std::unique_ptr<Process>> workers;
   for (const char* name :
        {"channel-api", "validator", "reconciler", "inventory-velocity", "stockout-predictor"}) {
-    auto args = worker_command(name, broker.bootstrap(), dir, dir.file("state"));
-    if (std::string(name) == "channel-api")
-      args.insert(args.end(), {"--tiktok-api-url", stub.url()});
+    const bool channel = std::string(name) == "channel-api";
+    auto args = worker_command(name, broker.bootstrap(), dir, dir.file("state"),
+                               channel ? std::to_string(channel_metrics) : "-1");
+    if (channel)
+      args.insert(args.end(), {"--tiktok-api-url", stub.url(), "--shopify-api-url",
+                               stub.url() + "/shopify/{shop}"});
     workers.push_back(std::make_unique<Process>(args, dir.file(std::string(name) + ".log")));
   }
 
+  const int64_t start_s = std::time(nullptr);
   Process feed({bin("cf-loadgen"), "--to-kafka", "--raw-tiktok", "--tiktok-api", stub.address(),
                 "--brokers", broker.bootstrap(), "--count", "20000", "--rate", "4000", "--seed",
                 "5", "--skus", "60", "--write-stock-file", dir.file("truth.json"),
@@ -46,9 +54,18 @@ TEST(LedgerGroundTruth, BothChannelsFeedOneLedgerPerProductSku) {
                 "--event-seconds-per-webhook", "0.00025",
                 // Event time starts now, so the ticker's wall-clock ticks stay
                 // within the allowed lateness of the events they overtake.
-                "--start-time", std::to_string(std::time(nullptr))},
+                "--start-time", std::to_string(start_s)},
                dir.file("feed.log"));
   ASSERT_EQ(feed.wait(120000), 0) << feed.log();
+  // The final round: once the wall clock is past the last event's second
+  // (20000 x 0.25 ms of event time), a count covers every sale, and an
+  // operator's sync reads every shop's and store's stock.
+  ASSERT_TRUE(wait_until([&] { return std::time(nullptr) > start_s + 6; }, 30000, 100));
+  ASSERT_GT(scrape_metric(channel_metrics, "cf_assigned_partitions"), 0);
+  ASSERT_EQ(Process({bin("cf-channel-sync"), "--brokers", broker.bootstrap()},
+                    dir.file("sync-command.log"))
+                .wait(30000),
+            0);
   // Ticks after the last event flush snapshots still held by coalescing; one
   // goes out before every check, so a tick that overtook the last events is
   // followed by another.
@@ -119,9 +136,12 @@ TEST(LedgerGroundTruth, BothChannelsFeedOneLedgerPerProductSku) {
       wait_until([&] { return read_all(broker.bootstrap(), "inventory.predictions").size() > 100; },
                  60000, 1000))
       << "stockout-predictor turned the snapshots into predictions";
+  const double sync_counts = scrape_metric(channel_metrics, "cf_channel_api_sync_counts_total");
+  EXPECT_GE(sync_counts, static_cast<double>(compared)) << "the deliveries came with the sync";
   std::cout << "ledger ground truth: " << matching << " of " << compared
             << " counted SKUs equal the generator's units (" << latest.size() << " SKUs in all, "
-            << shopify_items << " Shopify inventory events)" << std::endl;
+            << shopify_items << " Shopify inventory events, " << sync_counts
+            << " counts from the scheduled sync)" << std::endl;
   for (auto& w : workers) {
     w->signal(SIGTERM);
     EXPECT_EQ(w->wait(30000), 0) << w->log();

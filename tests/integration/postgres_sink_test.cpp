@@ -39,15 +39,23 @@ Truth ground_truth(const GeneratorSettings& settings) {
   return cf::test::ground_truth(settings, kWebhooks);
 }
 
+/// What feeds the pipeline: the load generator in channel-api's place
+/// (orders pre-enriched, the sync's counts written as it writes them), or
+/// what the platforms send, through channel-api and the API stub.
+enum class Traffic { kStandIn, kRealShaped };
+
 struct Pipeline {
   TempDir dir;
   TempPostgres postgres{dir};
   DevBroker broker{dir};
+  std::unique_ptr<ApiStub> stub;
   std::vector<std::unique_ptr<Process>> workers;
   std::unique_ptr<Process> sink;
   int sink_port = 0;
+  int channel_port = 0;
 
-  Pipeline() {
+  explicit Pipeline(Traffic traffic = Traffic::kStandIn) {
+    if (traffic == Traffic::kRealShaped) write_reference_files(dir);
     EXPECT_EQ(Process({bin("cf-loadgen"), "--write-shops-file", dir.file("shops.json"),
                        "--write-sku-mapping-file", dir.file("skus.json")},
                       dir.file("files.log"))
@@ -59,6 +67,15 @@ struct Pipeline {
       workers.push_back(std::make_unique<Process>(
           worker_command(name, broker.bootstrap(), dir, dir.file("state"), "-1"),
           dir.file(std::string(name) + ".log")));
+    }
+    if (traffic == Traffic::kRealShaped) {
+      stub = std::make_unique<ApiStub>(dir);
+      channel_port = free_port();
+      auto args = worker_command("channel-api", broker.bootstrap(), dir, dir.file("state"),
+                                 std::to_string(channel_port));
+      args.insert(args.end(), {"--tiktok-api-url", stub->url(), "--shopify-api-url",
+                               stub->url() + "/shopify/{shop}"});
+      workers.push_back(std::make_unique<Process>(args, dir.file("channel-api.log")));
     }
     start_sink("sink-1.log");
   }
@@ -80,9 +97,23 @@ struct Pipeline {
   std::unique_ptr<Process> feed(const GeneratorSettings& g) {
     auto args = std::vector<std::string>{bin("cf-loadgen"),  "--to-kafka", "--brokers",
                                          broker.bootstrap(), "--rate",     "3000"};
+    if (stub) args.insert(args.end(), {"--raw-tiktok", "--tiktok-api", stub->address()});
     auto more = loadgen_args(g, kWebhooks);
     args.insert(args.end(), more.begin(), more.end());
     return std::make_unique<Process>(args, dir.file("feed.log"));
+  }
+  /// Real-shaped traffic carries no stock counts: once the wall clock is past
+  /// the last event's second, an operator's sync reads both platforms' stock.
+  void final_sync(const GeneratorSettings& g) {
+    const int64_t last_event_s =
+        g.start_time_s + static_cast<int64_t>(kWebhooks * g.event_seconds_per_webhook);
+    ASSERT_TRUE(wait_until([&] { return std::time(nullptr) > last_event_s + 1; }, 30000, 100));
+    ASSERT_TRUE(wait_until(
+        [&] { return scrape_metric(channel_port, "cf_assigned_partitions") > 0; }, 30000));
+    ASSERT_EQ(Process({bin("cf-channel-sync"), "--brokers", broker.bootstrap()},
+                      dir.file("sync-command.log"))
+                  .wait(30000),
+              0);
   }
   void tick() {
     Process({bin("cf-ticker"), "--brokers", broker.bootstrap(), "--topic", "inventory.events",
@@ -178,6 +209,21 @@ TEST(PostgresSink, TablesEqualTheGroundTruth) {
                 p.dir.file("migrate.log"));
   EXPECT_EQ(again.wait(30000), 0);
   EXPECT_NE(again.log().find("applied 0 migration(s)"), std::string::npos) << again.log();
+}
+
+// What the platforms send, end to end: TikTok notifications with only id,
+// status and times, enriched by channel-api from the API stub's order
+// details, and stock known only through one scheduled-sync round of both
+// platforms. The read models equal the same ground truth.
+TEST(PostgresSink, RealShapedTrafficThroughChannelApiEqualsTheGroundTruth) {
+  Pipeline p(Traffic::kRealShaped);
+  auto settings = generator_settings(std::time(nullptr));
+  Truth truth = ground_truth(settings);
+  auto feed = p.feed(settings);
+  ASSERT_EQ(feed->wait(120000), 0) << feed->log();
+  p.final_sync(settings);
+  expect_converges(p, truth);
+  EXPECT_GT(scrape_metric(p.channel_port, "cf_channel_api_sync_counts_total"), 100);
 }
 
 TEST(PostgresSink, KillNineMidStreamThenRestart) {

@@ -194,7 +194,12 @@ TEST(LoadGenerator, IsSeededSkewedAndCorrectlySigned) {
     ASSERT_EQ(wa.body, wb.body);
     ++expectations[wa.expect];
     if (wa.kind == "order" && wa.expect == Expectation::kValid) ++sku_counts[wa.sku_id];
-    if (wa.path == "/webhooks/tiktok" && wa.expect != Expectation::kBadSignature) {
+    if (wa.sync_count) {
+      // channel-api's own record, never a request: unsigned, never forged.
+      EXPECT_TRUE(wa.authorization.empty());
+      EXPECT_EQ(wa.expect, Expectation::kValid);
+      EXPECT_NE(wa.body.find("\"type\":1001"), std::string::npos);
+    } else if (wa.path == "/webhooks/tiktok" && wa.expect != Expectation::kBadSignature) {
       EXPECT_EQ(verify_tiktok_signature(s.app_key, s.app_secret, wa.body, wa.authorization),
                 SignatureCheck::kValid);
     }
@@ -216,6 +221,60 @@ TEST(LoadGenerator, IsSeededSkewedAndCorrectlySigned) {
   GeneratorSettings other = s;
   other.seed = 4;
   EXPECT_NE(WebhookGenerator(other).next().body, WebhookGenerator(s).next().body);
+}
+
+// What the API stub is told: every change of stock, on both platforms, with
+// the record's sequence as version; the newest level of each SKU is the
+// ground truth, which is what a scheduled sync after the run must read.
+TEST(LoadGenerator, TheStubsNewestLevelsAreTheGroundTruth) {
+  GeneratorSettings s;
+  s.seed = 11;
+  s.skus = 40;
+  s.shops = 4;
+  WebhookGenerator g(s);
+  std::map<std::string, std::pair<int64_t, int64_t>> tiktok, shopify;  // key -> (version, units)
+  int64_t last_version = -1;
+  size_t posts = 0;
+  for (int i = 0; i < 6000; ++i) {
+    auto w = g.next();
+    if (w.expect != Expectation::kValid) {
+      EXPECT_TRUE(w.stock_levels.empty()) << w.body;
+    }
+    for (const auto& [target, body] : w.stock_levels) {
+      ++posts;
+      rapidjson::Document d;
+      d.Parse(body.c_str());
+      ASSERT_TRUE(d.IsObject()) << body;
+      const bool tt = target.rfind("/tiktok/inventory?shop_id=shop-", 0) == 0;
+      ASSERT_TRUE(tt || target.rfind("/shopify-stub/inventory?shop=", 0) == 0) << target;
+      const int shop = tt ? std::stoi(target.substr(target.rfind('-') + 1)) - 7000 : -1;
+      for (const auto& level : d[tt ? "skus" : "items"].GetArray()) {
+        const int64_t version = level["version"].GetInt64();
+        EXPECT_EQ(version, static_cast<int64_t>(w.sequence));
+        EXPECT_GE(version, last_version);
+        if (tt) {
+          tiktok[g.creator_of_shop(shop) + "|" + level["seller_sku"].GetString()] = {
+              version, level["quantity"].GetInt64()};
+        } else {
+          shopify[target.substr(target.find('=') + 1) + "|" + level["sku"].GetString()] = {
+              version, level["available"].GetInt64()};
+        }
+      }
+      last_version = static_cast<int64_t>(w.sequence);
+    }
+  }
+  rapidjson::Document truth;
+  const std::string json = g.stock_json();
+  truth.Parse(json.c_str());
+  ASSERT_GT(truth.MemberCount(), 100u);
+  EXPECT_EQ(tiktok.size(), truth.MemberCount()) << "every SKU that moved has a level";
+  EXPECT_EQ(shopify.size(), truth.MemberCount());
+  for (const auto& m : truth.GetObject()) {
+    auto it = tiktok.find(m.name.GetString());
+    ASSERT_NE(it, tiktok.end()) << m.name.GetString();
+    EXPECT_EQ(it->second.second, std::max<int64_t>(0, m.value.GetInt64())) << m.name.GetString();
+  }
+  EXPECT_GT(posts, 2000u);
 }
 
 TEST(LoadGenerator, ViralBurstConcentratesOnOneSku) {

@@ -249,6 +249,17 @@ TEST(ParticipantCall, OutcomesCommandsAndConfiguration) {
   EXPECT_EQ(back.reply.outcome, Outcome::kFailed);
   EXPECT_EQ(back.reply.attempt, 3);
   EXPECT_NE(back.reply.detail.find("card declined"), std::string::npos);
+  EXPECT_FALSE(back.reply.uncertain);
+  // No answer after sending: the participant may have acted.
+  HttpResult lost;
+  lost.error = "timeout";
+  ReplyRecord timed_out = read_saga_reply(reply_record(call, lost, 6, "saga.replies").value);
+  EXPECT_EQ(timed_out.reply.outcome, Outcome::kRetriable);
+  EXPECT_TRUE(timed_out.reply.uncertain);
+  lost.circuit_open = true;  // nothing was sent
+  EXPECT_FALSE(read_saga_reply(reply_record(call, lost, 7, "saga.replies").value).reply.uncertain);
+  r.status = 503;  // the participant's own answer: it did not act
+  EXPECT_FALSE(read_saga_reply(reply_record(call, r, 8, "saga.replies").value).reply.uncertain);
 
   setenv("CF_SAGA_PAYMENT_URL", "http://127.0.0.1:9/pay/", 1);
   setenv("CF_SAGA_SHIPPING_URL", "http://127.0.0.1:9", 1);

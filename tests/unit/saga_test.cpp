@@ -476,6 +476,154 @@ TEST(Saga, ACompensationsLateSuccessResolvesItsEscalation) {
   EXPECT_TRUE(s.compensated & (1ULL << static_cast<int>(Step::kRefundPayment)));
 }
 
+// Starts a one-item saga and answers every step before update_channel_status;
+// returns that step's first command.
+std::vector<Effect> to_channel_step(const SagaMachine& m, SagaState& s, int64_t& now) {
+  std::vector<Effect> effects;
+  s = m.start(order_with(1), kT0, effects);
+  for (int guard = 0; guard < 20 && s.step != Step::kUpdateChannelStatus; ++guard) {
+    std::vector<Effect> next;
+    answer(m, s, effects, Outcome::kSucceeded, ++now, next);
+    effects = std::move(next);
+  }
+  return effects;
+}
+
+// Marking the order shipped has no undo. When its attempts time out (the
+// channel may have acted), the saga neither compensates (refunding an order
+// the channel shows shipped) nor gives up: it escalates once and keeps
+// retrying with the same command id until the channel answers.
+TEST(Saga, TheIrreversibleStepEscalatesAndKeepsRetryingWhenItMayHaveActed) {
+  SagaMachine m;
+  SagaState s;
+  int64_t now = kT0;
+  to_channel_step(m, s, now);  // everything before it succeeds; the channel never answers
+  ASSERT_EQ(s.step, Step::kUpdateChannelStatus);
+  std::vector<Effect> all;
+  for (int guard = 0; guard < 30 && s.status == Status::kRunning; ++guard) {
+    std::vector<Effect> fired;
+    now = SagaMachine::next_due_ms(s);
+    m.on_time(s, now, fired);
+    all.insert(all.end(), fired.begin(), fired.end());
+  }
+  ASSERT_EQ(s.status, Status::kNeedsManual);
+  EXPECT_EQ(count(all, Effect::Kind::kEscalated), 1u);
+  EXPECT_EQ(count(all, Effect::Kind::kDeadLetter), 1u);
+  for (const auto& c : commands(all)) EXPECT_EQ(c.step, Step::kUpdateChannelStatus);
+  EXPECT_NE(s.failure.find("cannot be undone"), std::string::npos) << s.failure;
+  EXPECT_EQ(SagaMachine::next_due_ms(s), now + m.settings().backoff_max_ms) << "still retried";
+
+  // Later attempts keep timing out: no second escalation, no compensation.
+  std::vector<Effect> more;
+  for (int i = 0; i < 4; ++i) {
+    now = SagaMachine::next_due_ms(s);
+    m.on_time(s, now, more);
+  }
+  EXPECT_EQ(count(more, Effect::Kind::kEscalated), 0u);
+  for (const auto& c : commands(more)) EXPECT_EQ(c.step, Step::kUpdateChannelStatus);
+  EXPECT_EQ(s.status, Status::kNeedsManual);
+
+  // The channel is back: an earlier attempt's success completes the saga.
+  std::vector<Effect> done;
+  m.on_reply(s, {Step::kUpdateChannelStatus, 2, -1, Outcome::kSucceeded, {}}, now + 1, done);
+  EXPECT_EQ(s.status, Status::kCompleted);
+  EXPECT_EQ(s.failure, "") << "nothing failed after all; the history keeps the escalation";
+  EXPECT_EQ(count(done, Effect::Kind::kStatusChanged), 1u);
+  EXPECT_TRUE(commands(done).empty()) << "nothing is undone";
+}
+
+// While the step is still being retried, a late success of an earlier
+// attempt is the channel's answer too; with certain failures only (no
+// timeout) the saga compensates as for any step.
+TEST(Saga, TheIrreversibleStepTakesALateSuccessAndCompensatesOnlyCertainFailures) {
+  SagaMachine m;
+  SagaState s;
+  int64_t now = kT0;
+  to_channel_step(m, s, now);
+  std::vector<Effect> out;
+  now = SagaMachine::next_due_ms(s);
+  m.on_time(s, now, out);  // attempt 1 timed out; retry pending
+  ASSERT_EQ(s.status, Status::kRunning);
+  m.on_reply(s, {Step::kUpdateChannelStatus, 1, -1, Outcome::kSucceeded, {}}, now + 1, out);
+  EXPECT_EQ(s.status, Status::kCompleted);
+
+  SagaState c;
+  now = kT0;
+  std::vector<Effect> all = to_channel_step(m, c, now);
+  for (int guard = 0; guard < 30 && c.status == Status::kRunning; ++guard) {
+    std::vector<Effect> replies;
+    answer(m, c, all, Outcome::kRetriable, now + 1, replies);  // the channel: 503, no effect
+    all.clear();
+    now = SagaMachine::next_due_ms(c);
+    if (now < 0) break;
+    m.on_time(c, now, all);
+  }
+  EXPECT_EQ(c.status, Status::kCompensating) << "no attempt may have acted: undone as usual";
+  EXPECT_EQ(c.step, Step::kCancelShipping);
+}
+
+// The connector's call timed out at the last attempt: the payment may have
+// been captured, so the compensation refunds it (the refund blocks a capture
+// that had not happened); and the channel step escalates rather than undo.
+TEST(Saga, AnUncertainAnswerCountsAsATimeout) {
+  SagaMachine m;
+  std::vector<Effect> effects;
+  SagaState s = m.start(order_with(1), kT0, effects);
+  int64_t now = kT0;
+  std::vector<Effect> next;
+  answer(m, s, effects, Outcome::kSucceeded, ++now, next);  // reserved
+  ASSERT_EQ(s.step, Step::kProcessPayment);
+  std::vector<Effect> pending = next;
+  for (int guard = 0; guard < 20 && s.status == Status::kRunning; ++guard) {
+    std::vector<Effect> replies;
+    for (const auto& c : commands(pending)) {
+      Reply r{c.step, c.attempt, c.item, Outcome::kRetriable, {}};
+      r.uncertain = true;
+      m.on_reply(s, r, ++now, replies);
+    }
+    pending = replies;
+    if (s.status != Status::kRunning || !commands(pending).empty()) continue;
+    now = SagaMachine::next_due_ms(s);
+    m.on_time(s, now, pending);
+  }
+  ASSERT_EQ(s.status, Status::kCompensating);
+  ASSERT_FALSE(commands(pending).empty());
+  EXPECT_EQ(commands(pending)[0].step, Step::kRefundPayment) << "the capture may have happened";
+  EXPECT_NE(s.failure.find("no answer"), std::string::npos) << s.failure;
+}
+
+// An operator may abort a saga escalated on the irreversible step.
+TEST(Saga, AnOperatorMayAbortOrRetryASagaEscalatedOnAForwardStep) {
+  SagaMachine m;
+  for (bool abort : {true, false}) {
+    SagaState s;
+    int64_t now = kT0;
+    to_channel_step(m, s, now);
+    for (int guard = 0; guard < 30 && s.status == Status::kRunning; ++guard) {
+      std::vector<Effect> fired;
+      now = SagaMachine::next_due_ms(s);
+      m.on_time(s, now, fired);
+    }
+    ASSERT_EQ(s.status, Status::kNeedsManual);
+    std::vector<Effect> decided;
+    if (abort) {
+      ASSERT_TRUE(m.abort(s, now + 1, decided));
+      EXPECT_EQ(s.status, Status::kCompensating);
+      ASSERT_FALSE(commands(decided).empty());
+      EXPECT_EQ(commands(decided)[0].step, Step::kCancelShipping);
+    } else {
+      ASSERT_TRUE(m.retry(s, now + 1, decided));
+      EXPECT_EQ(s.status, Status::kRunning);
+      ASSERT_EQ(commands(decided).size(), 1u);
+      EXPECT_EQ(commands(decided)[0].step, Step::kUpdateChannelStatus);
+      EXPECT_EQ(commands(decided)[0].attempt, 1);
+      std::vector<Effect> done;
+      answer(m, s, decided, Outcome::kSucceeded, now + 2, done);
+      EXPECT_EQ(s.status, Status::kCompleted);
+    }
+  }
+}
+
 TEST(Saga, AnOperatorAbortCompensatesARunningSaga) {
   SagaMachine m;
   std::vector<Effect> effects, out;

@@ -19,10 +19,11 @@ class WebhookValidatorTest : public ::testing::Test {
   }
 
   // An enriched record (as channel-api writes it) or a notification as TikTok sends it.
-  ValidationOutcome tiktok(const std::string& body) {
+  ValidationOutcome tiktok(const std::string& body, std::string_view enrichment = {}) {
     RawWebhook raw;
     raw.body = body;
     raw.source = "tiktok";
+    raw.enrichment = enrichment;
     if (body.rfind(R"({"notification":)", 0) == 0) raw.enrichment = kEnrichedOrderDetail;
     raw.request_id = "req-1";
     raw.received_at_ms = 1795000001000;
@@ -162,8 +163,17 @@ TEST_F(WebhookValidatorTest, PaidOrderAlsoEmitsPaymentCompleted) {
 }
 
 TEST_F(WebhookValidatorTest, NormalisesStockSync) {
-  auto out = tiktok(
-      R"({"type":1001,"tts_notification_id":"s-9","shop_id":"shop-1","timestamp":1795000000,"data":{"sku_id":"1729","seller_sku":"CASE-PRO","warehouse_id":"wh-1","available_stock":12,"update_time":1795000100}})");
+  const std::string count =
+      R"({"type":1001,"tts_notification_id":"s-9","shop_id":"shop-1","timestamp":1795000000,"data":{"sku_id":"1729","seller_sku":"CASE-PRO","warehouse_id":"wh-1","available_stock":12,"update_time":1795000100}})";
+  // TikTok sends no stock notification: the same count as a webhook (passed
+  // through channel-api unenriched) is refused, however it was signed.
+  for (std::string_view enrichment : {std::string_view(), kNotEnriched}) {
+    auto forged = tiktok(count, enrichment);
+    ASSERT_FALSE(forged.valid);
+    EXPECT_EQ(forged.rejection.code, "unsupported_type");
+    EXPECT_EQ(forged.rejection.field, "/type");
+  }
+  auto out = tiktok(count, kScheduledSync);
   ASSERT_TRUE(out.valid) << out.rejection.detail;
   ASSERT_EQ(out.events.size(), 1u);
   EXPECT_EQ(out.events[0].event_type, "inventory.stock_updated");

@@ -203,9 +203,10 @@ std::string extract_request_id(const std::string& body) {
 
 // Gives the channel API stub the order behind a notification before the
 // notification is sent, as TikTok has the order before it notifies: the
-// connector then fetches it like the real detail. Stock counts also set the
-// stub's stock, which channel-api's scheduled sync reads. One keep-alive connection
-// per worker; a failure here stops the run (the ground truth would be wrong).
+// connector then fetches it like the real detail. Every change of stock (a
+// sale, a return, a delivery) sets the stub's levels on both platforms, which
+// channel-api's scheduled sync reads. One keep-alive connection per worker; a
+// failure here stops the run (the ground truth would be wrong).
 class DetailPublisher {
  public:
   DetailPublisher(asio::io_context& io, const std::string& target) : io_(io) {
@@ -218,7 +219,7 @@ class DetailPublisher {
     if (host_.empty()) return;
     // Shop ids are generated as [a-z0-9-]: nothing to escape in the query.
     if (!w.order_detail.empty()) post("/tiktok/orders?shop_id=" + w.shop_id, w.order_detail);
-    if (!w.stock_level.empty()) post(w.stock_level_path, w.stock_level);
+    for (const auto& [target, body] : w.stock_levels) post(target, body);
   }
 
  private:
@@ -272,6 +273,7 @@ void http_worker(const Options& o, Feed& feed, Reporter& reporter, const std::at
     // A duplicate re-sends an old notification: TikTok's order has moved on
     // meanwhile, so its (older) detail is not given again.
     if (w.expect == cf::Expectation::kValid) details.publish(w);
+    if (w.sync_count) continue;  // no platform posts it: channel-api's sync reads the stub
     for (int attempt = 0;; ++attempt) {
       auto started = Clock::now();
       int status = 0;
@@ -343,6 +345,9 @@ int write_to_kafka(const Options& o, Feed& feed, Reporter& reporter,
     if (w.expect == cf::Expectation::kBadSignature || w.expect == cf::Expectation::kOversize)
       continue;
     if (w.expect == cf::Expectation::kValid) details.publish(w);
+    // The sync's counts: written as channel-api writes them when the loadgen
+    // stands in for it, else left to channel-api's sync over the stub's levels.
+    if (w.sync_count && o.raw_tiktok) continue;
     cf::OutputRecord rec;
     bool tiktok = w.path == "/webhooks/tiktok";
     bool shopify = !w.shopify_topic.empty();
@@ -359,7 +364,9 @@ int write_to_kafka(const Options& o, Feed& feed, Reporter& reporter,
     if (enrich) {
       // What channel-api writes, from the order as Get Order Detail returns it.
       std::string enriched = cf::enriched_record(w, now_ms);
-      if (!enriched.empty()) {
+      if (w.sync_count) {
+        rec.headers.push_back({cf::kEnrichmentHeader, std::string(cf::kScheduledSync)});
+      } else if (!enriched.empty()) {
         rec.value = std::move(enriched);
         rec.headers.push_back({cf::kEnrichmentHeader, std::string(cf::kEnrichedOrderDetail)});
       } else {
@@ -455,7 +462,9 @@ int main(int argc, char** argv) {
         "cancel-share", po::value(&g.cancel_share)->default_value(g.cancel_share),
         "share of TikTok order updates that cancel an unshipped order")(
         "stock-sync-share", po::value(&g.stock_sync_share)->default_value(g.stock_sync_share),
-        "share of TikTok stock counts")(
+        "share of stock counts as channel-api's scheduled sync writes them (a delivery when "
+        "stock runs low): written to Kafka with --to-kafka alone (standing in for channel-api), "
+        "else only given to the API stub as the platforms' stock")(
         "shipping-share", po::value(&g.shipping_share)->default_value(g.shipping_share),
         "share of AfterShip tracking updates (for recent paid orders' labels)");
     if (!options.parse(argc, argv)) return 0;

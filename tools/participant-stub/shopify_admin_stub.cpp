@@ -208,11 +208,17 @@ StubAnswer ShopifyAdminStub::set_stock(std::string_view domain, std::string_view
         !member_or_null(item, "available").IsInt64())
       return errors(400, "each item needs integer inventory_item_id and available");
     Level& level = store->second.items[std::to_string(item["inventory_item_id"].GetInt64())];
-    level.sku = string_member(item, "sku");
     const auto& location = member_or_null(item, "location_id");
-    level.available[location.IsInt64() ? std::to_string(location.GetInt64())
-                                       : std::string(kDefaultLocation)] =
-        item["available"].GetInt64();
+    const std::string at =
+        location.IsInt64() ? std::to_string(location.GetInt64()) : std::string(kDefaultLocation);
+    const int64_t version = int_member(item, "version", -1);
+    if (version >= 0) {
+      auto seen = level.versions.find(at);
+      if (seen != level.versions.end() && version < seen->second) continue;  // older
+      level.versions[at] = version;
+    }
+    level.sku = string_member(item, "sku");
+    level.available[at] = item["available"].GetInt64();
   }
   return {200, "{\"ok\":true}"};
 }

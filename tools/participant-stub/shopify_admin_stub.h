@@ -11,7 +11,9 @@
 //   bucket per store (40 calls, 2 leak per second), reported in
 //   X-Shopify-Shop-Api-Call-Limit, 429 with Retry-After when full.
 //   POST /shopify-stub/inventory?shop=<domain> {"items":[{"inventory_item_id",
-//       "sku", "available", "location_id" (optional)}]}  sets stock (tests, loadgen)
+//       "sku", "available", "location_id" (optional), "version" (optional)}]}
+//       sets stock (tests, loadgen); a level older than the item's last
+//       versioned one at that location is ignored
 //   POST /shopify-stub/faults {"error_rate"} (503s)
 //   GET  /shopify-stub/stats
 #include <cstdint>
@@ -37,6 +39,7 @@ class ShopifyAdminStub {
   struct Level {
     std::string sku;
     std::map<std::string, int64_t> available;  ///< location id -> units
+    std::map<std::string, int64_t> versions;   ///< location id -> newest versioned level
   };
   struct Store {
     std::string token;

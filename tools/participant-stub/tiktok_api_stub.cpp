@@ -219,21 +219,6 @@ StubAnswer TikTokApiStub::store_order(std::string_view shop_id, std::string_view
     return {400, "{\"error\":\"need ?shop_id= and the order's id\"}"};
   Order& stored = orders_[std::string(string_member(order, "id"))];
   const int64_t version = int_member(order, "update_time", 0);
-  if (stored.json.empty()) {
-    // A new order takes its units from the shop's stock, as on the platform
-    // (one line item per unit); SKUs without a stock level are not tracked.
-    auto shop = stock_.find(std::string(shop_id));
-    const auto& items = member_or_null(order, "line_items");
-    if (shop != stock_.end() && items.IsArray()) {
-      for (const auto& item : items.GetArray()) {
-        if (!item.IsObject()) continue;
-        auto product = shop->second.find(std::string(string_member(item, "product_id")));
-        if (product == shop->second.end()) continue;
-        auto sku = product->second.find(std::string(string_member(item, "sku_id")));
-        if (sku != product->second.end() && sku->second.quantity > 0) --sku->second.quantity;
-      }
-    }
-  }
   // The platform's order never goes back: an older state given later (two
   // load generator connections racing) is ignored. update_time has second
   // granularity, so within one second the further status wins.
@@ -331,8 +316,11 @@ StubAnswer TikTokApiStub::store_stock(std::string_view shop_id, std::string_view
       return {400, "{\"error\":\"each sku needs product_id, sku_id and integer quantity\"}"};
     StockLevel& level = stock[std::string(string_member(sku, "product_id"))]
                              [std::string(string_member(sku, "sku_id"))];
+    const int64_t version = int_member(sku, "version", -1);
+    if (version >= 0 && version < level.version) continue;  // a newer level came first
     level.seller_sku = string_member(sku, "seller_sku");
     level.quantity = sku["quantity"].GetInt64();
+    if (version >= 0) level.version = version;
   }
   return {200, "{\"ok\":true}"};
 }

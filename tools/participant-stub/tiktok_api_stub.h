@@ -12,10 +12,12 @@
 //   POST /product/202309/inventory/search?app_key&timestamp&shop_cipher&sign
 //        body {"product_ids":[...]} (<= 100) their SKUs' total_available_quantity
 //   POST /tiktok/inventory?shop_id=S {"skus":[{"product_id","sku_id","seller_sku",
-//        "quantity"}]}                      the load generator or a test sets stock
+//        "quantity","version"?}]}           the load generator or a test sets stock;
+//        a level older than the SKU's last versioned one is ignored (load
+//        generator connections race)
 //   POST /tiktok/orders?shop_id=S  <order JSON>   the load generator hands over
-//        an order before notifying it; an older version of a known order is ignored;
-//        a new order takes its line items' units from the shop's stock
+//        an order before notifying it; an older version of a known order is ignored
+//        (the stock an order takes comes with the load generator's levels)
 //   POST /tiktok/faults {"latency_ms", "error_rate" (503), "throttle_rate" (429
 //        with Retry-After: "retry_after_s"), "hang", "expire_tokens" (every
 //        access token issued so far expires now)}
@@ -90,6 +92,7 @@ class TikTokApiStub {
   struct StockLevel {
     std::string seller_sku;
     int64_t quantity = 0;
+    int64_t version = -1;  ///< the newest versioned level set (-1: none)
   };
   /// Verifies app key, signature, timestamp, cipher and token as the
   /// platform does: an error answer, or nullopt with `shop` set.

@@ -1,9 +1,10 @@
 // cf-saga: operators' view of the order sagas and their two interventions.
 //   cf-saga list [--status S] [--creator C] [--limit N]    sagas from the read model
 //   cf-saga show SAGA_ID                                   one saga with its history
-//   cf-saga retry SAGA_ID [--apply]                        a needs_manual saga tries its
-//                                                          compensation again
-//   cf-saga abort SAGA_ID [--apply]                        a running saga compensates
+//   cf-saga retry SAGA_ID [--apply]                        a needs_manual saga tries the
+//                                                          step it waits on again
+//   cf-saga abort SAGA_ID [--apply]                        a running saga, or one escalated
+//                                                          on update_channel_status, compensates
 // retry and abort are dry runs unless --apply: they check the saga's state in
 // the read model, then write an operator command to saga.operator (keyed by
 // creator, so it reaches the orchestrator that owns the saga), which applies
@@ -103,7 +104,9 @@ int intervene(const Options& o, const std::string& action, const std::string& sa
   auto r = find(t, saga_id);
   const std::string status = r[1].as<std::string>();
   const std::string wanted = action == "retry" ? "needs_manual" : "running";
-  if (status != wanted) {
+  // An abort of a needs_manual saga is checked by the orchestrator (only one
+  // escalated on a forward step compensates).
+  if (status != wanted && !(action == "abort" && status == "needs_manual")) {
     std::cerr << "cf-saga: " << action << " needs a saga in state " << wanted << "; " << saga_id
               << " is " << status << " (nothing sent)\n";
     return 3;

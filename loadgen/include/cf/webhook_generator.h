@@ -1,6 +1,7 @@
 #pragma once
 // Seeded generator of realistic webhook traffic: TikTok Shop order
-// notifications and stock syncs, shipping tracking updates; Zipf-skewed SKU
+// notifications, Shopify orders and inventory levels, AfterShip tracking
+// updates, and the stock counts channel-api's scheduled sync would read; Zipf-skewed SKU
 // popularity, viral bursts on one SKU, and a configurable share of
 // duplicates, bad signatures, malformed and oversize bodies. Every webhook
 // says what should happen to it, so tests can compute their ground truth.
@@ -80,17 +81,22 @@ struct GeneratedWebhook {
   /// personal fields a real answer has), for the channel API stub; empty otherwise.
   std::string order_detail;
   std::string shop_id;  ///< the shop the order detail (or stock level) belongs to
-  /// For a stock count: the level as the API stub takes it (POST to
-  /// stock_level_path: /tiktok/inventory or /shopify-stub/inventory), so the
-  /// platform's stock behind a scheduled sync is the generator's.
-  std::string stock_level;
-  std::string stock_level_path;
+  /// Not a webhook: the count channel-api's scheduled inventory sync writes
+  /// (TikTok sends no stock notification). A sender standing in for
+  /// channel-api writes it with cf-enrichment: scheduled_sync; anyone else
+  /// skips it (the sync reads the same stock from the API stub).
+  bool sync_count = false;
+  /// The platforms' stock after this record, for the API stub: one POST per
+  /// {path, body} (/tiktok/inventory?shop_id= and /shopify-stub/inventory?shop=),
+  /// each level with the record's sequence as its version (the stub keeps
+  /// the newest), so a scheduled sync reads the generator's stock.
+  std::vector<std::pair<std::string, std::string>> stock_levels;
   int64_t event_time_ms = 0;
   /// Stock changes the webhook causes if it is accepted: (shop, sku) -> units.
   std::vector<std::pair<std::pair<int, int>, int>> stock_effects;
   std::string order_key;     ///< the order whose sale or return the effects are
   bool sale_effect = false;  ///< effects are the order's sale (else its return)
-  /// A stock count that includes a delivery: (shop, sku) gets `restock_units` if accepted.
+  /// A stock count of (shop, sku); with a delivery, (shop, sku) gets `restock_units` if accepted.
   std::pair<int, int> restock_key{-1, -1};
   int64_t restock_units = 0;
 };
@@ -139,7 +145,11 @@ class WebhookGenerator {
   int64_t reported_stock(int shop, int sku, int64_t ts);
   /// A count of (shop, sku) at `ts`, with a delivery of stock when it runs low.
   int64_t count_with_restock(GeneratedWebhook& w, int shop, int sku, int64_t ts);
-  void apply_effects(const GeneratedWebhook& w);
+  /// Applies an accepted record's effects to the stock; returns the (shop, sku) it changed.
+  std::vector<std::pair<int, int>> apply_effects(const GeneratedWebhook& w);
+  /// What the API stub must know of `changed` after record `version`.
+  std::vector<std::pair<std::string, std::string>> stub_levels(
+      const std::vector<std::pair<int, int>>& changed, uint64_t version);
 
   GeneratorSettings settings_;
   std::mt19937_64 rng_;
