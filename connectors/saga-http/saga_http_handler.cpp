@@ -28,12 +28,16 @@ void SagaHttpHandler::start(const InputRecord& input, uint64_t ticket) {
   if (!participant.token.empty())
     headers.emplace_back("Authorization", "Bearer " + participant.token);
   const std::string target = call.target;
+  // One circuit per operation, not per participant: hanging label calls
+  // must not refuse the cancellations that compensate for them.
+  HttpEndpoint endpoint = participant.endpoint;
+  endpoint.name += " " + target;
   std::string body = call.body;
   results_.started();
   calls.inc();
   const auto started = std::chrono::steady_clock::now();
   client_.post(
-      participant.endpoint, target, std::move(body), std::move(headers),
+      endpoint, target, std::move(body), std::move(headers),
       std::chrono::milliseconds(settings_.call_timeout_ms),
       [this, ticket, call = std::move(call), started](HttpResult result) {
         latency.observe(

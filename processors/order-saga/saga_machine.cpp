@@ -231,9 +231,14 @@ void SagaMachine::attempt_failed(SagaState& saga, int64_t now_ms, bool uncertain
                                  std::vector<Effect>& effects) const {
   note(saga, now_ms, why);
   saga.deadline_ms = -1;
-  // An irreversible step's timed-out attempt may have acted: remembered
-  // across its attempts (its effect bit), since nothing can undo it.
-  if (uncertain && is_irreversible(saga.step)) saga.effects |= bit(saga.step);
+  // An unanswered attempt may have acted, and every attempt carries the same
+  // command id: remembered across the step's later attempts (its effect
+  // bit), even when they are refused without a call (an open circuit). A
+  // step with an undo gets it if the saga compensates; the irreversible step
+  // is retried until it answers.
+  if (uncertain && (has_effect(saga.step) || is_irreversible(saga.step))) {
+    saga.effects |= bit(saga.step);
+  }
   if (saga.attempt >= settings_.max_attempts && is_irreversible(saga.step) &&
       (saga.effects & bit(saga.step))) {
     // Every attempt carries the same command id: the next one is answered
@@ -268,9 +273,8 @@ void SagaMachine::attempt_failed(SagaState& saga, int64_t now_ms, bool uncertain
     effects.push_back({Effect::Kind::kStatusChanged, saga.step, saga.attempt, {}, -1});
     return;
   }
-  // Timed out: the participant may have acted, so the compensation runs too
-  // (participants answer a compensation of nothing as done).
-  if (uncertain && has_effect(saga.step)) saga.effects |= bit(saga.step);
+  // An attempt that timed out set the effect bit above: the compensation runs
+  // too (participants answer a compensation of nothing as done).
   effects.push_back({Effect::Kind::kDeadLetter, saga.step, saga.attempt, {}, -1});
   begin_compensation(saga, now_ms, reason, effects);
 }

@@ -497,7 +497,9 @@ TEST(OrderSaga, HangingShippingLabelsTimeOutAndEverythingIsCompensated) {
   EXPECT_EQ(s["refunds"]["applied"], s["captures"]["applied"]) << "every capture refunded";
   EXPECT_EQ(s["captures"]["net_orders"], 0);
   EXPECT_EQ(s["refunds"]["max_per_order"], 1);
-  for (const auto& [order, v] : sagas) EXPECT_NE(v.status, "needs_manual") << order;
+  for (const auto& [order, v] : sagas) {
+    EXPECT_NE(v.status, "needs_manual") << order << ": " << v.failure << "\n" << v.history;
+  }
   // One dead letter per saga whose label step failed every attempt, with its history.
   auto letters = read_all(t.broker->bootstrap(), "dlq.order-saga");
   EXPECT_EQ(letters.size(), reached_shipping);

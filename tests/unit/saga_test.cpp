@@ -562,23 +562,17 @@ TEST(Saga, TheIrreversibleStepTakesALateSuccessAndCompensatesOnlyCertainFailures
   EXPECT_EQ(c.step, Step::kCancelShipping);
 }
 
-// The connector's call timed out at the last attempt: the payment may have
-// been captured, so the compensation refunds it (the refund blocks a capture
-// that had not happened); and the channel step escalates rather than undo.
-TEST(Saga, AnUncertainAnswerCountsAsATimeout) {
-  SagaMachine m;
-  std::vector<Effect> effects;
-  SagaState s = m.start(order_with(1), kT0, effects);
-  int64_t now = kT0;
-  std::vector<Effect> next;
-  answer(m, s, effects, Outcome::kSucceeded, ++now, next);  // reserved
-  ASSERT_EQ(s.step, Step::kProcessPayment);
-  std::vector<Effect> pending = next;
+// Answers every command of the running step as retriable (uncertain where
+// `uncertain` says so) and fires its retries until the saga leaves kRunning;
+// returns the commands it issued then.
+template <typename Uncertain>
+std::vector<Effect> fail_every_attempt(const SagaMachine& m, SagaState& s, int64_t& now,
+                                       std::vector<Effect> pending, Uncertain uncertain) {
   for (int guard = 0; guard < 20 && s.status == Status::kRunning; ++guard) {
     std::vector<Effect> replies;
     for (const auto& c : commands(pending)) {
       Reply r{c.step, c.attempt, c.item, Outcome::kRetriable, {}};
-      r.uncertain = true;
+      r.uncertain = uncertain(c);
       m.on_reply(s, r, ++now, replies);
     }
     pending = replies;
@@ -586,10 +580,32 @@ TEST(Saga, AnUncertainAnswerCountsAsATimeout) {
     now = SagaMachine::next_due_ms(s);
     m.on_time(s, now, pending);
   }
-  ASSERT_EQ(s.status, Status::kCompensating);
-  ASSERT_FALSE(commands(pending).empty());
-  EXPECT_EQ(commands(pending)[0].step, Step::kRefundPayment) << "the capture may have happened";
-  EXPECT_NE(s.failure.find("no answer"), std::string::npos) << s.failure;
+  return pending;
+}
+
+// The connector's calls went unanswered: the payment may have been
+// captured, so the compensation refunds it (the refund blocks a capture that
+// had not happened); and the channel step escalates rather than undo. The
+// same when only the first attempt went unanswered and the others were
+// refused without a call (an open circuit): every attempt has the same
+// command id, so the first may have captured.
+TEST(Saga, AnUncertainAnswerCountsAsATimeoutEvenWhenLaterAttemptsAreRefused) {
+  for (bool only_first : {false, true}) {
+    SCOPED_TRACE(only_first ? "first attempt unanswered" : "every attempt unanswered");
+    SagaMachine m;
+    std::vector<Effect> effects;
+    SagaState s = m.start(order_with(1), kT0, effects);
+    int64_t now = kT0;
+    std::vector<Effect> next;
+    answer(m, s, effects, Outcome::kSucceeded, ++now, next);  // reserved
+    ASSERT_EQ(s.step, Step::kProcessPayment);
+    std::vector<Effect> pending = fail_every_attempt(
+        m, s, now, next, [&](const Effect& c) { return !only_first || c.attempt == 1; });
+    ASSERT_EQ(s.status, Status::kCompensating);
+    ASSERT_FALSE(commands(pending).empty());
+    EXPECT_EQ(commands(pending)[0].step, Step::kRefundPayment) << "the capture may have happened";
+    if (!only_first) EXPECT_NE(s.failure.find("no answer"), std::string::npos) << s.failure;
+  }
 }
 
 // An operator may abort a saga escalated on the irreversible step.
