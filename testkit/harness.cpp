@@ -267,7 +267,8 @@ std::vector<ReportLine> read_report(const std::string& path) {
 void write_reference_files(const TempDir& dir) {
   Process writer(
       {bin("cf-loadgen"), "--write-shops-file", dir.file("shops.json"), "--write-secrets-file",
-       dir.file("secrets.json"), "--write-channel-tokens-file", dir.file("channel-shops.json")},
+       dir.file("secrets.json"), "--write-channel-tokens-file", dir.file("channel-shops.json"),
+       "--write-sku-mapping-file", dir.file("skus.json")},
       dir.file("loadgen-setup.log"));
   if (writer.wait(10000) != 0)
     throw std::runtime_error("cf-loadgen could not write reference files");

@@ -125,8 +125,9 @@ struct ReportLine {
 };
 std::vector<ReportLine> read_report(const std::string& path);
 
-/// Writes the generator's shop directory, secrets and channel-api's shops
-/// file (dir/shops.json, dir/secrets.json, dir/channel-shops.json).
+/// Writes the generator's shop directory, secrets, channel-api's shops file
+/// and the reconciler's SKU mapping (dir/shops.json, dir/secrets.json,
+/// dir/channel-shops.json, dir/skus.json).
 void write_reference_files(const TempDir& dir);
 
 /// The command line of a pipeline worker (validator, reconciler, ...) on

@@ -25,11 +25,6 @@ TEST(LedgerGroundTruth, BothChannelsFeedOneLedgerPerProductSku) {
   TempDir dir;
   write_reference_files(dir);
   DevBroker broker(dir);
-  ASSERT_EQ(Process({bin("cf-loadgen"), "--write-shops-file", dir.file("shops.json"),
-                     "--write-sku-mapping-file", dir.file("skus.json")},
-                    dir.file("files.log"))
-                .wait(10000),
-            0);
   ApiStub stub(dir);
   const int channel_metrics = free_port();
   std::vector<std::unique_ptr<Process>> workers;

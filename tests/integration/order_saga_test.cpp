@@ -44,11 +44,6 @@ struct Topology {
   Topology() {
     write_reference_files(dir);
     broker = std::make_unique<DevBroker>(dir);
-    EXPECT_EQ(Process({bin("cf-loadgen"), "--write-shops-file", dir.file("shops.json"),
-                       "--write-sku-mapping-file", dir.file("skus.json")},
-                      dir.file("files.log"))
-                  .wait(10000),
-              0);
     stub_port = free_port();
     stub = std::make_unique<Process>(
         std::vector<std::string>{bin("cf-participant-stub"), "--port", std::to_string(stub_port)},

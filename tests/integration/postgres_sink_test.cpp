@@ -55,12 +55,7 @@ struct Pipeline {
   int channel_port = 0;
 
   explicit Pipeline(Traffic traffic = Traffic::kStandIn) {
-    if (traffic == Traffic::kRealShaped) write_reference_files(dir);
-    EXPECT_EQ(Process({bin("cf-loadgen"), "--write-shops-file", dir.file("shops.json"),
-                       "--write-sku-mapping-file", dir.file("skus.json")},
-                      dir.file("files.log"))
-                  .wait(10000),
-              0);
+    write_reference_files(dir);
     std::ofstream(dir.file("pg.url")) << postgres.url();
     for (const char* name :
          {"validator", "reconciler", "inventory-velocity", "stockout-predictor"}) {

@@ -129,6 +129,19 @@ CF_SAGA_PAYMENT_URL="http://127.0.0.1:$STUB_PORT" CF_SAGA_SHIPPING_URL="http://1
   CF_SAGA_CHANNEL_URL="http://127.0.0.1:$STUB_PORT" \
   setsid "$BIN/saga-http" --brokers "$BROKERS" --metrics-port "$SAGA_HTTP_METRICS" >"$WORK/saga-http.log" 2>&1 &
 cf_pids+=($!)
+# The live dashboard: realtime-push turns the output topics into per-creator
+# deltas, realtime-gateway serves them and the page (a development secret).
+PUSH_METRICS=$(cf_free_port)
+STATEFUL_METRICS+=("$PUSH_METRICS")
+setsid "$BIN/realtime-push" --brokers "$BROKERS" --metrics-port "$PUSH_METRICS" \
+  --state-dir "$WORK/state/realtime-push" >"$WORK/realtime-push.log" 2>&1 &
+cf_pids+=($!)
+head -c 32 /dev/urandom | base64 >"$WORK/jwt.secret"
+GATEWAY_PORT="${CF_GATEWAY_PORT:-$(cf_free_port)}"
+setsid "$BIN/realtime-gateway" --brokers "$BROKERS" --port "$GATEWAY_PORT" --start beginning \
+  --jwt-secret-file "$WORK/jwt.secret" --postgres-url-file "$WORK/pg.url" \
+  >"$WORK/realtime-gateway.log" 2>&1 &
+cf_pids+=($!)
 setsid "$BIN/cf-ticker" --brokers "$BROKERS" --topic inventory.events --topic events.validated \
   --topic orders.events --topic channel.sync.commands \
   --interval-ms 1000 \
@@ -141,6 +154,11 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 echo "demo: webhook-ingest on http://127.0.0.1:$PORT (metrics at /metrics), validator metrics on :$VALIDATOR_METRICS"
+# The busiest creator of the generator's shops (creator-100 .. creator-119).
+DASHBOARD_URL="http://127.0.0.1:$GATEWAY_PORT/?token=$("$BIN/cf-token" --creator creator-100 --ttl-s 86400 \
+  --jwt-secret-file "$WORK/jwt.secret")"
+echo "demo: live dashboard of creator-100 at $DASHBOARD_URL"
+echo "      (another creator: $BIN/cf-token --creator creator-1NN --jwt-secret-file $WORK/jwt.secret)"
 
 run_for=$duration how_long="for ${duration}s"
 if [ "$forever" = 1 ]; then run_for=31536000 how_long="until Ctrl-C"; fi

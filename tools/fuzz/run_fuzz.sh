@@ -29,7 +29,7 @@ if ! ninja -C "$FUZZ_BUILD" -j 2 >"$FUZZ_BUILD/ninja.log" 2>&1; then
   exit 1
 fi
 
-targets=(ingest_request validator processor_decoders snapshot_loader config channel_api)
+targets=(ingest_request validator processor_decoders snapshot_loader config channel_api realtime)
 [ -n "$only" ] && targets=("$only")
 corpus="$FUZZ_BUILD/corpus"
 mkdir -p "$corpus" "$FUZZ_BUILD/crashes" "$FUZZ_BUILD/logs"
@@ -40,7 +40,7 @@ if [ ! -d "$corpus/ingest_request" ]; then
   cp "$corpus/generated/ingest/"* "$corpus/ingest_request/"
   cp "$corpus/generated/validator/"* "$corpus/validator/"
 fi
-for t in validator processor_decoders snapshot_loader config channel_api; do
+for t in validator processor_decoders snapshot_loader config channel_api realtime; do
   mkdir -p "$corpus/$t"
   cp -n "$ROOT/tests/fuzz/seeds/$t/"* "$corpus/$t/" 2>/dev/null || true
 done

@@ -6,6 +6,7 @@ set -euo pipefail
 BIN="$1"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 binaries=(webhook-ingest channel-api validator reconciler inventory-velocity stockout-predictor order-saga saga-http postgres-sink
+          realtime-push realtime-gateway cf-token
           cf-dev-broker cf-loadgen cf-participant-stub cf-ticker cf-tap cf-topics cf-events cf-recover cf-saga cf-channel-sync cf-pipeline-report
           cf-bench cf-bench-sink cf-bench-saga)
 out="$(mktemp)"
