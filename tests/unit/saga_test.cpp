@@ -604,7 +604,9 @@ TEST(Saga, AnUncertainAnswerCountsAsATimeoutEvenWhenLaterAttemptsAreRefused) {
     ASSERT_EQ(s.status, Status::kCompensating);
     ASSERT_FALSE(commands(pending).empty());
     EXPECT_EQ(commands(pending)[0].step, Step::kRefundPayment) << "the capture may have happened";
-    if (!only_first) EXPECT_NE(s.failure.find("no answer"), std::string::npos) << s.failure;
+    if (!only_first) {
+      EXPECT_NE(s.failure.find("no answer"), std::string::npos) << s.failure;
+    }
   }
 }
 

@@ -20,11 +20,17 @@
 #     with a zero-latency API stub, next to the bare loop; Get Order Detail
 #     calls per 1,000 notifications (backlog and steady rate); read ->
 #     enriched latency at a steady rate with 100 ms API latency.
-# Usage: run_bench.sh BIN_DIR [--records N] [--http-seconds S] [--e2e-rate R] [--only pipeline|transforms|http|velocity|sink|saga|enrich]
+# 10. realtime-gateway: 10,000 WebSocket clients (--gateway-connections)
+#     over 500 creators, 2,000 deltas/s written to realtime.push: delivered
+#     messages/s, latency written -> received, a reconnect storm with cursors,
+#     memory per connection; next to a bare Beast broadcast of the same
+#     messages to the same number of connections.
+# Usage: run_bench.sh BIN_DIR [--records N] [--http-seconds S] [--e2e-rate R] [--gateway-connections N]
+#        [--only pipeline|transforms|http|velocity|sink|saga|enrich|gateway]
 set -euo pipefail
 BIN="$1"; shift
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-records=600000 http_seconds=10 only=all connections=64 e2e_rate=2500
+records=600000 http_seconds=10 only=all connections=64 e2e_rate=2500 gw_connections=10000
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) only="$2"; shift 2 ;;
@@ -32,6 +38,7 @@ while [ $# -gt 0 ]; do
     --records) records="$2"; shift 2 ;;
     --http-seconds) http_seconds="$2"; shift 2 ;;
     --e2e-rate) e2e_rate="$2"; shift 2 ;;
+    --gateway-connections) gw_connections="$2"; shift 2 ;;
     *) echo "bench: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -248,6 +255,40 @@ bare_rate=$(sed -E 's/.* records_per_s=([0-9]+).*/\1/' <<<"$ebare")
 fast_rate=$(sed -E 's/.* notifications_per_s=([0-9]+).*/\1/' <<<"$backlog")
 [ -n "$fast_rate" ] && awk -v s="$fast_rate" -v b="$bare_rate" 'BEGIN {
   printf "  enrichment = %.1f%% of the bare loop'"'"'s records/s\n", 100 * s / b }'
+fi
+if [ "$only" = all ] || [ "$only" = gateway ]; then
+echo
+echo "== 10. realtime-gateway: $gw_connections WebSocket clients over 500 creators, next to a bare Beast broadcast =="
+# The gateway reads realtime.push from the development broker, answers every
+# new client with a snapshot from PostgreSQL (migrated, empty), then fans the
+# deltas out; the ceiling routes the same messages to the same number of
+# connections in one process with nothing else to do.
+gw_run() (
+  trap cf_stop_children EXIT
+  cf_pids=()
+  start_broker gateway
+  "$ROOT/tools/lib/embedded_postgres.sh" start "$WORK/postgres" >"$WORK/pg.url"
+  "$BIN/postgres-sink" --migrate-only --postgres-url-file "$WORK/pg.url" --migrations-dir "$ROOT/migrations" \
+    --brokers "$b" >"$WORK/migrate.log" 2>&1
+  head -c 32 /dev/urandom | base64 >"$WORK/jwt.secret"
+  local port
+  port=$(cf_free_port)
+  setsid "$BIN/realtime-gateway" --brokers "$b" --port "$port" --start end --jwt-secret-file "$WORK/jwt.secret" \
+    --postgres-url-file "$WORK/pg.url" --max-connections 50000 --log-level warn >"$WORK/gateway.log" 2>&1 & cf_pids+=($!)
+  local gw_pid=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  "$BIN/cf-bench-gateway" --brokers "$b" --mode gateway --port "$port" --gateway-pid "$gw_pid" \
+    --jwt-secret-file "$WORK/jwt.secret" --connections "$gw_connections" --creators 500 --messages 20000 --rate 2000 \
+    2>"$WORK/gw-bench.err"
+  "$ROOT/tools/lib/embedded_postgres.sh" stop "$WORK/postgres"
+)
+gw_run | sed 's/^/  /'
+bare_port=$(cf_free_port)
+setsid "$BIN/cf-bench-gateway" --mode bare-server --port "$bare_port" --connections "$gw_connections" \
+  --creators 500 --messages 20000 --rate 2000 >"$WORK/gw-bare-server.log" 2>&1 & cf_pids+=($!)
+sleep 0.5
+"$BIN/cf-bench-gateway" --mode bare --port "$bare_port" --connections "$gw_connections" --creators 500 \
+  --messages 20000 --rate 2000 2>"$WORK/gw-bare.err" | sed 's/^/  /'
 fi
 if [ "$only" = all ] || [ "$only" = transforms ]; then
 echo

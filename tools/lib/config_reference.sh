@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 binaries=(webhook-ingest channel-api validator reconciler inventory-velocity stockout-predictor order-saga saga-http postgres-sink
           realtime-push realtime-gateway cf-token
           cf-dev-broker cf-loadgen cf-participant-stub cf-ticker cf-tap cf-topics cf-events cf-recover cf-saga cf-channel-sync cf-pipeline-report
-          cf-bench cf-bench-sink cf-bench-saga)
+          cf-bench cf-bench-sink cf-bench-saga cf-bench-gateway)
 out="$(mktemp)"
 for b in "${binaries[@]}"; do
   printf '### %s\n```\n' "$b" >>"$out"
