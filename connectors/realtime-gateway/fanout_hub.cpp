@@ -46,8 +46,15 @@ FanoutHub::Delivery FanoutHub::publish(const HubMessage& message, const std::str
   if (it == by_creator_.end()) return out;
   for (SubscriberId id : it->second) {
     Subscriber& s = by_id_.at(id);
-    if (s.partition < 0) s.partition = partition;
-    if (s.partition == partition && offset <= s.skip_until) continue;
+    if (s.partition >= 0 && s.partition != partition) {
+      // The cursor named another partition than its creator's: it is not a
+      // position in this creator's stream, so nothing after it is known.
+      out.snapshot.push_back(id);
+      s.skip_until = -1;
+      s.verified = true;
+    }
+    if (s.partition != partition) s.partition = partition;
+    if (offset <= s.skip_until) continue;
     out.to.push_back(id);
   }
   return out;

@@ -16,7 +16,8 @@
 // gateway, or this one has just started and not read that partition yet) is
 // honoured by skipping messages up to it; if the first record the hub then
 // reads of that partition is past the cursor's next offset, the client would
-// have missed some: it gets a snapshot instead.
+// have missed some: it gets a snapshot instead. So does a cursor naming
+// another partition than its creator's (not a position in its stream).
 #include <cstdint>
 #include <deque>
 #include <functional>

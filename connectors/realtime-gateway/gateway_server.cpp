@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cf/channel_api_auth.h"  // parse_query
 #include "cf/clients.h"
 #include "cf/dashboard_snapshot.h"
 #include "cf/errors.h"
@@ -40,45 +41,18 @@ namespace {
 
 int64_t now_s() { return wall_clock_ms() / 1000; }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_decode(std::string_view in) {
-  std::string out;
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '%' && i + 2 < in.size() && hex_digit(in[i + 1]) >= 0 &&
-        hex_digit(in[i + 2]) >= 0) {
-      out += static_cast<char>(hex_digit(in[i + 1]) * 16 + hex_digit(in[i + 2]));
-      i += 2;
-    } else {
-      out += in[i] == '+' ? ' ' : in[i];
-    }
-  }
-  return out;
-}
-
-/// The value of query parameter `name` in `target` ("" when absent).
-std::string query_param(std::string_view target, std::string_view name) {
-  const size_t q = target.find('?');
-  if (q == std::string_view::npos) return {};
-  std::string_view rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    const size_t amp = rest.find('&');
-    std::string_view pair = rest.substr(0, amp);
-    const size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == name && eq != std::string_view::npos)
-      return percent_decode(pair.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    rest.remove_prefix(amp + 1);
-  }
-  return {};
-}
-
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+
+/// What a client receives for a realtime.push record.
+std::string delta_frame(const HubMessage& m) {
+  JsonBuilder w(m.value.size() + 96);
+  w.begin_object();
+  w.key("type").string("delta");
+  w.key("cursor").string(m.cursor.text());
+  w.key("message").raw(m.value);  // parsed and checked when read (the feed)
+  w.end_object();
+  return w.take();
+}
 
 std::string closing_json(std::string_view reason) {
   JsonBuilder w(64);
@@ -166,22 +140,15 @@ class Client : public std::enable_shared_from_this<Client> {
   FanoutHub::SubscriberId id = 0;
   const TokenClaims& claims() const { return claims_; }
 
-  void deliver(const HubMessage& m, int64_t written_ms) {
+  /// `frame` is delta_frame(m), built once for every client it goes to.
+  void deliver(const HubMessage& m, const std::string& frame) {
     if (closed_ || !claims_.allows(m.channel)) return;
-    JsonBuilder w(m.value.size() + 96);
-    w.begin_object();
-    w.key("type").string("delta");
-    w.key("cursor").string(m.cursor.text());
-    w.key("message").raw(m.value);  // parsed and checked when read (publish)
-    w.end_object();
-    if (written_ms > 0)
-      server_.stats.lag.observe(std::max<int64_t>(0, wall_clock_ms() - written_ms) / 1000.0);
     if (awaiting_snapshot_) {
-      held_.push_back({"delta", m.cursor.text(), w.take()});
+      held_.push_back({"delta", m.cursor.text(), frame});
       if (held_.size() > server_.settings.max_queue) drop_slow();
       return;
     }
-    enqueue("delta", m.cursor.text(), w.take());
+    enqueue("delta", m.cursor.text(), frame);
   }
   void await_snapshot() { awaiting_snapshot_ = true; }
   void deliver_snapshot(std::string json) {
@@ -463,11 +430,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return respond(http::status::ok, metrics().render_prometheus(), "text/plain; version=0.0.4");
     }
     if (path != "/ws" && path != "/events") return respond(http::status::not_found, "not found\n");
+    const size_t question = target.find('?');
+    const auto query =
+        parse_query(question == std::string::npos ? std::string_view{}
+                                                  : std::string_view(target).substr(question + 1));
+    if (!query) return respond(http::status::bad_request, "malformed query\n");
+    auto param = [&](const char* name) {
+      auto it = query->find(name);
+      return it == query->end() ? std::string() : it->second;
+    };
     // Authentication before anything else is read from the request.
     std::string token;
     const auto auth = request_[http::field::authorization];
     if (auth.size() > 7 && auth.substr(0, 7) == "Bearer ") token = std::string(auth.substr(7));
-    if (token.empty()) token = query_param(target, "token");
+    if (token.empty()) token = param("token");
     std::string why;
     auto claims = verify_token(token, server_.settings.jwt_secret, now_s(), why);
     if (!claims) {
@@ -486,7 +462,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return;
     }
     std::string last = std::string(request_["Last-Event-ID"]);
-    if (last.empty()) last = query_param(target, "cursor");
+    if (last.empty()) last = param("cursor");
     std::optional<PushCursor> cursor;
     if (!last.empty()) {
       cursor = parse_cursor(last);
@@ -524,10 +500,15 @@ void GatewayServer::Impl::publish(HubMessage message, std::string creator, int64
     if (it == clients.end()) continue;
     if (auto client = it->second.lock()) request_snapshot(*client);
   }
+  if (delivery.to.empty()) return;
+  if (written_ms > 0)
+    stats.lag.observe(static_cast<double>(std::max<int64_t>(0, wall_clock_ms() - written_ms)) /
+                      1000.0);
+  const std::string frame = delta_frame(message);
   for (auto id : delivery.to) {
     auto it = clients.find(id);
     if (it == clients.end()) continue;
-    if (auto client = it->second.lock()) client->deliver(message, written_ms);
+    if (auto client = it->second.lock()) client->deliver(message, frame);
   }
 }
 
@@ -538,7 +519,7 @@ void GatewayServer::Impl::subscribe(const std::shared_ptr<Client>& client,
   auto sub = hub.subscribe(client->id, client->claims().creator_id, cursor);
   if (sub.start == FanoutHub::Start::kReplay) {
     stats.resumed.inc();
-    for (const auto& m : sub.replay) client->deliver(m, -1);
+    for (const auto& m : sub.replay) client->deliver(m, delta_frame(m));
     return;
   }
   request_snapshot(*client);

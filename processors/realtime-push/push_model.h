@@ -18,8 +18,9 @@
 //
 // Throttle, leading and trailing edge: a change arriving at least a window
 // after the channel's last message is sent at once; changes within the window
-// wait and are coalesced per entity, and go out with the first record or tick
-// (ticks on orders.events, every second) whose event time closes the window.
+// wait and are coalesced per entity, and go out with the next change of that
+// channel or the first tick (ticks on orders.events, every second) whose
+// event time closes the window.
 // Decisions depend only on the state and the record, so a replay sends the
 // same messages.
 //

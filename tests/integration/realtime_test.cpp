@@ -197,6 +197,10 @@ class DashboardClient {
   int gaps() const { return gaps_.load(); }
   int repeats() const { return repeats_.load(); }
   int foreign() const { return foreign_.load(); }
+  std::string cursor() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return cursor_;
+  }
   std::string first_type() {
     std::lock_guard<std::mutex> lock(mutex_);
     return first_type_;
@@ -381,7 +385,11 @@ TEST(Realtime, ClientsOnBothTransportsFollowTheirCreatorThroughKillNineOfPushAnd
   rig.gateway->signal(SIGTERM);
   rig.gateway->wait(20000);
   rig.start_gateway({"--start", "end"});
-  DashboardClient late(DashboardClient::Transport::kSse, rig.gateway_port, "creator-100", "0:0");
+  // Offset 0 of creator-100's own partition (the one its cursors name).
+  const std::string partition = ws.cursor().substr(0, ws.cursor().find(':'));
+  ASSERT_FALSE(partition.empty());
+  DashboardClient late(DashboardClient::Transport::kSse, rig.gateway_port, "creator-100",
+                       partition + ":0");
   auto more =
       rig.feed(pipeline_generator_settings(std::time(nullptr) + 100, 77), 1500, "feed-2.log");
   EXPECT_TRUE(wait_until([&] { return late.deltas() > 0; }, 60000));

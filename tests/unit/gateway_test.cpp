@@ -132,5 +132,19 @@ TEST(FanoutHub, ACursorIntoAPartitionNotReadYetIsCheckedAgainstItsFirstRecord) {
   EXPECT_EQ(d.to, std::vector<FanoutHub::SubscriberId>{1}) << "after the snapshot";
 }
 
+TEST(FanoutHub, ACursorIntoAnotherPartitionThanItsCreatorsGetsASnapshot) {
+  FanoutHub hub(100);
+  for (int64_t o = 0; o < 10; ++o) hub.publish(msg(1, o), "other");
+  for (int64_t o = 0; o < 10; ++o) hub.publish(msg(2, o), "a");
+  // Partition 1 holds the cursor's offset, but creator a lives in partition 2.
+  auto sub = hub.subscribe(1, "a", PushCursor{1, 5});
+  EXPECT_EQ(sub.start, FanoutHub::Start::kReplay);
+  EXPECT_TRUE(sub.replay.empty());
+  auto d = hub.publish(msg(2, 10), "a");
+  EXPECT_EQ(d.snapshot, std::vector<FanoutHub::SubscriberId>{1});
+  EXPECT_EQ(d.to, std::vector<FanoutHub::SubscriberId>{1}) << "after the snapshot";
+  EXPECT_TRUE(hub.publish(msg(2, 11), "a").snapshot.empty()) << "once";
+}
+
 }  // namespace
 }  // namespace cf
